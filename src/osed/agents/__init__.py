@@ -1,0 +1,1 @@
+"""Agents: the Market Agent and Transactive Energy User Agents."""

@@ -1,0 +1,3 @@
+from osed.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""JSON ↔ domain codecs with validation that names every problem and its path."""

@@ -1,0 +1,71 @@
+"""Common Transactive Services (CTS) messages, TEMIX profile of OASIS Energy Interoperation.
+
+Prices and quantities are scaled integers as on the wire: ``real = value × 10**(-scale)``.
+Every request carries a ``request_id`` that doubles as its message id for idempotency.
+"""
+
+from osed.domain.cts.messages import (
+    CancelReason,
+    EiAcceptQuote,
+    EiCanceledTender,
+    EiCancelQuote,
+    EiCancelTender,
+    EiCreatedTender,
+    EiCreatedTransaction,
+    EiCreateQuote,
+    EiCreateRfq,
+    EiCreateTender,
+    EiCreateTransaction,
+    EiRejectQuote,
+    EiReplyPosition,
+    EiRequestPosition,
+    EiResponse,
+    Message,
+    PositionInterval,
+    ResponseCode,
+)
+from osed.domain.cts.tenders import (
+    IntervalDetail,
+    Quote,
+    Rfq,
+    Side,
+    StreamDetail,
+    StreamInterval,
+    Tender,
+    TenderDetail,
+    Transaction,
+    TransactiveState,
+    split_stream,
+)
+
+__all__ = [
+    "CancelReason",
+    "EiAcceptQuote",
+    "EiCancelQuote",
+    "EiCancelTender",
+    "EiCanceledTender",
+    "EiCreateQuote",
+    "EiCreateRfq",
+    "EiCreateTender",
+    "EiCreateTransaction",
+    "EiCreatedTender",
+    "EiCreatedTransaction",
+    "EiRejectQuote",
+    "EiReplyPosition",
+    "EiRequestPosition",
+    "EiResponse",
+    "IntervalDetail",
+    "Message",
+    "PositionInterval",
+    "Quote",
+    "ResponseCode",
+    "Rfq",
+    "Side",
+    "StreamDetail",
+    "StreamInterval",
+    "Tender",
+    "TenderDetail",
+    "Transaction",
+    "TransactiveState",
+    "split_stream",
+]

@@ -1,0 +1,118 @@
+"""Ledger entries and the hash chain that makes any edit or removal evident.
+
+Each stored entry's hash is ``SHA-256(previous hash ‖ seq ‖ message id ‖ canonical entry)``,
+the first entry chaining from 32 zero bytes. The canonical form is a fixed, versioned,
+field-separated UTF-8 text, so it never depends on a JSON library's formatting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from osed.domain.cts.tenders import Side
+from osed.domain.errors import Problem, ValidationError
+from osed.domain.time import Interval
+
+GENESIS_HASH = bytes(32)
+_SEP = "\x1f"
+_FORMAT = "osed-ledger-v1"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One side of a committed transaction; ``signed_quantity`` is what it adds to a position."""
+
+    transaction_id: str
+    tender_id: str
+    party: str
+    counter_party: str
+    side: Side
+    interval: Interval
+    price: int
+    price_scale: int
+    quantity: int
+    quantity_scale: int
+    currency: str
+    market_id: str
+    committed_at: datetime
+
+    @property
+    def signed_quantity(self) -> int:
+        return self.side.sign * self.quantity
+
+    def canonical(self) -> bytes:
+        fields = (
+            _FORMAT,
+            self.transaction_id,
+            self.tender_id,
+            self.party,
+            self.counter_party,
+            self.side.value,
+            _instant(self.interval.start),
+            str(int(self.interval.duration.total_seconds())),
+            str(self.price),
+            str(self.price_scale),
+            str(self.quantity),
+            str(self.quantity_scale),
+            self.currency,
+            self.market_id,
+            _instant(self.committed_at),
+        )
+        return _SEP.join(fields).encode()
+
+    @classmethod
+    def from_canonical(cls, data: bytes) -> LedgerEntry:
+        try:
+            parts = data.decode().split(_SEP)
+        except UnicodeDecodeError as exc:
+            raise _corrupt(f"not UTF-8: {exc}") from exc
+        if len(parts) != 15 or parts[0] != _FORMAT:
+            raise _corrupt(f"expected 15 fields of {_FORMAT}, got {len(parts)}")
+        try:
+            return cls(
+                transaction_id=parts[1],
+                tender_id=parts[2],
+                party=parts[3],
+                counter_party=parts[4],
+                side=Side(parts[5]),
+                interval=Interval(
+                    datetime.fromisoformat(parts[6]), timedelta(seconds=int(parts[7]))
+                ),
+                price=int(parts[8]),
+                price_scale=int(parts[9]),
+                quantity=int(parts[10]),
+                quantity_scale=int(parts[11]),
+                currency=parts[12],
+                market_id=parts[13],
+                committed_at=datetime.fromisoformat(parts[14]),
+            )
+        except (ValueError, ValidationError) as exc:
+            raise _corrupt(str(exc)) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    seq: int
+    message_id: str
+    entry: LedgerEntry
+    hash: bytes
+
+
+def chain_hash(previous: bytes, seq: int, message_id: str, canonical_entry: bytes) -> bytes:
+    """The hash of entry ``seq``, chaining it to ``previous``."""
+    digest = hashlib.sha256(previous)
+    digest.update(seq.to_bytes(8, "big"))
+    digest.update(message_id.encode())
+    digest.update(b"\x00")
+    digest.update(canonical_entry)
+    return digest.digest()
+
+
+def _instant(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _corrupt(message: str) -> ValidationError:
+    return ValidationError([Problem("$.entry", "corrupt_entry", message)], subject="ledger entry")

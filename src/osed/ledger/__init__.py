@@ -1,0 +1,1 @@
+"""Ledger engine: verification of the hash chain and the Market Position Manager."""

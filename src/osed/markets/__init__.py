@@ -1,0 +1,1 @@
+"""Markets behind one Market Modular Interface (see :mod:`osed.markets.protocol`)."""

@@ -1,0 +1,1 @@
+"""Continuous bilateral limit order book."""

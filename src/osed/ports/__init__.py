@@ -1,0 +1,1 @@
+"""Ports: the protocols engines and services see; backends implement them."""

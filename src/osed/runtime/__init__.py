@@ -1,0 +1,1 @@
+"""Composition root: settings pick concrete backends and wire services."""

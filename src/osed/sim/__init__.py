@@ -1,0 +1,1 @@
+"""Scenarios, synthetic data and reports; production code never imports this package."""

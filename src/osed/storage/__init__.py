@@ -1,0 +1,1 @@
+"""Storage backends implementing the ports (SQLite by default)."""
