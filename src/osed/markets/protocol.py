@@ -56,8 +56,11 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CancelResult:
+    """``canceled_quantity`` was withdrawn; ``remaining_quantity`` stays live in the book."""
+
     order_id: str
     found: bool
+    canceled_quantity: float
     remaining_quantity: float
 
 
