@@ -1,9 +1,37 @@
-"""``osed market``: clear an auction, replay an order book, run the market demo."""
+"""``osed market``: clear an auction, replay an order book, run the market demo.
+
+``osed market clear FILE|-`` reads one auction as JSON and prints its result as JSON;
+``osed market replay FILE.jsonl`` feeds order-book actions to one instrument and prints one
+JSON event per line. The whole input is validated before anything runs: a rejected input
+names every problem with its JSON path and prints nothing on standard output.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from osed.cli import market_demo
+from osed.cli._io import parse_json, print_json, read_text
+from osed.domain.cts.tenders import Side
+from osed.domain.errors import ValidationError
+from osed.domain.problems import Problems
+from osed.markets.auction import AuctionResult, Pricing, clear_auction
+from osed.markets.orderbook import BilateralMarket
+from osed.markets.protocol import Order
+
+REPLAY_INSTRUMENT = "replay"
+REPLAY_NOW = datetime(1970, 1, 1, tzinfo=UTC)  # replayed orders carry no expiry
+_SIDES = {"buy": Side.BUY, "sell": Side.SELL}
+_PRICING_NAMES = ", ".join(rule.value for rule in Pricing)
+
+JsonId = str | int
 
 
 def register(groups: Any) -> None:
@@ -11,4 +39,375 @@ def register(groups: Any) -> None:
         "market", help="clear auctions, replay order books, run the market demo"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    del commands  # sub-commands are registered as their engines land
+    _register_clear(commands)
+    _register_replay(commands)
+    market_demo.register(commands)
+
+
+def _register_clear(commands: Any) -> None:
+    clear: argparse.ArgumentParser = commands.add_parser(
+        "clear",
+        help="clear one call auction given as JSON",
+        description=(
+            'Input: {"pricing": "gridlabd"|"pay-as-clear"|"pay-as-bid", "price_cap": number '
+            '(optional), "bids": [{"id", "price", "quantity"}], "offers": [...]}; a null price '
+            'is an unresponsive order and needs price_cap. Output: {"price", "quantity", '
+            '"outcome", "fills": [{"id", "quantity", "price"}]}, bids then offers in input '
+            "order, zero fills omitted."
+        ),
+    )
+    clear.add_argument("file", metavar="FILE", help="auction JSON file, or - for standard input")
+    clear.set_defaults(handler=_run_clear)
+
+
+def _register_replay(commands: Any) -> None:
+    replay: argparse.ArgumentParser = commands.add_parser(
+        "replay",
+        help="replay order-book actions (JSON lines) against one bilateral book",
+        description=(
+            'Each line: {"action": "submit", "id", "side": "buy"|"sell", "price", "quantity", '
+            '"all_or_none" (optional)} or {"action": "cancel", "id", "quantity" (new remaining '
+            'size; 0 or absent cancels all)}. Prints one JSON event per line: {"event": "fill", '
+            '"resting_id", "incoming_id", "price", "quantity"} or {"event": "cancel", "id", '
+            '"canceled", "remaining"}.'
+        ),
+    )
+    replay.add_argument("file", metavar="FILE", help="JSON lines file, or - for standard input")
+    replay.set_defaults(handler=_run_replay)
+
+
+# ---------------------------------------------------------------------------------- clear
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionInput:
+    pricing: Pricing
+    price_cap: float | None
+    bid_ids: list[JsonId]
+    bid_prices: list[float]
+    bid_quantities: list[float]
+    offer_ids: list[JsonId]
+    offer_prices: list[float]
+    offer_quantities: list[float]
+
+
+def _run_clear(args: argparse.Namespace) -> int:
+    subject = "market clear input"
+    auction = parse_auction(parse_json(read_text(args.file), subject=subject), subject=subject)
+    result = clear_auction(
+        auction.bid_prices,
+        auction.bid_quantities,
+        auction.offer_prices,
+        auction.offer_quantities,
+        pricing=auction.pricing,
+        price_cap=auction.price_cap,
+    )
+    print_json(auction_output(auction, result))
+    return 0
+
+
+def parse_auction(data: Any, *, subject: str = "market clear input") -> AuctionInput:
+    """Check a ``market clear`` document; raises ValidationError naming every problem."""
+    problems = Problems(subject)
+    if not isinstance(data, dict):
+        problems.add("$", "not_object", "must be a JSON object")
+        problems.check()
+    pricing = _parse_pricing(data, problems)
+    price_cap = _parse_price_cap(data, problems)
+    seen: dict[JsonId, str] = {}
+    bids = _parse_orders(data, "bids", price_cap, seen, problems)
+    offers = _parse_orders(data, "offers", price_cap, seen, problems)
+    problems.check()
+    assert pricing is not None
+    return AuctionInput(
+        pricing, price_cap, bids[0], bids[1], bids[2], offers[0], offers[1], offers[2]
+    )
+
+
+def _parse_pricing(data: dict[str, Any], problems: Problems) -> Pricing | None:
+    if "pricing" not in data:
+        problems.add("$.pricing", "missing", f"required; one of {_PRICING_NAMES}")
+        return None
+    value = data["pricing"]
+    if isinstance(value, str) and value in {rule.value for rule in Pricing}:
+        return Pricing(value)
+    problems.add("$.pricing", "unknown_pricing", f"{value!r} is not one of {_PRICING_NAMES}")
+    return None
+
+
+def _parse_price_cap(data: dict[str, Any], problems: Problems) -> float | None:
+    value = data.get("price_cap")
+    if value is None:
+        return None
+    if not _is_number(value) or not math.isfinite(value) or value <= 0:
+        problems.add("$.price_cap", "bad_price_cap", "must be a positive finite number")
+        return None
+    return float(value)
+
+
+def _parse_orders(
+    data: dict[str, Any],
+    key: str,
+    price_cap: float | None,
+    seen: dict[JsonId, str],
+    problems: Problems,
+) -> tuple[list[JsonId], list[float], list[float]]:
+    ids: list[JsonId] = []
+    prices: list[float] = []
+    quantities: list[float] = []
+    entries = data.get(key)
+    if key not in data:
+        problems.add(f"$.{key}", "missing", "required: a list of orders (may be empty)")
+        entries = []
+    elif not isinstance(entries, list):
+        problems.add(f"$.{key}", "not_array", "must be a list of orders")
+        entries = []
+    for index, entry in enumerate(entries):
+        path = f"$.{key}[{index}]"
+        if not isinstance(entry, dict):
+            problems.add(path, "not_object", "must be an object with id, price and quantity")
+            continue
+        order_id = _parse_id(entry, path, seen, problems)
+        price: Any = entry.get("price")
+        if "price" not in entry:
+            problems.add(f"{path}.price", "missing", "required: a number, or null")
+        elif price is None:
+            if price_cap is None:
+                problems.add(
+                    f"{path}.price",
+                    "unresponsive_without_cap",
+                    "a null price needs a valid price_cap",
+                )
+        elif not _is_number(price) or not math.isfinite(price):
+            problems.add(f"{path}.price", "not_a_number", "must be a finite number or null")
+        quantity = _parse_quantity(entry, path, problems, allow_zero=True)
+        ids.append(order_id if order_id is not None else "")
+        prices.append(float(price) if _is_number(price) else math.nan)
+        quantities.append(quantity if quantity is not None else 0.0)
+    return ids, prices, quantities
+
+
+def auction_output(auction: AuctionInput, result: AuctionResult) -> dict[str, Any]:
+    """The ``market clear`` result: fills of bids, then of offers, each in input order."""
+    if result.pricing is Pricing.PAY_AS_BID:
+        fills = _pair_fills(auction.bid_ids, result.matches.bid_index, result)
+        fills += _pair_fills(auction.offer_ids, result.matches.offer_index, result)
+    else:
+        fills = _order_fills(auction.bid_ids, result.bid_fills, result.price)
+        fills += _order_fills(auction.offer_ids, result.offer_fills, result.price)
+    return {
+        "price": result.price,
+        "quantity": float(result.quantity),
+        "outcome": result.outcome.value,
+        "fills": fills,
+    }
+
+
+def _order_fills(
+    ids: list[JsonId], quantities: NDArray[np.float64], price: float | None
+) -> list[dict[str, Any]]:
+    return [
+        {"id": ids[position], "quantity": float(quantities[position]), "price": price}
+        for position in np.flatnonzero(quantities > 0.0).tolist()
+    ]
+
+
+def _pair_fills(
+    ids: list[JsonId], order_index: NDArray[np.intp], result: AuctionResult
+) -> list[dict[str, Any]]:
+    """Pay-as-bid: one fill per matched pair, by order, each order's pairs in match order."""
+    matches = result.matches
+    return [
+        {
+            "id": ids[int(order_index[k])],
+            "quantity": float(matches.quantity[k]),
+            "price": float(matches.price[k]),
+        }
+        for k in np.argsort(order_index, kind="stable").tolist()
+    ]
+
+
+# --------------------------------------------------------------------------------- replay
+
+
+@dataclass(frozen=True, slots=True)
+class Submit:
+    json_id: JsonId
+    order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    json_id: JsonId
+    order_id: str
+    remaining: float | None
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    actions = parse_replay(read_text(args.file))
+    for event in replay_events(actions):
+        print_json(event)
+    return 0
+
+
+def parse_replay(text: str, *, subject: str = "market replay input") -> list[Submit | Cancel]:
+    """Check every line of a replay; raises ValidationError naming every problem."""
+    problems = Problems(subject)
+    actions: list[Submit | Cancel] = []
+    submitted: dict[JsonId, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"line {number}: $"
+        try:
+            data = parse_json(line, subject=subject)
+        except ValidationError as exc:
+            problems.add(where, "bad_json", exc.problems[0].message)
+            continue
+        if not isinstance(data, dict):
+            problems.add(where, "not_object", "each line must be a JSON object")
+            continue
+        action = data.get("action")
+        if action == "submit":
+            submit = _parse_submit(data, where, number, submitted, problems)
+            if submit is not None:
+                actions.append(submit)
+        elif action == "cancel":
+            cancel = _parse_cancel(data, where, submitted, problems)
+            if cancel is not None:
+                actions.append(cancel)
+        else:
+            problems.add(f"{where}.action", "unknown_action", 'must be "submit" or "cancel"')
+    problems.check()
+    return actions
+
+
+def _parse_submit(
+    data: dict[str, Any],
+    where: str,
+    number: int,
+    submitted: dict[JsonId, str],
+    problems: Problems,
+) -> Submit | None:
+    before = len(problems)
+    order_id = _parse_id(data, where, submitted, problems, first_seen=f"line {number}")
+    side: Any = data.get("side")
+    if side not in _SIDES:
+        problems.add(f"{where}.side", "bad_side", 'must be "buy" or "sell"')
+    price: Any = data.get("price")
+    if not _is_number(price) or not math.isfinite(price):
+        problems.add(f"{where}.price", "not_a_number", "must be a finite number")
+    quantity = _parse_quantity(data, where, problems, allow_zero=False)
+    all_or_none = data.get("all_or_none", False)
+    if not isinstance(all_or_none, bool):
+        problems.add(f"{where}.all_or_none", "not_boolean", "must be true or false")
+    if len(problems) > before or order_id is None or quantity is None:
+        return None
+    order = Order(str(order_id), _SIDES[side], float(price), quantity, all_or_none=all_or_none)
+    return Submit(order_id, order)
+
+
+def _parse_cancel(
+    data: dict[str, Any], where: str, submitted: dict[JsonId, str], problems: Problems
+) -> Cancel | None:
+    before = len(problems)
+    order_id: Any = data.get("id")
+    if "id" not in data:
+        problems.add(f"{where}.id", "missing", "required")
+    elif not _is_id(order_id):
+        problems.add(f"{where}.id", "bad_id", "must be a non-empty string or an integer")
+    elif order_id not in submitted:
+        problems.add(f"{where}.id", "unknown_id", f"no earlier submit has id {order_id!r}")
+    remaining: Any = data.get("quantity")
+    if remaining is not None and (
+        not _is_number(remaining) or not math.isfinite(remaining) or remaining < 0
+    ):
+        problems.add(f"{where}.quantity", "bad_quantity", "must be a finite number >= 0")
+    if len(problems) > before:
+        return None
+    return Cancel(order_id, str(order_id), float(remaining) if remaining else None)
+
+
+def replay_events(actions: list[Submit | Cancel]) -> list[dict[str, Any]]:
+    market = BilateralMarket()
+    json_ids: dict[str, JsonId] = {}
+    events: list[dict[str, Any]] = []
+    for action in actions:
+        if isinstance(action, Submit):
+            json_ids[action.order.order_id] = action.json_id
+            fills = market.submit(REPLAY_INSTRUMENT, action.order, now=REPLAY_NOW)
+            for fill in fills[0::2]:  # each match: the incoming side's fill, then the resting's
+                assert fill.counter_order_id is not None
+                events.append(
+                    {
+                        "event": "fill",
+                        "resting_id": json_ids[fill.counter_order_id],
+                        "incoming_id": action.json_id,
+                        "price": fill.price,
+                        "quantity": fill.quantity,
+                    }
+                )
+        else:
+            result = market.cancel(REPLAY_INSTRUMENT, action.order_id, remaining=action.remaining)
+            events.append(
+                {
+                    "event": "cancel",
+                    "id": action.json_id,
+                    "canceled": result.canceled_quantity,
+                    "remaining": result.remaining_quantity,
+                }
+            )
+    return events
+
+
+# -------------------------------------------------------------------------------- helpers
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_id(value: Any) -> bool:
+    return (isinstance(value, str) and value != "") or (
+        isinstance(value, int) and not isinstance(value, bool)
+    )
+
+
+def _parse_id(
+    entry: dict[str, Any],
+    path: str,
+    seen: dict[JsonId, str],
+    problems: Problems,
+    *,
+    first_seen: str | None = None,
+) -> JsonId | None:
+    value: Any = entry.get("id")
+    if "id" not in entry:
+        problems.add(f"{path}.id", "missing", "required")
+        return None
+    if not _is_id(value):
+        problems.add(f"{path}.id", "bad_id", "must be a non-empty string or an integer")
+        return None
+    if value in seen:
+        problems.add(f"{path}.id", "duplicate_id", f"{value!r} is already used at {seen[value]}")
+        return None
+    seen[value] = first_seen or path
+    identifier: JsonId = value
+    return identifier
+
+
+def _parse_quantity(
+    entry: dict[str, Any], path: str, problems: Problems, *, allow_zero: bool
+) -> float | None:
+    if "quantity" not in entry:
+        problems.add(f"{path}.quantity", "missing", "required")
+        return None
+    value = entry["quantity"]
+    if not _is_number(value) or not math.isfinite(value):
+        problems.add(f"{path}.quantity", "not_a_number", "must be a finite number")
+        return None
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        problems.add(f"{path}.quantity", "bad_quantity", f"must be {bound}")
+        return None
+    return float(value)

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from osed.domain.errors import Problem, ValidationError
 
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 class EnergyUnit(StrEnum):
@@ -31,7 +31,7 @@ KWH_PER: dict[EnergyUnit, Decimal] = {
 
 
 def check_currency(code: str, *, path: str = "$.currency") -> str:
-    if not _CURRENCY.match(code):
+    if not _CURRENCY.fullmatch(code):
         raise ValidationError([Problem(path, "bad_currency", f"{code!r} is not an ISO 4217 code")])
     return code
 

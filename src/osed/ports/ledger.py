@@ -1,14 +1,41 @@
-"""The ledger storage port: append-only, hash-chained, idempotent by message id."""
+"""The ledger storage port: append-only, hash-chained, idempotent by message id.
+
+Every backend stores, per entry, ``seq`` (1, 2, 3, … without gaps), the message id, the entry's
+canonical bytes and ``chain_hash(previous hash, seq, message id, canonical bytes)``; a head
+record ``(entry count, last hash)`` written in the same transaction; and the positions the
+entries add up to. :func:`canonical_entries` is the input check every backend applies first.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from osed.domain.ledger import LedgerEntry, StoredEntry
+from osed.domain.cts.tenders import Side
+from osed.domain.errors import Problem, ValidationError
+from osed.domain.ledger import GENESIS_HASH, LedgerEntry, StoredEntry
 from osed.domain.time import Interval
+
+RawLedgerRow = tuple[int, bytes, bytes, bytes]
+"""One ledger row exactly as stored: seq, UTF-8 message id, canonical entry bytes, hash."""
+
+AppendBatch = Sequence[tuple[str, Sequence[LedgerEntry]]]
+"""Messages to append in one transaction: ``(message id, entries)`` each."""
+
+_INT64 = 2**63 - 1
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 (with the separator), DEL, C1
+_ID_FIELDS = frozenset({"transaction_id", "party"})
+_TEXT_FIELDS = (
+    "transaction_id",
+    "tender_id",
+    "party",
+    "counter_party",
+    "currency",
+    "market_id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +64,69 @@ class TraceRecord:
     body: str
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerHead:
+    """The number of entries and the hash of the last one (GENESIS_HASH when empty).
+
+    Kept by the store in the same transaction as the entries, so removing the last entries is
+    evident; kept by someone else (an anchor), it also makes a rewrite of the whole file evident.
+    """
+
+    count: int
+    last_hash: bytes = GENESIS_HASH
+
+    def to_text(self) -> str:
+        return f"{self.count}:{self.last_hash.hex()}"
+
+    @classmethod
+    def from_text(cls, text: str) -> LedgerHead:
+        """Parse ``<count>:<hex hash>`` as printed by :meth:`to_text`."""
+        count, _, digest = text.partition(":")
+        try:
+            head = cls(int(count), bytes.fromhex(digest))
+        except ValueError as exc:
+            raise ValidationError(
+                [Problem("$.head", "bad_head", f"expected <count>:<64 hex digits>: {exc}")],
+                subject="ledger head",
+            ) from exc
+        if head.count < 0 or len(head.last_hash) != len(GENESIS_HASH):
+            raise ValidationError(
+                [Problem("$.head", "bad_head", "expected <count>:<64 hex digits>")],
+                subject="ledger head",
+            )
+        return head
+
+
 class LedgerStore(Protocol):
     def append(self, message_id: str, entries: Sequence[LedgerEntry]) -> AppendResult:
         """Record ``entries`` and update positions in one atomic step, unless ``message_id``
-        was recorded before, in which case nothing is written and the earlier result returns."""
+        was recorded before, in which case nothing is written and the earlier result returns
+        (the first recorded entries win, whatever the retry carries)."""
+        ...
+
+    def append_many(self, batch: AppendBatch) -> list[AppendResult]:
+        """:meth:`append` for each message, all in one atomic step: on any error nothing of the
+        batch is written. A message id repeated inside the batch is a duplicate of its first."""
         ...
 
     def entries(self, *, after_seq: int = 0) -> Iterator[StoredEntry]: ...
 
     def count(self) -> int: ...
 
-    def positions(self, party: str, within: Interval | None = None) -> list[PositionRow]: ...
+    def head(self) -> LedgerHead:
+        """The head record as stored (not recomputed)."""
+        ...
+
+    def raw_rows(
+        self, *, after_seq: int | None = None, up_to_seq: int | None = None
+    ) -> Iterator[RawLedgerRow]:
+        """Ledger rows in ``seq`` order, undecoded, for verification: those after ``after_seq``
+        up to ``up_to_seq``; without ``after_seq`` also any row whose seq is below 1."""
+        ...
+
+    def positions(self, party: str, within: Interval | None = None) -> list[PositionRow]:
+        """The party's positions, by interval; with ``within``, only intervals overlapping it."""
+        ...
 
     def all_positions(self) -> list[PositionRow]: ...
 
@@ -58,3 +137,115 @@ class LedgerStore(Protocol):
     def traces(self) -> Iterator[TraceRecord]: ...
 
     def close(self) -> None: ...
+
+
+def check_id(value: str, path: str, problems: list[Problem], *, required: bool = True) -> None:
+    """Text that goes into the canonical form must be valid Unicode without control characters
+    (which include the field separator); an id must also be non-empty."""
+    if not isinstance(value, str):
+        problems.append(Problem(path, "not_text", "must be text"))
+    elif not value:
+        if required:
+            problems.append(Problem(path, "empty_id", "must not be empty"))
+    elif _CONTROL_CHARACTERS.search(value):
+        problems.append(Problem(path, "control_character", "must not contain control characters"))
+    elif not value.isprintable() and _has_surrogate(value):
+        problems.append(Problem(path, "not_unicode", "must be valid Unicode text"))
+
+
+def canonical_entries(message_id: str, entries: Sequence[LedgerEntry]) -> list[bytes]:
+    """Check one message for appending and return each entry's canonical bytes.
+
+    Raises :class:`ValidationError` naming every problem; nothing must be written then.
+    """
+    problems: list[Problem] = []
+    check_id(message_id, "$.messageId", problems)
+    result: list[bytes] = []
+    for index, entry in enumerate(entries):
+        data = _fast_canonical(entry)
+        if data is None:
+            found = len(problems)
+            _entry_problems(entry, f"$.entries[{index}]", problems)
+            if len(problems) == found:  # printable-or-not text that is nonetheless allowed
+                data = entry.canonical()
+        if data is not None:
+            result.append(data)
+    if problems:
+        raise ValidationError(problems, subject=f"ledger message {message_id!r}")
+    return result
+
+
+def _fast_canonical(entry: LedgerEntry) -> bytes | None:
+    """The canonical bytes of a plainly valid entry, else None (then the slow path decides).
+
+    This is the hot path of every append: ``isprintable`` excludes every control character,
+    so the separator, and every surrogate at once.
+    """
+    try:
+        plainly_valid = (
+            entry.transaction_id.isprintable()
+            and entry.tender_id.isprintable()
+            and entry.party.isprintable()
+            and entry.counter_party.isprintable()
+            and entry.currency.isprintable()
+            and entry.market_id.isprintable()
+            and entry.transaction_id != ""
+            and entry.party != ""
+            and entry.committed_at.utcoffset() is not None
+            and not entry.interval.duration.microseconds
+            and isinstance(entry.side, Side)
+            and _numbers_fit(entry)
+        )
+        return entry.canonical() if plainly_valid else None
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _numbers_fit(entry: LedgerEntry) -> bool:
+    price, price_scale = entry.price, entry.price_scale
+    quantity, quantity_scale = entry.quantity, entry.quantity_scale
+    return (
+        type(price) is int
+        and type(price_scale) is int
+        and type(quantity) is int
+        and type(quantity_scale) is int
+        and -_INT64 <= price <= _INT64
+        and -_INT64 <= price_scale <= _INT64
+        and 0 <= quantity <= _INT64
+        and -_INT64 <= quantity_scale <= _INT64
+    )
+
+
+def _entry_problems(entry: LedgerEntry, path: str, problems: list[Problem]) -> None:
+    """The slow path: say exactly what is wrong with one entry."""
+    if not isinstance(entry, LedgerEntry):
+        problems.append(Problem(path, "not_an_entry", "must be a LedgerEntry"))
+        return
+    for name in _TEXT_FIELDS:
+        check_id(getattr(entry, name), f"{path}.{name}", problems, required=name in _ID_FIELDS)
+    for name in ("price", "price_scale", "quantity", "quantity_scale"):
+        value = getattr(entry, name)
+        if type(value) is not int or not -_INT64 <= value <= _INT64:
+            problems.append(Problem(f"{path}.{name}", "not_int64", "must be a 64-bit integer"))
+        elif name == "quantity" and value < 0:
+            problems.append(
+                Problem(f"{path}.quantity", "negative", "must not be negative; side gives the sign")
+            )
+    if not isinstance(entry.side, Side):
+        problems.append(Problem(f"{path}.side", "bad_side", "must be BUY or SELL"))
+    if not isinstance(entry.committed_at, datetime) or entry.committed_at.utcoffset() is None:
+        problems.append(Problem(f"{path}.committed_at", "naive_datetime", "needs a timezone"))
+    if not isinstance(entry.interval, Interval):
+        problems.append(Problem(f"{path}.interval", "not_interval", "must be an Interval"))
+    elif entry.interval.duration.microseconds:
+        problems.append(
+            Problem(f"{path}.interval", "fractional_seconds", "duration must be whole seconds")
+        )
+
+
+def _has_surrogate(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -1,0 +1,532 @@
+"""The Market Agent: CTS messages in, market orders out, every match committed to the ledger.
+
+It routes tenders to the configured market (one instrument per delivery interval), turns each
+fill into one EiTransaction per side, commits the transactions to the ledger with the
+positions they change (the Market Position Manager), and traces every message it handles.
+
+Quantities are kept at the market's quantity scale: a tender at another scale is converted on
+entry (it must convert exactly), and cancel requests and replies speak the market's scale.
+
+Idempotency: a request is identified by its ``request_id``. A retried request gets the reply of
+the first one and never enters an order or a transaction twice; the ledger enforces the same by
+message id, so a clearing recorded before a restart is not recorded again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import assert_never
+
+from osed.agents.units import MarketUnits
+from osed.codec import cts as codec
+from osed.domain.cts import (
+    CancelReason,
+    EiAcceptQuote,
+    EiCanceledTender,
+    EiCancelQuote,
+    EiCancelTender,
+    EiCreatedTender,
+    EiCreatedTransaction,
+    EiCreateQuote,
+    EiCreateRfq,
+    EiCreateTender,
+    EiCreateTransaction,
+    EiRejectQuote,
+    EiReplyPosition,
+    EiRequestPosition,
+    EiResponse,
+    IntervalDetail,
+    Message,
+    PositionInterval,
+    Quote,
+    ResponseCode,
+    Side,
+    Tender,
+    Transaction,
+    split_stream,
+)
+from osed.domain.errors import ValidationError
+from osed.domain.ledger import LedgerEntry
+from osed.domain.time import Clock, Interval
+from osed.markets.protocol import ClearingResult, Fill, Market, Order
+from osed.ports.ledger import LedgerStore
+
+Request = (
+    EiCreateTender
+    | EiCancelTender
+    | EiRequestPosition
+    | EiCreateRfq
+    | EiCreateQuote
+    | EiAcceptQuote
+    | EiRejectQuote
+    | EiCancelQuote
+)
+UNKNOWN_REQUEST = "unknown"
+_REQUEST_TYPES = (
+    EiCreateTender,
+    EiCancelTender,
+    EiRequestPosition,
+    EiCreateRfq,
+    EiCreateQuote,
+    EiAcceptQuote,
+    EiRejectQuote,
+    EiCancelQuote,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A message the agent sends unprompted, to ``party`` (an EiCreateTransaction)."""
+
+    party: str
+    message: EiCreateTransaction
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    response: Message
+    notifications: tuple[Notification, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClearingReport:
+    result: ClearingResult
+    transactions: int
+    duplicate: bool
+    notifications: tuple[Notification, ...] = ()
+
+
+@dataclass(slots=True)
+class _OpenTender:
+    """A tender (or one interval of a stream tender) resting in the market."""
+
+    party: str
+    counter_party: str
+    tender: Tender
+    instrument: str
+
+
+@dataclass(slots=True)
+class _OpenQuote:
+    party: str
+    quote: Quote
+    remaining: int
+
+
+@dataclass(slots=True)
+class _RecentReplies:
+    """Replies by request id, so a retried request is answered, not executed, again."""
+
+    limit: int
+    replies: OrderedDict[str, Reply] = field(default_factory=OrderedDict)
+
+    def get(self, request_id: str) -> Reply | None:
+        return self.replies.get(request_id)
+
+    def put(self, request_id: str, reply: Reply) -> None:
+        self.replies[request_id] = reply
+        if len(self.replies) > self.limit:
+            self.replies.popitem(last=False)
+
+
+class MarketAgent:
+    """Serves one market. ``handle`` answers requests; ``clear`` runs a call market's interval."""
+
+    def __init__(
+        self,
+        *,
+        market_id: str,
+        market: Market,
+        ledger: LedgerStore,
+        clock: Clock,
+        units: MarketUnits,
+        remembered_replies: int = 100_000,
+    ) -> None:
+        self.market_id = market_id
+        self.market = market
+        self.ledger = ledger
+        self.clock = clock
+        self.units = units
+        self._open: dict[str, _OpenTender] = {}
+        self._parts: dict[str, tuple[str, ...]] = {}
+        self._quotes: dict[str, _OpenQuote] = {}
+        self._replies = _RecentReplies(remembered_replies)
+        self._match_ids = itertools.count(1)
+
+    # ----------------------------------------------------------------- requests
+    def handle_wire(self, data: bytes | str) -> tuple[bytes, tuple[Notification, ...]]:
+        """Answer a CTS message given as JSON. A malformed message is answered with a 400
+        EiResponse naming every problem and its path, and nothing is recorded."""
+        try:
+            message = codec.loads(data)
+        except ValidationError as exc:
+            refused = self._response(_request_id_of(data), ResponseCode.BAD_REQUEST, str(exc))
+            return codec.dumps(refused), ()
+        if not isinstance(message, _REQUEST_TYPES):
+            text = f"{type(message).__name__} is not a request a Market Agent serves"
+            refused = self._response(_request_id_of(data), ResponseCode.BAD_REQUEST, text)
+            return codec.dumps(refused), ()
+        reply = self.handle(message)
+        return codec.dumps(reply.response), reply.notifications
+
+    def handle(self, request: Request) -> Reply:
+        """Answer one CTS request; a retry of an answered request gets the same reply."""
+        cached = self._replies.get(request.request_id)
+        if cached is not None:
+            return cached
+        self._trace(request)
+        try:
+            reply = self._dispatch(request)
+        except ValidationError as exc:
+            reply = Reply(self._response(request.request_id, ResponseCode.BAD_REQUEST, str(exc)))
+        self._replies.put(request.request_id, reply)
+        return reply
+
+    def _dispatch(self, request: Request) -> Reply:
+        match request:
+            case EiCreateTender():
+                return self._create_tender(request)
+            case EiCancelTender():
+                return self._cancel_tender(request)
+            case EiRequestPosition():
+                return self._position(request)
+            case EiCreateRfq():
+                return Reply(self._ok(request.request_id, ResponseCode.OK))
+            case EiCreateQuote():
+                return self._create_quote(request)
+            case EiAcceptQuote():
+                return self._accept_quote(request)
+            case EiRejectQuote() | EiCancelQuote():
+                return self._withdraw_quote(request)
+            case _:
+                assert_never(request)
+
+    def acknowledge(self, confirmation: EiCreatedTransaction) -> None:
+        """Trace a party's confirmation of a transaction it was sent."""
+        message_id = f"ack:{confirmation.party_id}:{confirmation.transaction_id}"
+        body = codec.dumps(confirmation).decode()
+        self.ledger.trace(message_id, "EiCreatedTransaction", self.clock.now(), body)
+
+    def _create_tender(self, request: EiCreateTender) -> Reply:
+        tender = request.tender
+
+        def refuse(code: ResponseCode, text: str) -> Reply:
+            return Reply(
+                EiCreatedTender(
+                    self._response(request.request_id, code, text),
+                    request.party_id,
+                    request.counter_party_id,
+                    tender.tender_id,
+                )
+            )
+
+        if tender.tender_id in self._parts:
+            return refuse(ResponseCode.CONFLICT, f"tender {tender.tender_id} exists")
+        try:
+            parts = split_stream(tender)
+            orders = [self._order(part, request.party_id) for part in parts]
+        except ValidationError as exc:
+            return refuse(ResponseCode.BAD_REQUEST, str(exc))
+        if not parts:
+            return refuse(ResponseCode.BAD_REQUEST, "stream tender has no non-zero interval")
+        now = self.clock.now()
+        fills: list[Fill] = []
+        for part, order in zip(parts, orders, strict=True):
+            instrument = part.interval_detail.interval.key()
+            self._open[part.tender_id] = _OpenTender(
+                request.party_id, request.counter_party_id, part, instrument
+            )
+            fills.extend(self.market.submit(instrument, order, now=now))
+        self._parts[tender.tender_id] = tuple(part.tender_id for part in parts)
+        notifications, _, _ = self._commit(request.request_id, self._with_tenders(fills))
+        self._settle_open(fills)
+        created = EiCreatedTender(
+            self._ok(request.request_id, ResponseCode.CREATED),
+            request.party_id,
+            request.counter_party_id,
+            tender.tender_id,
+            market_order_id=tender.tender_id,
+        )
+        return Reply(created, notifications)
+
+    def _order(self, part: Tender, party: str) -> Order:
+        detail = part.interval_detail
+        self.units.check_interval(detail.interval)
+        return Order(
+            order_id=part.tender_id,
+            side=part.side,
+            price=float(self.units.price_of(detail.price, part.price_scale)),
+            quantity=float(self.units.quantity_of(detail.quantity, part.quantity_scale)),
+            party=party,
+            all_or_none=part.all_or_none,
+            expires_at=part.expiration_time,
+        )
+
+    def _cancel_tender(self, request: EiCancelTender) -> Reply:
+        part_ids = self._parts.get(request.tender_id)
+        if part_ids is None:
+            return Reply(
+                EiCanceledTender(
+                    self._response(request.request_id, ResponseCode.NOT_FOUND, "unknown tender"),
+                    request.party_id,
+                    request.counter_party_id,
+                    request.tender_id,
+                    CancelReason.REQUESTED,
+                    remaining_quantity=0,
+                    success=False,
+                )
+            )
+        remaining_total = 0
+        for part_id in part_ids:
+            open_tender = self._open.get(part_id)
+            if open_tender is None:
+                continue
+            keep = None if request.remaining_quantity is None else float(request.remaining_quantity)
+            result = self.market.cancel(open_tender.instrument, part_id, remaining=keep)
+            remaining_total += round(result.remaining_quantity)
+            if result.remaining_quantity == 0:
+                del self._open[part_id]
+        return Reply(
+            EiCanceledTender(
+                self._ok(request.request_id, ResponseCode.OK),
+                request.party_id,
+                request.counter_party_id,
+                request.tender_id,
+                CancelReason.REQUESTED,
+                remaining_quantity=remaining_total,
+                success=True,
+                market_order_id=request.tender_id,
+            )
+        )
+
+    def _position(self, request: EiRequestPosition) -> Reply:
+        rows = self.ledger.positions(request.position_party_id, request.bounding_interval)
+        totals: dict[Interval, int] = {}
+        for row in rows:
+            quantity = self.units.quantity_of(row.quantity, row.quantity_scale)
+            totals[row.interval] = totals.get(row.interval, 0) + quantity
+        positions = tuple(
+            PositionInterval(interval, quantity) for interval, quantity in sorted(totals.items())
+        )
+        return Reply(
+            EiReplyPosition(
+                self._ok(request.request_id, ResponseCode.OK),
+                request.position_party_id,
+                positions,
+                quantity_scale=self.units.quantity_scale,
+            )
+        )
+
+    # ------------------------------------------------------------- negotiation
+    def _create_quote(self, request: EiCreateQuote) -> Reply:
+        quote = request.quote
+        if quote.quote_id in self._quotes:
+            return Reply(self._response(request.request_id, ResponseCode.CONFLICT, "quote exists"))
+        detail = quote.tender.interval_detail
+        self.units.check_interval(detail.interval)
+        remaining = self.units.quantity_of(detail.quantity, quote.tender.quantity_scale)
+        self._quotes[quote.quote_id] = _OpenQuote(request.party_id, quote, remaining)
+        return Reply(self._ok(request.request_id, ResponseCode.CREATED))
+
+    def _accept_quote(self, request: EiAcceptQuote) -> Reply:
+        open_quote = self._quotes.get(request.quote_id)
+        if open_quote is None or not open_quote.quote.tradeable:
+            return Reply(self._response(request.request_id, ResponseCode.NOT_FOUND, "no quote"))
+        tender = open_quote.quote.tender
+        detail = tender.interval_detail
+        quote_price = self.units.price_of(detail.price, tender.price_scale)
+        # The accepting party names its own limit at the quote's scales.
+        price = self.units.price_of(request.price, tender.price_scale)
+        quantity = self.units.quantity_of(request.quantity, tender.quantity_scale)
+        violated: list[str] = []
+        if quantity <= 0 or quantity > open_quote.remaining:
+            violated.append("quantity")
+        acceptor_side = tender.side.opposite
+        if (acceptor_side is Side.BUY and price < quote_price) or (
+            acceptor_side is Side.SELL and price > quote_price
+        ):
+            violated.append("price")
+        if violated:
+            response = replace(
+                self._response(request.request_id, ResponseCode.TERMS_VIOLATED, "terms violated"),
+                response_terms_violated=tuple(violated),
+            )
+            return Reply(response)
+        match_id = next(self._match_ids)
+        instrument = detail.interval.key()
+        maker, taker = open_quote.party, request.party_id
+        fills = [
+            Fill(
+                match_id,
+                instrument,
+                request.quote_id,
+                maker,
+                tender.side,
+                float(quote_price),
+                float(quantity),
+                request.request_id,
+                taker,
+            ),
+            Fill(
+                match_id,
+                instrument,
+                request.request_id,
+                taker,
+                acceptor_side,
+                float(quote_price),
+                float(quantity),
+                request.quote_id,
+                maker,
+            ),
+        ]
+        maker_tender = replace(tender, tender_id=request.quote_id)
+        taker_tender = replace(tender, tender_id=request.request_id, side=acceptor_side)
+        trades = zip(fills, (maker_tender, taker_tender), strict=True)
+        notifications, _, _ = self._commit(request.request_id, trades)
+        open_quote.remaining -= quantity
+        if open_quote.remaining == 0:
+            del self._quotes[request.quote_id]
+        return Reply(self._ok(request.request_id, ResponseCode.OK), notifications)
+
+    def _withdraw_quote(self, request: EiRejectQuote | EiCancelQuote) -> Reply:
+        if isinstance(request, EiCancelQuote):
+            open_quote = self._quotes.get(request.quote_id)
+            if open_quote is None or open_quote.party != request.party_id:
+                return Reply(self._response(request.request_id, ResponseCode.NOT_FOUND, "no quote"))
+            del self._quotes[request.quote_id]
+        return Reply(self._ok(request.request_id, ResponseCode.OK))
+
+    # ----------------------------------------------------------------- clearing
+    def clear(self, interval: Interval, *, round_id: str = "1") -> ClearingReport:
+        """Clear a call market's interval; clearing it again with the same ``round_id`` records
+        nothing new."""
+        instrument = interval.key()
+        result = self.market.clear(instrument, now=self.clock.now())
+        message_id = f"clear:{self.market_id}:{instrument}:{round_id}"
+        trades = self._with_tenders(result.fills)
+        notifications, count, duplicate = self._commit(message_id, trades)
+        for order_id in result.expired:
+            self._open.pop(order_id, None)
+        if not self.market.continuous:
+            # A call market consumes its book: nothing of this interval rests afterwards.
+            for order_id in [k for k, v in self._open.items() if v.instrument == instrument]:
+                del self._open[order_id]
+        self._trace_clearing(message_id, result)
+        return ClearingReport(result, count, duplicate, notifications)
+
+    def _with_tenders(self, fills: Iterable[Fill]) -> list[tuple[Fill, Tender]]:
+        return [(fill, self._open[fill.order_id].tender) for fill in fills]
+
+    def _commit(
+        self, message_id: str, trades: Iterable[tuple[Fill, Tender]]
+    ) -> tuple[tuple[Notification, ...], int, bool]:
+        """Record one ledger entry per fill; returns notifications, entry count, duplicate."""
+        now = self.clock.now()
+        entries: list[LedgerEntry] = []
+        transactions: list[Transaction] = []
+        for fill, base in trades:
+            quantity = round(fill.quantity)
+            price = self.units.scaled_price(Decimal(repr(fill.price)))
+            interval = base.interval_detail.interval
+            counter_party = fill.counter_party or self.market_id
+            transaction_id = f"{self.market_id}:{fill.match_id}:{fill.order_id}"
+            entries.append(
+                LedgerEntry(
+                    transaction_id=transaction_id,
+                    tender_id=fill.order_id,
+                    party=fill.party,
+                    counter_party=counter_party,
+                    side=fill.side,
+                    interval=interval,
+                    price=price,
+                    price_scale=self.units.price_scale,
+                    quantity=quantity,
+                    quantity_scale=self.units.quantity_scale,
+                    currency=self.units.currency,
+                    market_id=self.market_id,
+                    committed_at=now,
+                )
+            )
+            transactions.append(
+                Transaction(
+                    transaction_id,
+                    replace(
+                        base,
+                        detail=IntervalDetail(interval, price, quantity),
+                        price_scale=self.units.price_scale,
+                        quantity_scale=self.units.quantity_scale,
+                    ),
+                )
+            )
+        if not entries:
+            return (), 0, False
+        result = self.ledger.append(message_id, entries)
+        notifications = tuple(
+            Notification(
+                entry.party,
+                EiCreateTransaction(
+                    request_id=entry.transaction_id,
+                    party_id=entry.party,
+                    counter_party_id=entry.counter_party,
+                    transaction=transaction,
+                    market_transaction_id=entry.transaction_id,
+                ),
+            )
+            for entry, transaction in zip(entries, transactions, strict=True)
+        )
+        return (() if result.duplicate else notifications), len(entries), result.duplicate
+
+    def _settle_open(self, fills: Iterable[Fill]) -> None:
+        """Forget tenders a continuous market filled completely; keep remainders for cancels."""
+        for fill in fills:
+            open_tender = self._open.get(fill.order_id)
+            if open_tender is None:
+                continue
+            tender = open_tender.tender
+            detail = tender.interval_detail
+            left = self.units.quantity_of(detail.quantity, tender.quantity_scale) - round(
+                fill.quantity
+            )
+            if left <= 0:
+                del self._open[fill.order_id]
+            else:
+                open_tender.tender = replace(
+                    tender,
+                    detail=IntervalDetail(detail.interval, detail.price, left),
+                    quantity_scale=self.units.quantity_scale,
+                )
+
+    # ------------------------------------------------------------------ records
+    def _trace(self, request: Request) -> None:
+        body = codec.dumps(request).decode()
+        self.ledger.trace(request.request_id, type(request).__name__, self.clock.now(), body)
+
+    def _trace_clearing(self, message_id: str, result: ClearingResult) -> None:
+        body = (
+            f'{{"instrument":"{result.instrument}","outcome":"{result.outcome.value}",'
+            f'"price":{"null" if result.price is None else repr(result.price)},'
+            f'"quantity":{result.quantity!r},"fills":{len(result.fills)}}}'
+        )
+        self.ledger.trace(message_id, "Clearing", self.clock.now(), body)
+
+    def _response(self, ref_id: str, code: ResponseCode, text: str = "") -> EiResponse:
+        return EiResponse(int(code), ref_id, self.clock.now(), text)
+
+    def _ok(self, ref_id: str, code: ResponseCode) -> EiResponse:
+        return self._response(ref_id, code)
+
+
+def _request_id_of(data: bytes | str) -> str:
+    """The sender's requestId if a rejected message still carries a usable one, so the sender
+    can match the refusal to its request."""
+    try:
+        value = json.loads(data).get("requestId")
+    except (ValueError, AttributeError, RecursionError):
+        return UNKNOWN_REQUEST
+    valid = isinstance(value, str) and 0 < len(value) <= 128 and value.isprintable()
+    return value if valid else UNKNOWN_REQUEST

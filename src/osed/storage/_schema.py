@@ -1,0 +1,98 @@
+"""The SQLite ledger schema and its migrations; the version lives in ``PRAGMA user_version``.
+
+Migration ``k`` (1-based) brings a file from version ``k - 1`` to ``k``. Append new migrations
+to :data:`MIGRATIONS`; never edit a released one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from osed.domain.errors import ConfigurationError
+from osed.domain.ledger import GENESIS_HASH
+
+_V1 = (
+    # seq is the rowid; entry holds the canonical bytes that the hash covers.
+    """CREATE TABLE ledger (
+        seq INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL,
+        entry BLOB NOT NULL,
+        hash BLOB NOT NULL
+    ) STRICT""",
+    # One row per appended message: the idempotency record and where its entries are.
+    """CREATE TABLE messages (
+        message_id TEXT NOT NULL UNIQUE,
+        first_seq INTEGER NOT NULL,
+        entry_count INTEGER NOT NULL
+    ) STRICT""",
+    """CREATE TABLE positions (
+        party TEXT NOT NULL,
+        interval_start_us INTEGER NOT NULL,
+        duration_s INTEGER NOT NULL,
+        quantity_scale INTEGER NOT NULL,
+        quantity INTEGER NOT NULL,
+        PRIMARY KEY (party, interval_start_us, duration_s, quantity_scale)
+    ) STRICT, WITHOUT ROWID""",
+    """CREATE TABLE head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        entry_count INTEGER NOT NULL,
+        last_hash BLOB NOT NULL
+    ) STRICT""",
+    f"INSERT INTO head VALUES (1, 0, X'{GENESIS_HASH.hex()}')",
+    """CREATE TABLE trace (
+        seq INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        body TEXT NOT NULL
+    ) STRICT""",
+    # Postings are never changed: a mistake is fixed by a correcting entry.
+    """CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'ledger entries are immutable'); END""",
+    """CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'ledger entries are immutable'); END""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+LEDGER_TABLES = frozenset({"ledger", "messages", "positions", "head", "trace"})
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    version: int = connection.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    """Bring the file to :data:`SCHEMA_VERSION`, each migration in its own transaction.
+
+    The connection must be in autocommit mode (``isolation_level=None``).
+    """
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(connection)
+        if version > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"ledger schema version {version} is newer than this OSED ({SCHEMA_VERSION})"
+            )
+        if version == 0 and _table_names(connection):
+            raise ConfigurationError("the file is an SQLite database but not an OSED ledger")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target - 1]:
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {target}")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
+def is_ledger(connection: sqlite3.Connection) -> bool:
+    """True for a file this OSED can read as a ledger."""
+    version = schema_version(connection)
+    return 1 <= version <= SCHEMA_VERSION and _table_names(connection) >= LEDGER_TABLES
+
+
+def _table_names(connection: sqlite3.Connection) -> set[str]:
+    rows = connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'").fetchall()
+    return {name for (name,) in rows}
