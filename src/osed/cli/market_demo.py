@@ -10,7 +10,7 @@ from typing import Any
 from osed.cli._io import print_json
 from osed.domain.errors import ConfigurationError
 from osed.ledger.verify import verify_store
-from osed.runtime.markets import build_market, open_ledger
+from osed.runtime.markets import build_market, is_ledger_file, open_ledger
 from osed.sim.market_demo import DemoConfig, DemoSummary, run_market_demo
 
 
@@ -72,10 +72,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _replace_demo_ledger(path: Path) -> None:
+    """Remove an earlier ledger at ``path``; any other file there is left alone."""
     if not path.exists():
         return
-    if path.suffix != ".sqlite" or not path.is_file():
-        raise ConfigurationError(f"{path} exists and is not a demo ledger; choose another path")
+    if not is_ledger_file(path):
+        raise ConfigurationError(f"{path} exists and is not an OSED ledger; choose another path")
     for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         stale.unlink(missing_ok=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from osed.domain.cts.tenders import Side
 from osed.domain.errors import Problem, ValidationError
@@ -110,7 +111,9 @@ def chain_hash(previous: bytes, seq: int, message_id: str, canonical_entry: byte
     return digest.digest()
 
 
+@lru_cache(maxsize=4096)
 def _instant(value: datetime) -> str:
+    # Entries of one clearing share their interval and commit time: format each once.
     return value.astimezone(UTC).isoformat()
 
 

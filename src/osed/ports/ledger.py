@@ -131,7 +131,13 @@ class LedgerStore(Protocol):
     def all_positions(self) -> list[PositionRow]: ...
 
     def trace(self, message_id: str, kind: str, received_at: datetime, body: str) -> None:
-        """Record any message, including tenders that never cleared."""
+        """Record any message, including tenders that never cleared. A backend may buffer
+        trace records; they are durable at the latest with the next append, ``flush`` or
+        ``close``."""
+        ...
+
+    def flush(self) -> None:
+        """Make buffered trace records durable."""
         ...
 
     def traces(self) -> Iterator[TraceRecord]: ...

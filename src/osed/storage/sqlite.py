@@ -63,6 +63,10 @@ _SELECT_POSITIONS = """SELECT party, interval_start_us, duration_s, quantity_sca
 _POSITION_ORDER = " ORDER BY party, interval_start_us, duration_s, quantity_scale"
 
 
+TRACE_BUFFER_ROWS = 1024
+_INSERT_TRACE = "INSERT INTO trace (message_id, kind, received_at, body) VALUES (?, ?, ?, ?)"
+
+
 class SqliteLedgerStore:
     """A :class:`~osed.ports.ledger.LedgerStore` in one SQLite file (created if missing)."""
 
@@ -76,6 +80,7 @@ class SqliteLedgerStore:
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self._pending_traces: list[tuple[str, str, str, str]] = []
         if synchronous not in ("FULL", "NORMAL"):
             raise ConfigurationError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         target = f"{self.path.resolve().as_uri()}?mode=ro" if read_only else str(self.path)
@@ -115,6 +120,7 @@ class SqliteLedgerStore:
         # Every message is checked before the transaction starts: a bad one writes nothing.
         canonical = [canonical_entries(message_id, entries) for message_id, entries in batch]
         with self._write_transaction():
+            self._write_pending_traces()
             head = self._checked_head()
             known = self._recorded_messages({message_id for message_id, _ in batch})
             plan = _BatchPlan(head)
@@ -147,11 +153,22 @@ class SqliteLedgerStore:
         if problems:
             raise ValidationError(problems, subject="trace record")
         instant = require_aware(received_at, path="$.receivedAt").isoformat()
-        with self._write_transaction():
-            self._db.execute(
-                "INSERT INTO trace (message_id, kind, received_at, body) VALUES (?, ?, ?, ?)",
-                (message_id, kind, instant, body),
-            )
+        # Trace rows ride along with the next append's transaction: a message costs no fsync of
+        # its own, and a committed transaction is never on disk without the messages before it.
+        self._pending_traces.append((message_id, kind, instant, body))
+        if len(self._pending_traces) >= TRACE_BUFFER_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered trace rows now."""
+        if self._pending_traces:
+            with self._write_transaction():
+                self._write_pending_traces()
+
+    def _write_pending_traces(self) -> None:
+        if self._pending_traces:
+            self._db.executemany(_INSERT_TRACE, self._pending_traces)
+            self._pending_traces.clear()
 
     # ------------------------------------------------------------------ reading
     def count(self) -> int:
@@ -204,6 +221,8 @@ class SqliteLedgerStore:
         return self._positions("", ())
 
     def traces(self) -> Iterator[TraceRecord]:
+        if not self.read_only:
+            self.flush()
         rows = self._fetch(
             "SELECT seq, message_id, kind, received_at, body FROM trace ORDER BY seq", ()
         )
@@ -211,7 +230,11 @@ class SqliteLedgerStore:
             yield TraceRecord(seq, message_id, kind, datetime.fromisoformat(received_at), body)
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            if not self.read_only and self._pending_traces:
+                self.flush()
+        finally:
+            self._db.close()
 
     def __enter__(self) -> Self:
         return self
