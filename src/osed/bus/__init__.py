@@ -1,0 +1,1 @@
+"""Databus backends implementing osed.ports.bus: in-memory (default), MQTT, NATS JetStream."""
