@@ -23,13 +23,13 @@ class InProcessMarket:
             raise ConflictError(f"party {user.party_id} is registered already")
         self._users[user.party_id] = user
 
-    def create_tender(self, request: EiCreateTender) -> Reply:
+    async def create_tender(self, request: EiCreateTender) -> Reply:
         return self._deliver(self.agent.handle(request))
 
-    def cancel_tender(self, request: EiCancelTender) -> Reply:
+    async def cancel_tender(self, request: EiCancelTender) -> Reply:
         return self._deliver(self.agent.handle(request))
 
-    def request_position(self, request: EiRequestPosition) -> EiReplyPosition:
+    async def request_position(self, request: EiRequestPosition) -> EiReplyPosition:
         reply = self.agent.handle(request).response
         if not isinstance(reply, EiReplyPosition):
             raise ConflictError(f"position request {request.request_id} refused: {reply}")

@@ -42,11 +42,11 @@ class SupervisoryController(Protocol):
 class MarketAgentPort(Protocol):
     """How a TEUA reaches its Market Agent (in process, or over the bus)."""
 
-    def create_tender(self, request: EiCreateTender) -> object: ...
+    async def create_tender(self, request: EiCreateTender) -> object: ...
 
-    def cancel_tender(self, request: EiCancelTender) -> object: ...
+    async def cancel_tender(self, request: EiCancelTender) -> object: ...
 
-    def request_position(self, request: EiRequestPosition) -> EiReplyPosition: ...
+    async def request_position(self, request: EiRequestPosition) -> EiReplyPosition: ...
 
 
 @dataclass(slots=True)
@@ -78,15 +78,15 @@ class TransactiveUserAgent:
         self._open: dict[Interval, list[str]] = {}
         self.transactions: list[Transaction] = []
 
-    def tender(self, intervals: Sequence[Interval]) -> TenderRound:
+    async def tender(self, intervals: Sequence[Interval]) -> TenderRound:
         """Tender, for each interval, the difference between the need and the position."""
         sent = TenderRound()
         if not intervals:
             return sent
         needs = self.controller.needs(intervals)
         for need in needs:
-            sent.canceled += self._withdraw(need.interval)
-        committed = self.committed(_span(intervals))
+            sent.canceled += await self._withdraw(need.interval)
+        committed = await self.committed(_span(intervals))
         for need in needs:
             for order in tenders_toward(need, committed.get(need.interval, 0)):
                 tender = Tender(
@@ -97,15 +97,15 @@ class TransactiveUserAgent:
                     quantity_scale=self.units.quantity_scale,
                     currency=self.units.currency,
                 )
-                self.market.create_tender(
+                await self.market.create_tender(
                     EiCreateTender(self._next_id("r"), self.party_id, self.market_party_id, tender)
                 )
                 self._open.setdefault(need.interval, []).append(tender.tender_id)
                 sent.tenders.append(tender)
         return sent
 
-    def committed(self, within: Interval) -> dict[Interval, int]:
-        reply = self.market.request_position(
+    async def committed(self, within: Interval) -> dict[Interval, int]:
+        reply = await self.market.request_position(
             EiRequestPosition(self._next_id("r"), self.party_id, self.party_id, within)
         )
         return {row.interval: row.quantity for row in reply.positions}
@@ -125,10 +125,10 @@ class TransactiveUserAgent:
         """Drop the record of tenders for an interval the market has closed."""
         self._open.pop(interval, None)
 
-    def _withdraw(self, interval: Interval) -> int:
+    async def _withdraw(self, interval: Interval) -> int:
         tender_ids = self._open.pop(interval, [])
         for tender_id in tender_ids:
-            self.market.cancel_tender(
+            await self.market.cancel_tender(
                 EiCancelTender(self._next_id("r"), self.party_id, self.market_party_id, tender_id)
             )
         return len(tender_ids)

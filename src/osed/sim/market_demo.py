@@ -8,6 +8,7 @@ real-time round of the same market. Everything committed lands in the hash-chain
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -91,6 +92,10 @@ class DemoSummary:
 
 
 def run_market_demo(config: DemoConfig, *, market: Market, ledger: LedgerStore) -> DemoSummary:
+    return asyncio.run(_run(config, market=market, ledger=ledger))
+
+
+async def _run(config: DemoConfig, *, market: Market, ledger: LedgerStore) -> DemoSummary:
     started = time.perf_counter()
     rng = np.random.default_rng(config.seed)
     slot = timedelta(days=1) / config.intervals
@@ -118,7 +123,7 @@ def run_market_demo(config: DemoConfig, *, market: Market, ledger: LedgerStore) 
 
     day_ahead = RoundFigures()
     for user in users:
-        day_ahead.tenders += len(user.tender(intervals).tenders)
+        day_ahead.tenders += len((await user.tender(intervals)).tenders)
     for interval in intervals:
         _tally(day_ahead, venue, interval, "day-ahead", units)
 
@@ -131,7 +136,7 @@ def run_market_demo(config: DemoConfig, *, market: Market, ledger: LedgerStore) 
     for interval in intervals:
         clock.set(interval.start - timedelta(minutes=5))
         for user in users:
-            real_time.tenders += len(user.tender([interval]).tenders)
+            real_time.tenders += len((await user.tender([interval])).tenders)
         _tally(real_time, venue, interval, "real-time", units)
 
     imbalance = _max_imbalance(ledger)

@@ -39,7 +39,7 @@ def user(
     return agent
 
 
-def test_teua_tenders_only_the_difference_to_its_position(
+async def test_teua_tenders_only_the_difference_to_its_position(
     auction_agent: MarketAgent, clock: ManualClock
 ) -> None:
     venue = InProcessMarket(auction_agent)
@@ -48,20 +48,20 @@ def test_teua_tenders_only_the_difference_to_its_position(
     home_agent = user("home", venue, home, clock)
     supplier_agent = user("supplier", venue, supplier, clock)
 
-    first = home_agent.tender([slot(0)])
+    first = await home_agent.tender([slot(0)])
     assert [(t.side, t.interval_detail.quantity) for t in first.tenders] == [(Side.BUY, 5_000)]
-    supplier_agent.tender([slot(0)])
+    await supplier_agent.tender([slot(0)])
     venue.clear(slot(0), round_id="day-ahead")
-    assert home_agent.committed(slot(0)) == {slot(0): 5_000}
+    assert await home_agent.committed(slot(0)) == {slot(0): 5_000}
     assert sum(t.tender.interval_detail.quantity for t in home.heard) == 5_000
 
-    assert home_agent.tender([slot(0)]).tenders == []
+    assert (await home_agent.tender([slot(0)])).tenders == []
 
     home.position = 7_000
-    more = home_agent.tender([slot(0)])
+    more = await home_agent.tender([slot(0)])
     assert [(t.side, t.interval_detail.quantity) for t in more.tenders] == [(Side.BUY, 2_000)]
 
     home.position = 4_000
-    less = home_agent.tender([slot(0)])
+    less = await home_agent.tender([slot(0)])
     assert less.canceled == 1
     assert [(t.side, t.interval_detail.quantity) for t in less.tenders] == [(Side.SELL, 1_000)]
