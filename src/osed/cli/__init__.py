@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from osed import __version__
-from osed.cli import ledger, market
+from osed.cli import ledger, market, serve
 from osed.domain.errors import OsedError, ValidationError
 
 EXIT_INVALID = 2
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     market.register(groups)
     ledger.register(groups)
+    serve.register(groups)
     return parser
 
 

@@ -1,0 +1,138 @@
+"""The composition root: settings in, concrete backends and services out. Only this module
+chooses backends; everything else sees ports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from osed.agents.bus_service import MarketAgentService
+from osed.agents.market_agent import MarketAgent
+from osed.agents.units import MarketUnits
+from osed.bus.memory import MemoryBus
+from osed.bus.reliable import SqliteOutbox, SqlitePositions
+from osed.domain.errors import ConfigurationError
+from osed.domain.time import Clock, SystemClock
+from osed.markets.registry import create_market
+from osed.ports.bus import Bus
+from osed.ports.ledger import LedgerStore
+from osed.runtime.cts_bus import CtsBusLink
+from osed.runtime.lifecycle import Service
+from osed.runtime.settings import ServiceName, Settings
+from osed.storage.sqlite import SqliteLedgerStore
+
+
+def build_bus(settings: Settings, clock: Clock, *, client_id: str) -> Bus:
+    config = settings.bus
+    if config.backend == "memory":
+        return MemoryBus(clock=clock)
+    if config.backend == "mqtt":
+        from osed.bus.mqtt import MqttBus  # the client library is an optional extra
+
+        mqtt = config.mqtt
+        return MqttBus(
+            mqtt.host,
+            mqtt.port,
+            client_id=f"{mqtt.client_id}-{client_id}",
+            clock=clock,
+            username=mqtt.username,
+            password=mqtt.password.get_secret_value() if mqtt.password else None,
+            tls=mqtt.tls_ca_file,
+        )
+    from osed.bus.nats import NatsBus
+
+    return NatsBus(config.nats.servers, stream=config.nats.stream, clock=clock, name=client_id)
+
+
+def build_ledger(settings: Settings) -> LedgerStore:
+    storage = settings.storage
+    if storage.backend == "sqlite":
+        return SqliteLedgerStore(storage.sqlite_path)
+    if storage.postgres_dsn is None:
+        raise ConfigurationError("storage.postgres_dsn is required for the postgres backend")
+    from osed.storage.postgres import PostgresLedgerStore
+
+    return PostgresLedgerStore(storage.postgres_dsn.get_secret_value())
+
+
+class BusService:
+    """Connects the bus first and disconnects it last."""
+
+    name = "bus"
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self._up = False
+
+    async def start(self) -> None:
+        await self.bus.start()
+        self._up = True
+
+    async def stop(self) -> None:
+        self._up = False
+        await self.bus.stop()
+
+    def ready(self) -> bool:
+        return self._up
+
+
+class MarketAgentRunner:
+    """The Market Agent service with its ledger and its reliable transaction channel."""
+
+    name = "market-agent"
+
+    def __init__(self, settings: Settings, bus: Bus, clock: Clock, state_dir: Path) -> None:
+        market = settings.market
+        options: dict[str, object] = {}
+        if market.mechanism == "double-auction":
+            options = {"pricing": market.pricing, "price_cap": market.price_cap}
+        self.ledger = build_ledger(settings)
+        slot = timedelta(minutes=market.interval_minutes)
+        agent = MarketAgent(
+            market_id=market.market_id,
+            market=create_market(market.mechanism, **options),
+            ledger=self.ledger,
+            clock=clock,
+            units=MarketUnits(market.price_scale, market.quantity_scale, market.currency, slot),
+        )
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.link = CtsBusLink(
+            bus,
+            source=f"{market.market_id}-agent",
+            clock=clock,
+            outbox_for=lambda source: SqliteOutbox(state_dir / f"outbox-{source}.sqlite", source),
+            positions=SqlitePositions(state_dir / "consumer-positions.sqlite"),
+        )
+        self.service = MarketAgentService(
+            agent=agent, publish=self.link.publish, subscribe=self.link.subscribe, interval=slot
+        )
+
+    async def start(self) -> None:
+        await self.service.start()
+
+    async def stop(self) -> None:
+        try:
+            await self.service.stop()
+            await self.link.close()
+        finally:
+            self.ledger.close()
+
+    def ready(self) -> bool:
+        return self.service.ready()
+
+
+def build_services(
+    settings: Settings,
+    names: list[ServiceName],
+    *,
+    clock: Clock | None = None,
+    state_dir: Path = Path("osed-state"),
+) -> list[Service]:
+    """The bus, then each named service, ready to start in that order."""
+    clock = clock or SystemClock()
+    bus = build_bus(settings, clock, client_id="-".join(names) or "osed")
+    services: list[Service] = [BusService(bus)]
+    for name in names:
+        if name == "market-agent":
+            services.append(MarketAgentRunner(settings, bus, clock, state_dir))
+    return services
