@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -95,7 +96,7 @@ class SqliteLedgerStore:
                 if not is_ledger(self._db):
                     raise ConfigurationError(f"{self.path} is not an OSED ledger")
             else:
-                self._db.execute("PRAGMA journal_mode = WAL")
+                _switch_to_wal(self._db, busy_timeout_s)
                 self._db.execute(f"PRAGMA synchronous = {synchronous}")
                 migrate(self._db)
         except sqlite3.DatabaseError as exc:
@@ -120,7 +121,7 @@ class SqliteLedgerStore:
         # Every message is checked before the transaction starts: a bad one writes nothing.
         canonical = [canonical_entries(message_id, entries) for message_id, entries in batch]
         with self._write_transaction():
-            self._write_pending_traces()
+            traced = self._write_pending_traces()
             head = self._checked_head()
             known = self._recorded_messages({message_id for message_id, _ in batch})
             plan = _BatchPlan(head)
@@ -144,6 +145,7 @@ class SqliteLedgerStore:
                 if message_id not in recorded:
                     recorded[message_id] = self._stored_range(*known[message_id])
                 results.append(AppendResult(recorded[message_id], duplicate=True))
+        self._forget_traces(traced)
         return results
 
     def trace(self, message_id: str, kind: str, received_at: datetime, body: str) -> None:
@@ -152,6 +154,13 @@ class SqliteLedgerStore:
         check_id(kind, "$.kind", problems)
         if problems:
             raise ValidationError(problems, subject="trace record")
+        try:
+            body.encode()
+        except UnicodeEncodeError as exc:
+            raise ValidationError(
+                [Problem("$.body", "bad_text", f"not encodable text: {exc.reason}")],
+                subject="trace record",
+            ) from exc
         instant = require_aware(received_at, path="$.receivedAt").isoformat()
         # Trace rows ride along with the next append's transaction: a message costs no fsync of
         # its own, and a committed transaction is never on disk without the messages before it.
@@ -163,12 +172,18 @@ class SqliteLedgerStore:
         """Write buffered trace rows now."""
         if self._pending_traces:
             with self._write_transaction():
-                self._write_pending_traces()
+                traced = self._write_pending_traces()
+            self._forget_traces(traced)
 
-    def _write_pending_traces(self) -> None:
+    def _write_pending_traces(self) -> int:
+        """Insert the buffered rows; they leave the buffer only once the transaction commits
+        (:meth:`_forget_traces`), so a rolled-back append loses none."""
         if self._pending_traces:
             self._db.executemany(_INSERT_TRACE, self._pending_traces)
-            self._pending_traces.clear()
+        return len(self._pending_traces)
+
+    def _forget_traces(self, written: int) -> None:
+        del self._pending_traces[:written]
 
     # ------------------------------------------------------------------ reading
     def count(self) -> int:
@@ -407,3 +422,17 @@ def _translated() -> Iterator[None]:
         raise IntegrityError(f"ledger storage failed: {exc}") from exc
     except sqlite3.DatabaseError as exc:
         raise IntegrityError(f"ledger storage failed: {exc}") from exc
+
+
+def _switch_to_wal(db: sqlite3.Connection, busy_timeout_s: float) -> None:
+    """Enable WAL; a second process creating the same new file at once may hold the lock that
+    needs, and SQLite's busy handler does not cover this pragma, so retry until the timeout."""
+    deadline = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)

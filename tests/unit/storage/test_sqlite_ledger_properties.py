@@ -109,24 +109,6 @@ LedgerMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=
 TestLedgerMachine = LedgerMachine.TestCase
 
 
-def test_a_thousand_random_retries_record_no_duplicate(tmp_path: Path) -> None:
-    import random
-
-    from store_samples import trades
-
-    generator = random.Random(7)
-    sent = trades(200)
-    with SqliteLedgerStore(tmp_path / "ledger.db") as store:
-        store.append_many(sent[:100])
-        for _ in range(1_000):
-            message_id, entries = generator.choice(sent[:100])
-            assert store.append(message_id, entries).duplicate
-        store.append_many(sent)  # half retries, half new
-        assert store.count() == 400
-        transaction_ids = [stored.entry.transaction_id for stored in store.entries()]
-        assert len(set(transaction_ids)) == 400
-
-
 WRITER = textwrap.dedent(
     """
     import sys

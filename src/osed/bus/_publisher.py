@@ -1,0 +1,249 @@
+"""The publishing side of reliable delivery: number, write to the outbox, send, serve replays."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
+
+from osed.bus import _control as control
+from osed.bus._outbox import InMemoryOutbox, Outbox
+from osed.codec.envelope import encode_envelope
+from osed.domain.envelope import JSON, Envelope
+from osed.domain.errors import OsedError, ValidationError
+from osed.domain.time import Clock, SystemClock
+from osed.ports.bus import Bus, Subscription, topic_matches
+
+_log = logging.getLogger("osed.bus.reliable")
+
+_TRIM_EVERY = 1_024  # publishes between retention checks
+
+
+class Publisher:
+    """Publishes for one ``source``: seq 1, 2, 3, … without gaps, each envelope written to the
+    ``outbox`` before it goes on the wire, so a consumer can always ask for it again.
+
+    ``consumers``: the names whose acknowledgements allow trimming (all must have acknowledged
+    a seq before it is trimmed); ``keep_for`` / ``keep_at_most``: retention, which trims
+    regardless of acknowledgements. ``heartbeat``: seconds between announcements of the last
+    seq, which let consumers notice lost messages at the end of a stream (None: only at start
+    and close). ``max_replay``: seqs answered per replay request. The caller owns the outbox
+    (and closes it).
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        source: str,
+        outbox: Outbox | None = None,
+        *,
+        clock: Clock | None = None,
+        consumers: Collection[str] = (),
+        keep_for: timedelta | None = None,
+        keep_at_most: int | None = None,
+        heartbeat: float | None = 5.0,
+        max_replay: int = 1_000,
+    ) -> None:
+        self.source = control.check_name(source, path="$.source")
+        self.outbox: Outbox = outbox if outbox is not None else InMemoryOutbox()
+        self._bus = bus
+        self._clock = clock if clock is not None else SystemClock()
+        self._consumers = frozenset(consumers)
+        self._keep_for = keep_for
+        self._keep_at_most = keep_at_most
+        self._heartbeat = heartbeat
+        self._max_replay = max_replay
+        self._last = self.outbox.last_seq()
+        self._trimmed = self.outbox.first_seq() - 1
+        self._acks: dict[str, int] = {}
+        self._subscriptions: list[Subscription] = []
+        self._heartbeat_task: asyncio.Task[None] | None = None
+
+    @property
+    def last_seq(self) -> int:
+        return self._last
+
+    def acknowledged(self) -> dict[str, int]:
+        """The last seq each consumer acknowledged."""
+        return dict(self._acks)
+
+    async def start(self) -> None:
+        """Serve replays and acknowledgements; announce the last seq (a restarted publisher
+        thereby lets consumers ask for what the broker lost while it was down)."""
+        self._subscriptions.append(
+            await self._bus.subscribe(control.replay_topic(self.source), self._on_replay)
+        )
+        self._subscriptions.append(
+            await self._bus.subscribe(control.ack_topic(self.source), self._on_ack)
+        )
+        await self.announce()
+        if self._heartbeat is not None:
+            self._heartbeat_task = asyncio.get_running_loop().create_task(
+                self._beat(self._heartbeat)
+            )
+
+    async def close(self) -> None:
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat_task
+            self._heartbeat_task = None
+        with contextlib.suppress(OsedError):
+            await self.announce()
+        for subscription in self._subscriptions:
+            await subscription.close()
+        self._subscriptions.clear()
+
+    async def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        event_time: datetime | None = None,
+        content_type: str = JSON,
+        key: str = "",
+    ) -> Envelope:
+        """Number ``payload``, write it to the outbox, send it; returns the envelope.
+
+        Once the outbox holds it, the message reaches every consumer: a failed send is only
+        logged, since consumers replay what they miss.
+        """
+        now = self._clock.now()
+        envelope = Envelope(
+            topic,
+            self.source,
+            self._last + 1,
+            payload,
+            event_time if event_time is not None else now,
+            content_type,
+            key,
+        )
+        self.outbox.append((envelope,), now)
+        self._last = envelope.seq
+        await self._send(envelope)
+        if self._last % _TRIM_EVERY == 0:
+            self.trim()
+        return envelope
+
+    async def publish_many(
+        self,
+        messages: Iterable[tuple[str, bytes]],
+        *,
+        event_time: datetime | None = None,
+        content_type: str = JSON,
+    ) -> list[Envelope]:
+        """Like :meth:`publish` for ``(topic, payload)`` pairs, written in one outbox append
+        (one transaction, one fsync for the SQLite outbox)."""
+        now = self._clock.now()
+        at = event_time if event_time is not None else now
+        envelopes = [
+            Envelope(topic, self.source, self._last + k, payload, at, content_type)
+            for k, (topic, payload) in enumerate(messages, start=1)
+        ]
+        self.outbox.append(envelopes, now)
+        if envelopes:
+            self._last = envelopes[-1].seq
+        for envelope in envelopes:
+            await self._send(envelope)
+        self.trim()
+        return envelopes
+
+    async def announce(self) -> None:
+        """Tell consumers the last seq, on ``_osed/head/<source>``."""
+        if self._last > 0:
+            head = control.encode_head(control.Head(self.source, self._last))
+            await self._bus.publish(
+                control.control_envelope(
+                    control.head_topic(self.source), self.source, head, self._clock.now()
+                )
+            )
+
+    def trim(self) -> None:
+        """Forget what every known consumer acknowledged, and what retention lets go."""
+        through = min((self._acks.get(c, 0) for c in self._consumers), default=0)
+        if self._keep_at_most is not None:
+            through = max(through, self._last - self._keep_at_most)
+        if self._keep_for is not None:
+            cutoff = self._clock.now() - self._keep_for
+            through = max(through, self.outbox.last_written_before(cutoff))
+        through = min(through, self._last)
+        if through > self._trimmed:
+            self.outbox.trim_through(through)
+            self._trimmed = through
+
+    async def _send(self, envelope: Envelope) -> None:
+        try:
+            await self._bus.publish(envelope)
+        except OsedError as exc:
+            _log.warning("%s#%d kept in the outbox, not sent: %s", self.source, envelope.seq, exc)
+
+    async def _beat(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.trim()
+                await self.announce()
+            except OsedError as exc:
+                _log.warning("heartbeat of %s failed: %s", self.source, exc)
+
+    async def _on_ack(self, envelope: Envelope) -> None:
+        try:
+            ack = control.decode_ack(envelope.payload)
+        except ValidationError as exc:
+            _log.warning("ignored a bad ack for %s: %s", self.source, exc)
+            return
+        if ack.through > self._acks.get(ack.consumer, 0):
+            self._acks[ack.consumer] = ack.through
+            if ack.consumer in self._consumers:
+                self.trim()
+
+    async def _on_replay(self, envelope: Envelope) -> None:
+        try:
+            request = control.decode_request(envelope.payload)
+            control.check_name(request.consumer, path="$.consumer")
+        except ValidationError as exc:
+            _log.warning("ignored a bad replay request for %s: %s", self.source, exc)
+            return
+        await self._serve(request)
+
+    async def _serve(self, request: control.ReplayRequest) -> None:
+        """Send the held envelopes of the range that match the consumer's pattern, as original
+        frames, then a summary of what will not come."""
+        first = request.first
+        last = min(request.last, first + self._max_replay - 1)
+        held = {e.seq: e for e in self.outbox.read(first, last)}
+        reply_to = control.replayed_topic(request.consumer)
+        skipped: list[int] = []
+        unavailable: list[int] = []
+        for seq in range(first, last + 1):
+            original = held.get(seq)
+            if original is None:
+                unavailable.append(seq)
+            elif topic_matches(request.pattern, original.topic):
+                frame = encode_envelope(original)
+                await self._bus.publish(
+                    control.frame_envelope(reply_to, self.source, frame, self._clock.now())
+                )
+            else:
+                skipped.append(seq)
+        summary = control.ReplaySummary(
+            self.source, first, last, _ranges(skipped), _ranges(unavailable)
+        )
+        await self._bus.publish(
+            control.control_envelope(
+                reply_to, self.source, control.encode_summary(summary), self._clock.now()
+            )
+        )
+
+
+def _ranges(seqs: list[int]) -> tuple[control.Range, ...]:
+    """Ascending seqs as runs: [1, 2, 3, 7] -> ((1, 3), (7, 7))."""
+    runs: list[control.Range] = []
+    for seq in seqs:
+        if runs and runs[-1][1] == seq - 1:
+            runs[-1] = (runs[-1][0], seq)
+        else:
+            runs.append((seq, seq))
+    return tuple(runs)

@@ -1,0 +1,58 @@
+"""Opening the SQLite files of the outbox and the consumer positions, errors translated."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from osed.domain.errors import ConfigurationError, ConflictError, IntegrityError
+
+Synchronous = Literal["FULL", "NORMAL"]
+
+
+def connect(path: str | Path, schema: str, synchronous: Synchronous) -> sqlite3.Connection:
+    """A WAL-mode connection in autocommit mode (transactions are explicit), schema applied."""
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ConfigurationError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+    try:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise ConfigurationError(f"cannot open {path}: {exc}") from exc
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(schema)
+    except sqlite3.Error as exc:
+        db.close()
+        raise ConfigurationError(f"cannot use {path}: {exc}") from exc
+    return db
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection, what: str) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back and translated on any error."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise ConflictError(f"{what} is busy with another writer: {exc}") from exc
+        raise IntegrityError(f"{what} failed: {exc}") from exc
+    except sqlite3.Error as exc:
+        raise IntegrityError(f"{what} failed: {exc}") from exc
+
+
+def query(db: sqlite3.Connection, what: str, sql: str, *args: object) -> list[Any]:
+    try:
+        return db.execute(sql, args).fetchall()
+    except sqlite3.Error as exc:
+        raise IntegrityError(f"{what} failed: {exc}") from exc

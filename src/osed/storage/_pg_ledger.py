@@ -1,0 +1,369 @@
+"""The PostgreSQL ledger store: the SQLite store's behaviour, for several writer processes.
+
+Every append is one transaction that first locks the head row (``SELECT … FOR UPDATE``), so
+appenders queue behind each other and each chains onto the head the previous one committed:
+two processes never fork the chain. Durability: the session runs with
+``synchronous_commit = on``, so with the server's ``fsync = on`` a returned append is on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, LiteralString, Self
+
+import psycopg
+
+from osed.domain.errors import ConfigurationError, IntegrityError, Problem, ValidationError
+from osed.domain.ledger import LedgerEntry, StoredEntry
+from osed.domain.time import Interval, require_aware
+from osed.ports.ledger import (
+    AppendBatch,
+    AppendResult,
+    LedgerHead,
+    PositionRow,
+    RawLedgerRow,
+    TraceRecord,
+    canonical_entries,
+    check_id,
+)
+from osed.storage._pg_connection import PgSession
+from osed.storage._pg_ledger_plan import LedgerBatchPlan
+from osed.storage._pg_migrations import migrate, schema_version
+from osed.storage._pg_schema import LEDGER_COMPONENT, LEDGER_MIGRATIONS
+
+TRACE_BUFFER_ROWS = 1024
+_PAGE_ROWS = 10_000
+
+_COPY_ENTRIES = "COPY ledger (seq, message_id, entry, hash) FROM STDIN (FORMAT BINARY)"
+_ENTRY_TYPES = ("int8", "text", "bytea", "bytea")
+_COPY_MESSAGES = "COPY messages (message_id, first_seq, entry_count) FROM STDIN (FORMAT BINARY)"
+_MESSAGE_TYPES = ("text", "int8", "int4")
+# The session's staging table for a batch's position changes. Quantities are numeric there, so
+# a batch whose sum exceeds 64 bits is refused in the transaction like any other overflow.
+_POSITION_DELTAS = """CREATE TEMPORARY TABLE position_deltas (
+    party text, interval_start timestamptz, duration_s int8, quantity_scale int8, quantity numeric
+) ON COMMIT DELETE ROWS"""
+_COPY_DELTAS = """COPY position_deltas (party, interval_start, duration_s, quantity_scale, quantity)
+    FROM STDIN (FORMAT BINARY)"""
+_DELTA_TYPES = ("text", "timestamptz", "int8", "int8", "numeric")
+_APPLY_DELTAS = """INSERT INTO positions
+        (party, interval_start, duration_s, quantity_scale, quantity)
+    SELECT party, interval_start, duration_s, quantity_scale, quantity FROM position_deltas
+    ON CONFLICT (party, interval_start, duration_s, quantity_scale)
+    DO UPDATE SET quantity = positions.quantity + excluded.quantity"""
+# Every write takes this lock first, so writers (appends and trace flushes) commit one after
+# another, and trace seq numbers, taken under it, follow the commit order.
+_LOCK_HEAD = "SELECT entry_count, last_hash FROM head WHERE id = 1 FOR UPDATE"
+_INSERT_TRACE = "INSERT INTO trace (message_id, kind, received_at, body) VALUES (%s, %s, %s, %s)"
+_SELECT_POSITIONS = """SELECT party, interval_start, duration_s, quantity_scale, quantity
+    FROM positions"""
+_POSITION_ORDER = " ORDER BY party, interval_start, duration_s, quantity_scale"
+# convert_to gives the verifier the message id's UTF-8 bytes, exactly what the hash covers.
+_RAW_COLUMNS = "SELECT seq, convert_to(message_id, 'UTF8'), entry, hash FROM ledger"
+
+
+class PostgresLedgerStore:
+    """A :class:`~osed.ports.ledger.LedgerStore` in a PostgreSQL schema (created if missing).
+
+    ``conninfo`` is a libpq connection string or URI. Several stores, in one process or many,
+    may append to the same schema at once.
+    """
+
+    def __init__(self, conninfo: str, *, schema: str = "osed", read_only: bool = False) -> None:
+        self.schema = schema
+        self.read_only = read_only
+        self._pending_traces: list[tuple[str, str, datetime, str]] = []
+        self._session = PgSession(
+            conninfo,
+            schema,
+            subject="ledger",
+            read_only=read_only,
+            setup=() if read_only else (_POSITION_DELTAS,),
+        )
+        try:
+            with self._session.translated():
+                connection = self._session.connection()
+                if read_only:
+                    version = schema_version(connection, LEDGER_COMPONENT)
+                    if not 1 <= version <= len(LEDGER_MIGRATIONS):
+                        raise ConfigurationError(f"schema {schema!r} holds no OSED ledger")
+                else:
+                    migrate(connection, schema, LEDGER_COMPONENT, LEDGER_MIGRATIONS)
+        except BaseException:
+            self._session.close()
+            raise
+
+    # ------------------------------------------------------------------ writing
+    def append(self, message_id: str, entries: Sequence[LedgerEntry]) -> AppendResult:
+        return self.append_many([(message_id, entries)])[0]
+
+    def append_many(self, batch: AppendBatch) -> list[AppendResult]:
+        # Every message is checked before the transaction starts: a bad one writes nothing.
+        canonical = [canonical_entries(message_id, entries) for message_id, entries in batch]
+        with self._write_transaction() as connection:
+            head = self._locked_head(connection)
+            traced = self._write_pending_traces(connection)
+            known = self._recorded_messages(connection, [message_id for message_id, _ in batch])
+            plan = LedgerBatchPlan(head)
+            for (message_id, entries), blobs in zip(batch, canonical, strict=True):
+                if message_id not in known and message_id not in plan.appended:
+                    plan.add(message_id, entries, blobs)
+            with connection.cursor() as cursor:
+                _copy(cursor, _COPY_ENTRIES, _ENTRY_TYPES, plan.rows)
+                # The primary key on messages, in this same transaction, is what guarantees at
+                # most one transaction per message id even if a writer skipped the head lock.
+                _copy(cursor, _COPY_MESSAGES, _MESSAGE_TYPES, plan.messages)
+                if deltas := plan.position_rows():
+                    # Copied in, then applied by one statement: far faster than one per row.
+                    _copy(cursor, _COPY_DELTAS, _DELTA_TYPES, deltas)
+                    cursor.execute(_APPLY_DELTAS)
+                cursor.execute(
+                    "UPDATE head SET entry_count = %s, last_hash = %s WHERE id = 1",
+                    (plan.seq, plan.last_hash),
+                )
+            results = []
+            unanswered = set(plan.appended)  # a repeat later in this batch is a duplicate
+            recorded = dict(plan.appended)
+            for message_id, _ in batch:
+                if message_id in unanswered:
+                    unanswered.discard(message_id)
+                    results.append(AppendResult(recorded[message_id], duplicate=False))
+                    continue
+                if message_id not in recorded:
+                    recorded[message_id] = self._stored_range(connection, *known[message_id])
+                results.append(AppendResult(recorded[message_id], duplicate=True))
+        self._forget_traces(traced)
+        return results
+
+    def trace(self, message_id: str, kind: str, received_at: datetime, body: str) -> None:
+        problems: list[Problem] = []
+        check_id(message_id, "$.messageId", problems)
+        check_id(kind, "$.kind", problems)
+        if not isinstance(body, str) or "\x00" in body or _has_surrogate(body):
+            # Checked now: a buffered row the database refuses would fail a later append.
+            problems.append(Problem("$.body", "not_text", "must be text without NUL characters"))
+        if problems:
+            raise ValidationError(problems, subject="trace record")
+        instant = require_aware(received_at, path="$.receivedAt")
+        # Trace rows ride along with the next append's transaction: a message costs no commit of
+        # its own, and a committed transaction is never stored without the messages before it.
+        self._pending_traces.append((message_id, kind, instant, body))
+        if len(self._pending_traces) >= TRACE_BUFFER_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered trace rows now."""
+        if self._pending_traces:
+            with self._write_transaction() as connection:
+                connection.execute(_LOCK_HEAD)
+                traced = self._write_pending_traces(connection)
+            self._forget_traces(traced)
+
+    # ------------------------------------------------------------------ reading
+    def count(self) -> int:
+        return self.head().count
+
+    def head(self) -> LedgerHead:
+        with self._session.translated():
+            row = (
+                self._session.connection()
+                .execute("SELECT entry_count, last_hash FROM head WHERE id = 1")
+                .fetchone()
+            )
+        return _head_of(row)
+
+    def entries(self, *, after_seq: int = 0) -> Iterator[StoredEntry]:
+        for seq, message_id, blob, digest in self._pages(
+            "SELECT seq, message_id, entry, hash FROM ledger", after_seq, None
+        ):
+            yield StoredEntry(seq, message_id, _decoded(seq, blob), digest)
+
+    def raw_rows(
+        self, *, after_seq: int | None = None, up_to_seq: int | None = None
+    ) -> Iterator[RawLedgerRow]:
+        # Without after_seq every row comes, even one whose seq was altered to below 1.
+        return self._pages(_RAW_COLUMNS, after_seq, up_to_seq)
+
+    def positions(self, party: str, within: Interval | None = None) -> list[PositionRow]:
+        if within is None:
+            return self._positions(" WHERE party = %s", (party,))
+        return self._positions(
+            " WHERE party = %s AND interval_start < %s"
+            " AND interval_start + duration_s * interval '1 second' > %s",
+            (party, within.end, within.start),
+        )
+
+    def all_positions(self) -> list[PositionRow]:
+        return self._positions("", ())
+
+    def traces(self) -> Iterator[TraceRecord]:
+        if not self.read_only:
+            self.flush()
+        query = "SELECT seq, message_id, kind, received_at, body FROM trace"
+        for seq, message_id, kind, received_at, body in self._pages(query, None, None):
+            yield TraceRecord(seq, message_id, kind, received_at, body)
+
+    def close(self) -> None:
+        try:
+            if not self.read_only and self._pending_traces:
+                self.flush()
+        finally:
+            self._session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one consistent state, even while another process appends."""
+        with self._session.translated():
+            connection = self._session.connection()
+            with connection.transaction():
+                connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield
+
+    # ------------------------------------------------------------------ helpers
+    @contextmanager
+    def _write_transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        if self.read_only:
+            raise ConfigurationError(f"the ledger in schema {self.schema!r} was opened read-only")
+        with self._session.translated():
+            connection = self._session.connection()
+            with connection.transaction():
+                yield connection
+
+    def _write_pending_traces(self, connection: psycopg.Connection[Any]) -> int:
+        """Insert the buffered trace rows; the caller drops them from the buffer with
+        :meth:`_forget_traces` once the transaction has committed, so a rolled-back
+        transaction keeps them for the next one."""
+        written = len(self._pending_traces)
+        if written:
+            with connection.cursor() as cursor:
+                cursor.executemany(_INSERT_TRACE, self._pending_traces)
+        return written
+
+    def _forget_traces(self, written: int) -> None:
+        del self._pending_traces[:written]
+
+    def _locked_head(self, connection: psycopg.Connection[Any]) -> LedgerHead:
+        """The head, locked for this transaction, after checking it still describes the last
+        entry: never chain onto a ledger whose tail was removed or altered."""
+        head = _head_of(connection.execute(_LOCK_HEAD).fetchone())
+        last = connection.execute(
+            "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        if (last is None and head.count != 0) or (
+            last is not None and tuple(last) != (head.count, head.last_hash)
+        ):
+            raise IntegrityError(
+                f"ledger in schema {self.schema!r}: the head record disagrees with the last"
+                " entry; run `osed ledger verify`"
+            )
+        return head
+
+    def _recorded_messages(
+        self, connection: psycopg.Connection[Any], message_ids: list[str]
+    ) -> dict[str, tuple[int, int]]:
+        rows = connection.execute(
+            "SELECT message_id, first_seq, entry_count FROM messages WHERE message_id = ANY(%s)",
+            (sorted(set(message_ids)),),
+        )
+        return {message_id: (first, count) for message_id, first, count in rows}
+
+    def _stored_range(
+        self, connection: psycopg.Connection[Any], first_seq: int, entry_count: int
+    ) -> tuple[StoredEntry, ...]:
+        rows = connection.execute(
+            "SELECT seq, message_id, entry, hash FROM ledger"
+            " WHERE seq BETWEEN %s AND %s ORDER BY seq",
+            (first_seq, first_seq + entry_count - 1),
+        ).fetchall()
+        if len(rows) != entry_count:
+            raise IntegrityError(f"entries {first_seq}.. of a recorded message are missing")
+        return tuple(
+            StoredEntry(seq, message_id, _decoded(seq, blob), digest)
+            for seq, message_id, blob, digest in rows
+        )
+
+    def _positions(self, where: LiteralString, parameters: tuple[object, ...]) -> list[PositionRow]:
+        with self._session.translated():
+            rows = self._session.connection().execute(
+                _SELECT_POSITIONS + where + _POSITION_ORDER, parameters
+            )
+            return [
+                PositionRow(party, Interval(start, timedelta(seconds=seconds)), quantity, scale)
+                for party, start, seconds, scale, quantity in rows
+            ]
+
+    def _pages(
+        self, columns: LiteralString, after_seq: int | None, up_to_seq: int | None
+    ) -> Iterator[Any]:
+        """Rows in seq order, a page at a time: memory stays flat for a ledger of any size, and
+        the pages join up as seq is unique and rows are never changed."""
+        upper = " AND seq <= %(up_to)s" if up_to_seq is not None else ""
+        first_page: LiteralString = " WHERE true" if after_seq is None else " WHERE seq > %(after)s"
+        parameters: dict[str, int | None] = {"after": after_seq, "up_to": up_to_seq}
+        query: LiteralString = columns + first_page + upper + " ORDER BY seq LIMIT %(limit)s"
+        next_query: LiteralString = (
+            columns + " WHERE seq > %(after)s" + upper + " ORDER BY seq LIMIT %(limit)s"
+        )
+        while True:
+            with self._session.translated():
+                rows = (
+                    self._session.connection()
+                    .execute(query, {**parameters, "limit": _PAGE_ROWS})
+                    .fetchall()
+                )
+            yield from rows
+            if len(rows) < _PAGE_ROWS:
+                return
+            parameters["after"] = rows[-1][0]
+            query = next_query
+
+
+def _copy(
+    cursor: psycopg.Cursor[Any],
+    statement: LiteralString,
+    types: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    if rows:
+        with cursor.copy(statement) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+
+def _head_of(row: tuple[Any, ...] | None) -> LedgerHead:
+    if row is None:
+        raise IntegrityError("the ledger head record is missing")
+    count, last_hash = row
+    if type(count) is not int or type(last_hash) is not bytes:
+        raise IntegrityError("the ledger head record is malformed")
+    return LedgerHead(count, last_hash)
+
+
+def _decoded(seq: int, blob: bytes) -> LedgerEntry:
+    try:
+        return LedgerEntry.from_canonical(blob)
+    except ValidationError as exc:
+        raise IntegrityError(f"ledger entry {seq} does not decode: {exc}") from exc
+
+
+def _has_surrogate(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -1,0 +1,87 @@
+"""The PostgreSQL schemas of the ledger and the time-series store, as numbered migrations.
+
+Table and column names follow the SQLite ledger (``docs/ledger.md``), so the two read alike.
+Text keys use the "C" collation: they sort by code point, as in SQLite, whatever the database's
+locale, and compare faster.
+"""
+
+from __future__ import annotations
+
+from osed.storage._pg_migrations import Migration
+
+LEDGER_COMPONENT = "ledger"
+TIMESERIES_COMPONENT = "timeseries"
+
+_LEDGER_V1: Migration = (
+    # entry holds the canonical bytes that the hash covers.
+    """CREATE TABLE ledger (
+        seq bigint PRIMARY KEY,
+        message_id text NOT NULL,
+        entry bytea NOT NULL,
+        hash bytea NOT NULL
+    )""",
+    # One row per appended message: the idempotency record and where its entries are.
+    """CREATE TABLE messages (
+        message_id text COLLATE "C" PRIMARY KEY,
+        first_seq bigint NOT NULL,
+        entry_count integer NOT NULL
+    )""",
+    """CREATE TABLE positions (
+        party text COLLATE "C" NOT NULL,
+        interval_start timestamptz NOT NULL,
+        duration_s bigint NOT NULL,
+        quantity_scale bigint NOT NULL,
+        quantity bigint NOT NULL,
+        PRIMARY KEY (party, interval_start, duration_s, quantity_scale)
+    )""",
+    # Writers lock this row (SELECT … FOR UPDATE) first: appends are serialised, one chain.
+    """CREATE TABLE head (
+        id integer PRIMARY KEY CHECK (id = 1),
+        entry_count bigint NOT NULL,
+        last_hash bytea NOT NULL
+    )""",
+    # GENESIS_HASH, 32 zero bytes: the head of an empty ledger.
+    "INSERT INTO head VALUES (1, 0, decode(repeat('00', 32), 'hex'))",
+    """CREATE TABLE trace (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        message_id text NOT NULL,
+        kind text NOT NULL,
+        received_at timestamptz NOT NULL,
+        body text NOT NULL
+    )""",
+    # Postings are never changed: a mistake is fixed by a correcting entry. A removed messages
+    # row would let a retried message be recorded twice, so it is guarded too.
+    """CREATE FUNCTION ledger_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'ledger entries are immutable'; END $$""",
+    """CREATE TRIGGER ledger_no_change BEFORE UPDATE OR DELETE ON ledger
+        FOR EACH ROW EXECUTE FUNCTION ledger_immutable()""",
+    """CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_immutable()""",
+    """CREATE TRIGGER messages_no_change BEFORE UPDATE OR DELETE ON messages
+        FOR EACH ROW EXECUTE FUNCTION ledger_immutable()""",
+    """CREATE TRIGGER messages_no_truncate BEFORE TRUNCATE ON messages
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_immutable()""",
+)
+
+LEDGER_MIGRATIONS: tuple[Migration, ...] = (_LEDGER_V1,)
+
+_TIMESERIES_V1: Migration = (
+    """CREATE TABLE ts_series (
+        series_key integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        series_id text COLLATE "C" NOT NULL UNIQUE,
+        unit text NOT NULL
+    )""",
+    # No foreign key to ts_series: the writer registers the series in the same transaction,
+    # and a per-row key check would slow ingest for nothing.
+    """CREATE TABLE ts_points (
+        series_key integer NOT NULL,
+        event_time timestamptz NOT NULL,
+        source text COLLATE "C" NOT NULL,
+        belief_time timestamptz NOT NULL,
+        value double precision NOT NULL,
+        quality text NOT NULL CHECK (quality IN ('good', 'suspect', 'bad')),
+        PRIMARY KEY (series_key, event_time, source, belief_time)
+    )""",
+)
+
+TIMESERIES_MIGRATIONS: tuple[Migration, ...] = (_TIMESERIES_V1,)

@@ -1,0 +1,275 @@
+"""The SQLite time-series store: one file, WAL mode, every write one ``BEGIN IMMEDIATE``.
+
+Instants are stored as integer microseconds since the epoch (UTC), so ordering and range
+queries are integer comparisons. Each series gets a small integer key and its unit in
+``ts_series``; ``ts_points`` is a ``WITHOUT ROWID`` table clustered on the idempotency key
+``(series, event time, source, belief time)``, so a range read is one index walk.
+Durability as for the ledger: ``synchronous=FULL`` (the default) fsyncs the WAL at every commit.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, Self
+
+from osed.domain.errors import (
+    ConfigurationError,
+    ConflictError,
+    IntegrityError,
+    Problem,
+    ValidationError,
+)
+from osed.ports.timeseries import (
+    Quality,
+    SeriesInfo,
+    TimeSeriesPoint,
+    check_range,
+    check_recorded_units,
+    checked_points,
+)
+
+Synchronous = Literal["FULL", "NORMAL"]
+
+COMPONENT = "timeseries"
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE ts_series (
+            series_key INTEGER PRIMARY KEY,
+            series_id TEXT NOT NULL UNIQUE,
+            unit TEXT NOT NULL
+        ) STRICT""",
+        # quality is checked before writing (osed.ports.timeseries); a CHECK constraint here
+        # would cost about a third of the ingest rate.
+        """CREATE TABLE ts_points (
+            series_key INTEGER NOT NULL,
+            event_us INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            belief_us INTEGER NOT NULL,
+            value REAL NOT NULL,
+            quality TEXT NOT NULL,
+            PRIMARY KEY (series_key, event_us, source, belief_us)
+        ) STRICT, WITHOUT ROWID""",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_INSERT_POINT = """INSERT OR IGNORE INTO ts_points
+    (series_key, event_us, source, belief_us, value, quality) VALUES (?, ?, ?, ?, ?, ?)"""
+# Every belief, or (SQLite's documented bare-column rule for max()) each source's latest one.
+_SELECT_ALL = """SELECT event_us, source, belief_us, value, quality FROM ts_points
+    WHERE series_key = ? AND event_us >= ? AND event_us < ? AND belief_us <= ?
+    ORDER BY event_us, source, belief_us"""
+_SELECT_LATEST = """SELECT event_us, source, max(belief_us), value, quality FROM ts_points
+    WHERE series_key = ? AND event_us >= ? AND event_us < ? AND belief_us <= ?
+    GROUP BY event_us, source ORDER BY event_us, source"""
+_NO_LIMIT = 2**63 - 1
+CACHE_KIB = 65_536  # batches land all over the index (one place per series): keep it cached
+
+
+class SqliteTimeSeriesStore:
+    """A :class:`~osed.ports.timeseries.TimeSeriesStore` in one SQLite file (created if missing).
+
+    Use a file of its own, not the ledger's: each keeps its own schema version.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Synchronous = "FULL",
+        busy_timeout_s: float = 10.0,
+    ) -> None:
+        self.path = Path(path)
+        # Key and unit of each series seen, never changed once stored: a write of known series
+        # needs no lookup.
+        self._known: dict[str, tuple[int, str]] = {}
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ConfigurationError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout_s)
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"cannot open time-series store {self.path}: {exc}") from exc
+        try:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute(f"PRAGMA synchronous = {synchronous}")
+            self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            _migrate(self._db)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise ConfigurationError(
+                f"{self.path} is not an OSED time-series store: {exc}"
+            ) from exc
+        except BaseException:
+            self._db.close()
+            raise
+
+    def write(self, points: Sequence[TimeSeriesPoint]) -> int:
+        checked = checked_points(points)
+        if not checked:
+            return 0
+        with self._write_transaction():
+            keys, registered = self._series_keys(checked)
+            rows = [
+                (
+                    keys[point.series_id],
+                    (point.event_time - _EPOCH) // _MICROSECOND,
+                    point.source,
+                    (point.belief_time - _EPOCH) // _MICROSECOND,
+                    point.value,
+                    point.quality,  # a StrEnum: stored as its text
+                )
+                for point in checked
+            ]
+            before = self._db.total_changes
+            self._db.executemany(_INSERT_POINT, rows)
+            written = self._db.total_changes - before
+        self._known.update(registered)  # committed: safe to remember
+        return written
+
+    def read(
+        self,
+        series_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        latest_belief: bool = True,
+        as_of: datetime | None = None,
+    ) -> list[TimeSeriesPoint]:
+        check_range(start, end, as_of)
+        believed_by = _NO_LIMIT if as_of is None else _micros(as_of)
+        with _translated():
+            found = self._db.execute(
+                "SELECT series_key, unit FROM ts_series WHERE series_id = ?", (series_id,)
+            ).fetchone()
+            if found is None:
+                return []
+            series_key, unit = found
+            rows = self._db.execute(
+                _SELECT_LATEST if latest_belief else _SELECT_ALL,
+                (series_key, _micros(start), _micros(end), believed_by),
+            ).fetchall()
+        return [
+            TimeSeriesPoint(
+                series_id,
+                _EPOCH + event_us * _MICROSECOND,
+                value,
+                unit,
+                _EPOCH + belief_us * _MICROSECOND,
+                source,
+                Quality(quality),
+            )
+            for event_us, source, belief_us, value, quality in rows
+        ]
+
+    def series(self) -> list[SeriesInfo]:
+        with _translated():
+            rows = self._db.execute("SELECT series_id, unit FROM ts_series ORDER BY series_id")
+            return [SeriesInfo(series_id, unit) for series_id, unit in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _series_keys(
+        self, points: list[TimeSeriesPoint]
+    ) -> tuple[dict[str, int], dict[str, tuple[int, str]]]:
+        """Each series' key, after checking every point's unit against its series' unit; and
+        the series registered or first seen by this write, to remember after the commit."""
+        units = {point.series_id: point.unit for point in points}
+        registered: dict[str, tuple[int, str]] = {}
+        unknown = [series_id for series_id in units if series_id not in self._known]
+        if unknown:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO ts_series (series_id, unit) VALUES (?, ?)",
+                [(series_id, units[series_id]) for series_id in unknown],
+            )
+            for series_id in unknown:
+                key, unit = self._db.execute(
+                    "SELECT series_key, unit FROM ts_series WHERE series_id = ?", (series_id,)
+                ).fetchone()
+                registered[series_id] = key, unit
+        recorded = {
+            series_id: registered.get(series_id) or self._known[series_id] for series_id in units
+        }
+        check_recorded_units(points, {series_id: unit for series_id, (_, unit) in recorded.items()})
+        return {series_id: key for series_id, (key, _) in recorded.items()}, registered
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[None]:
+        with _translated():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (component TEXT NOT NULL, version INTEGER NOT NULL,"
+            " applied_at TEXT NOT NULL, PRIMARY KEY (component, version)) STRICT"
+        )
+        (version,) = connection.execute(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations WHERE component = ?",
+            (COMPONENT,),
+        ).fetchone()
+        if version > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"time-series schema version {version} is newer than this OSED ({SCHEMA_VERSION})"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[target - 1]:
+                connection.execute(statement)
+            connection.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                (COMPONENT, target, datetime.now(UTC).isoformat()),
+            )
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
+def _micros(instant: datetime) -> int:
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """SQLite's errors, said in OSED's terms."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        raise ValidationError(
+            [Problem("$", "rejected_by_store", str(exc))], subject="time-series write"
+        ) from exc
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise ConflictError(f"time-series store is busy with another writer: {exc}") from exc
+        raise IntegrityError(f"time-series storage failed: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise IntegrityError(f"time-series storage failed: {exc}") from exc

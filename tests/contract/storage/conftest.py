@@ -1,0 +1,99 @@
+"""Backends for the storage contract suites: every test runs once per backend, unchanged.
+
+A backend fixture hands out stores: ``open()`` connects a new store to this test's storage
+(an SQLite file, a PostgreSQL schema), ``fresh()`` one on new, empty storage. Every store it
+opened is closed at the end of the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from osed.ports.ledger import LedgerStore
+from osed.ports.timeseries import TimeSeriesStore
+from osed.storage import postgres, sqlite
+from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
+from tests.contract.storage.backends import Backend, sqlite_locations
+from tests.services.postgres import (
+    drop_schema,
+    new_schema_name,
+    postgres_cluster,  # noqa: F401  (a fixture, used through postgres_conninfo)
+    postgres_conninfo,  # noqa: F401
+)
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _postgres_locations(
+    request: pytest.FixtureRequest,
+) -> tuple[str, Callable[[], str]]:
+    conninfo: str = request.getfixturevalue("postgres_conninfo")
+    schemas: list[str] = []
+
+    def new_schema() -> str:
+        schemas.append(new_schema_name())
+        return schemas[-1]
+
+    def drop_all() -> None:
+        for schema in schemas:
+            drop_schema(conninfo, schema)
+
+    request.addfinalizer(drop_all)
+    return conninfo, new_schema
+
+
+@pytest.fixture(params=BACKENDS)
+def ledger_backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Backend[LedgerStore]]:
+    backend: Backend[LedgerStore]
+    if request.param == "sqlite":
+        backend = Backend(
+            "sqlite",
+            sqlite.SqliteLedgerStore,
+            sqlite_locations(tmp_path, "ledger.db"),
+            trace_buffer_rows=sqlite.TRACE_BUFFER_ROWS,
+        )
+    else:
+        conninfo, new_schema = _postgres_locations(request)
+        backend = Backend(
+            "postgres",
+            lambda schema: postgres.PostgresLedgerStore(conninfo, schema=schema),
+            new_schema,
+            trace_buffer_rows=postgres.TRACE_BUFFER_ROWS,
+        )
+    yield backend
+    backend.close_all()
+
+
+@pytest.fixture
+def ledger(ledger_backend: Backend[LedgerStore]) -> LedgerStore:
+    return ledger_backend.open()
+
+
+@pytest.fixture(params=BACKENDS)
+def timeseries_backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Backend[TimeSeriesStore]]:
+    backend: Backend[TimeSeriesStore]
+    if request.param == "sqlite":
+        backend = Backend(
+            "sqlite", SqliteTimeSeriesStore, sqlite_locations(tmp_path, "timeseries.db")
+        )
+    else:
+        conninfo, new_schema = _postgres_locations(request)
+        backend = Backend(
+            "postgres",
+            lambda schema: postgres.PostgresTimeSeriesStore(conninfo, schema=schema),
+            new_schema,
+        )
+    yield backend
+    backend.close_all()
+
+
+@pytest.fixture
+def timeseries(timeseries_backend: Backend[TimeSeriesStore]) -> TimeSeriesStore:
+    return timeseries_backend.open()
