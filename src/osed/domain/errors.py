@@ -7,6 +7,7 @@
     ├── NotFoundError (LookupError)    a referenced object does not exist
     ├── ConflictError                  a request contradicts recorded state
     ├── IntegrityError                 stored data fails verification
+    ├── UnavailableError               a broker or database cannot be reached right now
     └── ConfigurationError             a setting or plugin cannot be used
 
 Third-party errors are translated into this tree where they cross into OSED.
@@ -66,6 +67,10 @@ class ConflictError(OsedError):
 
 class IntegrityError(OsedError):
     """Stored data failed verification (a broken hash chain, a missing entry)."""
+
+
+class UnavailableError(OsedError):
+    """A broker or database cannot be reached now; the same call may succeed later."""
 
 
 class ConfigurationError(OsedError):

@@ -16,6 +16,7 @@ from osed.domain.errors import (
     ConflictError,
     IntegrityError,
     Problem,
+    UnavailableError,
     ValidationError,
 )
 
@@ -81,7 +82,7 @@ class PgSession:
         except psycopg.OperationalError as exc:
             # The server went away or refuses connections (restarting, shutting down): the
             # outcome of a commit in flight is unknown, and an idempotent retry settles it.
-            raise IntegrityError(f"{self.subject} storage is unavailable: {exc}") from exc
+            raise UnavailableError(f"{self.subject} storage is unavailable: {exc}") from exc
         except psycopg.Error as exc:
             raise IntegrityError(f"{self.subject} storage failed: {exc}") from exc
 

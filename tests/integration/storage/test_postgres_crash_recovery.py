@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from osed.domain.errors import ConflictError, IntegrityError
+from osed.domain.errors import ConflictError, IntegrityError, UnavailableError
 from osed.ledger.positions import net_positions, positions_of_rows
 from osed.ledger.verify import verify_store
 from osed.storage.postgres import PostgresLedgerStore
@@ -35,7 +35,7 @@ class RetryingClient:
                     try:
                         self.store.append_many(batch)
                         break
-                    except (IntegrityError, ConflictError) as exc:
+                    except (IntegrityError, ConflictError, UnavailableError) as exc:
                         self.failures.append(str(exc))
                         time.sleep(0.02)
                 self.acknowledged = first + PER_BATCH

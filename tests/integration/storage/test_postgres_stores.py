@@ -13,7 +13,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from osed.domain.errors import ConfigurationError, IntegrityError, ValidationError
+from osed.domain.errors import (
+    ConfigurationError,
+    IntegrityError,
+    UnavailableError,
+    ValidationError,
+)
 from osed.ledger.verify import Finding, verify_store
 from osed.ports.timeseries import TimeSeriesPoint
 from osed.storage.postgres import PostgresLedgerStore, PostgresTimeSeriesStore
@@ -134,7 +139,7 @@ def test_a_lost_connection_fails_one_call_and_the_next_reconnects(
 ) -> None:
     store.append(*trade(1))
     admin.execute("SELECT pg_terminate_backend(%s)", (backend_pid(store),))
-    with pytest.raises(IntegrityError, match="unavailable"):
+    with pytest.raises(UnavailableError, match="unavailable"):
         store.append(*trade(2))
     assert [r.duplicate for r in store.append_many([trade(1), trade(2)])] == [True, False]
 
@@ -176,6 +181,6 @@ def test_time_series_writes_continue_after_a_lost_connection(
     with PostgresTimeSeriesStore(postgres_conninfo, schema=postgres_schema) as series:
         series.write([reading(0)])
         admin.execute("SELECT pg_terminate_backend(%s)", (backend_pid(series),))
-        with pytest.raises(IntegrityError):
+        with pytest.raises(UnavailableError):
             series.write([reading(1)])
         assert series.write([reading(1), reading(2)]) == 2  # a new session, a new staging table
