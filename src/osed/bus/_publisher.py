@@ -145,8 +145,9 @@ class Publisher:
         self.outbox.append(envelopes, now)
         if envelopes:
             self._last = envelopes[-1].seq
-        for envelope in envelopes:
-            await self._send(envelope)
+        # The outbox holds the whole batch already and consumers order by seq, so the broker
+        # round trips may overlap: one waiting acknowledgement must not hold up the rest.
+        await asyncio.gather(*(self._send(envelope) for envelope in envelopes))
         self.trim()
         return envelopes
 

@@ -20,7 +20,7 @@ from typing import Literal
 
 import aiomqtt
 
-from osed.bus._mqtt_link import ConnectionLostError, MqttEndpoint, MqttLink
+from osed.bus.mqtt_link import ConnectionLostError, MqttEndpoint, MqttLink
 from osed.codec.envelope import decode_envelope, encode_envelope
 from osed.domain.envelope import Envelope
 from osed.domain.errors import Problem, ValidationError

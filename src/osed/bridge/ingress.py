@@ -1,0 +1,58 @@
+"""Ingress of raw device payloads: plain MQTT messages become sequenced envelopes.
+
+Field devices are not OSED sources: they publish bare payloads, with no source, sequence or
+idempotency key. The ingress gives each raw topic a source of its own (``raw.bal.raw.pmu1``
+for ``bal/raw/pmu1``) and numbers its messages 1, 2, 3, …, so everything downstream (dead
+letters, the outbox, storage) sees sequenced envelopes. A payload that already is an OSED
+envelope frame for its topic keeps its own source and sequence.
+
+Sequence numbers survive restarts without a write per message: the ingress reserves blocks
+of ``block`` numbers in a :class:`PositionStore` and, after a restart, continues after the last
+reserved block, so numbers may jump but are never reused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from osed.bus.reliable import PositionStore
+from osed.codec.envelope import decode_envelope
+from osed.domain.envelope import Envelope
+from osed.domain.errors import ValidationError
+
+RAW_SOURCE_PREFIX = "raw."
+_FRAME_START = b'{"topic"'
+
+
+def raw_source(topic: str) -> str:
+    return RAW_SOURCE_PREFIX + topic.replace("/", ".")
+
+
+class RawIngress:
+    def __init__(self, name: str, positions: PositionStore, *, block: int = 10_000) -> None:
+        self._name = name
+        self._positions = positions
+        self._block = block
+        self._reserved = positions.load(name)
+        self._next = {source: last + 1 for source, last in self._reserved.items()}
+
+    def wrap(self, topic: str, payload: bytes, received_at: datetime) -> Envelope:
+        if payload.startswith(_FRAME_START):
+            envelope = _as_envelope(topic, payload)
+            if envelope is not None:
+                return envelope.received(received_at)
+        source = raw_source(topic)
+        seq = self._next.get(source, 1)
+        if seq > self._reserved.get(source, 0):
+            self._reserved[source] = seq + self._block - 1
+            self._positions.save(self._name, source, self._reserved[source])
+        self._next[source] = seq + 1
+        return Envelope(topic, source, seq, payload, received_at, received_at=received_at)
+
+
+def _as_envelope(topic: str, frame: bytes) -> Envelope | None:
+    try:
+        envelope = decode_envelope(frame)
+    except ValidationError:
+        return None
+    return envelope if envelope.topic == topic else None

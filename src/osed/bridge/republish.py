@@ -1,0 +1,31 @@
+"""The ports the bridge needs beyond the Bus: raw MQTT in (field devices) and out (external
+receivers). Raw means plain payloads, no OSED envelope: devices and legacy systems speak
+their own format. ``osed.bridge.mqtt_raw`` implements both on an MQTT broker."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+RawHandler = Callable[[str, bytes], Awaitable[None]]
+
+
+class RawFeed(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def subscribe(self, pattern: str, handler: RawHandler) -> None:
+        """Call ``handler(topic, payload)`` for each message matching ``pattern``, one at a
+        time; the message is acknowledged to the broker after the handler returned."""
+        ...
+
+
+class RawPublisher(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        """Returns once the broker acknowledged (QoS >= 1)."""
+        ...

@@ -1,0 +1,174 @@
+"""The bridge as a runtime service: every configured pipeline, started and stopped together.
+
+Everything concrete is passed in: the field bus (for ``ingress: bus``), the raw feed (for
+``ingress: raw``), the time-series store, the outbox of each pipeline's publisher, the
+position store, and a factory of publishers to external brokers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from osed.bridge.config import BridgeConfig, PipelineConfig, RepublishConfig
+from osed.bridge.ingress import RawIngress
+from osed.bridge.mqtt_raw import RawMqttPublisher, endpoint
+from osed.bridge.pipeline import Pipeline
+from osed.bridge.republish import RawFeed, RawPublisher
+from osed.bridge.sink import TimeSeriesSink
+from osed.bus.reliable import (
+    Consumer,
+    InMemoryOutbox,
+    InMemoryPositions,
+    Outbox,
+    PositionStore,
+    Publisher,
+)
+from osed.domain.envelope import Envelope
+from osed.domain.errors import ConfigurationError
+from osed.domain.time import Clock, SystemClock
+from osed.ports.bus import Bus
+from osed.ports.timeseries import TimeSeriesStore
+
+log = logging.getLogger(__name__)
+
+OutboxFactory = Callable[[str], Outbox]
+RepublisherFactory = Callable[[RepublishConfig], RawPublisher]
+
+
+def mqtt_republisher(config: RepublishConfig) -> RawPublisher:
+    target = endpoint(
+        config.host,
+        config.port,
+        username=config.username,
+        password=config.password,
+        tls_ca=config.tls_ca,
+    )
+    return RawMqttPublisher(target, client_id=config.client_id, qos=config.qos)
+
+
+class BridgeService:
+    """Runs the pipelines of ``config``; ``name`` also prefixes publisher and consumer names
+    (``<name>.<pipeline>``)."""
+
+    def __init__(
+        self,
+        config: BridgeConfig,
+        bus: Bus,
+        *,
+        raw_feed: RawFeed | None = None,
+        store: TimeSeriesStore | None = None,
+        outboxes: OutboxFactory | None = None,
+        positions: PositionStore | None = None,
+        republishers: RepublisherFactory = mqtt_republisher,
+        clock: Clock | None = None,
+        name: str = "bridge",
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.pipelines: dict[str, Pipeline] = {}
+        self._bus = bus
+        self._raw_feed = raw_feed
+        self._store = store
+        self._outboxes = outboxes if outboxes is not None else (lambda _source: InMemoryOutbox())
+        self._positions = positions if positions is not None else InMemoryPositions()
+        self._republishers = republishers
+        self._clock = clock if clock is not None else SystemClock()
+        self._publishers: list[Publisher] = []
+        self._consumers: list[Consumer] = []
+        self._external: list[RawPublisher] = []
+        self._ready = False
+        self._check_wiring()
+
+    def ready(self) -> bool:
+        return self._ready
+
+    async def start(self) -> None:
+        try:
+            if self._raw_feed is not None:
+                await self._raw_feed.start()
+            for pipeline_config in self.config.pipelines:
+                await self._start_pipeline(pipeline_config)
+        except BaseException:
+            await self.stop()
+            raise
+        self._ready = True
+
+    async def stop(self) -> None:
+        """Stop the inputs first, then process what was accepted, then close the outputs."""
+        self._ready = False
+        if self._raw_feed is not None:
+            await self._raw_feed.stop()
+        for consumer in self._consumers:
+            await consumer.close()
+        for pipeline in self.pipelines.values():
+            await pipeline.close()
+        for publisher in self._publishers:
+            await publisher.close()
+            publisher.outbox.close()
+        for external in self._external:
+            await external.stop()
+        self._consumers.clear()
+        self._publishers.clear()
+        self._external.clear()
+        self.pipelines.clear()
+
+    async def _start_pipeline(self, config: PipelineConfig) -> None:
+        source = f"{self.name}.{config.name}"
+        publisher = Publisher(self._bus, source, self._outboxes(source), clock=self._clock)
+        await publisher.start()
+        self._publishers.append(publisher)
+        republisher = None
+        if config.republish is not None:
+            republisher = self._republishers(config.republish)
+            await republisher.start()
+            self._external.append(republisher)
+        sink = None
+        if config.store is not None:
+            assert self._store is not None
+            sink = TimeSeriesSink(
+                self._store, config.store.series, max_points=self.config.batch.max_points
+            )
+        pipeline = Pipeline(
+            config,
+            publisher,
+            dead_letter_prefix=self.config.dead_letter_prefix,
+            batch=self.config.batch,
+            sink=sink,
+            republisher=republisher,
+        )
+        self.pipelines[config.name] = pipeline
+        if config.ingress == "bus":
+            for index, pattern in enumerate(config.subscribe):
+                consumer = Consumer(
+                    self._bus,
+                    f"{source}.{index}",
+                    pattern,
+                    pipeline.accept,
+                    positions=self._positions,
+                    durable=True,
+                    clock=self._clock,
+                )
+                await consumer.start()
+                self._consumers.append(consumer)
+        else:
+            assert self._raw_feed is not None
+            ingress = RawIngress(f"{source}.ingress", self._positions)
+            clock = self._clock
+
+            async def wrap(topic: str, payload: bytes) -> None:
+                envelope: Envelope = ingress.wrap(topic, payload, clock.now())
+                await pipeline.accept(envelope)
+
+            for pattern in config.subscribe:
+                await self._raw_feed.subscribe(pattern, wrap)
+
+    def _check_wiring(self) -> None:
+        missing = []
+        for pipeline in self.config.pipelines:
+            if pipeline.ingress == "raw" and self._raw_feed is None:
+                missing.append(f"pipeline {pipeline.name!r} has ingress raw but no raw feed")
+            if pipeline.store is not None and self._store is None:
+                missing.append(f"pipeline {pipeline.name!r} stores but no time-series store")
+        if missing:
+            raise ConfigurationError("; ".join(missing))

@@ -1,0 +1,258 @@
+"""The SOGNO measurement format (Platone DSO Technical Platform), decoded and encoded.
+
+One JSON object per device and instant::
+
+    {"device": "pmu1", "timestamp": "2023-06-29T10:00:00.000000+00:00",
+     "readings": [{"component": "<CIM mRID>", "measurand": "voltmagnitude",
+                   "phase": "A", "data": 230.1}, ...]}
+
+``data`` is one number whose unit is fixed by the measurand: phase-to-ground RMS volts,
+radians, RMS amperes, single-phase W, var and VA, hertz. A magnitude and its angle are two
+readings (``voltmagnitude`` and ``voltangle``), as in SOGNO.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from osed.bridge import units
+from osed.bridge.samples import Message, Sample
+from osed.domain.envelope import Envelope
+from osed.domain.errors import Problem, ValidationError
+
+
+class Measurand(StrEnum):
+    VOLTMAGNITUDE = "voltmagnitude"
+    VOLTANGLE = "voltangle"
+    CURRMAGNITUDE = "currmagnitude"
+    CURRANGLE = "currangle"
+    ACTIVEPOWER = "activepower"
+    REACTIVEPOWER = "reactivepower"
+    APPARENTPOWER = "apparentpower"
+    FREQUENCY = "frequency"
+
+
+SOGNO_UNITS: dict[str, str] = {
+    Measurand.VOLTMAGNITUDE: "V",
+    Measurand.VOLTANGLE: "rad",
+    Measurand.CURRMAGNITUDE: "A",
+    Measurand.CURRANGLE: "rad",
+    Measurand.ACTIVEPOWER: "W",
+    Measurand.REACTIVEPOWER: "var",
+    Measurand.APPARENTPOWER: "VA",
+    Measurand.FREQUENCY: "Hz",
+}
+
+# SOGNO has no three-phase total; a later power step may widen this set (e.g. with "ABC").
+SOGNO_PHASES: frozenset[str] = frozenset({"A", "B", "C"})
+
+_MEASUREMENT_FIELDS = frozenset({"device", "timestamp", "readings"})
+_READING_FIELDS = frozenset({"component", "measurand", "phase", "data"})
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    component: str
+    measurand: Measurand
+    phase: str
+    data: float
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    device: str
+    timestamp: datetime
+    readings: tuple[Reading, ...]
+
+
+def decode_measurement(payload: bytes, *, phases: Collection[str] = SOGNO_PHASES) -> Measurement:
+    """The measurement in ``payload``; a ValidationError names every problem with its path."""
+    try:
+        document: Any = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise _rejected([Problem("$", "not_json", f"payload is not JSON: {exc}")]) from None
+    if not isinstance(document, dict):
+        raise _rejected([Problem("$", "not_an_object", "a SOGNO measurement is a JSON object")])
+    problems: list[Problem] = []
+    _fields(document, _MEASUREMENT_FIELDS, "$", problems)
+    device = _text(document, "device", "$", problems)
+    timestamp = _timestamp(document, problems)
+    readings: list[Reading] = []
+    raw_readings = document.get("readings")
+    if "readings" in document and not isinstance(raw_readings, list):
+        problems.append(Problem("$.readings", "wrong_type", "must be an array"))
+    elif isinstance(raw_readings, list):
+        if not raw_readings:
+            problems.append(Problem("$.readings", "empty", "needs at least one reading"))
+        for index, raw in enumerate(raw_readings):
+            reading = _reading(raw, f"$.readings[{index}]", phases, problems)
+            if reading is not None:
+                readings.append(reading)
+    if problems:
+        raise _rejected(problems)
+    assert device is not None
+    assert timestamp is not None
+    return Measurement(device, timestamp, tuple(readings))
+
+
+def encode_measurement(measurement: Measurement) -> bytes:
+    document = {
+        "device": measurement.device,
+        "timestamp": format_timestamp(measurement.timestamp),
+        "readings": [
+            {
+                "component": r.component,
+                "measurand": r.measurand.value,
+                "phase": r.phase,
+                "data": r.data,
+            }
+            for r in measurement.readings
+        ],
+    }
+    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+
+
+def format_timestamp(instant: datetime) -> str:
+    """ISO 8601 with microseconds and UTC offset, as SOGNO writes it."""
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def to_message(
+    measurement: Measurement, envelope: Envelope, input_units: dict[str, str] | None = None
+) -> Message:
+    """The samples of ``measurement``; ``input_units`` overrides the SOGNO unit of a measurand
+    for devices that send, say, kV (normalise-units then converts)."""
+    overrides = input_units or {}
+    samples = tuple(
+        Sample(
+            measurement.device,
+            r.component,
+            r.measurand.value,
+            r.phase,
+            r.data,
+            overrides.get(r.measurand, SOGNO_UNITS[r.measurand]),
+            measurement.timestamp,
+        )
+        for r in measurement.readings
+    )
+    return Message(envelope, "sogno", measurement.device, measurement.timestamp, samples)
+
+
+def from_message(message: Message) -> Measurement:
+    """Back to SOGNO: values in the SOGNO unit of their measurand, whatever the steps chose."""
+    readings = []
+    problems: list[Problem] = []
+    for index, sample in enumerate(message.samples):
+        path = f"$.readings[{index}]"
+        try:
+            measurand = Measurand(sample.measurand)
+        except ValueError:
+            problems.append(Problem(f"{path}.measurand", "unknown_measurand", sample.measurand))
+            continue
+        wanted = SOGNO_UNITS[measurand]
+        try:
+            value = sample.value * units.factor(sample.unit, wanted, path=f"{path}.data")
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+            continue
+        readings.append(Reading(sample.component, measurand, sample.phase, value))
+    if problems:
+        raise _rejected(problems)
+    return Measurement(message.device, message.time, tuple(readings))
+
+
+def _reading(
+    raw: object, path: str, phases: Collection[str], problems: list[Problem]
+) -> Reading | None:
+    if not isinstance(raw, dict):
+        problems.append(Problem(path, "not_an_object", "a reading is a JSON object"))
+        return None
+    found = len(problems)
+    _fields(raw, _READING_FIELDS, path, problems)
+    component = _text(raw, "component", path, problems)
+    measurand_text = _text(raw, "measurand", path, problems)
+    measurand = None
+    if measurand_text is not None:
+        try:
+            measurand = Measurand(measurand_text)
+        except ValueError:
+            known = ", ".join(m.value for m in Measurand)
+            problems.append(
+                Problem(
+                    f"{path}.measurand",
+                    "unknown_measurand",
+                    f"{measurand_text!r} is not one of {known}",
+                )
+            )
+    phase = _text(raw, "phase", path, problems)
+    if phase is not None and phase not in phases:
+        problems.append(
+            Problem(f"{path}.phase", "unknown_phase", f"{phase!r} is not one of {sorted(phases)}")
+        )
+    data = raw.get("data")
+    if "data" in raw:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            problems.append(Problem(f"{path}.data", "not_a_number", "must be a number"))
+        elif not _finite(data):
+            problems.append(Problem(f"{path}.data", "not_finite", "must be finite"))
+    if len(problems) > found:
+        return None
+    assert component is not None
+    assert measurand is not None
+    assert phase is not None
+    assert isinstance(data, int | float)
+    return Reading(component, measurand, phase, float(data))
+
+
+def _fields(
+    document: dict[str, Any], wanted: frozenset[str], path: str, problems: list[Problem]
+) -> None:
+    for name in sorted(wanted - document.keys()):
+        problems.append(Problem(f"{path}.{name}", "missing_field", "required"))
+    for name in sorted(document.keys() - wanted):
+        problems.append(Problem(f"{path}.{name}", "unknown_field", "not a SOGNO field"))
+
+
+def _text(document: dict[str, Any], name: str, path: str, problems: list[Problem]) -> str | None:
+    value = document.get(name)
+    if name not in document:
+        return None
+    if not isinstance(value, str) or not value or not value.isprintable():
+        problems.append(Problem(f"{path}.{name}", "wrong_type", "must be non-empty printable text"))
+        return None
+    return value
+
+
+def _timestamp(document: dict[str, Any], problems: list[Problem]) -> datetime | None:
+    if "timestamp" not in document:
+        return None
+    value = document["timestamp"]
+    if not isinstance(value, str):
+        problems.append(Problem("$.timestamp", "wrong_type", "must be an ISO 8601 string"))
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        problems.append(Problem("$.timestamp", "bad_datetime", f"not ISO 8601: {value!r}"))
+        return None
+    if instant.utcoffset() is None:
+        problems.append(Problem("$.timestamp", "naive_datetime", "needs a UTC offset"))
+        return None
+    return instant.astimezone(UTC)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond the float range
+        return False
+
+
+def _rejected(problems: list[Problem]) -> ValidationError:
+    return ValidationError(problems, subject="SOGNO measurement")
