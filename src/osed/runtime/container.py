@@ -16,10 +16,12 @@ from osed.domain.time import Clock, SystemClock
 from osed.markets.registry import create_market
 from osed.ports.bus import Bus
 from osed.ports.ledger import LedgerStore
+from osed.ports.timeseries import TimeSeriesStore
 from osed.runtime.cts_bus import CtsBusLink
 from osed.runtime.lifecycle import Service
 from osed.runtime.settings import ServiceName, Settings
 from osed.storage.sqlite import SqliteLedgerStore
+from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
 
 
 def build_bus(settings: Settings, clock: Clock, *, client_id: str) -> Bus:
@@ -121,6 +123,66 @@ class MarketAgentRunner:
         return self.service.ready()
 
 
+def build_timeseries(settings: Settings) -> TimeSeriesStore:
+    storage = settings.storage
+    if storage.backend == "sqlite":
+        return SqliteTimeSeriesStore(storage.sqlite_path)
+    if storage.postgres_dsn is None:
+        raise ConfigurationError("storage.postgres_dsn is required for the postgres backend")
+    from osed.storage.postgres import PostgresTimeSeriesStore
+
+    return PostgresTimeSeriesStore(storage.postgres_dsn.get_secret_value())
+
+
+class BridgeRunner:
+    """The MQTT bridge with its field-broker feed, outboxes, positions and time-series store."""
+
+    name = "bridge"
+
+    def __init__(self, settings: Settings, bus: Bus, clock: Clock, state_dir: Path) -> None:
+        pipelines = settings.bridge.pipelines_file
+        if pipelines is None:
+            raise ConfigurationError("bridge.pipelines_file is required to run the bridge")
+        from osed.bridge.config import load_config_file
+        from osed.bridge.mqtt_raw import RawMqttFeed, endpoint
+        from osed.bridge.service import BridgeService
+
+        field = settings.bridge.field
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = build_timeseries(settings)
+        feed = RawMqttFeed(
+            endpoint(
+                field.host,
+                field.port,
+                username=field.username,
+                password=field.password.get_secret_value() if field.password else None,
+                tls_ca=field.tls_ca_file,
+            ),
+            client_id=field.client_id,
+        )
+        self.service = BridgeService(
+            load_config_file(pipelines),
+            bus,
+            raw_feed=feed,
+            store=self.store,
+            outboxes=lambda source: SqliteOutbox(state_dir / f"outbox-{source}.sqlite", source),
+            positions=SqlitePositions(state_dir / "bridge-positions.sqlite"),
+            clock=clock,
+        )
+
+    async def start(self) -> None:
+        await self.service.start()
+
+    async def stop(self) -> None:
+        try:
+            await self.service.stop()
+        finally:
+            self.store.close()
+
+    def ready(self) -> bool:
+        return self.service.ready()
+
+
 def build_services(
     settings: Settings,
     names: list[ServiceName],
@@ -135,4 +197,6 @@ def build_services(
     for name in names:
         if name == "market-agent":
             services.append(MarketAgentRunner(settings, bus, clock, state_dir))
+        elif name == "bridge":
+            services.append(BridgeRunner(settings, bus, clock, state_dir))
     return services

@@ -67,8 +67,15 @@ class HealthSettings(_Section):
     port: int = Field(8081, ge=0, le=65535)
 
 
-ServiceName = Literal["market-agent"]
-SERVICES: tuple[ServiceName, ...] = ("market-agent",)
+class BridgeSettings(_Section):
+    """The MQTT bridge: its pipelines file, and the broker the field devices publish to."""
+
+    pipelines_file: Path | None = None
+    field: MqttSettings = MqttSettings(client_id="osed-bridge-field")
+
+
+ServiceName = Literal["market-agent", "bridge"]
+SERVICES: tuple[ServiceName, ...] = ("market-agent", "bridge")
 
 
 class Settings(BaseSettings):
@@ -80,7 +87,8 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     market: MarketSettings = MarketSettings()
     health: HealthSettings = HealthSettings()
-    services: list[ServiceName] = list(SERVICES)
+    bridge: BridgeSettings = BridgeSettings()
+    services: list[ServiceName] = ["market-agent"]
 
     @classmethod
     def settings_customise_sources(
