@@ -10,6 +10,11 @@ entry (it must convert exactly), and cancel requests and replies speak the marke
 Idempotency: a request is identified by its ``request_id``. A retried request gets the reply of
 the first one and never enters an order or a transaction twice; the ledger enforces the same by
 message id, so a clearing recorded before a restart is not recorded again.
+
+Crash safety: every request is traced with the one instant it executes at, and the trace is
+durable before the reply leaves. A new agent replays the trace through the same deterministic
+code (:mod:`osed.agents.recovery`), so after ``kill -9`` it has the book, open tenders, quotes
+and reply cache it had, and never writes a ledger message twice. One Market Agent per ledger.
 """
 
 from __future__ import annotations
@@ -19,9 +24,20 @@ import json
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import assert_never
 
+from osed.agents.recovery import (
+    CLEAR_KIND,
+    ClearStep,
+    LedgerWrites,
+    LiveWrites,
+    RecoveryReport,
+    ReplayWrites,
+    encode_clearing,
+    replay_steps,
+)
 from osed.agents.units import MarketUnits
 from osed.codec import cts as codec
 from osed.domain.cts import (
@@ -77,6 +93,9 @@ _REQUEST_TYPES = (
     EiRejectQuote,
     EiCancelQuote,
 )
+_REQUEST_KINDS = frozenset(kind.__name__ for kind in _REQUEST_TYPES)
+# Requests that change nothing the agent keeps: their trace need not be durable before replying.
+_READ_ONLY = (EiRequestPosition, EiCreateRfq, EiRejectQuote)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +165,9 @@ class MarketAgent:
         clock: Clock,
         units: MarketUnits,
         remembered_replies: int = 100_000,
+        recover: bool = True,
     ) -> None:
+        """With ``recover`` the agent first replays the ledger's trace (see :meth:`recover`)."""
         self.market_id = market_id
         self.market = market
         self.ledger = ledger
@@ -157,6 +178,8 @@ class MarketAgent:
         self._quotes: dict[str, _OpenQuote] = {}
         self._replies = _RecentReplies(remembered_replies)
         self._match_ids = itertools.count(1)
+        self._writes: LedgerWrites = LiveWrites(ledger)
+        self.recovery = self.recover() if recover else RecoveryReport(0, 0, 0)
 
     # ----------------------------------------------------------------- requests
     def handle_wire(self, data: bytes | str) -> tuple[bytes, tuple[Notification, ...]]:
@@ -165,11 +188,11 @@ class MarketAgent:
         try:
             message = codec.loads(data)
         except ValidationError as exc:
-            refused = self._response(_request_id_of(data), ResponseCode.BAD_REQUEST, str(exc))
+            refused = self._refusal(_request_id_of(data), str(exc))
             return codec.dumps(refused), ()
         if not isinstance(message, _REQUEST_TYPES):
             text = f"{type(message).__name__} is not a request a Market Agent serves"
-            refused = self._response(_request_id_of(data), ResponseCode.BAD_REQUEST, text)
+            refused = self._refusal(_request_id_of(data), text)
             return codec.dumps(refused), ()
         reply = self.handle(message)
         return codec.dumps(reply.response), reply.notifications
@@ -179,30 +202,61 @@ class MarketAgent:
         cached = self._replies.get(request.request_id)
         if cached is not None:
             return cached
-        self._trace(request)
+        reply = self._execute(request, self.clock.now())
+        if not isinstance(request, _READ_ONLY):
+            # An answered request must survive a kill, or a recovered agent would forget it.
+            self._writes.make_durable()
+        return reply
+
+    def recover(self) -> RecoveryReport:
+        """Rebuild the state the agent had when it stopped by replaying the ledger's trace
+        (see :mod:`osed.agents.recovery`); the ledger is only written where it lacks an append
+        of a traced request."""
+        replay = ReplayWrites()
+        self._writes = replay
+        requests = clearings = 0
         try:
-            reply = self._dispatch(request)
+            for step in replay_steps(self.ledger.traces(), _REQUEST_KINDS):
+                if isinstance(step, ClearStep):
+                    self._clear(step.interval, step.round_id, step.at)
+                    clearings += 1
+                elif isinstance(step.request, _REQUEST_TYPES):
+                    if self._replies.get(step.request.request_id) is None:
+                        self._execute(step.request, step.at)
+                    requests += 1
+        finally:
+            self._writes = LiveWrites(self.ledger)
+        return RecoveryReport(requests, clearings, replay.commit(self.ledger))
+
+    def _execute(self, request: Request, now: datetime) -> Reply:
+        """Trace, run and remember one request, everything at the instant ``now``."""
+        body = codec.dumps(request).decode()
+        self._writes.trace(request.request_id, type(request).__name__, now, body)
+        try:
+            reply = self._dispatch(request, now)
         except ValidationError as exc:
-            reply = Reply(self._response(request.request_id, ResponseCode.BAD_REQUEST, str(exc)))
+            reply = Reply(
+                self._response(request.request_id, ResponseCode.BAD_REQUEST, now, str(exc))
+            )
         self._replies.put(request.request_id, reply)
         return reply
 
-    def _dispatch(self, request: Request) -> Reply:
+    def _dispatch(self, request: Request, now: datetime) -> Reply:
         match request:
             case EiCreateTender():
-                return self._create_tender(request)
+                return self._create_tender(request, now)
             case EiCancelTender():
-                return self._cancel_tender(request)
+                return self._cancel_tender(request, now)
             case EiRequestPosition():
-                return self._position(request)
+                return self._position(request, now)
             case EiCreateRfq():
-                return Reply(self._ok(request.request_id, ResponseCode.OK))
+                return Reply(self._response(request.request_id, ResponseCode.OK, now))
             case EiCreateQuote():
-                return self._create_quote(request)
+                return self._create_quote(request, now)
             case EiAcceptQuote():
-                return self._accept_quote(request)
+                return self._accept_quote(request, now)
             case EiRejectQuote() | EiCancelQuote():
-                return self._withdraw_quote(request)
+                return self._withdraw_quote(request, now)
             case _:
                 assert_never(request)
 
@@ -212,13 +266,13 @@ class MarketAgent:
         body = codec.dumps(confirmation).decode()
         self.ledger.trace(message_id, "EiCreatedTransaction", self.clock.now(), body)
 
-    def _create_tender(self, request: EiCreateTender) -> Reply:
+    def _create_tender(self, request: EiCreateTender, now: datetime) -> Reply:
         tender = request.tender
 
         def refuse(code: ResponseCode, text: str) -> Reply:
             return Reply(
                 EiCreatedTender(
-                    self._response(request.request_id, code, text),
+                    self._response(request.request_id, code, now, text),
                     request.party_id,
                     request.counter_party_id,
                     tender.tender_id,
@@ -234,7 +288,6 @@ class MarketAgent:
             return refuse(ResponseCode.BAD_REQUEST, str(exc))
         if not parts:
             return refuse(ResponseCode.BAD_REQUEST, "stream tender has no non-zero interval")
-        now = self.clock.now()
         fills: list[Fill] = []
         for part, order in zip(parts, orders, strict=True):
             instrument = part.interval_detail.interval.key()
@@ -243,10 +296,11 @@ class MarketAgent:
             )
             fills.extend(self.market.submit(instrument, order, now=now))
         self._parts[tender.tender_id] = tuple(part.tender_id for part in parts)
-        notifications, _, _ = self._commit(request.request_id, self._with_tenders(fills))
+        trades = self._with_tenders(fills)
+        notifications, _, _ = self._commit(request.request_id, trades, now)
         self._settle_open(fills)
         created = EiCreatedTender(
-            self._ok(request.request_id, ResponseCode.CREATED),
+            self._response(request.request_id, ResponseCode.CREATED, now),
             request.party_id,
             request.counter_party_id,
             tender.tender_id,
@@ -267,12 +321,14 @@ class MarketAgent:
             expires_at=part.expiration_time,
         )
 
-    def _cancel_tender(self, request: EiCancelTender) -> Reply:
+    def _cancel_tender(self, request: EiCancelTender, now: datetime) -> Reply:
         part_ids = self._parts.get(request.tender_id)
         if part_ids is None:
             return Reply(
                 EiCanceledTender(
-                    self._response(request.request_id, ResponseCode.NOT_FOUND, "unknown tender"),
+                    self._response(
+                        request.request_id, ResponseCode.NOT_FOUND, now, "unknown tender"
+                    ),
                     request.party_id,
                     request.counter_party_id,
                     request.tender_id,
@@ -293,7 +349,7 @@ class MarketAgent:
                 del self._open[part_id]
         return Reply(
             EiCanceledTender(
-                self._ok(request.request_id, ResponseCode.OK),
+                self._response(request.request_id, ResponseCode.OK, now),
                 request.party_id,
                 request.counter_party_id,
                 request.tender_id,
@@ -304,7 +360,7 @@ class MarketAgent:
             )
         )
 
-    def _position(self, request: EiRequestPosition) -> Reply:
+    def _position(self, request: EiRequestPosition, now: datetime) -> Reply:
         rows = self.ledger.positions(request.position_party_id, request.bounding_interval)
         totals: dict[Interval, int] = {}
         for row in rows:
@@ -315,7 +371,7 @@ class MarketAgent:
         )
         return Reply(
             EiReplyPosition(
-                self._ok(request.request_id, ResponseCode.OK),
+                self._response(request.request_id, ResponseCode.OK, now),
                 request.position_party_id,
                 positions,
                 quantity_scale=self.units.quantity_scale,
@@ -323,20 +379,25 @@ class MarketAgent:
         )
 
     # ------------------------------------------------------------- negotiation
-    def _create_quote(self, request: EiCreateQuote) -> Reply:
+    def _create_quote(self, request: EiCreateQuote, now: datetime) -> Reply:
         quote = request.quote
         if quote.quote_id in self._quotes:
-            return Reply(self._response(request.request_id, ResponseCode.CONFLICT, "quote exists"))
+            conflict = self._response(
+                request.request_id, ResponseCode.CONFLICT, now, "quote exists"
+            )
+            return Reply(conflict)
         detail = quote.tender.interval_detail
         self.units.check_interval(detail.interval)
         remaining = self.units.quantity_of(detail.quantity, quote.tender.quantity_scale)
         self._quotes[quote.quote_id] = _OpenQuote(request.party_id, quote, remaining)
-        return Reply(self._ok(request.request_id, ResponseCode.CREATED))
+        return Reply(self._response(request.request_id, ResponseCode.CREATED, now))
 
-    def _accept_quote(self, request: EiAcceptQuote) -> Reply:
+    def _accept_quote(self, request: EiAcceptQuote, now: datetime) -> Reply:
         open_quote = self._quotes.get(request.quote_id)
         if open_quote is None or not open_quote.quote.tradeable:
-            return Reply(self._response(request.request_id, ResponseCode.NOT_FOUND, "no quote"))
+            return Reply(
+                self._response(request.request_id, ResponseCode.NOT_FOUND, now, "no quote")
+            )
         tender = open_quote.quote.tender
         detail = tender.interval_detail
         quote_price = self.units.price_of(detail.price, tender.price_scale)
@@ -353,7 +414,9 @@ class MarketAgent:
             violated.append("price")
         if violated:
             response = replace(
-                self._response(request.request_id, ResponseCode.TERMS_VIOLATED, "terms violated"),
+                self._response(
+                    request.request_id, ResponseCode.TERMS_VIOLATED, now, "terms violated"
+                ),
                 response_terms_violated=tuple(violated),
             )
             return Reply(response)
@@ -387,46 +450,55 @@ class MarketAgent:
         maker_tender = replace(tender, tender_id=request.quote_id)
         taker_tender = replace(tender, tender_id=request.request_id, side=acceptor_side)
         trades = zip(fills, (maker_tender, taker_tender), strict=True)
-        notifications, _, _ = self._commit(request.request_id, trades)
+        notifications, _, _ = self._commit(request.request_id, trades, now)
         open_quote.remaining -= quantity
         if open_quote.remaining == 0:
             del self._quotes[request.quote_id]
-        return Reply(self._ok(request.request_id, ResponseCode.OK), notifications)
+        return Reply(self._response(request.request_id, ResponseCode.OK, now), notifications)
 
-    def _withdraw_quote(self, request: EiRejectQuote | EiCancelQuote) -> Reply:
+    def _withdraw_quote(self, request: EiRejectQuote | EiCancelQuote, now: datetime) -> Reply:
         if isinstance(request, EiCancelQuote):
             open_quote = self._quotes.get(request.quote_id)
             if open_quote is None or open_quote.party != request.party_id:
-                return Reply(self._response(request.request_id, ResponseCode.NOT_FOUND, "no quote"))
+                missing = self._response(
+                    request.request_id, ResponseCode.NOT_FOUND, now, "no quote"
+                )
+                return Reply(missing)
             del self._quotes[request.quote_id]
-        return Reply(self._ok(request.request_id, ResponseCode.OK))
+        return Reply(self._response(request.request_id, ResponseCode.OK, now))
 
     # ----------------------------------------------------------------- clearing
     def clear(self, interval: Interval, *, round_id: str = "1") -> ClearingReport:
         """Clear a call market's interval; clearing it again with the same ``round_id`` records
         nothing new."""
+        return self._clear(interval, round_id, self.clock.now())
+
+    def _clear(self, interval: Interval, round_id: str, now: datetime) -> ClearingReport:
         instrument = interval.key()
-        result = self.market.clear(instrument, now=self.clock.now())
         message_id = f"clear:{self.market_id}:{instrument}:{round_id}"
+        # Traced before it runs, as requests are: it changes the book, so a replay needs it.
+        # No flush: what it did becomes visible only through its append or a later reply, and
+        # both make it durable too (trace rows are written in order).
+        self._writes.trace(message_id, CLEAR_KIND, now, encode_clearing(interval, round_id))
+        result = self.market.clear(instrument, now=now)
         trades = self._with_tenders(result.fills)
-        notifications, count, duplicate = self._commit(message_id, trades)
+        notifications, count, duplicate = self._commit(message_id, trades, now)
         for order_id in result.expired:
             self._open.pop(order_id, None)
         if not self.market.continuous:
             # A call market consumes its book: nothing of this interval rests afterwards.
             for order_id in [k for k, v in self._open.items() if v.instrument == instrument]:
                 del self._open[order_id]
-        self._trace_clearing(message_id, result)
+        self._trace_clearing(message_id, result, now)
         return ClearingReport(result, count, duplicate, notifications)
 
     def _with_tenders(self, fills: Iterable[Fill]) -> list[tuple[Fill, Tender]]:
         return [(fill, self._open[fill.order_id].tender) for fill in fills]
 
     def _commit(
-        self, message_id: str, trades: Iterable[tuple[Fill, Tender]]
+        self, message_id: str, trades: Iterable[tuple[Fill, Tender]], now: datetime
     ) -> tuple[tuple[Notification, ...], int, bool]:
         """Record one ledger entry per fill; returns notifications, entry count, duplicate."""
-        now = self.clock.now()
         entries: list[LedgerEntry] = []
         transactions: list[Transaction] = []
         for fill, base in trades:
@@ -465,7 +537,7 @@ class MarketAgent:
             )
         if not entries:
             return (), 0, False
-        result = self.ledger.append(message_id, entries)
+        duplicate = not self._writes.append(message_id, entries)
         notifications = tuple(
             Notification(
                 entry.party,
@@ -479,7 +551,7 @@ class MarketAgent:
             )
             for entry, transaction in zip(entries, transactions, strict=True)
         )
-        return (() if result.duplicate else notifications), len(entries), result.duplicate
+        return (() if duplicate else notifications), len(entries), duplicate
 
     def _settle_open(self, fills: Iterable[Fill]) -> None:
         """Forget tenders a continuous market filled completely; keep remainders for cancels."""
@@ -502,23 +574,21 @@ class MarketAgent:
                 )
 
     # ------------------------------------------------------------------ records
-    def _trace(self, request: Request) -> None:
-        body = codec.dumps(request).decode()
-        self.ledger.trace(request.request_id, type(request).__name__, self.clock.now(), body)
-
-    def _trace_clearing(self, message_id: str, result: ClearingResult) -> None:
+    def _trace_clearing(self, message_id: str, result: ClearingResult, now: datetime) -> None:
         body = (
             f'{{"instrument":"{result.instrument}","outcome":"{result.outcome.value}",'
             f'"price":{"null" if result.price is None else repr(result.price)},'
             f'"quantity":{result.quantity!r},"fills":{len(result.fills)}}}'
         )
-        self.ledger.trace(message_id, "Clearing", self.clock.now(), body)
+        self._writes.trace(message_id, "Clearing", now, body)
 
-    def _response(self, ref_id: str, code: ResponseCode, text: str = "") -> EiResponse:
-        return EiResponse(int(code), ref_id, self.clock.now(), text)
+    def _response(
+        self, ref_id: str, code: ResponseCode, now: datetime, text: str = ""
+    ) -> EiResponse:
+        return EiResponse(int(code), ref_id, now, text)
 
-    def _ok(self, ref_id: str, code: ResponseCode) -> EiResponse:
-        return self._response(ref_id, code)
+    def _refusal(self, ref_id: str, text: str) -> EiResponse:
+        return self._response(ref_id, ResponseCode.BAD_REQUEST, self.clock.now(), text)
 
 
 def _request_id_of(data: bytes | str) -> str:

@@ -4,6 +4,12 @@ Durability: ``synchronous=FULL`` by default, so a returned append is on disk and
 process kill and a power cut (WAL frames are fsynced at every commit; batching amortises it).
 ``synchronous="NORMAL"`` still survives a process kill (the WAL is in the OS page cache) but
 may lose the last commits on a power cut; it never corrupts the file.
+
+Trace rows written on their own (``flush``) commit at ``trace_synchronous``, NORMAL by default:
+the Market Agent flushes before every reply, and a trace row then survives a process kill
+without an fsync of its own. Trace rows written with an append share its FULL commit, and a
+FULL commit also makes every earlier WAL frame durable, so a power cut can only lose trace rows
+flushed after the last append, never rows an append depends on.
 """
 
 from __future__ import annotations
@@ -76,14 +82,18 @@ class SqliteLedgerStore:
         path: str | os.PathLike[str],
         *,
         synchronous: Synchronous = "FULL",
+        trace_synchronous: Synchronous = "NORMAL",
         read_only: bool = False,
         busy_timeout_s: float = 10.0,
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
         self._pending_traces: list[tuple[str, str, str, str]] = []
-        if synchronous not in ("FULL", "NORMAL"):
-            raise ConfigurationError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+        for name, level in (("synchronous", synchronous), ("trace_synchronous", trace_synchronous)):
+            if level not in ("FULL", "NORMAL"):
+                raise ConfigurationError(f"{name} must be FULL or NORMAL, not {level!r}")
+        self._synchronous = synchronous
+        self._trace_synchronous = trace_synchronous
         target = f"{self.path.resolve().as_uri()}?mode=ro" if read_only else str(self.path)
         try:
             self._db = sqlite3.connect(
@@ -169,11 +179,21 @@ class SqliteLedgerStore:
             self.flush()
 
     def flush(self) -> None:
-        """Write buffered trace rows now."""
-        if self._pending_traces:
+        """Write buffered trace rows now, at ``trace_synchronous``."""
+        if not self._pending_traces:
+            return
+        # The level applies to the connection's next commits; it is switched outside any
+        # transaction, and back in ``finally`` so that appends always commit at their own.
+        switch = self._trace_synchronous != self._synchronous
+        if switch:
+            self._db.execute(f"PRAGMA synchronous = {self._trace_synchronous}")
+        try:
             with self._write_transaction():
                 traced = self._write_pending_traces()
-            self._forget_traces(traced)
+        finally:
+            if switch:
+                self._db.execute(f"PRAGMA synchronous = {self._synchronous}")
+        self._forget_traces(traced)
 
     def _write_pending_traces(self) -> int:
         """Insert the buffered rows; they leave the buffer only once the transaction commits
