@@ -74,7 +74,7 @@ def test_bridge_process_stores_device_measurements(tmp_path: Path, mosquitto: Br
                     if "pmu7/node-1/frequency/A" in series:
                         points = store.read("pmu7/node-1/frequency/A", DAY_START, DAY_END)
                         stored = [point.value for point in points]
-        assert stored and stored[0] == 50.01
+        assert stored == [50.01]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     finally:
