@@ -15,7 +15,13 @@ from osed.bridge.config import (
 from osed.bridge.dead_letter import dead_letter_topic, encode_dead_letter
 from osed.bridge.ingress import RawIngress, raw_source
 from osed.bridge.pipeline import Outcome, Pipeline, PipelineStats
-from osed.bridge.republish import RawFeed, RawHandler, RawPublisher
+from osed.bridge.republish import (
+    BatchingRawFeed,
+    RawBatchHandler,
+    RawFeed,
+    RawHandler,
+    RawPublisher,
+)
 from osed.bridge.samples import Message, Reject, Sample, StepResult
 from osed.bridge.service import BridgeService, mqtt_republisher
 from osed.bridge.sink import TimeSeriesSink
@@ -24,6 +30,7 @@ from osed.bridge.steps import ENTRY_POINT_GROUP, Step, StepFactory, StepRegistry
 __all__ = [
     "ENTRY_POINT_GROUP",
     "BatchConfig",
+    "BatchingRawFeed",
     "BridgeConfig",
     "BridgeService",
     "Message",
@@ -31,6 +38,7 @@ __all__ = [
     "Pipeline",
     "PipelineConfig",
     "PipelineStats",
+    "RawBatchHandler",
     "RawFeed",
     "RawHandler",
     "RawIngress",

@@ -13,6 +13,7 @@ reserved block, so numbers may jump but are never reused.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from osed.bus.reliable import PositionStore
@@ -48,6 +49,12 @@ class RawIngress:
             self._positions.save(self._name, source, self._reserved[source])
         self._next[source] = seq + 1
         return Envelope(topic, source, seq, payload, received_at, received_at=received_at)
+
+    def wrap_many(
+        self, messages: Sequence[tuple[str, bytes]], received_at: datetime
+    ) -> list[Envelope]:
+        """:meth:`wrap` for each ``(topic, payload)`` in order, all received at one instant."""
+        return [self.wrap(topic, payload, received_at) for topic, payload in messages]
 
 
 def _as_envelope(topic: str, frame: bytes) -> Envelope | None:

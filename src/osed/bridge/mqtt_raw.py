@@ -14,8 +14,8 @@ from pathlib import Path
 
 import aiomqtt
 
-from osed.bridge.republish import RawHandler
-from osed.bus.mqtt_link import LinkUnavailableError, MqttEndpoint, MqttLink
+from osed.bridge.republish import RawBatchHandler, RawHandler
+from osed.bus.mqtt_link import LinkUnavailableError, MqttEndpoint, MqttLink, OnMessage, OnMessages
 from osed.domain.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,16 @@ def endpoint(
 
 class RawMqttFeed:
     """Subscriptions to plain MQTT topics, one connection each (QoS 1, acknowledged after the
-    handler returned)."""
+    handler returned). ``subscribe_batches`` hands over up to ``max_batch`` messages that
+    arrived together in one call."""
 
-    def __init__(self, target: MqttEndpoint, *, client_id: str, qos: int = 1) -> None:
+    def __init__(
+        self, target: MqttEndpoint, *, client_id: str, qos: int = 1, max_batch: int = 1000
+    ) -> None:
         self._endpoint = target
         self._client_id = client_id
         self._qos = qos
+        self._max_batch = max_batch
         self._links: list[MqttLink] = []
 
     async def start(self) -> None:
@@ -57,19 +61,37 @@ class RawMqttFeed:
             await link.stop()
 
     async def subscribe(self, pattern: str, handler: RawHandler) -> None:
+        async def on_message(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+            try:
+                await handler(message.topic.value, _payload(message))
+            except Exception:
+                log.exception("raw handler for %s failed", pattern)
+            _ack(client, message)
+
+        await self._open(pattern, on_message=on_message)
+
+    async def subscribe_batches(self, pattern: str, handler: RawBatchHandler) -> None:
+        async def on_messages(client: aiomqtt.Client, messages: list[aiomqtt.Message]) -> None:
+            try:
+                await handler([(message.topic.value, _payload(message)) for message in messages])
+            except Exception:
+                log.exception("raw handler for %s failed", pattern)
+            for message in messages:
+                _ack(client, message)
+
+        await self._open(pattern, on_messages=on_messages)
+
+    async def _open(
+        self,
+        pattern: str,
+        *,
+        on_message: OnMessage | None = None,
+        on_messages: OnMessages | None = None,
+    ) -> None:
         qos = self._qos
 
         async def on_connect(client: aiomqtt.Client) -> None:
             await client.subscribe(pattern, qos=qos)
-
-        async def on_message(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-            payload = message.payload if isinstance(message.payload, bytes) else b""
-            try:
-                await handler(message.topic.value, payload)
-            except Exception:
-                log.exception("raw handler for %s failed", pattern)
-            if message.qos > 0:
-                client._client.ack(message.mid, message.qos)
 
         link = MqttLink(
             self._endpoint,
@@ -77,10 +99,21 @@ class RawMqttFeed:
             persistent_session=False,
             on_connect=on_connect,
             on_message=on_message,
+            on_messages=on_messages,
+            max_batch=self._max_batch,
             manual_ack=True,
         )
         await link.start()
         self._links.append(link)
+
+
+def _payload(message: aiomqtt.Message) -> bytes:
+    return message.payload if isinstance(message.payload, bytes) else b""
+
+
+def _ack(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    if message.qos > 0:
+        client._client.ack(message.mid, message.qos)
 
 
 class RawMqttPublisher:

@@ -1,7 +1,7 @@
 """One pipeline: decode → steps → publish (reliable) → store → republish, in batches.
 
-Envelopes are accepted one at a time and processed in batches, closed at ``max_points``
-messages or ``max_delay_s`` after the first, whichever comes first. Nothing a message
+Envelopes are accepted one at a time or several at once and processed in batches, closed at
+``max_points`` messages or ``max_delay_s`` after the first, whichever comes first. Nothing a message
 contains can stop the pipeline: every failure becomes a dead letter with its reasons, and a
 step that raises rejects the messages of its batch naming the step.
 """
@@ -72,6 +72,18 @@ class Pipeline:
         """Queue ``envelope``; a full batch is processed before this returns (backpressure)."""
         self.stats.received += 1
         self._pending.append(envelope)
+        await self._queued()
+
+    async def accept_many(self, envelopes: Sequence[Envelope]) -> None:
+        """Queue ``envelopes`` (in order) as :meth:`accept` would one by one; full batches are
+        processed before this returns."""
+        if not envelopes:
+            return
+        self.stats.received += len(envelopes)
+        self._pending += envelopes
+        await self._queued()
+
+    async def _queued(self) -> None:
         self._idle.clear()
         if len(self._pending) >= self._batch.max_points:
             await self.flush()
@@ -79,11 +91,12 @@ class Pipeline:
             self._timer = asyncio.get_running_loop().create_task(self._flush_later())
 
     async def flush(self) -> None:
-        """Process what is queued now."""
+        """Process what is queued now, in batches of at most ``max_points`` messages."""
         async with self._lock:
-            batch, self._pending = self._pending, []
-            if batch:
-                await self._run(batch)
+            queued, self._pending = self._pending, []
+            size = self._batch.max_points
+            for first in range(0, len(queued), size):
+                await self._run(queued[first : first + size])
             if not self._pending:
                 self._idle.set()
 

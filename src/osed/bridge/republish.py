@@ -4,10 +4,11 @@ their own format. ``osed.bridge.mqtt_raw`` implements both on an MQTT broker."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 RawHandler = Callable[[str, bytes], Awaitable[None]]
+RawBatchHandler = Callable[[Sequence[tuple[str, bytes]]], Awaitable[None]]
 
 
 class RawFeed(Protocol):
@@ -18,6 +19,17 @@ class RawFeed(Protocol):
     async def subscribe(self, pattern: str, handler: RawHandler) -> None:
         """Call ``handler(topic, payload)`` for each message matching ``pattern``, one at a
         time; the message is acknowledged to the broker after the handler returned."""
+        ...
+
+
+@runtime_checkable
+class BatchingRawFeed(RawFeed, Protocol):
+    """A raw feed that can also hand over what arrived together, in one call."""
+
+    async def subscribe_batches(self, pattern: str, handler: RawBatchHandler) -> None:
+        """Call ``handler([(topic, payload), ...])`` with the messages that arrived while the
+        previous call ran (in arrival order), one call at a time; they are acknowledged to
+        the broker after the handler returned."""
         ...
 
 

@@ -8,13 +8,13 @@ position store, and a factory of publishers to external brokers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from osed.bridge.config import BridgeConfig, PipelineConfig, RepublishConfig
 from osed.bridge.ingress import RawIngress
 from osed.bridge.mqtt_raw import RawMqttPublisher, endpoint
 from osed.bridge.pipeline import Pipeline
-from osed.bridge.republish import RawFeed, RawPublisher
+from osed.bridge.republish import BatchingRawFeed, RawFeed, RawPublisher
 from osed.bridge.sink import TimeSeriesSink
 from osed.bus.reliable import (
     Consumer,
@@ -160,8 +160,15 @@ class BridgeService:
                 envelope: Envelope = ingress.wrap(topic, payload, clock.now())
                 await pipeline.accept(envelope)
 
+            async def wrap_many(messages: Sequence[tuple[str, bytes]]) -> None:
+                await pipeline.accept_many(ingress.wrap_many(messages, clock.now()))
+
+            feed = self._raw_feed
             for pattern in config.subscribe:
-                await self._raw_feed.subscribe(pattern, wrap)
+                if isinstance(feed, BatchingRawFeed):  # one call per burst, not per message
+                    await feed.subscribe_batches(pattern, wrap_many)
+                else:
+                    await feed.subscribe(pattern, wrap)
 
     def _check_wiring(self) -> None:
         missing = []

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 OnConnect = Callable[[aiomqtt.Client], Awaitable[None]]
 OnMessage = Callable[[aiomqtt.Client, aiomqtt.Message], Awaitable[None]]
+OnMessages = Callable[[aiomqtt.Client, list[aiomqtt.Message]], Awaitable[None]]
 
 
 class LinkUnavailableError(UnavailableError):
@@ -110,7 +111,12 @@ class PubAcks:
 
 
 class MqttLink:
-    """A self-healing connection; ``on_connect`` runs after every (re)connection."""
+    """A self-healing connection; ``on_connect`` runs after every (re)connection.
+
+    Received messages go to ``on_message`` one at a time, or to ``on_messages`` in batches:
+    everything the client has queued when the handler is free, at most ``max_batch``
+    messages, in arrival order (only one of the two may be given).
+    """
 
     def __init__(
         self,
@@ -120,21 +126,30 @@ class MqttLink:
         persistent_session: bool,
         on_connect: OnConnect,
         on_message: OnMessage | None = None,
+        on_messages: OnMessages | None = None,
+        max_batch: int = 1000,
         will: aiomqtt.Will | None = None,
         manual_ack: bool = False,
         backoff: Backoff | None = None,
     ) -> None:
+        if on_message is not None and on_messages is not None:
+            raise ConfigurationError("give an MQTT link on_message or on_messages, not both")
         self._endpoint = endpoint
         self.client_id = client_id
         self._persistent = persistent_session
         self._on_connect = on_connect
         self._on_message = on_message
+        self._on_messages = on_messages
+        self._max_batch = max(1, max_batch)
         self._will = will
         self._manual_ack = manual_ack
         self._backoff = backoff or Backoff()
         self._client: aiomqtt.Client | None = None
         self._acks: PubAcks | None = None
         self._up = asyncio.Event()
+        # The in-flight window is ours, not paho's: paho re-scans every message in flight on
+        # each PUBACK when it enforces a limit (O(window) per acknowledgement).
+        self._window = asyncio.Semaphore(endpoint.max_inflight) if endpoint.max_inflight else None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -168,7 +183,17 @@ class MqttLink:
         """Returns once the broker acknowledged (QoS >= 1). When the connection drops first, the
         next connection sends it again, so a message may reach the broker twice (at least
         once). ``timeout`` bounds the wait for a connection; a connected broker that stops
-        answering is caught by the keepalive, which drops the connection."""
+        answering is caught by the keepalive, which drops the connection. At most
+        ``max_inflight`` publishes wait for their acknowledgement at a time."""
+        if self._window is None:
+            await self._publish(topic, payload, qos=qos, retain=retain, timeout=timeout)
+            return
+        async with self._window:
+            await self._publish(topic, payload, qos=qos, retain=retain, timeout=timeout)
+
+    async def _publish(
+        self, topic: str, payload: bytes, *, qos: int, retain: bool, timeout: float
+    ) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -210,7 +235,7 @@ class MqttLink:
             keepalive=endpoint.keepalive,
             timeout=endpoint.connect_timeout,
             will=self._will,
-            max_inflight_messages=endpoint.max_inflight,
+            max_inflight_messages=0,  # unlimited in paho; MqttLink.publish keeps the window
         )
         client.pending_calls_threshold = 2**31  # many publishes in flight is the point, not a smell
         if self._manual_ack:
@@ -238,9 +263,22 @@ class MqttLink:
             client = await self._reconnect()
 
     async def _serve(self, client: aiomqtt.Client) -> None:
+        if self._on_messages is not None:
+            await self._serve_batches(client, self._on_messages)
+            return
         async for message in client.messages:  # ends with MqttError when the link drops
             if self._on_message is not None:
                 await self._on_message(client, message)
+
+    async def _serve_batches(self, client: aiomqtt.Client, handler: OnMessages) -> None:
+        # aiomqtt's iterator costs a task and an asyncio.wait per message; it is only needed
+        # to wait for the first message of a batch (it also notices a dropped connection).
+        queue = client._queue
+        async for message in client.messages:  # ends with MqttError when the link drops
+            batch = [message]
+            while len(batch) < self._max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            await handler(client, batch)
 
     def _mark_down(self, client: aiomqtt.Client) -> None:
         self._up.clear()

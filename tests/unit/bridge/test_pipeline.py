@@ -220,3 +220,118 @@ async def test_raw_ingress_gives_each_topic_a_sequenced_source() -> None:
     framed = encode_envelope(Envelope("bal/raw/pmu1", "pmu-gw", 9, b"{}", T0))
     kept = restarted.wrap("bal/raw/pmu1", framed, T0)
     assert (kept.source, kept.seq, kept.payload) == ("pmu-gw", 9, b"{}")
+
+
+class _SpyPublisher(Publisher):
+    """Records the size of each ``publish_many`` batch."""
+
+    def __init__(self, bus: MemoryBus) -> None:
+        super().__init__(bus, "bridge.pmu", InMemoryOutbox(), heartbeat=None)
+        self.batches: list[int] = []
+
+    async def publish_many(self, messages: Any, **kwargs: Any) -> list[Envelope]:
+        batch = list(messages)
+        self.batches.append(len(batch))
+        return await super().publish_many(batch, **kwargs)
+
+
+async def test_accept_many_processes_in_batches_of_max_points_in_order() -> None:
+    bus = MemoryBus()
+    await bus.start()
+    out = _Collector()
+    await bus.subscribe("bal/processed", out)
+    config = load_config(CONFIG)  # max_points 50
+    publisher = _SpyPublisher(bus)
+    await publisher.start()
+    pipeline = Pipeline(
+        config.pipelines[0], publisher, dead_letter_prefix="dead-letter", batch=config.batch
+    )
+    await pipeline.accept_many([])
+    assert pipeline.stats.received == 0
+    # 120 at once: the two full batches are processed before accept_many returns.
+    await pipeline.accept_many([envelope(sogno_payload(second=k % 60), k) for k in range(1, 121)])
+    assert publisher.batches == [50, 50, 20]
+    await pipeline.accept(envelope(sogno_payload(), 121))
+    await pipeline.close()
+    await bus.stop()
+    assert pipeline.stats.received == pipeline.stats.published == 121
+    assert [e.seq for e in out.envelopes] == list(range(1, 122))  # each once, in order
+
+
+class _Feed:
+    """A raw feed that only has the one-message subscribe."""
+
+    def __init__(self) -> None:
+        self.handlers: list[Any] = []
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def subscribe(self, pattern: str, handler: Any) -> None:
+        self.handlers.append(handler)
+
+
+class _BatchingFeed(_Feed):
+    def __init__(self) -> None:
+        super().__init__()
+        self.batch_handlers: list[Any] = []
+
+    async def subscribe_batches(self, pattern: str, handler: Any) -> None:
+        self.batch_handlers.append(handler)
+
+
+RAW_CONFIG = """
+pipelines:
+  - name: pmu
+    subscribe: [bal/raw/#]
+    format: sogno
+    publish: bal/processed
+"""
+
+
+@pytest.mark.parametrize("batching", [False, True])
+async def test_the_service_takes_raw_messages_one_by_one_or_in_batches(batching: bool) -> None:
+    clock = ManualClock(T0)
+    bus = MemoryBus(clock=clock)
+    await bus.start()
+    out = _Collector()
+    await bus.subscribe("bal/processed", out)
+    feed = _BatchingFeed() if batching else _Feed()
+    service = BridgeService(load_config(RAW_CONFIG), bus, raw_feed=feed, clock=clock)
+    await service.start()
+    raw = [("bal/raw/pmu1", sogno_payload(second=k)) for k in range(3)]
+    if batching:
+        assert isinstance(feed, _BatchingFeed)
+        assert feed.handlers == []
+        (handler,) = feed.batch_handlers
+        await handler(raw[:2])
+        await handler(raw[2:])
+    else:
+        (handler,) = feed.handlers
+        for topic, payload in raw:
+            await handler(topic, payload)
+    await service.pipelines["pmu"].drain()
+    await service.stop()
+    await bus.stop()
+    assert len(out.envelopes) == 3
+    seconds = [json.loads(e.payload)["timestamp"][17:19] for e in out.envelopes]
+    assert seconds == ["00", "01", "02"]
+
+
+def test_raw_ingress_wraps_a_batch_in_order() -> None:
+    from osed.bridge import RawIngress
+    from osed.bus.reliable import InMemoryPositions
+
+    ingress = RawIngress("bridge.pmu.ingress", InMemoryPositions(), block=2)
+    wrapped = ingress.wrap_many(
+        [("bal/raw/pmu1", b"a"), ("bal/raw/pmu2", b"b"), ("bal/raw/pmu1", b"c")], T0
+    )
+    assert [(e.source, e.seq, e.payload) for e in wrapped] == [
+        ("raw.bal.raw.pmu1", 1, b"a"),
+        ("raw.bal.raw.pmu2", 1, b"b"),
+        ("raw.bal.raw.pmu1", 2, b"c"),
+    ]
+    assert all(e.received_at == T0 for e in wrapped)
