@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, LiteralString, Self
+from typing import Any, LiteralString
 
 import psycopg
 
@@ -29,6 +28,7 @@ from osed.ports.ledger import (
     canonical_entries,
     check_id,
 )
+from osed.storage._closing import ClosesOnExit
 from osed.storage._pg_connection import PgSession
 from osed.storage._pg_ledger_plan import LedgerBatchPlan
 from osed.storage._pg_migrations import migrate, schema_version
@@ -65,7 +65,7 @@ _POSITION_ORDER = " ORDER BY party, interval_start, duration_s, quantity_scale"
 _RAW_COLUMNS = "SELECT seq, convert_to(message_id, 'UTF8'), entry, hash FROM ledger"
 
 
-class PostgresLedgerStore:
+class PostgresLedgerStore(ClosesOnExit):
     """A :class:`~osed.ports.ledger.LedgerStore` in a PostgreSQL schema (created if missing).
 
     ``conninfo`` is a libpq connection string or URI. Several stores, in one process or many,
@@ -212,17 +212,6 @@ class PostgresLedgerStore:
                 self.flush()
         finally:
             self._session.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Any, LiteralString, Self
+from typing import Any, LiteralString
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -26,6 +25,7 @@ from osed.ports.timeseries import (
     checked_points,
     first_of_each_key,
 )
+from osed.storage._closing import ClosesOnExit
 from osed.storage._pg_connection import PgSession
 from osed.storage._pg_migrations import migrate
 from osed.storage._pg_schema import TIMESERIES_COMPONENT, TIMESERIES_MIGRATIONS
@@ -55,7 +55,7 @@ _SELECT_LATEST = """SELECT DISTINCT ON (event_time, source)
     ORDER BY event_time, source, belief_time DESC"""
 
 
-class PostgresTimeSeriesStore:
+class PostgresTimeSeriesStore(ClosesOnExit):
     """A :class:`~osed.ports.timeseries.TimeSeriesStore` in a PostgreSQL schema (created if
     missing); it may share the schema with a :class:`PostgresLedgerStore`."""
 
@@ -126,17 +126,6 @@ class PostgresTimeSeriesStore:
 
     def close(self) -> None:
         self._session.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _series_keys(
         self, cursor: psycopg.Cursor[Any], points: list[TimeSeriesPoint]

@@ -22,7 +22,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, Self
 
 from osed.domain.cts.tenders import Side
@@ -46,6 +45,7 @@ from osed.ports.ledger import (
     canonical_entries,
     check_id,
 )
+from osed.storage._closing import ClosesOnExit
 from osed.storage._schema import is_ledger, migrate
 
 Synchronous = Literal["FULL", "NORMAL"]
@@ -74,7 +74,7 @@ TRACE_BUFFER_ROWS = 1024
 _INSERT_TRACE = "INSERT INTO trace (message_id, kind, received_at, body) VALUES (?, ?, ?, ?)"
 
 
-class SqliteLedgerStore:
+class SqliteLedgerStore(ClosesOnExit):
     """A :class:`~osed.ports.ledger.LedgerStore` in one SQLite file (created if missing)."""
 
     def __init__(
@@ -270,17 +270,6 @@ class SqliteLedgerStore:
                 self.flush()
         finally:
             self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

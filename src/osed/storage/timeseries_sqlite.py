@@ -15,8 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from osed.domain.errors import (
     ConfigurationError,
@@ -33,6 +32,7 @@ from osed.ports.timeseries import (
     check_recorded_units,
     checked_points,
 )
+from osed.storage._closing import ClosesOnExit
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -74,7 +74,7 @@ _NO_LIMIT = 2**63 - 1
 CACHE_KIB = 65_536  # batches land all over the index (one place per series): keep it cached
 
 
-class SqliteTimeSeriesStore:
+class SqliteTimeSeriesStore(ClosesOnExit):
     """A :class:`~osed.ports.timeseries.TimeSeriesStore` in one SQLite file (created if missing).
 
     Use a file of its own, not the ledger's: each keeps its own schema version.
@@ -176,17 +176,6 @@ class SqliteTimeSeriesStore:
 
     def close(self) -> None:
         self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _series_keys(
         self, points: list[TimeSeriesPoint]
