@@ -29,8 +29,8 @@ from osed.ports.ledger import (
     check_id,
 )
 from osed.storage._closing import ClosesOnExit
+from osed.storage._ledger_plan import LedgerBatchPlan
 from osed.storage._pg_connection import PgSession
-from osed.storage._pg_ledger_plan import LedgerBatchPlan
 from osed.storage._pg_migrations import migrate, schema_version
 from osed.storage._pg_schema import LEDGER_COMPONENT, LEDGER_MIGRATIONS
 
@@ -107,7 +107,7 @@ class PostgresLedgerStore(ClosesOnExit):
             head = self._locked_head(connection)
             traced = self._write_pending_traces(connection)
             known = self._recorded_messages(connection, [message_id for message_id, _ in batch])
-            plan = LedgerBatchPlan(head)
+            plan = LedgerBatchPlan(head, _interval_key)
             for (message_id, entries), blobs in zip(batch, canonical, strict=True):
                 if message_id not in known and message_id not in plan.appended:
                     plan.add(message_id, entries, blobs)
@@ -356,3 +356,7 @@ def _has_surrogate(value: str) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+def _interval_key(interval: Interval) -> tuple[datetime, int]:
+    return interval.start, interval.duration // timedelta(seconds=1)

@@ -14,7 +14,6 @@ flushed after the last append, never rows an append depends on.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import time
@@ -24,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from osed.domain.cts.tenders import Side
 from osed.domain.errors import (
     ConfigurationError,
     ConflictError,
@@ -46,14 +44,13 @@ from osed.ports.ledger import (
     check_id,
 )
 from osed.storage._closing import ClosesOnExit
+from osed.storage._ledger_plan import LedgerBatchPlan
 from osed.storage._schema import is_ledger, migrate
 
 Synchronous = Literal["FULL", "NORMAL"]
 _RowKey = tuple[str, int, int, int]  # party, interval start (µs since epoch), seconds, scale
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_sha256 = hashlib.sha256
-_BUY = Side.BUY
 _MICROSECOND = timedelta(microseconds=1)
 _FETCH_ROWS = 10_000
 _LOOKUP_CHUNK = 500  # message ids per IN (...) query, well under SQLite's variable limit
@@ -134,7 +131,7 @@ class SqliteLedgerStore(ClosesOnExit):
             traced = self._write_pending_traces()
             head = self._checked_head()
             known = self._recorded_messages({message_id for message_id, _ in batch})
-            plan = _BatchPlan(head)
+            plan = LedgerBatchPlan(head, _interval_key)
             for (message_id, entries), blobs in zip(batch, canonical, strict=True):
                 if message_id not in known and message_id not in plan.appended:
                     plan.add(message_id, entries, blobs)
@@ -356,47 +353,6 @@ class SqliteLedgerStore(ClosesOnExit):
             cursor = self._db.execute(query, parameters)
             while chunk := cursor.fetchmany(_FETCH_ROWS):
                 yield from chunk
-
-
-class _BatchPlan:
-    """The rows, messages and position changes one batch writes, with its hash chain."""
-
-    def __init__(self, head: LedgerHead) -> None:
-        self.seq = head.count
-        self.last_hash = head.last_hash
-        self.rows: list[tuple[int, str, bytes, bytes]] = []
-        self.messages: list[tuple[str, int, int]] = []
-        self.appended: dict[str, tuple[StoredEntry, ...]] = {}
-        self._deltas: dict[_RowKey, int] = {}
-        self._interval_keys: dict[Interval, tuple[int, int]] = {}
-
-    def add(self, message_id: str, entries: Sequence[LedgerEntry], blobs: list[bytes]) -> None:
-        self.messages.append((message_id, self.seq + 1, len(blobs)))
-        id_bytes = message_id.encode()
-        seq, last_hash = self.seq, self.last_hash
-        rows, deltas, interval_keys = self.rows, self._deltas, self._interval_keys
-        stored = []
-        for entry, blob in zip(entries, blobs, strict=True):
-            seq += 1
-            # chain_hash(last_hash, seq, message_id, blob) in one call, as this is the hot
-            # loop; a test pins the two to the same result.
-            last_hash = _sha256(
-                b"".join((last_hash, seq.to_bytes(8, "big"), id_bytes, b"\x00", blob))
-            ).digest()
-            rows.append((seq, message_id, blob, last_hash))
-            stored.append(StoredEntry(seq, message_id, entry, last_hash))
-            interval = entry.interval
-            start_and_seconds = interval_keys.get(interval)
-            if start_and_seconds is None:
-                start_and_seconds = interval_keys[interval] = _interval_key(interval)
-            key = (entry.party, *start_and_seconds, entry.quantity_scale)
-            quantity = entry.quantity if entry.side is _BUY else -entry.quantity
-            deltas[key] = deltas.get(key, 0) + quantity
-        self.seq, self.last_hash = seq, last_hash
-        self.appended[message_id] = tuple(stored)
-
-    def position_rows(self) -> list[tuple[str, int, int, int, int]]:
-        return [(*key, quantity) for key, quantity in self._deltas.items()]
 
 
 def _interval_key(interval: Interval) -> tuple[int, int]:

@@ -32,12 +32,12 @@ def test_a_failure_inside_the_transaction_rolls_everything_back(
 ) -> None:
     store.append_many(trades(2))
     before = (store.head(), list(store.raw_rows()), store.all_positions())
-    from osed.storage import sqlite as module
+    from osed.storage._ledger_plan import LedgerBatchPlan
 
     def failing_position_rows(self: object) -> list[tuple[str, int, int, int, int]]:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(module._BatchPlan, "position_rows", failing_position_rows)
+    monkeypatch.setattr(LedgerBatchPlan, "position_rows", failing_position_rows)
     with pytest.raises(IntegrityError):
         store.append_many(trades(3, first=2))
     assert (store.head(), list(store.raw_rows()), store.all_positions()) == before
