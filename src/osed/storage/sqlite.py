@@ -48,7 +48,6 @@ from osed.storage._ledger_plan import LedgerBatchPlan
 from osed.storage._schema import is_ledger, migrate
 
 Synchronous = Literal["FULL", "NORMAL"]
-_RowKey = tuple[str, int, int, int]  # party, interval start (µs since epoch), seconds, scale
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
