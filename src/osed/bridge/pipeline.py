@@ -4,6 +4,13 @@ Envelopes are accepted one at a time or several at once and processed in batches
 ``max_points`` messages or ``max_delay_s`` after the first, whichever comes first. Nothing a message
 contains can stop the pipeline: every failure becomes a dead letter with its reasons, and a
 step that raises rejects the messages of its batch naming the step.
+
+Each envelope may come with a :data:`Commit` callback (a reliable consumer's ``commit``): it
+is called with ``{source: last seq}`` of that envelope's batch once the batch is stored and
+published to the outbox, so the consumer's position never runs ahead of what is durable. Every
+output and dead letter carries an idempotency key derived from its input
+(``<input key>/<pipeline>``, ``…/dead-letter`` for a dead letter, ``…#2``, ``…#3`` for further
+outputs of one input), so processing an input again after a crash publishes nothing new.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from osed.bridge.config import BatchConfig, PipelineConfig
@@ -25,6 +32,9 @@ from osed.domain.envelope import Envelope
 from osed.domain.errors import OsedError, Problem, ValidationError
 
 log = logging.getLogger(__name__)
+
+Commit = Callable[[Mapping[str, int]], Awaitable[None]]
+"""Told ``{source: seq}``: the envelopes through ``seq`` are durably processed."""
 
 
 @dataclass(slots=True)
@@ -63,24 +73,31 @@ class Pipeline:
         self._republisher = republisher
         self._format: Format = make_format(config.format, dict(config.input_units))
         self._pending: list[Envelope] = []
+        self._commits: list[Commit | None] = []  # of each pending envelope
+        self._commit_failed = False
         self._lock = asyncio.Lock()
         self._timer: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def accept(self, envelope: Envelope) -> None:
-        """Queue ``envelope``; a full batch is processed before this returns (backpressure)."""
+    async def accept(self, envelope: Envelope, commit: Commit | None = None) -> None:
+        """Queue ``envelope``; a full batch is processed before this returns (backpressure).
+        ``commit`` hears the envelope's source and seq once its batch is durable."""
         self.stats.received += 1
         self._pending.append(envelope)
+        self._commits.append(commit)
         await self._queued()
 
-    async def accept_many(self, envelopes: Sequence[Envelope]) -> None:
+    async def accept_many(
+        self, envelopes: Sequence[Envelope], commit: Commit | None = None
+    ) -> None:
         """Queue ``envelopes`` (in order) as :meth:`accept` would one by one; full batches are
         processed before this returns."""
         if not envelopes:
             return
         self.stats.received += len(envelopes)
         self._pending += envelopes
+        self._commits += [commit] * len(envelopes)
         await self._queued()
 
     async def _queued(self) -> None:
@@ -94,9 +111,16 @@ class Pipeline:
         """Process what is queued now, in batches of at most ``max_points`` messages."""
         async with self._lock:
             queued, self._pending = self._pending, []
+            commits, self._commits = self._commits, []
             size = self._batch.max_points
             for first in range(0, len(queued), size):
-                await self._run(queued[first : first + size])
+                try:
+                    await self._run(queued[first : first + size])
+                except BaseException:
+                    # Not durable: commit nothing from here on, so a restart processes it again.
+                    self._commit_failed = True
+                    raise
+                await self._commit(queued[first : first + size], commits[first : first + size])
             if not self._pending:
                 self._idle.set()
 
@@ -112,6 +136,17 @@ class Pipeline:
                 await self._timer
             self._timer = None
         await self.drain()
+
+    async def _commit(self, envelopes: list[Envelope], commits: list[Commit | None]) -> None:
+        if self._commit_failed:
+            return
+        through: dict[Commit, dict[str, int]] = {}
+        for envelope, commit in zip(envelopes, commits, strict=True):
+            if commit is not None:
+                positions = through.setdefault(commit, {})
+                positions[envelope.source] = max(positions.get(envelope.source, 0), envelope.seq)
+        for commit, positions in through.items():
+            await commit(positions)
 
     def process(self, envelopes: Sequence[Envelope]) -> Outcome:
         """The pure part: decode, run the steps, encode; no I/O."""
@@ -165,6 +200,7 @@ class Pipeline:
             if refused:
                 outcome.outputs = [o for o in outcome.outputs if o[2].envelope.key not in refused]
         messages = [(topic, payload) for topic, payload, _ in outcome.outputs]
+        keys = self._keys([message.envelope for _, _, message in outcome.outputs], "")
         messages += [
             (
                 dead_letter_topic(self._dead_letter_prefix, reject.envelope.topic),
@@ -172,12 +208,23 @@ class Pipeline:
             )
             for reject in outcome.rejects
         ]
+        keys += self._keys([reject.envelope for reject in outcome.rejects], "/dead-letter")
         if messages:
-            await self._publisher.publish_many(messages)
+            await self._publisher.publish_many(messages, keys=keys)
         self.stats.published += len(outcome.outputs)
         self.stats.dead_lettered += len(outcome.rejects)
         if self._republisher is not None and outcome.outputs:
             await self._republish(outcome.outputs)
+
+    def _keys(self, inputs: list[Envelope], kind: str) -> list[str]:
+        """The idempotency key of each output (in order) of these inputs."""
+        seen: dict[str, int] = {}
+        keys = []
+        for envelope in inputs:
+            n = seen[envelope.key] = seen.get(envelope.key, 0) + 1
+            suffix = f"#{n}" if n > 1 else ""
+            keys.append(f"{envelope.key}/{self.config.name}{kind}{suffix}")
+        return keys
 
     def _store(self, messages: list[Message]) -> list[Reject]:
         assert self._sink is not None

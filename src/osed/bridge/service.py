@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 OutboxFactory = Callable[[str], Outbox]
 RepublisherFactory = Callable[[RepublishConfig], RawPublisher]
 
+REMEMBER_KEYS = 10_000  # at least: output keys each pipeline's publisher remembers
+
 
 def mqtt_republisher(config: RepublishConfig) -> RawPublisher:
     target = endpoint(
@@ -115,7 +117,15 @@ class BridgeService:
 
     async def _start_pipeline(self, config: PipelineConfig) -> None:
         source = f"{self.name}.{config.name}"
-        publisher = Publisher(self._bus, source, self._outboxes(source), clock=self._clock)
+        # Outputs are keyed by their input, and an input whose batch was not committed before
+        # a crash is processed again: remembering the last keys keeps its outputs out.
+        publisher = Publisher(
+            self._bus,
+            source,
+            self._outboxes(source),
+            clock=self._clock,
+            remember_keys=max(REMEMBER_KEYS, 10 * self.config.batch.max_points),
+        )
         await publisher.start()
         self._publishers.append(publisher)
         republisher = None
@@ -140,15 +150,7 @@ class BridgeService:
         self.pipelines[config.name] = pipeline
         if config.ingress == "bus":
             for index, pattern in enumerate(config.subscribe):
-                consumer = Consumer(
-                    self._bus,
-                    f"{source}.{index}",
-                    pattern,
-                    pipeline.accept,
-                    positions=self._positions,
-                    durable=True,
-                    clock=self._clock,
-                )
+                consumer = self._consumer(f"{source}.{index}", pattern, pipeline)
                 await consumer.start()
                 self._consumers.append(consumer)
         else:
@@ -169,6 +171,27 @@ class BridgeService:
                     await feed.subscribe_batches(pattern, wrap_many)
                 else:
                     await feed.subscribe(pattern, wrap)
+
+    def _consumer(self, name: str, pattern: str, pipeline: Pipeline) -> Consumer:
+        """A consumer whose position advances only once the pipeline has stored and published
+        the batch holding a message (see :meth:`Pipeline.accept`)."""
+        consumer: Consumer | None = None
+
+        async def handle(envelope: Envelope) -> None:
+            assert consumer is not None
+            await pipeline.accept(envelope, consumer.commit)
+
+        consumer = Consumer(
+            self._bus,
+            name,
+            pattern,
+            handle,
+            positions=self._positions,
+            durable=True,
+            deferred_commit=True,
+            clock=self._clock,
+        )
+        return consumer
 
     def _check_wiring(self) -> None:
         missing = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from osed.bus import _control as control
@@ -61,6 +61,13 @@ class Consumer:
     expects, so that a head announcement alone reveals messages lost before any arrived (the
     heads of other sources count once one of their messages arrives). Positions are saved
     after the handler returns: a crash in between delivers that one message again on restart.
+
+    ``deferred_commit``: for a handler that only queues what it receives (e.g. into a batch
+    written later). Positions are then saved, and acknowledged to the sources, only through
+    what the owner passes to :meth:`commit` once it has durably processed those messages; a
+    crash before that makes the restarted consumer resume after the last commit, so the
+    messages after it come again (redelivered by the broker, or replayed from the source's
+    outbox when the consumer sees the hole). Gaps are committed with the messages before them.
     """
 
     def __init__(
@@ -78,6 +85,7 @@ class Consumer:
         sources: Collection[str] = (),
         max_buffered: int = 10_000,
         ack_every: int = 1_000,
+        deferred_commit: bool = False,
         clock: Clock | None = None,
     ) -> None:
         self.name = control.check_name(name, path="$.name")
@@ -93,6 +101,12 @@ class Consumer:
         self._clock = clock if clock is not None else SystemClock()
         known = dict.fromkeys(sources, 0) | self._positions.load(self.name)
         self._sequencer = Sequencer(known, max_buffered=max_buffered, late_join=late_join)
+        self._deferred = deferred_commit
+        # With deferred commits: per source the last seq saved, and the gaps reported after
+        # messages not committed yet (committed as soon as the messages before them are).
+        self._committed: dict[str, int] = dict(known)
+        self._open_gaps: dict[str, list[tuple[int, int]]] = {}
+        self._closed = False
         self._lock = asyncio.Lock()
         self._wakeup = asyncio.Event()
         self._chases: dict[str, _Chase] = {}
@@ -104,6 +118,44 @@ class Consumer:
     def position(self, source: str) -> int:
         """The last seq of ``source`` delivered or reported lost."""
         return self._sequencer.position(source)
+
+    def committed(self, source: str) -> int:
+        """The last seq of ``source`` saved as this consumer's position (a restart resumes
+        after it); equal to :meth:`position` unless commits are deferred."""
+        if not self._deferred:
+            return self._sequencer.position(source)
+        return self._committed.get(source, 0)
+
+    async def commit(self, positions: Mapping[str, int]) -> None:
+        """With ``deferred_commit``: the messages delivered through ``positions[source]`` are
+        durably processed; save that as the position (with any gap reported right after it)
+        and acknowledge it to the source in due course. A seq beyond what was delivered counts
+        as what was delivered; a lower one than already committed is ignored. Without
+        ``deferred_commit`` positions are saved on delivery and this does nothing."""
+        if not self._deferred:
+            return
+        # No lock: the handler may call this while a delivery holds it (a full batch is
+        # processed inside ``accept``); saving is synchronous, so nothing interleaves.
+        changed = sum(self._advance(source, seq) for source, seq in positions.items())
+        self._since_ack += changed
+        if changed and (self._closed or self._since_ack >= self._ack_every):
+            try:
+                await self._ack_all()
+            except OsedError as exc:  # saved already; the next ack covers it
+                _log.warning("consumer %s could not acknowledge: %s", self.name, exc)
+
+    def _advance(self, source: str, seq: int) -> bool:
+        """Commit ``source`` through ``seq`` (and the gaps that follow); whether it moved."""
+        before = self._committed.get(source, 0)
+        through = max(before, min(seq, self._sequencer.position(source)))
+        gaps = self._open_gaps.get(source)
+        while gaps and gaps[0][0] <= through + 1:
+            through = max(through, gaps.pop(0)[1])
+        if through <= before:
+            return False
+        self._committed[source] = through
+        self._positions.save(self.name, source, through)
+        return True
 
     async def start(self) -> None:
         """Subscribe (replies and heads first, so no answer is missed) and start repairing.
@@ -120,7 +172,9 @@ class Consumer:
         self._repair_task = asyncio.get_running_loop().create_task(self._repair())
 
     async def close(self) -> None:
-        """Stop receiving; acknowledge what was delivered."""
+        """Stop receiving; acknowledge what was delivered (with ``deferred_commit``: what was
+        committed; later commits are acknowledged as they come)."""
+        self._closed = True
         for subscription in reversed(self._subscriptions):
             await subscription.close()
         self._subscriptions.clear()
@@ -175,7 +229,7 @@ class Consumer:
         self._sequencer.announce(head.source, head.last)
         if self._sequencer.is_waiting(head.source):
             self._wakeup.set()
-        elif self._sequencer.position(head.source) > self._acked.get(head.source, 0):
+        elif self.committed(head.source) > self._acked.get(head.source, 0):
             await self._ack(head.source)  # idle and complete: a good moment to let it trim
 
     async def _mark(self, source: str, ranges: Iterable[control.Range], reason: str | None) -> None:
@@ -190,6 +244,11 @@ class Consumer:
         for item in ready:
             if type(item) is Gap:
                 await self._report(item)
+                if self._deferred:
+                    self._open_gaps.setdefault(item.source, []).append((item.first, item.last))
+                    if self._advance(item.source, self.committed(item.source)):
+                        self._since_ack += 1
+                    continue
                 last = item.last
             else:
                 assert isinstance(item, Envelope)
@@ -199,6 +258,8 @@ class Consumer:
                     _log.exception(
                         "consumer %s: handler failed on %s#%d", self.name, item.source, item.seq
                     )
+                if self._deferred:
+                    continue
                 last = item.seq
             self._positions.save(self.name, item.source, last)
             self._since_ack += 1
@@ -223,12 +284,12 @@ class Consumer:
 
     async def _ack_all(self) -> None:
         self._since_ack = 0
-        for source, position in self._sequencer.positions().items():
-            if position > self._acked.get(source, 0):
+        for source in self._sequencer.positions():
+            if self.committed(source) > self._acked.get(source, 0):
                 await self._ack(source)
 
     async def _ack(self, source: str) -> None:
-        through = self._sequencer.position(source)
+        through = self.committed(source)
         self._acked[source] = through
         body = control.encode_ack(control.Ack(self.name, through))
         await self._bus.publish(

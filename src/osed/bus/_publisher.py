@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection, Iterable
+from collections import deque
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from osed.bus import _control as control
 from osed.bus._outbox import InMemoryOutbox, Outbox
 from osed.codec.envelope import encode_envelope
 from osed.domain.envelope import JSON, Envelope
-from osed.domain.errors import OsedError, ValidationError
+from osed.domain.errors import OsedError, Problem, ValidationError
 from osed.domain.time import Clock, SystemClock
 from osed.ports.bus import Bus, Subscription, topic_matches
 
@@ -31,6 +32,12 @@ class Publisher:
     seq, which let consumers notice lost messages at the end of a stream (None: only at start
     and close). ``max_replay``: seqs answered per replay request. The caller owns the outbox
     (and closes it).
+
+    ``remember_keys``: how many of the last published idempotency keys to remember (read back
+    from the outbox on construction, so this survives a restart); a message given a key among
+    them is not published again by :meth:`publish_many`. For a publisher whose input may be
+    processed twice (after a crash) and that derives each output's key from its input.
+    0 (default): no such check.
     """
 
     def __init__(
@@ -45,6 +52,7 @@ class Publisher:
         keep_at_most: int | None = None,
         heartbeat: float | None = 5.0,
         max_replay: int = 1_000,
+        remember_keys: int = 0,
     ) -> None:
         self.source = control.check_name(source, path="$.source")
         self.outbox: Outbox = outbox if outbox is not None else InMemoryOutbox()
@@ -60,6 +68,12 @@ class Publisher:
         self._acks: dict[str, int] = {}
         self._subscriptions: list[Subscription] = []
         self._heartbeat_task: asyncio.Task[None] | None = None
+        self._remember_keys = max(0, remember_keys)
+        self._keys: set[str] = set()
+        self._key_order: deque[str] = deque()
+        if self._remember_keys and self._last > 0:
+            first = max(self.outbox.first_seq(), self._last - self._remember_keys + 1)
+            self._remember(e.key for e in self.outbox.read(first, self._last))
 
     @property
     def last_seq(self) -> int:
@@ -108,7 +122,8 @@ class Publisher:
         """Number ``payload``, write it to the outbox, send it; returns the envelope.
 
         Once the outbox holds it, the message reaches every consumer: a failed send is only
-        logged, since consumers replay what they miss.
+        logged, since consumers replay what they miss. (Unlike :meth:`publish_many`, this
+        publishes a remembered key again; consumers drop the repeat by its key.)
         """
         now = self._clock.now()
         envelope = Envelope(
@@ -122,6 +137,8 @@ class Publisher:
         )
         self.outbox.append((envelope,), now)
         self._last = envelope.seq
+        if self._remember_keys:
+            self._remember((envelope.key,))
         await self._send(envelope)
         if self._last % _TRIM_EVERY == 0:
             self.trim()
@@ -133,23 +150,50 @@ class Publisher:
         *,
         event_time: datetime | None = None,
         content_type: str = JSON,
+        keys: Sequence[str] | None = None,
     ) -> list[Envelope]:
         """Like :meth:`publish` for ``(topic, payload)`` pairs, written in one outbox append
-        (one transaction, one fsync for the SQLite outbox)."""
+        (one transaction, one fsync for the SQLite outbox). ``keys``: the idempotency key of
+        each message ("" for the default ``<source>:<seq>``); the messages whose key is
+        remembered (see ``remember_keys``), or repeated within the call, are left out. Returns
+        the envelopes published."""
+        pairs = list(messages)
+        if keys is None:
+            keys = [""] * len(pairs)
+        elif len(keys) != len(pairs):
+            raise ValidationError(
+                [Problem("$.keys", "length", f"{len(keys)} keys for {len(pairs)} messages")]
+            )
         now = self._clock.now()
         at = event_time if event_time is not None else now
-        envelopes = [
-            Envelope(topic, self.source, self._last + k, payload, at, content_type)
-            for k, (topic, payload) in enumerate(messages, start=1)
-        ]
+        envelopes: list[Envelope] = []
+        fresh: set[str] = set()
+        for (topic, payload), key in zip(pairs, keys, strict=True):
+            if key:
+                if key in self._keys or key in fresh:
+                    continue
+                fresh.add(key)
+            seq = self._last + len(envelopes) + 1
+            envelopes.append(Envelope(topic, self.source, seq, payload, at, content_type, key))
+        if not envelopes:
+            return envelopes
         self.outbox.append(envelopes, now)
-        if envelopes:
-            self._last = envelopes[-1].seq
+        self._last = envelopes[-1].seq
+        if self._remember_keys:
+            self._remember(e.key for e in envelopes)
         # The outbox holds the whole batch already and consumers order by seq, so the broker
         # round trips may overlap: one waiting acknowledgement must not hold up the rest.
         await asyncio.gather(*(self._send(envelope) for envelope in envelopes))
         self.trim()
         return envelopes
+
+    def _remember(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            if key not in self._keys:
+                self._keys.add(key)
+                self._key_order.append(key)
+        while len(self._key_order) > self._remember_keys:
+            self._keys.discard(self._key_order.popleft())
 
     async def announce(self) -> None:
         """Tell consumers the last seq, on ``_osed/head/<source>``."""
