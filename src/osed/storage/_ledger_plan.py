@@ -9,9 +9,12 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from osed.domain.cts.tenders import Side
+from osed.domain.errors import IntegrityError, ValidationError
 from osed.domain.ledger import LedgerEntry, StoredEntry
 from osed.domain.time import Interval
-from osed.ports.ledger import LedgerHead
+from osed.ports.ledger import AppendBatch, AppendResult, LedgerHead
+
+StoredRow = tuple[int, str, bytes, bytes]  # seq, message id, canonical entry, hash
 
 StartKey = TypeVar("StartKey")
 _sha256 = hashlib.sha256
@@ -62,3 +65,45 @@ class LedgerBatchPlan(Generic[StartKey]):
 
     def position_rows(self) -> list[tuple[str, StartKey, int, int, int]]:
         return [(*key, quantity) for key, quantity in self._deltas.items()]
+
+    def results(
+        self,
+        batch: AppendBatch,
+        known: dict[str, tuple[int, int]],
+        stored_range: Callable[[int, int], tuple[StoredEntry, ...]],
+    ) -> list[AppendResult]:
+        """One result per message of ``batch``, in order: new for the first occurrence of a
+        message this plan appended, a duplicate otherwise (answered with the stored entries:
+        ``known`` maps a recorded message id to its first seq and entry count)."""
+        results = []
+        unanswered = set(self.appended)  # a repeat later in this batch is a duplicate
+        recorded = dict(self.appended)
+        for message_id, _ in batch:
+            if message_id in unanswered:
+                unanswered.discard(message_id)
+                results.append(AppendResult(recorded[message_id], duplicate=False))
+                continue
+            if message_id not in recorded:
+                recorded[message_id] = stored_range(*known[message_id])
+            results.append(AppendResult(recorded[message_id], duplicate=True))
+        return results
+
+
+def stored_entries(
+    rows: Sequence[StoredRow], first_seq: int, count: int
+) -> tuple[StoredEntry, ...]:
+    """The entries of one recorded message, read back; a missing or undecodable one is an
+    integrity failure, never a silent short answer."""
+    if len(rows) != count:
+        raise IntegrityError(f"entries {first_seq}.. of a recorded message are missing")
+    return tuple(
+        StoredEntry(seq, message_id, decoded_entry(seq, blob), digest)
+        for seq, message_id, blob, digest in rows
+    )
+
+
+def decoded_entry(seq: int, blob: bytes) -> LedgerEntry:
+    try:
+        return LedgerEntry.from_canonical(blob)
+    except ValidationError as exc:
+        raise IntegrityError(f"ledger entry {seq} does not decode: {exc}") from exc

@@ -29,7 +29,7 @@ from osed.ports.ledger import (
     check_id,
 )
 from osed.storage._closing import ClosesOnExit
-from osed.storage._ledger_plan import LedgerBatchPlan
+from osed.storage._ledger_plan import LedgerBatchPlan, decoded_entry, stored_entries
 from osed.storage._pg_connection import PgSession
 from osed.storage._pg_migrations import migrate, schema_version
 from osed.storage._pg_schema import LEDGER_COMPONENT, LEDGER_MIGRATIONS
@@ -124,17 +124,9 @@ class PostgresLedgerStore(ClosesOnExit):
                     "UPDATE head SET entry_count = %s, last_hash = %s WHERE id = 1",
                     (plan.seq, plan.last_hash),
                 )
-            results = []
-            unanswered = set(plan.appended)  # a repeat later in this batch is a duplicate
-            recorded = dict(plan.appended)
-            for message_id, _ in batch:
-                if message_id in unanswered:
-                    unanswered.discard(message_id)
-                    results.append(AppendResult(recorded[message_id], duplicate=False))
-                    continue
-                if message_id not in recorded:
-                    recorded[message_id] = self._stored_range(connection, *known[message_id])
-                results.append(AppendResult(recorded[message_id], duplicate=True))
+            results = plan.results(
+                batch, known, lambda first, count: self._stored_range(connection, first, count)
+            )
         self._forget_traces(traced)
         return results
 
@@ -179,7 +171,7 @@ class PostgresLedgerStore(ClosesOnExit):
         for seq, message_id, blob, digest in self._pages(
             "SELECT seq, message_id, entry, hash FROM ledger", after_seq, None
         ):
-            yield StoredEntry(seq, message_id, _decoded(seq, blob), digest)
+            yield StoredEntry(seq, message_id, decoded_entry(seq, blob), digest)
 
     def raw_rows(
         self, *, after_seq: int | None = None, up_to_seq: int | None = None
@@ -278,12 +270,7 @@ class PostgresLedgerStore(ClosesOnExit):
             " WHERE seq BETWEEN %s AND %s ORDER BY seq",
             (first_seq, first_seq + entry_count - 1),
         ).fetchall()
-        if len(rows) != entry_count:
-            raise IntegrityError(f"entries {first_seq}.. of a recorded message are missing")
-        return tuple(
-            StoredEntry(seq, message_id, _decoded(seq, blob), digest)
-            for seq, message_id, blob, digest in rows
-        )
+        return stored_entries(rows, first_seq, entry_count)
 
     def _positions(self, where: LiteralString, parameters: tuple[object, ...]) -> list[PositionRow]:
         with self._session.translated():
@@ -341,13 +328,6 @@ def _head_of(row: tuple[Any, ...] | None) -> LedgerHead:
     if type(count) is not int or type(last_hash) is not bytes:
         raise IntegrityError("the ledger head record is malformed")
     return LedgerHead(count, last_hash)
-
-
-def _decoded(seq: int, blob: bytes) -> LedgerEntry:
-    try:
-        return LedgerEntry.from_canonical(blob)
-    except ValidationError as exc:
-        raise IntegrityError(f"ledger entry {seq} does not decode: {exc}") from exc
 
 
 def _has_surrogate(value: str) -> bool:

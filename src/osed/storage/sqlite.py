@@ -44,7 +44,7 @@ from osed.ports.ledger import (
     check_id,
 )
 from osed.storage._closing import ClosesOnExit
-from osed.storage._ledger_plan import LedgerBatchPlan
+from osed.storage._ledger_plan import LedgerBatchPlan, decoded_entry, stored_entries
 from osed.storage._schema import is_ledger, migrate
 
 Synchronous = Literal["FULL", "NORMAL"]
@@ -140,17 +140,7 @@ class SqliteLedgerStore(ClosesOnExit):
             self._db.executemany(_INSERT_MESSAGE, plan.messages)
             self._db.executemany(_UPSERT_POSITION, plan.position_rows())
             self._db.execute(_UPDATE_HEAD, (plan.seq, plan.last_hash))
-            results = []
-            unanswered = set(plan.appended)  # a repeat later in this batch is a duplicate
-            recorded = dict(plan.appended)
-            for message_id, _ in batch:
-                if message_id in unanswered:
-                    unanswered.discard(message_id)
-                    results.append(AppendResult(recorded[message_id], duplicate=False))
-                    continue
-                if message_id not in recorded:
-                    recorded[message_id] = self._stored_range(*known[message_id])
-                results.append(AppendResult(recorded[message_id], duplicate=True))
+            results = plan.results(batch, known, self._stored_range)
         self._forget_traces(traced)
         return results
 
@@ -223,7 +213,7 @@ class SqliteLedgerStore(ClosesOnExit):
             (after_seq,),
         )
         for seq, message_id, blob, digest in rows:
-            yield StoredEntry(seq, message_id, _decoded(seq, blob), digest)
+            yield StoredEntry(seq, message_id, decoded_entry(seq, blob), digest)
 
     def raw_rows(
         self, *, after_seq: int | None = None, up_to_seq: int | None = None
@@ -326,12 +316,7 @@ class SqliteLedgerStore(ClosesOnExit):
             " WHERE seq BETWEEN ? AND ? ORDER BY seq",
             (first_seq, first_seq + entry_count - 1),
         ).fetchall()
-        if len(rows) != entry_count:
-            raise IntegrityError(f"entries {first_seq}.. of a recorded message are missing")
-        return tuple(
-            StoredEntry(seq, message_id, _decoded(seq, blob), digest)
-            for seq, message_id, blob, digest in rows
-        )
+        return stored_entries(rows, first_seq, entry_count)
 
     def _positions(self, where: str, parameters: tuple[object, ...]) -> list[PositionRow]:
         with _translated():
@@ -360,13 +345,6 @@ def _interval_key(interval: Interval) -> tuple[int, int]:
 
 def _micros(instant: datetime) -> int:
     return (instant - _EPOCH) // _MICROSECOND
-
-
-def _decoded(seq: int, blob: bytes) -> LedgerEntry:
-    try:
-        return LedgerEntry.from_canonical(blob)
-    except ValidationError as exc:
-        raise IntegrityError(f"ledger entry {seq} does not decode: {exc}") from exc
 
 
 @contextmanager
