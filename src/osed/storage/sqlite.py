@@ -19,13 +19,12 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Self
 
 from osed.domain.errors import (
     ConfigurationError,
-    ConflictError,
     IntegrityError,
     NotFoundError,
     Problem,
@@ -46,11 +45,10 @@ from osed.ports.ledger import (
 from osed.storage._closing import ClosesOnExit
 from osed.storage._ledger_plan import LedgerBatchPlan, decoded_entry, stored_entries
 from osed.storage._schema import is_ledger, migrate
+from osed.storage._sqlite_common import instant_of, micros, translated
 
 Synchronous = Literal["FULL", "NORMAL"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _FETCH_ROWS = 10_000
 _LOOKUP_CHUNK = 500  # message ids per IN (...) query, well under SQLite's variable limit
 
@@ -196,7 +194,7 @@ class SqliteLedgerStore(ClosesOnExit):
         return self.head().count
 
     def head(self) -> LedgerHead:
-        with _translated():
+        with translated("ledger"):
             row = self._db.execute(
                 "SELECT entry_count, last_hash FROM head WHERE id = 1"
             ).fetchone()
@@ -235,7 +233,7 @@ class SqliteLedgerStore(ClosesOnExit):
         return self._positions(
             " WHERE party = ? AND interval_start_us < ?"
             " AND interval_start_us + duration_s * 1000000 > ?",
-            (party, _micros(within.end), _micros(within.start)),
+            (party, micros(within.end), micros(within.start)),
         )
 
     def all_positions(self) -> list[PositionRow]:
@@ -260,7 +258,7 @@ class SqliteLedgerStore(ClosesOnExit):
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         """Reads inside see one consistent state, even while another process appends."""
-        with _translated():
+        with translated("ledger"):
             self._db.execute("BEGIN")
             try:
                 yield
@@ -272,7 +270,7 @@ class SqliteLedgerStore(ClosesOnExit):
     def _write_transaction(self) -> Iterator[None]:
         if self.read_only:
             raise ConfigurationError(f"ledger {self.path} was opened read-only")
-        with _translated():
+        with translated("ledger"):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -319,12 +317,12 @@ class SqliteLedgerStore(ClosesOnExit):
         return stored_entries(rows, first_seq, entry_count)
 
     def _positions(self, where: str, parameters: tuple[object, ...]) -> list[PositionRow]:
-        with _translated():
+        with translated("ledger"):
             rows = self._db.execute(_SELECT_POSITIONS + where + _POSITION_ORDER, parameters)
             return [
                 PositionRow(
                     party,
-                    Interval(_EPOCH + start_us * _MICROSECOND, timedelta(seconds=seconds)),
+                    Interval(instant_of(start_us), timedelta(seconds=seconds)),
                     quantity,
                     scale,
                 )
@@ -333,37 +331,14 @@ class SqliteLedgerStore(ClosesOnExit):
 
     def _fetch(self, query: str, parameters: tuple[object, ...]) -> Iterator[Any]:
         # A cursor of its own, read in big chunks: fast, and safe to interleave with writes.
-        with _translated():
+        with translated("ledger"):
             cursor = self._db.execute(query, parameters)
             while chunk := cursor.fetchmany(_FETCH_ROWS):
                 yield from chunk
 
 
 def _interval_key(interval: Interval) -> tuple[int, int]:
-    return _micros(interval.start), interval.duration // timedelta(seconds=1)
-
-
-def _micros(instant: datetime) -> int:
-    return (instant - _EPOCH) // _MICROSECOND
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    """SQLite's errors, said in OSED's terms."""
-    try:
-        yield
-    except sqlite3.IntegrityError as exc:
-        if "UNIQUE" in str(exc):
-            raise ConflictError(f"ledger write conflicts with recorded state: {exc}") from exc
-        raise ValidationError(
-            [Problem("$", "rejected_by_store", str(exc))], subject="ledger write"
-        ) from exc
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise ConflictError(f"ledger is busy with another writer: {exc}") from exc
-        raise IntegrityError(f"ledger storage failed: {exc}") from exc
-    except sqlite3.DatabaseError as exc:
-        raise IntegrityError(f"ledger storage failed: {exc}") from exc
+    return micros(interval.start), interval.duration // timedelta(seconds=1)
 
 
 def _switch_to_wal(db: sqlite3.Connection, busy_timeout_s: float) -> None:

@@ -13,16 +13,12 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from osed.domain.errors import (
     ConfigurationError,
-    ConflictError,
-    IntegrityError,
-    Problem,
-    ValidationError,
 )
 from osed.ports.timeseries import (
     Quality,
@@ -33,6 +29,7 @@ from osed.ports.timeseries import (
     checked_points,
 )
 from osed.storage._closing import ClosesOnExit
+from osed.storage._sqlite_common import instant_of, micros, translated
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -59,8 +56,6 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _INSERT_POINT = """INSERT OR IGNORE INTO ts_points
     (series_key, event_us, source, belief_us, value, quality) VALUES (?, ?, ?, ?, ?, ?)"""
 # Every belief, or (SQLite's documented bare-column rule for max()) each source's latest one.
@@ -120,9 +115,9 @@ class SqliteTimeSeriesStore(ClosesOnExit):
             rows = [
                 (
                     keys[point.series_id],
-                    (point.event_time - _EPOCH) // _MICROSECOND,
+                    micros(point.event_time),
                     point.source,
-                    (point.belief_time - _EPOCH) // _MICROSECOND,
+                    micros(point.belief_time),
                     point.value,
                     point.quality,  # a StrEnum: stored as its text
                 )
@@ -144,8 +139,8 @@ class SqliteTimeSeriesStore(ClosesOnExit):
         as_of: datetime | None = None,
     ) -> list[TimeSeriesPoint]:
         check_range(start, end, as_of)
-        believed_by = _NO_LIMIT if as_of is None else _micros(as_of)
-        with _translated():
+        believed_by = _NO_LIMIT if as_of is None else micros(as_of)
+        with translated("time-series"):
             found = self._db.execute(
                 "SELECT series_key, unit FROM ts_series WHERE series_id = ?", (series_id,)
             ).fetchone()
@@ -154,15 +149,15 @@ class SqliteTimeSeriesStore(ClosesOnExit):
             series_key, unit = found
             rows = self._db.execute(
                 _SELECT_LATEST if latest_belief else _SELECT_ALL,
-                (series_key, _micros(start), _micros(end), believed_by),
+                (series_key, micros(start), micros(end), believed_by),
             ).fetchall()
         return [
             TimeSeriesPoint(
                 series_id,
-                _EPOCH + event_us * _MICROSECOND,
+                instant_of(event_us),
                 value,
                 unit,
-                _EPOCH + belief_us * _MICROSECOND,
+                instant_of(belief_us),
                 source,
                 Quality(quality),
             )
@@ -170,7 +165,7 @@ class SqliteTimeSeriesStore(ClosesOnExit):
         ]
 
     def series(self) -> list[SeriesInfo]:
-        with _translated():
+        with translated("time-series"):
             rows = self._db.execute("SELECT series_id, unit FROM ts_series ORDER BY series_id")
             return [SeriesInfo(series_id, unit) for series_id, unit in rows]
 
@@ -203,7 +198,7 @@ class SqliteTimeSeriesStore(ClosesOnExit):
 
     @contextmanager
     def _write_transaction(self) -> Iterator[None]:
-        with _translated():
+        with translated("time-series"):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -241,24 +236,3 @@ def _migrate(connection: sqlite3.Connection) -> None:
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-
-
-def _micros(instant: datetime) -> int:
-    return (instant - _EPOCH) // _MICROSECOND
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    """SQLite's errors, said in OSED's terms."""
-    try:
-        yield
-    except sqlite3.IntegrityError as exc:
-        raise ValidationError(
-            [Problem("$", "rejected_by_store", str(exc))], subject="time-series write"
-        ) from exc
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise ConflictError(f"time-series store is busy with another writer: {exc}") from exc
-        raise IntegrityError(f"time-series storage failed: {exc}") from exc
-    except sqlite3.DatabaseError as exc:
-        raise IntegrityError(f"time-series storage failed: {exc}") from exc
