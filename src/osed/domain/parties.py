@@ -1,12 +1,8 @@
-"""Parties and resources that take part in markets."""
+"""What is traded in markets."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import NewType
-
-PartyId = NewType("PartyId", str)
-MarketId = NewType("MarketId", str)
 
 
 class ResourceDesignator(StrEnum):
