@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from osed.agents import bus_topics
+from osed.agents.gates import ClearLate, next_boundary, overdue
 from osed.agents.market_agent import MarketAgent, Notification
 from osed.codec import cts as codec
 from osed.domain.cts import EiCreatedTransaction
 from osed.domain.envelope import Envelope
-from osed.domain.errors import ValidationError
+from osed.domain.errors import OsedError, ValidationError
 from osed.domain.time import Interval
 from osed.ports.bus import Subscription
+
+log = logging.getLogger(__name__)
 
 Publish = Callable[[str, bytes], Awaitable[None]]
 Subscribe = Callable[[str, Callable[[Envelope], Awaitable[None]], str], Awaitable[Subscription]]
@@ -22,7 +26,14 @@ Subscribe = Callable[[str, Callable[[Envelope], Awaitable[None]], str], Awaitabl
 
 class MarketAgentService:
     """Answers CTS requests from the bus and, for a call market, clears each interval at its
-    gate closure (``gate_closure`` before the interval starts)."""
+    gate closure (``gate_closure`` before the interval starts).
+
+    Before it takes requests, :meth:`start` settles what a crash or a stop left behind: it
+    sends the transactions of recovered clearings the trace does not show as sent (intervals
+    not ended yet), then, for a call market, it clears late or expires the intervals whose
+    gate closed while it was down (:mod:`osed.agents.gates`), in time order, and only then
+    resumes the schedule with the first gate still open.
+    """
 
     name = "market-agent"
 
@@ -48,6 +59,11 @@ class MarketAgentService:
 
     async def start(self) -> None:
         market = self.agent.market_id
+        await self._send_unsent()
+        since = self.agent.clock.now()
+        call_market = not self.agent.market.continuous
+        if call_market:
+            await self._settle_overdue(since)
         self._subscriptions.append(
             await self._subscribe(bus_topics.requests(market), self._on_request, self.name)
         )
@@ -56,8 +72,8 @@ class MarketAgentService:
                 bus_topics.confirmations(market), self._on_confirmation, f"{self.name}-confirm"
             )
         )
-        if not self.agent.market.continuous:
-            self._clearing = asyncio.create_task(self._clear_at_gates())
+        if call_market:
+            self._clearing = asyncio.create_task(self._clear_at_gates(since))
         self._running = True
 
     async def stop(self) -> None:
@@ -94,21 +110,56 @@ class MarketAgentService:
 
     async def clear(self, interval: Interval) -> None:
         report = self.agent.clear(interval)
-        await self._notify(report.notifications)
+        await self._send(report.clearing_id, report.notifications)
 
-    async def _clear_at_gates(self) -> None:
-        """Clear each interval once its gate has closed, on the injected clock. The first one
-        is the first interval whose gate was still open when the service started."""
-        next_start = next_boundary(self.agent.clock.now() + self.gate_closure, self.interval)
+    async def _send(self, clearing_id: str, notifications: tuple[Notification, ...]) -> None:
+        if notifications:
+            await self._notify(notifications)
+            self.agent.transactions_sent(clearing_id)
+
+    async def _send_unsent(self) -> None:
+        """A crash between a clearing's ledger commit and the record of its transactions
+        being sent leaves the parties maybe without them: send them (again)."""
+        now = self.agent.clock.now()
+        for unsent in self.agent.unsent_transactions():
+            if unsent.interval.end > now:  # ended: the ledger and positions tell the rest
+                log.warning("sending the transactions of %s again", unsent.clearing_id)
+                await self._send(unsent.clearing_id, unsent.notifications)
+
+    async def _settle_overdue(self, now: datetime) -> None:
+        """Clear late, or expire, the intervals whose gate closed while the agent was down."""
+        actions = overdue(
+            self.agent.open_intervals(),
+            cleared=self.agent.is_cleared,
+            now=now,
+            gate_closure=self.gate_closure,
+        )
+        for action in actions:
+            if isinstance(action, ClearLate):
+                log.warning("clearing %s late: its gate closed while down", action.interval.key())
+                await self.clear(action.interval)
+            else:
+                expired = self.agent.expire(action.interval, action.reason)
+                log.warning(
+                    "expired %d open tenders of %s without clearing it (%s)",
+                    len(expired),
+                    action.interval.key(),
+                    action.reason,
+                )
+
+    async def _clear_at_gates(self, since: datetime) -> None:
+        """Clear each interval once its gate has closed, on the injected clock, from the first
+        one whose gate was still open at ``since`` (the ones closed by then were settled at
+        start)."""
+        next_start = next_boundary(since + self.gate_closure, self.interval)
+        if next_start - self.gate_closure <= since:
+            next_start += self.interval
         while True:
             while self.agent.clock.now() >= next_start - self.gate_closure:
-                await self.clear(Interval(next_start, self.interval))
+                try:
+                    await self.clear(Interval(next_start, self.interval))
+                except OsedError:
+                    # The clearing is traced: a restart records it and sends its transactions.
+                    log.exception("clearing %s failed", next_start.isoformat())
                 next_start += self.interval
             await asyncio.sleep(self.poll.total_seconds())
-
-
-def next_boundary(instant: datetime, step: timedelta) -> datetime:
-    """The first multiple of ``step`` since the Unix epoch at or after ``instant``."""
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    steps = -((epoch - instant) // step)  # ceiling division on timedeltas
-    return epoch + steps * step

@@ -30,12 +30,18 @@ from typing import assert_never
 
 from osed.agents.recovery import (
     CLEAR_KIND,
+    EXPIRE_KIND,
+    SENT_KIND,
     ClearStep,
+    ExpireStep,
     LedgerWrites,
     LiveWrites,
     RecoveryReport,
     ReplayWrites,
+    SentStep,
     encode_clearing,
+    encode_expiry,
+    encode_sent,
     replay_steps,
 )
 from osed.agents.units import MarketUnits
@@ -118,6 +124,17 @@ class ClearingReport:
     transactions: int
     duplicate: bool
     notifications: tuple[Notification, ...] = ()
+    clearing_id: str = ""
+    """The clearing's ledger message id (``clear:<market>:<instrument>:<round>``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnsentTransactions:
+    """The transactions of a clearing that may not have reached the parties before a crash."""
+
+    clearing_id: str
+    interval: Interval
+    notifications: tuple[Notification, ...]
 
 
 @dataclass(slots=True)
@@ -178,6 +195,8 @@ class MarketAgent:
         self._quotes: dict[str, _OpenQuote] = {}
         self._replies = _RecentReplies(remembered_replies)
         self._match_ids = itertools.count(1)
+        self._cleared: set[str] = set()  # instruments cleared (any round)
+        self._unsent: dict[str, UnsentTransactions] = {}  # filled by recovery only
         self._writes: LedgerWrites = LiveWrites(ledger)
         self.recovery = self.recover() if recover else RecoveryReport(0, 0, 0)
 
@@ -218,8 +237,12 @@ class MarketAgent:
         try:
             for step in replay_steps(self.ledger.traces(), _REQUEST_KINDS):
                 if isinstance(step, ClearStep):
-                    self._clear(step.interval, step.round_id, step.at)
+                    self._replay_clearing(step)
                     clearings += 1
+                elif isinstance(step, ExpireStep):
+                    self._expire(step.interval, step.reason, step.at)
+                elif isinstance(step, SentStep):
+                    self._unsent.pop(step.clearing_id, None)
                 elif isinstance(step.request, _REQUEST_TYPES):
                     if self._replies.get(step.request.request_id) is None:
                         self._execute(step.request, step.at)
@@ -227,6 +250,18 @@ class MarketAgent:
         finally:
             self._writes = LiveWrites(self.ledger)
         return RecoveryReport(requests, clearings, replay.commit(self.ledger))
+
+    def _replay_clearing(self, step: ClearStep) -> None:
+        """Clear again; until its transactions are traced as sent, they count as unsent. Only
+        intervals not delivered yet are kept: a later clearing forgets the ended ones."""
+        report = self._clear(step.interval, step.round_id, step.at)
+        for clearing_id, unsent in list(self._unsent.items()):
+            if unsent.interval.end <= step.at:
+                del self._unsent[clearing_id]
+        if report.notifications:
+            self._unsent[report.clearing_id] = UnsentTransactions(
+                report.clearing_id, step.interval, report.notifications
+            )
 
     def _execute(self, request: Request, now: datetime) -> Reply:
         """Trace, run and remember one request, everything at the instant ``now``."""
@@ -470,15 +505,56 @@ class MarketAgent:
     # ----------------------------------------------------------------- clearing
     def clear(self, interval: Interval, *, round_id: str = "1") -> ClearingReport:
         """Clear a call market's interval; clearing it again with the same ``round_id`` records
-        nothing new."""
-        return self._clear(interval, round_id, self.clock.now())
+        nothing new. Durable before it returns, also when nothing traded, so that a restarted
+        agent knows the interval was cleared."""
+        report = self._clear(interval, round_id, self.clock.now())
+        self._writes.make_durable()
+        return report
+
+    def open_intervals(self) -> list[Interval]:
+        """The intervals that have open tenders, in time order."""
+        found = {t.instrument: t.tender.interval_detail.interval for t in self._open.values()}
+        return sorted(found.values())
+
+    def is_cleared(self, interval: Interval) -> bool:
+        """Whether ``interval`` was cleared (in any round), before a restart too."""
+        return interval.key() in self._cleared
+
+    def expire(self, interval: Interval, reason: str) -> tuple[str, ...]:
+        """Withdraw the open tenders of ``interval`` from the market without clearing it, for
+        ``reason``; the ids of the tenders withdrawn. Traced and durable before it returns."""
+        expired = self._expire(interval, reason, self.clock.now())
+        self._writes.make_durable()
+        return expired
+
+    def unsent_transactions(self) -> list[UnsentTransactions]:
+        """The clearings (of intervals not yet ended at the last replayed clearing) whose
+        transactions the trace does not show as sent: a crash may have come between the
+        clearing's ledger commit and their publication. In clearing order."""
+        return list(self._unsent.values())
+
+    def transactions_sent(self, clearing_id: str) -> None:
+        """Record that the transactions of ``clearing_id`` were handed to the parties'
+        channel, so a restart does not send them again. Durable before it returns."""
+        self._unsent.pop(clearing_id, None)
+        now = self.clock.now()
+        self._writes.trace(f"sent:{clearing_id}", SENT_KIND, now, encode_sent(clearing_id))
+        self._writes.make_durable()
+
+    def _expire(self, interval: Interval, reason: str, now: datetime) -> tuple[str, ...]:
+        instrument = interval.key()
+        message_id = f"expire:{self.market_id}:{instrument}"
+        self._writes.trace(message_id, EXPIRE_KIND, now, encode_expiry(interval, reason))
+        expired = tuple(k for k, v in self._open.items() if v.instrument == instrument)
+        for order_id in expired:
+            self.market.cancel(instrument, order_id)
+            del self._open[order_id]
+        return expired
 
     def _clear(self, interval: Interval, round_id: str, now: datetime) -> ClearingReport:
         instrument = interval.key()
         message_id = f"clear:{self.market_id}:{instrument}:{round_id}"
         # Traced before it runs, as requests are: it changes the book, so a replay needs it.
-        # No flush: what it did becomes visible only through its append or a later reply, and
-        # both make it durable too (trace rows are written in order).
         self._writes.trace(message_id, CLEAR_KIND, now, encode_clearing(interval, round_id))
         result = self.market.clear(instrument, now=now)
         trades = self._with_tenders(result.fills)
@@ -489,8 +565,9 @@ class MarketAgent:
             # A call market consumes its book: nothing of this interval rests afterwards.
             for order_id in [k for k, v in self._open.items() if v.instrument == instrument]:
                 del self._open[order_id]
+        self._cleared.add(instrument)
         self._trace_clearing(message_id, result, now)
-        return ClearingReport(result, count, duplicate, notifications)
+        return ClearingReport(result, count, duplicate, notifications, message_id)
 
     def _with_tenders(self, fills: Iterable[Fill]) -> list[tuple[Fill, Tender]]:
         return [(fill, self._open[fill.order_id].tender) for fill in fills]

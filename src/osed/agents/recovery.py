@@ -28,6 +28,11 @@ from osed.ports.ledger import LedgerStore, TraceRecord
 
 CLEAR_KIND = "ClearInterval"
 """The trace kind of a clearing, recorded before it runs (``Clearing`` records its result)."""
+EXPIRE_KIND = "ExpireInterval"
+"""The trace kind of withdrawing an interval's open tenders without clearing them."""
+SENT_KIND = "TransactionsSent"
+"""The trace kind recording that a clearing's transactions were handed to the parties' channel;
+a clearing without it may not have reached the parties and is sent again after a restart."""
 
 _APPEND_CHUNK = 1_000  # messages per append_many transaction at the end of a replay
 
@@ -108,7 +113,19 @@ class ClearStep:
     at: datetime
 
 
-ReplayStep = RequestStep | ClearStep
+@dataclass(frozen=True, slots=True)
+class ExpireStep:
+    interval: Interval
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SentStep:
+    clearing_id: str
+
+
+ReplayStep = RequestStep | ClearStep | ExpireStep | SentStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +139,8 @@ class RecoveryReport:
 def replay_steps(
     traces: Iterable[TraceRecord], request_kinds: frozenset[str]
 ) -> Iterator[ReplayStep]:
-    """The traced requests and clearings that changed the agent's state, in trace order.
+    """The traced requests, clearings, expiries and sent transactions that changed the
+    agent's state, in trace order.
 
     Position requests only read the ledger (which has moved on since), so they are left out:
     a retry of one is answered afresh. Confirmations and clearing results are records only.
@@ -131,6 +149,11 @@ def replay_steps(
         if record.kind == CLEAR_KIND:
             interval, round_id = decode_clearing(record)
             yield ClearStep(interval, round_id, record.received_at)
+        elif record.kind == EXPIRE_KIND:
+            interval, reason = decode_expiry(record)
+            yield ExpireStep(interval, reason, record.received_at)
+        elif record.kind == SENT_KIND:
+            yield SentStep(_field(record, "clearing"))
         elif record.kind in request_kinds and record.kind != EiRequestPosition.__name__:
             try:
                 request = codec.loads(record.body)
@@ -148,11 +171,41 @@ def encode_clearing(interval: Interval, round_id: str) -> str:
 
 
 def decode_clearing(record: TraceRecord) -> tuple[Interval, str]:
+    return _interval(record), _field(record, "roundId")
+
+
+def encode_expiry(interval: Interval, reason: str) -> str:
+    seconds = interval.duration // timedelta(seconds=1)
+    return json.dumps({"start": interval.start.isoformat(), "seconds": seconds, "reason": reason})
+
+
+def decode_expiry(record: TraceRecord) -> tuple[Interval, str]:
+    return _interval(record), _field(record, "reason")
+
+
+def encode_sent(clearing_id: str) -> str:
+    return json.dumps({"clearing": clearing_id})
+
+
+def _interval(record: TraceRecord) -> Interval:
     try:
         body = json.loads(record.body)
-        interval = Interval(
+        return Interval(
             datetime.fromisoformat(body["start"]), timedelta(seconds=int(body["seconds"]))
         )
-        return interval, str(body["roundId"])
     except (ValueError, KeyError, TypeError, ValidationError) as exc:
-        raise IntegrityError(f"trace record {record.seq} ({CLEAR_KIND}) is malformed") from exc
+        raise _malformed(record) from exc
+
+
+def _field(record: TraceRecord, name: str) -> str:
+    try:
+        value = json.loads(record.body)[name]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _malformed(record) from exc
+    if not isinstance(value, str):
+        raise _malformed(record)
+    return value
+
+
+def _malformed(record: TraceRecord) -> IntegrityError:
+    return IntegrityError(f"trace record {record.seq} ({record.kind}) is malformed")
