@@ -1,6 +1,6 @@
 """The MQTT bridge end to end on a real Mosquitto (loopback), printing one JSON object.
 
-A plain MQTT client plays the device (SOGNO payloads, QoS 1, many publishes in flight) in a
+An MQTT client plays the device (SOGNO payloads, QoS 1, many publishes in flight) in a
 separate process, so the harness does not share the bridge's event loop
 (``--in-process-device`` runs it in the bridge's loop as before, through aiomqtt); the bridge
 runs validate + normalise-units, publishes through the reliable layer (SQLite outbox,
@@ -24,7 +24,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -32,13 +31,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import aiomqtt
-import paho.mqtt.client as paho
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.services.brokers
 
 from osed.bridge import BridgeService, load_config
 from osed.bridge.mqtt_raw import RawMqttFeed, endpoint
 from osed.bus.mqtt import MqttBus
+from osed.bus.mqtt_link import MqttConnection
 from osed.bus.reliable import SqliteOutbox, SqlitePositions
 from osed.domain.envelope import Envelope
 from osed.domain.time import SystemClock
@@ -73,42 +72,38 @@ def payload(k: int, at: datetime) -> bytes:
 
 
 def device_process(host: str, port: int, messages: int, rate: float, conn: Connection) -> None:
-    """The device in a process of its own (plain paho, its network loop in a thread): on "go"
-    ``messages`` QoS 1 publishes with ``WINDOW`` unacknowledged at most, then reports (first
-    publish, all acknowledged) wall-clock times; on "paced" ``2 * rate`` QoS 0 publishes paced
-    at ``rate`` msg/s, each stamped with its send time."""
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-device")
-    client.max_inflight_messages_set(0)  # the window below bounds it; paho's limit scans
-    window = threading.Semaphore(WINDOW)
-    client.on_publish = lambda *_: window.release()
-    connected = threading.Event()
-    client.on_connect = lambda *_: connected.set()
-    client.connect(host, port)
-    client.loop_start()
-    connected.wait(10)
+    """The device in a process of its own: on "go" ``messages`` QoS 1 publishes with
+    ``WINDOW`` unacknowledged at most (payloads made beforehand, so the device measures the
+    wire, not JSON), then reports (first publish, all acknowledged) wall-clock times; on
+    "paced" ``2 * rate`` QoS 0 publishes paced at ``rate`` msg/s, each stamped with its send
+    time."""
+    asyncio.run(_device(host, port, messages, rate, conn))
+
+
+async def _device(host: str, port: int, messages: int, rate: float, conn: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    client = await MqttConnection.open(host, port, client_id="bench-device", clean_session=True)
     base = datetime(2026, 1, 1, tzinfo=UTC)
-    conn.recv()
+    payloads = [payload(k, base + _us(k)) for k in range(messages)]
+    window = asyncio.Semaphore(WINDOW)
+    await loop.run_in_executor(None, conn.recv)
     started = time.time()
-    for k in range(messages):
-        window.acquire()
-        client.publish("bal/raw/pmu", payload(k, base + _us(k)), qos=1)
+    for body in payloads:
+        await window.acquire()
+        client.publish("bal/raw/pmu", body, qos=1).add_done_callback(lambda _: window.release())
     for _ in range(WINDOW):
-        window.acquire()
+        await window.acquire()
     conn.send((started, time.time()))
-    for _ in range(WINDOW):
-        window.release()
-    conn.recv()
+    await loop.run_in_executor(None, conn.recv)
     paced = int(rate * 2)
     started = time.perf_counter()
     for k in range(paced):
         delay = started + k / rate - time.perf_counter()
         if delay > 0:
-            time.sleep(delay)
-        window.acquire()
+            await asyncio.sleep(delay)
         client.publish("bal/raw/pmu", payload(k, datetime.now(UTC)), qos=0)
     conn.send(paced)
-    client.loop_stop()
-    client.disconnect()
+    await client.disconnect()
 
 
 async def in_process_device(
@@ -182,6 +177,7 @@ async def run(
         ours.send("go")
         while pipeline.stats.published < messages:
             await asyncio.sleep(0.001)
+        await pipeline.drain()  # the outputs acknowledged by the broker too
         done = time.time()
         start, published = await asyncio.to_thread(ours.recv)
         await bus.subscribe("bal/processed", on_processed)
@@ -208,7 +204,7 @@ async def run(
     return {
         "throughput_msg_s": round(messages / (done - start)),
         "messages": messages,
-        "device": "separate process (paho)" if separate else "in process (aiomqtt)",
+        "device": "separate process (osed MQTT client)" if separate else "in process (aiomqtt)",
         "device_publish_msg_s": round(messages / (published - start)),
         "points_stored_per_device_series": stored,
         "latency_ms": {

@@ -141,6 +141,7 @@ def mosquitto_broker(
         # As root Mosquitto drops to user "mosquitto" and then cannot write the folder.
         f"user {getpass.getuser()}",
         "max_queued_messages 0",
+        "max_inflight_messages 0",
         "log_type error",
         "log_type warning",
         "log_type notice",

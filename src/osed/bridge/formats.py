@@ -19,13 +19,9 @@ class Format:
 
 def sogno_format(input_units: dict[str, str] | None = None) -> Format:
     def decode(envelope: Envelope) -> Message:
-        measurement = sogno.decode_measurement(envelope.payload)
-        return sogno.to_message(measurement, envelope, input_units)
+        return sogno.decode_message(envelope, input_units)
 
-    def encode(message: Message) -> bytes:
-        return sogno.encode_measurement(sogno.from_message(message))
-
-    return Format("sogno", decode, encode)
+    return Format("sogno", decode, sogno.encode_message)
 
 
 def json_format() -> Format:

@@ -9,13 +9,22 @@ envelope frame for its topic keeps its own source and sequence.
 Sequence numbers survive restarts without a write per message: the ingress reserves blocks
 of ``block`` numbers in a :class:`PositionStore` and, after a restart, continues after the last
 reserved block, so numbers may jump but are never reused.
+
+A raw message's idempotency key comes from its content (``<source>:<digest of the payload>``):
+the broker sends what was not acknowledged before a crash again, under a new sequence number,
+and the key is what lets the pipeline's publisher recognise the outputs it already published.
+A device that repeats a payload byte for byte is therefore seen once, which for measurement
+formats (device and timestamp in the payload) is what a repeat means.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections import deque
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from osed.bridge.republish import Acknowledge
 from osed.bus.reliable import PositionStore
 from osed.codec.envelope import decode_envelope
 from osed.domain.envelope import Envelope
@@ -48,13 +57,41 @@ class RawIngress:
             self._reserved[source] = seq + self._block - 1
             self._positions.save(self._name, source, self._reserved[source])
         self._next[source] = seq + 1
-        return Envelope(topic, source, seq, payload, received_at, received_at=received_at)
+        key = f"{source}:{hashlib.blake2b(payload, digest_size=12).hexdigest()}"
+        return Envelope(topic, source, seq, payload, received_at, key=key, received_at=received_at)
 
     def wrap_many(
         self, messages: Sequence[tuple[str, bytes]], received_at: datetime
     ) -> list[Envelope]:
         """:meth:`wrap` for each ``(topic, payload)`` in order, all received at one instant."""
         return [self.wrap(topic, payload, received_at) for topic, payload in messages]
+
+
+class RawAcknowledger:
+    """Acknowledges raw messages to their broker once the pipeline made them durable.
+
+    :meth:`hold` remembers each wrapped envelope with the acknowledgement of its raw batch;
+    :meth:`commit` (a pipeline ``Commit``) acknowledges, in arrival order, every held message
+    whose seq the pipeline reports durable.
+    """
+
+    def __init__(self) -> None:
+        self._held: deque[tuple[str, int, Acknowledge, int]] = deque()
+
+    def hold(self, envelopes: Sequence[Envelope], acknowledge: Acknowledge) -> None:
+        self._held.extend(
+            (envelope.source, envelope.seq, acknowledge, count)
+            for count, envelope in enumerate(envelopes, start=1)
+        )
+
+    async def commit(self, positions: Mapping[str, int]) -> None:
+        held = self._held
+        through: dict[Acknowledge, int] = {}
+        while held and held[0][1] <= positions.get(held[0][0], 0):
+            _, _, acknowledge, count = held.popleft()
+            through[acknowledge] = count
+        for acknowledge, count in through.items():
+            acknowledge(count)
 
 
 def _as_envelope(topic: str, frame: bytes) -> Envelope | None:

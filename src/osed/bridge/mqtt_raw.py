@@ -7,15 +7,23 @@ backend would dead-letter them as undecodable frames).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import ssl
 from pathlib import Path
 
-import aiomqtt
-
 from osed.bridge.republish import RawBatchHandler, RawHandler
-from osed.bus.mqtt_link import LinkUnavailableError, MqttEndpoint, MqttLink, OnMessage, OnMessages
+from osed.bus.mqtt_link import (
+    ConnectionLostError,
+    LinkUnavailableError,
+    MqttConnection,
+    MqttEndpoint,
+    MqttLink,
+    MqttMessage,
+    OnMessage,
+    OnMessages,
+)
 from osed.domain.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -39,9 +47,11 @@ def endpoint(
 
 
 class RawMqttFeed:
-    """Subscriptions to plain MQTT topics, one connection each (QoS 1, acknowledged after the
-    handler returned). ``subscribe_batches`` hands over up to ``max_batch`` messages that
-    arrived together in one call."""
+    """Subscriptions to plain MQTT topics, one connection each (QoS 1). ``subscribe`` hands
+    over one message at a time and acknowledges it after the handler returned;
+    ``subscribe_batches`` hands over up to ``max_batch`` messages that arrived together and
+    lets the handler acknowledge them once they are durable, on a persistent session named
+    after the pattern (``<client_id>.<hash of pattern>``), so a crash loses nothing."""
 
     def __init__(
         self, target: MqttEndpoint, *, client_id: str, qos: int = 1, max_batch: int = 1000
@@ -61,25 +71,43 @@ class RawMqttFeed:
             await link.stop()
 
     async def subscribe(self, pattern: str, handler: RawHandler) -> None:
-        async def on_message(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        async def on_message(connection: MqttConnection, message: MqttMessage) -> None:
             try:
-                await handler(message.topic.value, _payload(message))
+                await handler(message.topic, message.payload)
             except Exception:
                 log.exception("raw handler for %s failed", pattern)
-            _ack(client, message)
+            connection.ack(message)
 
         await self._open(pattern, on_message=on_message)
 
     async def subscribe_batches(self, pattern: str, handler: RawBatchHandler) -> None:
-        async def on_messages(client: aiomqtt.Client, messages: list[aiomqtt.Message]) -> None:
-            try:
-                await handler([(message.topic.value, _payload(message)) for message in messages])
-            except Exception:
-                log.exception("raw handler for %s failed", pattern)
-            for message in messages:
-                _ack(client, message)
+        async def on_messages(connection: MqttConnection, messages: list[MqttMessage]) -> None:
+            acked = 0
 
-        await self._open(pattern, on_messages=on_messages)
+            def acknowledge(count: int) -> None:
+                nonlocal acked
+                for message in messages[acked:count]:
+                    connection.ack(message)
+                acked = max(acked, count)
+
+            try:
+                await handler(
+                    [(message.topic, message.payload) for message in messages], acknowledge
+                )
+            except Exception:
+                # Unacknowledged messages stay with the broker; it sends them again once the
+                # connection is renewed, so drop it.
+                log.exception("raw handler for %s failed", pattern)
+                raise ConnectionLostError(f"raw handler for {pattern} failed") from None
+
+        # A stable client id and a persistent session: what this subscription had not
+        # acknowledged when the process died is delivered to its successor.
+        await self._open(
+            pattern,
+            on_messages=on_messages,
+            client_id=f"{self._client_id}.{_pattern_id(pattern)}",
+            persistent=True,
+        )
 
     async def _open(
         self,
@@ -87,16 +115,18 @@ class RawMqttFeed:
         *,
         on_message: OnMessage | None = None,
         on_messages: OnMessages | None = None,
+        client_id: str | None = None,
+        persistent: bool = False,
     ) -> None:
         qos = self._qos
 
-        async def on_connect(client: aiomqtt.Client) -> None:
-            await client.subscribe(pattern, qos=qos)
+        async def on_connect(connection: MqttConnection) -> None:
+            await connection.subscribe(pattern, qos=qos)
 
         link = MqttLink(
             self._endpoint,
-            client_id=f"{self._client_id}.{secrets.token_hex(4)}",
-            persistent_session=False,
+            client_id=client_id or f"{self._client_id}.{secrets.token_hex(4)}",
+            persistent_session=persistent,
             on_connect=on_connect,
             on_message=on_message,
             on_messages=on_messages,
@@ -107,13 +137,8 @@ class RawMqttFeed:
         self._links.append(link)
 
 
-def _payload(message: aiomqtt.Message) -> bytes:
-    return message.payload if isinstance(message.payload, bytes) else b""
-
-
-def _ack(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-    if message.qos > 0:
-        client._client.ack(message.mid, message.qos)
+def _pattern_id(pattern: str) -> str:
+    return hashlib.blake2b(pattern.encode(), digest_size=6).hexdigest()
 
 
 class RawMqttPublisher:
@@ -129,7 +154,7 @@ class RawMqttPublisher:
         self._link: MqttLink | None = None
 
     async def start(self) -> None:
-        async def on_connect(client: aiomqtt.Client) -> None:
+        async def on_connect(connection: MqttConnection) -> None:
             return None
 
         link = MqttLink(

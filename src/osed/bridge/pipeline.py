@@ -125,9 +125,10 @@ class Pipeline:
                 self._idle.set()
 
     async def drain(self) -> None:
-        """Return once everything accepted so far was processed."""
+        """Return once everything accepted so far was processed and handed to the broker."""
         while self._pending or not self._idle.is_set():
             await self.flush()
+        await self._publisher.flush()
 
     async def close(self) -> None:
         if self._timer is not None:
@@ -210,7 +211,7 @@ class Pipeline:
         ]
         keys += self._keys([reject.envelope for reject in outcome.rejects], "/dead-letter")
         if messages:
-            await self._publisher.publish_many(messages, keys=keys)
+            await self._publisher.publish_many(messages, keys=keys, wait_for_broker=False)
         self.stats.published += len(outcome.outputs)
         self.stats.dead_lettered += len(outcome.rejects)
         if self._republisher is not None and outcome.outputs:

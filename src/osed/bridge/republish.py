@@ -8,7 +8,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 RawHandler = Callable[[str, bytes], Awaitable[None]]
-RawBatchHandler = Callable[[Sequence[tuple[str, bytes]]], Awaitable[None]]
+Acknowledge = Callable[[int], None]
+"""Acknowledge the first ``n`` messages of a batch to the broker (cumulative; repeats and
+calls after the connection changed do nothing)."""
+RawBatchHandler = Callable[[Sequence[tuple[str, bytes]], Acknowledge], Awaitable[None]]
 
 
 class RawFeed(Protocol):
@@ -27,9 +30,11 @@ class BatchingRawFeed(RawFeed, Protocol):
     """A raw feed that can also hand over what arrived together, in one call."""
 
     async def subscribe_batches(self, pattern: str, handler: RawBatchHandler) -> None:
-        """Call ``handler([(topic, payload), ...])`` with the messages that arrived while the
-        previous call ran (in arrival order), one call at a time; they are acknowledged to
-        the broker after the handler returned."""
+        """Call ``handler([(topic, payload), ...], acknowledge)`` with the messages that
+        arrived while the previous call ran (in arrival order), one call at a time. The
+        handler acknowledges them once they are durable, possibly after it returned; what was
+        not acknowledged comes again after a reconnection or a restart (the subscription is a
+        persistent session), so a crash loses nothing."""
         ...
 
 

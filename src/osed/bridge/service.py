@@ -11,10 +11,10 @@ import logging
 from collections.abc import Callable, Sequence
 
 from osed.bridge.config import BridgeConfig, PipelineConfig, RepublishConfig
-from osed.bridge.ingress import RawIngress
+from osed.bridge.ingress import RawAcknowledger, RawIngress
 from osed.bridge.mqtt_raw import RawMqttPublisher, endpoint
 from osed.bridge.pipeline import Pipeline
-from osed.bridge.republish import BatchingRawFeed, RawFeed, RawPublisher
+from osed.bridge.republish import Acknowledge, BatchingRawFeed, RawFeed, RawPublisher
 from osed.bridge.sink import TimeSeriesSink
 from osed.bus.reliable import (
     Consumer,
@@ -162,8 +162,14 @@ class BridgeService:
                 envelope: Envelope = ingress.wrap(topic, payload, clock.now())
                 await pipeline.accept(envelope)
 
-            async def wrap_many(messages: Sequence[tuple[str, bytes]]) -> None:
-                await pipeline.accept_many(ingress.wrap_many(messages, clock.now()))
+            acknowledger = RawAcknowledger()
+
+            async def wrap_many(
+                messages: Sequence[tuple[str, bytes]], acknowledge: Acknowledge
+            ) -> None:
+                envelopes = ingress.wrap_many(messages, clock.now())
+                acknowledger.hold(envelopes, acknowledge)
+                await pipeline.accept_many(envelopes, acknowledger.commit)
 
             feed = self._raw_feed
             for pattern in config.subscribe:

@@ -13,6 +13,8 @@ from osed.bridge.samples import Message, Reject
 from osed.domain.errors import OsedError, Problem, ValidationError
 from osed.ports.timeseries import TimeSeriesPoint, TimeSeriesStore
 
+MAX_REMEMBERED_SERIES = 100_000
+
 
 class TimeSeriesSink:
     """Writes the samples of processed messages, ``max_points`` points per transaction."""
@@ -21,19 +23,14 @@ class TimeSeriesSink:
         self._store = store
         self._series = series
         self._max_points = max_points
+        self._names: dict[tuple[str, str, str, str, str], str] = {}
         self.written = 0
 
     def points(self, message: Message) -> list[TimeSeriesPoint]:
         source = message.envelope.source
         return [
             TimeSeriesPoint(
-                self._series.format(
-                    device=s.device,
-                    component=s.component,
-                    measurand=s.measurand,
-                    phase=s.phase,
-                    source=source,
-                ),
+                self._series_id(s.device, s.component, s.measurand, s.phase, source),
                 s.time,
                 s.value,
                 s.unit,
@@ -42,6 +39,21 @@ class TimeSeriesSink:
             )
             for s in message.samples
         ]
+
+    def _series_id(
+        self, device: str, component: str, measurand: str, phase: str, source: str
+    ) -> str:
+        # A feed names the same few series over and over; formatting each time costs more.
+        key = (device, component, measurand, phase, source)
+        series_id = self._names.get(key)
+        if series_id is None:
+            series_id = self._series.format(
+                device=device, component=component, measurand=measurand, phase=phase, source=source
+            )
+            if len(self._names) >= MAX_REMEMBERED_SERIES:
+                self._names.clear()
+            self._names[key] = series_id
+        return series_id
 
     def write(self, messages: Sequence[Message]) -> list[Reject]:
         """Store every sample; a chunk the store refuses is retried message by message, and

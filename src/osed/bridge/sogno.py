@@ -120,7 +120,9 @@ def encode_measurement(measurement: Measurement) -> bytes:
 
 def format_timestamp(instant: datetime) -> str:
     """ISO 8601 with microseconds and UTC offset, as SOGNO writes it."""
-    return instant.astimezone(UTC).isoformat(timespec="microseconds")
+    if instant.tzinfo is not UTC:
+        instant = instant.astimezone(UTC)
+    return instant.isoformat(timespec="microseconds")
 
 
 def to_message(
@@ -165,6 +167,115 @@ def from_message(message: Message) -> Measurement:
     if problems:
         raise _rejected(problems)
     return Measurement(message.device, message.time, tuple(readings))
+
+
+def decode_message(
+    envelope: Envelope,
+    input_units: dict[str, str] | None = None,
+    *,
+    phases: Collection[str] = SOGNO_PHASES,
+) -> Message:
+    """``to_message(decode_measurement(...))`` in one pass for the common, valid payload; any
+    payload the quick checks do not accept takes the full path (which names every problem)."""
+    try:
+        document: Any = json.loads(envelope.payload)
+    except (ValueError, RecursionError):
+        document = None
+    message = _quick_message(document, envelope, input_units or {}, phases)
+    if message is None:
+        measurement = decode_measurement(envelope.payload, phases=phases)
+        message = to_message(measurement, envelope, input_units)
+    return message
+
+
+def encode_message(message: Message) -> bytes:
+    """``encode_measurement(from_message(message))``, without the intermediate objects for
+    samples whose measurand and unit are known; the full path names every problem."""
+    readings = []
+    for sample in message.samples:
+        wanted = SOGNO_UNITS.get(sample.measurand)
+        scale = _scale(sample.unit, wanted) if wanted is not None else None
+        if scale is None:
+            return encode_measurement(from_message(message))
+        readings.append(
+            {
+                "component": sample.component,
+                "measurand": sample.measurand,
+                "phase": sample.phase,
+                "data": sample.value * scale,
+            }
+        )
+    document = {
+        "device": message.device,
+        "timestamp": format_timestamp(message.time),
+        "readings": readings,
+    }
+    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+
+
+_SCALES: dict[tuple[str, str], float | None] = {}
+
+
+def _scale(unit: str, wanted: str) -> float | None:
+    """The factor from ``unit`` to ``wanted``, or None when they do not convert."""
+    key = (unit, wanted)
+    if key not in _SCALES:
+        try:
+            _SCALES[key] = 1.0 if unit == wanted else units.factor(unit, wanted)
+        except ValidationError:
+            _SCALES[key] = None
+    return _SCALES[key]
+
+
+def _quick_message(
+    document: Any, envelope: Envelope, overrides: dict[str, str], phases: Collection[str]
+) -> Message | None:
+    """The message when every check passes at a glance, else None (no problem is reported
+    here: the full decoder does that)."""
+    if type(document) is not dict or document.keys() != _MEASUREMENT_FIELDS:
+        return None
+    device, stamp, readings = document["device"], document["timestamp"], document["readings"]
+    if type(device) is not str or not device or not device.isprintable():
+        return None
+    if type(stamp) is not str or type(readings) is not list or not readings:
+        return None
+    try:
+        instant = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    if instant.utcoffset() is None:
+        return None
+    instant = instant.astimezone(UTC)
+    samples = []
+    for raw in readings:
+        if type(raw) is not dict or raw.keys() != _READING_FIELDS:
+            return None
+        component, measurand, phase, data = (
+            raw["component"],
+            raw["measurand"],
+            raw["phase"],
+            raw["data"],
+        )
+        if type(measurand) is not str or type(phase) is not str:
+            return None
+        unit = SOGNO_UNITS.get(measurand)
+        if (
+            unit is None
+            or type(component) is not str
+            or not component
+            or not component.isprintable()
+            or phase not in phases
+        ):
+            return None
+        if type(data) is not float:
+            if type(data) is not int:
+                return None
+            data = float(data) if abs(data) < 2**53 else math.inf
+        if not math.isfinite(data):
+            return None
+        unit = overrides.get(measurand, unit)
+        samples.append(Sample(device, component, measurand, phase, data, unit, instant))
+    return Message(envelope, "sogno", device, instant, tuple(samples))
 
 
 def _reading(

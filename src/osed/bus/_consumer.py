@@ -12,6 +12,7 @@ from osed.bus import _control as control
 from osed.bus._positions import InMemoryPositions, PositionStore
 from osed.bus._sequencer import Gap, Hole, Ready, Sequencer
 from osed.codec.envelope import decode_envelope
+from osed.codec.gap import GapReport
 from osed.domain.envelope import Envelope
 from osed.domain.errors import OsedError, ValidationError
 from osed.domain.time import Clock, SystemClock
@@ -54,20 +55,23 @@ class Consumer:
     seq order, over any :class:`~osed.ports.bus.Bus`.
 
     ``name`` identifies the consumer to publishers (replies come on ``_osed/replayed/<name>``)
-    and keys its ``positions``; ``on_gap`` hears each range a source could not replay, in stream
-    order (all are also kept in :attr:`gaps`). ``durable`` subscribes under ``name``, so the
-    broker keeps what arrives while the consumer is away. ``late_join``: a source without a
-    position starts at the first seq seen instead of 1. ``sources``: sources the consumer
-    expects, so that a head announcement alone reveals messages lost before any arrived (the
-    heads of other sources count once one of their messages arrives). Positions are saved
-    after the handler returns: a crash in between delivers that one message again on restart.
+    and keys its ``positions``. Each range a source could not replay is reported, in stream
+    order: published as a :class:`~osed.codec.gap.GapReport` on ``_osed/gaps/<name>``, saved
+    in ``positions`` with the position that moves past it, kept in :attr:`gaps`, and handed to
+    ``on_gap``. ``durable`` subscribes under ``name``, so the broker keeps what arrives while
+    the consumer is away. ``late_join``: a source without a position starts at the first seq
+    seen instead of 1. ``sources``: sources the consumer expects, so that a head announcement
+    alone reveals messages lost before any arrived (the heads of other sources count once one
+    of their messages arrives). Positions are saved after the handler returns: a crash in
+    between delivers that one message again on restart.
 
     ``deferred_commit``: for a handler that only queues what it receives (e.g. into a batch
     written later). Positions are then saved, and acknowledged to the sources, only through
     what the owner passes to :meth:`commit` once it has durably processed those messages; a
     crash before that makes the restarted consumer resume after the last commit, so the
     messages after it come again (redelivered by the broker, or replayed from the source's
-    outbox when the consumer sees the hole). Gaps are committed with the messages before them.
+    outbox when the consumer sees the hole). Gaps are committed with the messages before them;
+    a gap found again after such a crash is published again (with the same key), saved once.
     """
 
     def __init__(
@@ -105,7 +109,7 @@ class Consumer:
         # With deferred commits: per source the last seq saved, and the gaps reported after
         # messages not committed yet (committed as soon as the messages before them are).
         self._committed: dict[str, int] = dict(known)
-        self._open_gaps: dict[str, list[tuple[int, int]]] = {}
+        self._open_gaps: dict[str, list[GapReport]] = {}
         self._closed = False
         self._lock = asyncio.Lock()
         self._wakeup = asyncio.Event()
@@ -148,13 +152,15 @@ class Consumer:
         """Commit ``source`` through ``seq`` (and the gaps that follow); whether it moved."""
         before = self._committed.get(source, 0)
         through = max(before, min(seq, self._sequencer.position(source)))
-        gaps = self._open_gaps.get(source)
-        while gaps and gaps[0][0] <= through + 1:
-            through = max(through, gaps.pop(0)[1])
+        gaps = self._open_gaps.get(source, [])
+        passed: list[GapReport] = []
+        while gaps and gaps[0].first <= through + 1:
+            passed.append(gaps.pop(0))
+            through = max(through, passed[-1].last)
         if through <= before:
             return False
         self._committed[source] = through
-        self._positions.save(self.name, source, through)
+        self._positions.save(self.name, source, through, passed)
         return True
 
     async def start(self) -> None:
@@ -242,14 +248,15 @@ class Consumer:
     async def _deliver(self, ready: list[Ready]) -> None:
         """Hand over in order; called with the lock held, so deliveries never overlap."""
         for item in ready:
+            reports: tuple[GapReport, ...] = ()
             if type(item) is Gap:
-                await self._report(item)
+                report = await self._report(item)
                 if self._deferred:
-                    self._open_gaps.setdefault(item.source, []).append((item.first, item.last))
+                    self._open_gaps.setdefault(item.source, []).append(report)
                     if self._advance(item.source, self.committed(item.source)):
                         self._since_ack += 1
                     continue
-                last = item.last
+                last, reports = item.last, (report,)
             else:
                 assert isinstance(item, Envelope)
                 try:
@@ -261,12 +268,15 @@ class Consumer:
                 if self._deferred:
                     continue
                 last = item.seq
-            self._positions.save(self.name, item.source, last)
+            self._positions.save(self.name, item.source, last, reports)
             self._since_ack += 1
         if self._since_ack >= self._ack_every:
             await self._ack_all()
 
-    async def _report(self, gap: Gap) -> None:
+    async def _report(self, gap: Gap) -> GapReport:
+        """Tell the log, the gap topic and ``on_gap``; the caller saves the report with the
+        position. Published first: a crash before the save finds the gap again and publishes
+        it again (at least once on the topic, exactly once in the store)."""
         _log.warning(
             "consumer %s: %s#%d..%d lost (%s)",
             self.name,
@@ -276,11 +286,19 @@ class Consumer:
             gap.reason,
         )
         self.gaps.append(gap)
+        report = GapReport(
+            self.name, self.pattern, gap.source, gap.first, gap.last, gap.reason, self._clock.now()
+        )
+        try:
+            await self._bus.publish(control.gap_envelope(report))
+        except OsedError as exc:  # it is saved all the same
+            _log.warning("consumer %s could not publish a gap report: %s", self.name, exc)
         if self._on_gap is not None:
             try:
                 await self._on_gap(gap)
             except Exception:
                 _log.exception("consumer %s: gap callback failed", self.name)
+        return report
 
     async def _ack_all(self) -> None:
         self._since_ack = 0

@@ -7,9 +7,11 @@
                                                        ReplaySummary
     _osed/ack/<source>         consumer -> publisher   Ack
     _osed/head/<source>        publisher -> consumers  Head
+    _osed/gaps/<consumer>      consumer -> operators   GapReport (osed.codec.gap)
 
 Control envelopes are not sequenced: their ``seq`` is 1 and their key is unique, so a broker
-that deduplicates by key (NATS) never drops a repeated request.
+that deduplicates by key (NATS) never drops a repeated request. A gap report's key names its
+range instead: one sent again after a crash is recognisably the same report.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from osed.codec.gap import GapReport, encode_gap_report
 from osed.domain.envelope import JSON, Envelope
 from osed.domain.errors import Problem, ValidationError
 
@@ -46,7 +49,12 @@ def head_topic(source: str) -> str:
     return f"{CONTROL_PREFIX}head/{source}"
 
 
+def gaps_topic(consumer: str) -> str:
+    return f"{CONTROL_PREFIX}gaps/{consumer}"
+
+
 HEAD_PATTERN = f"{CONTROL_PREFIX}head/+"
+GAPS_PATTERN = f"{CONTROL_PREFIX}gaps/+"
 
 
 def is_control(topic: str) -> bool:
@@ -108,6 +116,14 @@ def control_envelope(topic: str, sender: str, body: dict[str, Any], at: datetime
 
 def frame_envelope(topic: str, sender: str, frame: bytes, at: datetime) -> Envelope:
     return Envelope(topic, sender, 1, frame, at, FRAME, key=_unique_key())
+
+
+def gap_envelope(report: GapReport) -> Envelope:
+    key = f"_osed:gap:{report.consumer}:{report.source}:{report.first}-{report.last}"
+    body = encode_gap_report(report)
+    return Envelope(
+        gaps_topic(report.consumer), report.consumer, 1, body, report.detected_at, JSON, key=key
+    )
 
 
 def _unique_key() -> str:

@@ -1,15 +1,23 @@
-"""Where a consumer keeps its place: per source, the last seq it delivered (or reported lost).
+"""Where a consumer keeps its place: per source, the last seq it delivered (or reported lost),
+and the gap reports of what it reported lost.
 
 Given these positions, a restarted consumer neither delivers a message again nor skips one: it
-expects ``position + 1`` from each source and asks for a replay of whatever it missed.
+expects ``position + 1`` from each source and asks for a replay of whatever it missed. A gap
+report is saved in the same step as the position that moves past the gap, so a crash can
+neither lose a report (the position is not past the gap either: the gap is found again) nor
+record it twice.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from osed.bus._sqlite import Synchronous, connect, query, transaction
+from osed.bus._sqlite import Synchronous, connect, connect_read_only, query, transaction
+from osed.codec.gap import GapReport
 
 
 class PositionStore(Protocol):
@@ -17,20 +25,38 @@ class PositionStore(Protocol):
         """``{source: last delivered seq}`` of ``consumer`` (empty for a new consumer)."""
         ...
 
-    def save(self, consumer: str, source: str, seq: int) -> None: ...
+    def save(self, consumer: str, source: str, seq: int, gaps: Sequence[GapReport] = ()) -> None:
+        """Save ``seq`` as the position and ``gaps`` (reports the position moves past) in one
+        atomic step; a report already saved (same consumer, source and first seq) is kept as
+        it was."""
+        ...
+
+    def gaps(self, consumer: str | None = None) -> list[GapReport]:
+        """The gap reports saved (of ``consumer``, or of every consumer), oldest first."""
+        ...
 
     def close(self) -> None: ...
+
+
+def _report_key(report: GapReport) -> tuple[str, str, int]:
+    return (report.consumer, report.source, report.first)
 
 
 class InMemoryPositions:
     def __init__(self) -> None:
         self._positions: dict[str, dict[str, int]] = {}
+        self._gaps: dict[tuple[str, str, int], GapReport] = {}  # in the order saved
 
     def load(self, consumer: str) -> dict[str, int]:
         return dict(self._positions.get(consumer, {}))
 
-    def save(self, consumer: str, source: str, seq: int) -> None:
+    def save(self, consumer: str, source: str, seq: int, gaps: Sequence[GapReport] = ()) -> None:
         self._positions.setdefault(consumer, {})[source] = seq
+        for report in gaps:
+            self._gaps.setdefault(_report_key(report), report)
+
+    def gaps(self, consumer: str | None = None) -> list[GapReport]:
+        return [g for g in self._gaps.values() if consumer is None or g.consumer == consumer]
 
     def close(self) -> None:
         pass
@@ -43,7 +69,21 @@ CREATE TABLE IF NOT EXISTS consumer_positions (
     seq INTEGER NOT NULL,
     PRIMARY KEY (consumer, source)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS consumer_gaps (
+    consumer TEXT NOT NULL,
+    source TEXT NOT NULL,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    detected_at TEXT NOT NULL,
+    PRIMARY KEY (consumer, source, first)
+);
 """
+# consumer_gaps keeps its rowid: reports are read back in the order they were saved.
+_SELECT_GAPS = (
+    "SELECT consumer, pattern, source, first, last, reason, detected_at FROM consumer_gaps"
+)
 
 
 class SqlitePositions:
@@ -64,13 +104,69 @@ class SqlitePositions:
         )
         return {str(source): int(seq) for source, seq in rows}
 
-    def save(self, consumer: str, source: str, seq: int) -> None:
+    def save(self, consumer: str, source: str, seq: int, gaps: Sequence[GapReport] = ()) -> None:
         with transaction(self._db, self._what) as db:
             db.execute(
                 "INSERT INTO consumer_positions VALUES (?, ?, ?) "
                 "ON CONFLICT (consumer, source) DO UPDATE SET seq = excluded.seq",
                 (consumer, source, seq),
             )
+            if gaps:
+                db.executemany(
+                    "INSERT INTO consumer_gaps VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (consumer, source, first) DO NOTHING",
+                    [_gap_row(report) for report in gaps],
+                )
+
+    def gaps(self, consumer: str | None = None) -> list[GapReport]:
+        return _select_gaps(self._db, self._what, consumer)
 
     def close(self) -> None:
         self._db.close()
+
+
+def read_gap_reports(path: str | Path, consumer: str | None = None) -> list[GapReport]:
+    """The gap reports in the positions file ``path``, read without changing it (a running
+    service may be writing it); none when the file predates gap reports."""
+    db = connect_read_only(path)
+    try:
+        tables = query(db, f"positions {path}", "SELECT name FROM sqlite_master")
+        if ("consumer_gaps",) not in tables:
+            return []
+        return _select_gaps(db, f"positions {path}", consumer)
+    finally:
+        db.close()
+
+
+def _select_gaps(db: sqlite3.Connection, what: str, consumer: str | None) -> list[GapReport]:
+    if consumer is None:
+        rows = query(db, what, f"{_SELECT_GAPS} ORDER BY rowid")
+    else:
+        rows = query(db, what, f"{_SELECT_GAPS} WHERE consumer = ? ORDER BY rowid", consumer)
+    return list(_reports(rows))
+
+
+def _gap_row(report: GapReport) -> tuple[object, ...]:
+    detected = report.detected_at.astimezone(UTC).isoformat()
+    return (
+        report.consumer,
+        report.source,
+        report.first,
+        report.last,
+        report.reason,
+        report.pattern,
+        detected,
+    )
+
+
+def _reports(rows: Iterable[Any]) -> Iterable[GapReport]:
+    for consumer, pattern, source, first, last, reason, detected in rows:
+        yield GapReport(
+            consumer=str(consumer),
+            pattern=str(pattern),
+            source=str(source),
+            first=int(first),
+            last=int(last),
+            reason=str(reason),
+            detected_at=datetime.fromisoformat(str(detected)),
+        )

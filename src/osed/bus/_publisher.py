@@ -53,6 +53,7 @@ class Publisher:
         heartbeat: float | None = 5.0,
         max_replay: int = 1_000,
         remember_keys: int = 0,
+        max_unsent: int = 10_000,
     ) -> None:
         self.source = control.check_name(source, path="$.source")
         self.outbox: Outbox = outbox if outbox is not None else InMemoryOutbox()
@@ -69,6 +70,9 @@ class Publisher:
         self._subscriptions: list[Subscription] = []
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._remember_keys = max(0, remember_keys)
+        self._max_unsent = max_unsent
+        self._unsent: deque[tuple[asyncio.Task[None], int]] = deque()
+        self._unsent_count = 0
         self._keys: set[str] = set()
         self._key_order: deque[str] = deque()
         if self._remember_keys and self._last > 0:
@@ -104,6 +108,7 @@ class Publisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat_task
             self._heartbeat_task = None
+        await self.flush()
         with contextlib.suppress(OsedError):
             await self.announce()
         for subscription in self._subscriptions:
@@ -151,12 +156,17 @@ class Publisher:
         event_time: datetime | None = None,
         content_type: str = JSON,
         keys: Sequence[str] | None = None,
+        wait_for_broker: bool = True,
     ) -> list[Envelope]:
         """Like :meth:`publish` for ``(topic, payload)`` pairs, written in one outbox append
-        (one transaction, one fsync for the SQLite outbox). ``keys``: the idempotency key of
-        each message ("" for the default ``<source>:<seq>``); the messages whose key is
-        remembered (see ``remember_keys``), or repeated within the call, are left out. Returns
-        the envelopes published."""
+        (one transaction, one fsync for the SQLite outbox) and handed to the bus in one
+        ``publish_many``. ``keys``: the idempotency key of each message ("" for the default
+        ``<source>:<seq>``); the messages whose key is remembered (see ``remember_keys``), or
+        repeated within the call, are left out. Returns the envelopes published.
+
+        ``wait_for_broker=False`` returns once the outbox holds the batch and lets the broker
+        round trip overlap the caller's next batch (at most ``max_unsent`` envelopes wait for
+        the broker at a time; :meth:`close` waits for them)."""
         pairs = list(messages)
         if keys is None:
             keys = [""] * len(pairs)
@@ -181,11 +191,30 @@ class Publisher:
         self._last = envelopes[-1].seq
         if self._remember_keys:
             self._remember(e.key for e in envelopes)
-        # The outbox holds the whole batch already and consumers order by seq, so the broker
-        # round trips may overlap: one waiting acknowledgement must not hold up the rest.
-        await asyncio.gather(*(self._send(envelope) for envelope in envelopes))
+        sending = asyncio.get_running_loop().create_task(self._send_many(envelopes))
+        if wait_for_broker:
+            await sending
+        else:
+            # The outbox holds the batch: consumers get it even if this send fails.
+            self._unsent.append((sending, len(envelopes)))
+            self._unsent_count += len(envelopes)
+            while self._unsent_count > self._max_unsent:
+                await self._oldest_sent()
         self.trim()
         return envelopes
+
+    async def flush(self) -> None:
+        """Wait until every envelope published without waiting went to the broker (or failed
+        to, which leaves it to replay)."""
+        while self._unsent:
+            await self._oldest_sent()
+
+    async def _oldest_sent(self) -> None:
+        task, count = self._unsent[0]
+        await asyncio.shield(task)  # a cancelled caller must not cancel the send
+        if self._unsent and self._unsent[0][0] is task:
+            self._unsent.popleft()
+            self._unsent_count -= count
 
     def _remember(self, keys: Iterable[str]) -> None:
         for key in keys:
@@ -223,6 +252,13 @@ class Publisher:
             await self._bus.publish(envelope)
         except OsedError as exc:
             _log.warning("%s#%d kept in the outbox, not sent: %s", self.source, envelope.seq, exc)
+
+    async def _send_many(self, envelopes: list[Envelope]) -> None:
+        try:
+            await self._bus.publish_many(envelopes)
+        except OsedError as exc:
+            first, last = envelopes[0].seq, envelopes[-1].seq
+            _log.warning("%s#%d-%d kept in the outbox, not sent: %s", self.source, first, last, exc)
 
     async def _beat(self, interval: float) -> None:
         while True:

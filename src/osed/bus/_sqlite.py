@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from osed.domain.errors import ConfigurationError, ConflictError, IntegrityError
+from osed.domain.errors import ConfigurationError, ConflictError, IntegrityError, NotFoundError
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -29,6 +29,19 @@ def connect(path: str | Path, schema: str, synchronous: Synchronous) -> sqlite3.
     except sqlite3.Error as exc:
         db.close()
         raise ConfigurationError(f"cannot use {path}: {exc}") from exc
+    return db
+
+
+def connect_read_only(path: str | Path) -> sqlite3.Connection:
+    """A connection that cannot change the file (for tools reading a running service's state);
+    NotFoundError when there is no such file."""
+    if not Path(path).is_file():
+        raise NotFoundError(f"no such file: {path}")
+    try:
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        db.execute("PRAGMA busy_timeout=5000")
+    except sqlite3.Error as exc:
+        raise ConfigurationError(f"cannot open {path}: {exc}") from exc
     return db
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from osed.domain.envelope import Envelope
@@ -245,6 +245,12 @@ class MemoryBus:
         if not self._started:
             raise ConfigurationError("publish on a memory bus that is not started")
         self.broker.route(envelope)
+
+    async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
+        if not self._started:
+            raise ConfigurationError("publish on a memory bus that is not started")
+        for envelope in envelopes:
+            self.broker.route(envelope)
 
     async def subscribe(
         self, pattern: str, handler: Handler, *, durable: str | None = None

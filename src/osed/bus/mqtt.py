@@ -1,4 +1,4 @@
-"""The databus on an MQTT broker (Mosquitto 2.x tested), through aiomqtt.
+"""The databus on an MQTT broker (Mosquitto 2.x tested), over MQTT 3.1.1 links.
 
 One connection publishes (client id ``client_id``); each subscription has its own connection,
 so a slow handler never holds up another subscription and a durable subscription is simply an
@@ -10,18 +10,25 @@ decode goes to ``_osed/dead-letter/<topic>`` instead of a handler.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import secrets
 import ssl
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
-import aiomqtt
-
-from osed.bus.mqtt_link import ConnectionLostError, MqttEndpoint, MqttLink
-from osed.codec.envelope import decode_envelope, encode_envelope
+from osed.bus.mqtt_link import (
+    ConnectionLostError,
+    MqttConnection,
+    MqttEndpoint,
+    MqttLink,
+    MqttMessage,
+    Will,
+)
+from osed.codec.envelope import decode_frame, encode_batch, encode_envelope
 from osed.domain.envelope import Envelope
 from osed.domain.errors import Problem, ValidationError
 from osed.domain.time import Clock
@@ -55,6 +62,7 @@ class MqttBus:
         connect_timeout: float = 10.0,
         publish_timeout: float = 30.0,
         max_inflight: int = 1000,
+        max_batch_bytes: int = 256 * 1024,
     ) -> None:
         _require_name(client_id, "$.clientId")
         self._endpoint = MqttEndpoint(
@@ -71,6 +79,7 @@ class MqttBus:
         self._clock = clock
         self.qos = qos
         self._publish_timeout = publish_timeout
+        self.max_batch_bytes = max_batch_bytes
         self._link: MqttLink | None = None
         self._subscriptions: set[MqttSubscription] = set()
 
@@ -84,7 +93,7 @@ class MqttBus:
             client_id=self.client_id,
             persistent_session=True,
             on_connect=self._announce_online,
-            will=aiomqtt.Will(self.liveness_topic, OFFLINE, qos=1, retain=True),
+            will=Will(self.liveness_topic, OFFLINE, qos=1, retain=True),
         )
         await self._link.start()
 
@@ -104,6 +113,21 @@ class MqttBus:
     async def publish(self, envelope: Envelope) -> None:
         await self._started().publish(
             envelope.topic, encode_envelope(envelope), qos=self.qos, timeout=self._publish_timeout
+        )
+
+    async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
+        """Consecutive envelopes of one topic travel as batch frames of at most
+        ``max_batch_bytes`` payload bytes, all in flight at once."""
+        link = self._started()
+        frames = [
+            (run[0].topic, encode_batch(run) if len(run) > 1 else encode_envelope(run[0]))
+            for run in _runs(envelopes, self.max_batch_bytes)
+        ]
+        await asyncio.gather(
+            *(
+                link.publish(topic, frame, qos=self.qos, timeout=self._publish_timeout)
+                for topic, frame in frames
+            )
         )
 
     async def subscribe(
@@ -143,18 +167,20 @@ class MqttBus:
         except Exception:
             log.exception("could not dead-letter a frame from %s (%s)", topic, reason)
 
-    def decoded(self, topic: str, frame: bytes) -> Envelope | str:
-        """The envelope in ``frame``, or why it is not one."""
+    def decoded(self, topic: str, frame: bytes) -> list[Envelope] | str:
+        """The envelopes in ``frame`` (one, or a batch), or why it is not a frame."""
         try:
-            envelope = decode_envelope(frame)
+            envelopes = decode_frame(frame)
         except ValidationError as exc:
             return str(exc)
-        if envelope.topic != topic:
-            return f"frame names topic {envelope.topic!r} but came on {topic!r}"
-        return envelope.received(self._clock.now())
+        for envelope in envelopes:
+            if envelope.topic != topic:
+                return f"frame names topic {envelope.topic!r} but came on {topic!r}"
+        now = self._clock.now()
+        return [envelope.received(now) for envelope in envelopes]
 
-    async def _announce_online(self, client: aiomqtt.Client) -> None:
-        await client.publish(self.liveness_topic, ONLINE, qos=1, retain=True)
+    async def _announce_online(self, connection: MqttConnection) -> None:
+        await connection.publish(self.liveness_topic, ONLINE, qos=1, retain=True)
 
     def forget(self, subscription: MqttSubscription) -> None:
         self._subscriptions.discard(subscription)
@@ -177,28 +203,28 @@ class MqttSubscription:
         self._durable = durable
         self.link: MqttLink | None = None
 
-    async def on_connect(self, client: aiomqtt.Client) -> None:
+    async def on_connect(self, connection: MqttConnection) -> None:
         # Also on reconnect: a clean session forgot the subscription, a persistent one keeps it
         # and subscribing again is harmless.
-        await client.subscribe(self.pattern, qos=self._bus.qos)
+        await connection.subscribe(self.pattern, qos=self._bus.qos)
 
-    async def on_message(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-        topic = message.topic.value
-        frame = message.payload if isinstance(message.payload, bytes) else b""
+    async def on_message(self, connection: MqttConnection, message: MqttMessage) -> None:
+        topic, frame = message.topic, message.payload
         if topic.startswith(SYSTEM_PREFIX) and not self.pattern.startswith(SYSTEM_PREFIX):
-            _ack(client, message)  # wildcards do not reach into the system namespace
+            connection.ack(message)  # wildcards do not reach into the system namespace
             return
         decoded = self._bus.decoded(topic, frame)
         if isinstance(decoded, str):
             await self._bus.dead_letter(topic, frame, decoded)
         else:
-            try:
-                await self._handler(decoded)
-            except Exception as exc:
-                log.exception("handler for %s failed on %s", self.pattern, decoded.key)
-                if self._durable:  # reconnecting makes the broker redeliver the unacked message
-                    raise ConnectionLostError(f"handler failed: {exc}") from exc
-        _ack(client, message)
+            for envelope in decoded:
+                try:
+                    await self._handler(envelope)
+                except Exception as exc:
+                    log.exception("handler for %s failed on %s", self.pattern, envelope.key)
+                    if self._durable:  # reconnecting makes the broker redeliver the frame
+                        raise ConnectionLostError(f"handler failed: {exc}") from exc
+        connection.ack(message)
 
     async def close(self) -> None:
         link, self.link = self.link, None
@@ -207,9 +233,18 @@ class MqttSubscription:
             await link.stop()
 
 
-def _ack(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-    if message.qos > 0:
-        client._client.ack(message.mid, message.qos)
+def _runs(envelopes: Sequence[Envelope], max_bytes: int) -> Iterator[list[Envelope]]:
+    """Consecutive envelopes of one topic, cut where the payloads would pass ``max_bytes``."""
+    run: list[Envelope] = []
+    size = 0
+    for envelope in envelopes:
+        if run and (envelope.topic != run[0].topic or size + len(envelope.payload) > max_bytes):
+            yield run
+            run, size = [], 0
+        run.append(envelope)
+        size += len(envelope.payload)
+    if run:
+        yield run
 
 
 def _ssl_context(tls: ssl.SSLContext | str | Path | None) -> ssl.SSLContext | None:

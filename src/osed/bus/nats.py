@@ -145,6 +145,9 @@ class NatsBus:
         subject = subject_for_topic(self.prefix, envelope.topic)
         await self._publish(subject, encode_envelope(envelope), {MSG_ID: envelope.key})
 
+    async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
+        await asyncio.gather(*(self.publish(envelope) for envelope in envelopes))
+
     async def subscribe(
         self, pattern: str, handler: Handler, *, durable: str | None = None
     ) -> DurableSubscription | EphemeralSubscription:

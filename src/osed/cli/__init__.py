@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from osed import __version__
-from osed.cli import ledger, market, serve
+from osed.cli import bus, ledger, market, serve
 from osed.domain.errors import OsedError, ValidationError
 
 EXIT_INVALID = 2
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     market.register(groups)
     ledger.register(groups)
     serve.register(groups)
+    bus.register(groups)
     return parser
 
 

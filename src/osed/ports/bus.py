@@ -8,7 +8,7 @@ why consumers sequence by ``Envelope.seq`` (see ``osed.bus.reliable``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from osed.domain.envelope import Envelope
@@ -34,6 +34,12 @@ class Bus(Protocol):
     async def publish(self, envelope: Envelope) -> None:
         """Hand ``envelope`` to the broker; returns once the broker acknowledged it (where the
         broker acknowledges at all)."""
+        ...
+
+    async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
+        """Hand ``envelopes`` to the broker in order; returns once the broker acknowledged all
+        of them. A backend may pack consecutive envelopes of one topic into one broker message
+        (a batch frame, see ``osed.codec.envelope``); subscribers still get them one by one."""
         ...
 
     async def subscribe(

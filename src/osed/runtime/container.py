@@ -23,6 +23,16 @@ from osed.runtime.settings import ServiceName, Settings
 from osed.storage.sqlite import SqliteLedgerStore
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
 
+POSITIONS_FILES: dict[ServiceName, str] = {
+    "market-agent": "consumer-positions.sqlite",
+    "bridge": "bridge-positions.sqlite",
+}
+"""Per service, the file in the state folder holding its consumers' positions and gap reports."""
+
+
+def positions_path(state_dir: Path, service: ServiceName) -> Path:
+    return state_dir / POSITIONS_FILES[service]
+
 
 def build_bus(settings: Settings, clock: Clock, *, client_id: str) -> Bus:
     config = settings.bus
@@ -103,7 +113,7 @@ class MarketAgentRunner:
             source=f"{market.market_id}-agent",
             clock=clock,
             outbox_for=lambda source: SqliteOutbox(state_dir / f"outbox-{source}.sqlite", source),
-            positions=SqlitePositions(state_dir / "consumer-positions.sqlite"),
+            positions=SqlitePositions(positions_path(state_dir, "market-agent")),
         )
         self.service = MarketAgentService(
             agent=agent, publish=self.link.publish, subscribe=self.link.subscribe, interval=slot
@@ -166,7 +176,7 @@ class BridgeRunner:
             raw_feed=feed,
             store=self.store,
             outboxes=lambda source: SqliteOutbox(state_dir / f"outbox-{source}.sqlite", source),
-            positions=SqlitePositions(state_dir / "bridge-positions.sqlite"),
+            positions=SqlitePositions(positions_path(state_dir, "bridge")),
             clock=clock,
         )
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -91,6 +91,10 @@ class DroppingBus:
             self.dropped.append(envelope.seq)
             return
         await self.inner.publish(envelope)
+
+    async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
+        for envelope in envelopes:
+            await self.publish(envelope)
 
     async def subscribe(
         self, pattern: str, handler: Handler, *, durable: str | None = None

@@ -8,13 +8,14 @@ deadlines; every helper fails with the tail of the process log.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from osed.bus.mqtt import MqttBus
+from osed.bus.reliable import GAPS_PATTERN, GapReport, read_gap_reports
+from osed.codec.gap import decode_gap_report
+from osed.domain.envelope import Envelope
+from osed.domain.time import SystemClock
+from osed.runtime.container import positions_path
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
 from tests.integration.faults.source_process import BASE, SOURCE, timestamp
 from tests.services.brokers import Broker, free_port
@@ -50,8 +57,6 @@ pipelines:
     store:
       series: "{device}/{component}/{measurand}/{phase}"
 """
-
-GAP_LINE = re.compile(r"consumer (\S+): (\S+)#(\d+)\.\.(\d+) lost \((\w+)\)")
 
 
 def tail(path: Path, size: int = 3000) -> str:
@@ -169,10 +174,14 @@ class BridgeProcess(ManagedProcess):
         """Points in storage now (a read-only look; 0 before the store exists)."""
         return count_rows(self.database, "SELECT count(*) FROM ts_points")
 
+    @property
+    def positions(self) -> Path:
+        return positions_path(self.state, "bridge")
+
     def position(self) -> int:
         """The last seq of the source the bridge's consumer delivered or reported lost."""
         return count_rows(
-            self.state / "bridge-positions.sqlite",
+            self.positions,
             "SELECT seq FROM consumer_positions WHERE consumer = ? AND source = ?",
             (CONSUMER, SOURCE),
         )
@@ -182,10 +191,9 @@ class BridgeProcess(ManagedProcess):
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return text.count(f"MQTT link {client_id} lost")
 
-    def reported_gaps(self) -> list[tuple[str, str, int, int, str]]:
-        """Gap lines the bridge logged: (consumer, source, first, last, reason)."""
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return [(m[1], m[2], int(m[3]), int(m[4]), m[5]) for m in GAP_LINE.finditer(text)]
+    def reported_gaps(self) -> list[GapReport]:
+        """The gap reports the bridge saved with its consumers' positions (read-only)."""
+        return read_gap_reports(self.positions) if self.positions.exists() else []
 
 
 class SourceProcess(ManagedProcess):
@@ -230,6 +238,58 @@ class SourceProcess(ManagedProcess):
 
     def finished(self) -> bool:
         return f"published through seq {COUNT}" in tail(self.log, 10_000)
+
+
+class GapTopicListener:
+    """Hears ``_osed/gaps/+`` on ``broker`` as an operator's tool would: an MQTT bus of its
+    own, run by a thread of its own (the fault tests are synchronous)."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.envelopes: list[Envelope] = []
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._subscribed = threading.Event()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="gap-listener", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._subscribed.wait(READY_TIMEOUT_S) or self._failure is not None:
+            raise AssertionError(f"gap listener did not subscribe: {self._failure!r}")
+
+    def reports(self) -> list[GapReport]:
+        return [decode_gap_report(e.payload) for e in list(self.envelopes)]
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_until_complete(self._listen())
+        except BaseException as exc:  # reported to the test by start()
+            self._failure = exc
+            self._subscribed.set()
+        finally:
+            self._loop.close()
+
+    async def _listen(self) -> None:
+        bus = MqttBus(
+            self.broker.host, self.broker.port, client_id="fault-gap-listener", clock=SystemClock()
+        )
+        await bus.start()
+
+        async def heard(envelope: Envelope) -> None:
+            self.envelopes.append(envelope)
+
+        try:
+            await bus.subscribe(GAPS_PATTERN, heard)
+            self._subscribed.set()
+            await self._stop.wait()
+        finally:
+            await bus.stop()
 
 
 def count_rows(database: Path, sql: str, parameters: tuple[object, ...] = ()) -> int:

@@ -5,14 +5,15 @@ SQLite time series, MQTT bus on the same broker) and ``source_process.py`` (an O
 Publisher with a SQLite outbox; message ``i`` is seq ``i``, the measurement at ``BASE + i`` s,
 two readings, so two points per message). Afterwards storage must hold every message exactly
 once: per series, the set of event times equals the expected set and no event time has two
-points. When the source itself lost messages for good, the exact range must be reported.
+points. When the source itself lost messages for good, the exact range must be reported: saved
+with the bridge's positions and published on the gap topic.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from osed.bus.reliable import SqliteOutbox
+from osed.bus.reliable import GapReport, SqliteOutbox
 from tests.integration.faults.checks import (
     ALL,
     KILLS_AT,
@@ -27,6 +28,7 @@ from tests.integration.faults.support import (
     COUNT,
     POINTS_PER_MESSAGE,
     BridgeProcess,
+    GapTopicListener,
     SourceProcess,
     ranges,
     wait_for,
@@ -70,9 +72,11 @@ def test_source_killed_and_trimmed_shows_the_exact_gap(tmp_path: Path, mosquitto
     queued in the broker for the bridge's durable session; then the source is SIGKILLed, its
     outbox trimmed through K (those messages can never be replayed) and the broker SIGKILLed
     (it loses the queue). The source's next incarnation resumes at K+1. Storage must hold
-    exactly 1..P and K+1..10,000, and the bridge must report the gap P+1..K, nothing else."""
+    exactly 1..P and K+1..10,000, and the bridge must report the gap P+1..K, nothing else:
+    in its positions file and on ``_osed/gaps/<consumer>``, where an operator listens."""
     bridge = BridgeProcess(tmp_path / "bridge", mosquitto)
     source = SourceProcess(tmp_path / "source", mosquitto)
+    listener = GapTopicListener(mosquitto)
     try:
         bridge.start()
         bridge.wait_ready()
@@ -102,6 +106,7 @@ def test_source_killed_and_trimmed_shows_the_exact_gap(tmp_path: Path, mosquitto
         outbox.close()
         assert source.held() == (0, 0, 0)
 
+        listener.start()
         bridge.start()
         bridge.wait_ready()
         source.start()  # a new incarnation: resumes at K+1 and announces its head
@@ -110,15 +115,29 @@ def test_source_killed_and_trimmed_shows_the_exact_gap(tmp_path: Path, mosquitto
 
         assert_stored_exactly(bridge, ALL - lost, settled)
         assert_published_once(bridge, ALL - lost)
-        gaps = bridge.reported_gaps()
-        assert {g[:2] for g in gaps} == {(CONSUMER, SOURCE)}, gaps
-        assert {g[4] for g in gaps} == {"unavailable"}, gaps
-        reported = [seq for _, _, first, last, _ in gaps for seq in range(first, last + 1)]
-        assert sorted(reported) == sorted(lost), (
-            f"reported {ranges(reported)}, lost {ranges(lost)}: {gaps}"
-        )
-        assert len(reported) == len(set(reported)), f"a range reported twice: {gaps}"
+        saved = bridge.reported_gaps()
+        assert_exact_gap(saved, delivered + 1, killed_at)
+        wait_for("the gap reports on the topic", lambda: len(listener.reports()) >= len(saved), 10)
+        assert sorted(listener.reports(), key=_first) == sorted(saved, key=_first)
         assert bridge.stop() == 0
+        assert bridge.reported_gaps() == saved  # nothing more on a clean stop
     finally:
+        listener.stop()
         source.kill()
         bridge.kill()
+
+
+def assert_exact_gap(reports: list[GapReport], first: int, last: int) -> None:
+    """The reports are the bridge consumer's and cover ``first..last`` exactly, each seq once
+    (a hole longer than a replay batch may be reported in consecutive pieces)."""
+    described = [(g.consumer, g.pattern, g.source, g.reason) for g in reports]
+    assert set(described) == {(CONSUMER, "field/+", SOURCE, "unavailable")}, reports
+    pieces = sorted((g.first, g.last) for g in reports)
+    reported = [seq for a, b in pieces for seq in range(a, b + 1)]
+    assert reported == list(range(first, last + 1)), (
+        f"reported {ranges(reported)}, lost {first}..{last}: {pieces}"
+    )
+
+
+def _first(report: GapReport) -> int:
+    return report.first

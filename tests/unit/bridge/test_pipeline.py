@@ -307,8 +307,9 @@ async def test_the_service_takes_raw_messages_one_by_one_or_in_batches(batching:
         assert isinstance(feed, _BatchingFeed)
         assert feed.handlers == []
         (handler,) = feed.batch_handlers
-        await handler(raw[:2])
-        await handler(raw[2:])
+        acknowledged: list[tuple[str, int]] = []
+        await handler(raw[:2], lambda n: acknowledged.append(("first", n)))
+        await handler(raw[2:], lambda n: acknowledged.append(("second", n)))
     else:
         (handler,) = feed.handlers
         for topic, payload in raw:
@@ -319,6 +320,8 @@ async def test_the_service_takes_raw_messages_one_by_one_or_in_batches(batching:
     assert len(out.envelopes) == 3
     seconds = [json.loads(e.payload)["timestamp"][17:19] for e in out.envelopes]
     assert seconds == ["00", "01", "02"]
+    if batching:  # once stored and published, not before
+        assert acknowledged == [("first", 2), ("second", 1)]
 
 
 def test_raw_ingress_wraps_a_batch_in_order() -> None:
@@ -335,3 +338,15 @@ def test_raw_ingress_wraps_a_batch_in_order() -> None:
         ("raw.bal.raw.pmu1", 2, b"c"),
     ]
     assert all(e.received_at == T0 for e in wrapped)
+
+
+def test_raw_ingress_keys_a_message_by_its_content() -> None:
+    from osed.bridge import RawIngress
+    from osed.bus.reliable import InMemoryPositions
+
+    before_crash = RawIngress("bridge.pmu.ingress", InMemoryPositions())
+    after_crash = RawIngress("bridge.pmu.ingress", InMemoryPositions())
+    first = before_crash.wrap_many([("bal/raw/pmu1", b"a"), ("bal/raw/pmu1", b"b")], T0)
+    again = after_crash.wrap_many([("bal/raw/pmu1", b"x"), ("bal/raw/pmu1", b"a")], T0)
+    assert first[0].key == again[1].key != first[1].key
+    assert first[0].key.startswith("raw.bal.raw.pmu1:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -12,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from osed.bus.reliable import (
+    GapReport,
     InMemoryOutbox,
     InMemoryPositions,
     Outbox,
     PositionStore,
     SqliteOutbox,
     SqlitePositions,
+    read_gap_reports,
 )
 from osed.domain.envelope import Envelope
 from osed.domain.errors import ConfigurationError, ConflictError
@@ -144,3 +147,46 @@ def test_sqlite_positions_survive_a_reopen(tmp_path: Path) -> None:
     again = SqlitePositions(tmp_path / "p.db")
     assert again.load("c1") == {"s1": 42}
     again.close()
+
+
+def test_gap_reports_are_saved_with_the_position_once(positions: PositionStore) -> None:
+    report = GapReport("c1", "t/#", "s1", 4, 6, "unavailable", T0)
+    assert positions.gaps() == []
+    positions.save("c1", "s1", 6, [report])
+    found_again = GapReport("c1", "t/#", "s1", 4, 6, "unavailable", T0 + timedelta(seconds=9))
+    positions.save("c1", "s1", 9, [found_again])
+    positions.save("c2", "s1", 2)
+    assert positions.load("c1") == {"s1": 9}
+    assert positions.gaps() == positions.gaps("c1") == [report]
+    assert positions.gaps("c2") == []
+
+
+def test_sqlite_gap_reports_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    reports = [
+        GapReport("c1", "a/#", "s2", 1, 1, "timeout", T0 + timedelta(microseconds=1)),
+        GapReport("c1", "a/#", "s1", 8, 20, "unavailable", T0),
+    ]
+    store = SqlitePositions(path)
+    store.save("c1", "s2", 1, reports[:1])
+    store.save("c1", "s1", 20, reports[1:])
+    store.close()
+    assert read_gap_reports(path) == read_gap_reports(path, "c1") == reports
+    again = SqlitePositions(path)
+    assert again.gaps() == reports
+    again.close()
+
+
+def test_a_positions_file_from_before_gap_reports_still_opens(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE consumer_positions (consumer TEXT NOT NULL, source TEXT NOT NULL, "
+            "seq INTEGER NOT NULL, PRIMARY KEY (consumer, source)) WITHOUT ROWID"
+        )
+        db.execute("INSERT INTO consumer_positions VALUES ('c1', 's1', 5)")
+    db.close()
+    assert read_gap_reports(path) == []  # read-only: the file is left as it was
+    store = SqlitePositions(path)
+    assert (store.load("c1"), store.gaps()) == ({"s1": 5}, [])
+    store.close()

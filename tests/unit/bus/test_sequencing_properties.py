@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
@@ -160,6 +161,10 @@ class ChaoticWire:
             for late in reversed(self.held):
                 await self.inner.publish(late)
             self.held.clear()
+
+    async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
+        for envelope in envelopes:
+            await self.publish(envelope)
 
     async def subscribe(
         self, pattern: str, handler: Handler, *, durable: str | None = None
