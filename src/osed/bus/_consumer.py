@@ -327,8 +327,11 @@ class Consumer:
                 _log.exception("consumer %s: repair failed; retrying", self.name)
                 wake_at = loop.time() + self._policy.first_retry
             timeout = None if wake_at is None else max(0.0, wake_at - loop.time())
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation that
+            # arrives as the wakeup fires, and close() would then wait for this task forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wakeup.wait()
             self._wakeup.clear()
 
     async def _chase_holes(self, now: float) -> float | None:

@@ -176,7 +176,8 @@ class MqttLink:
             raise LinkUnavailableError(f"MQTT link {self.client_id!r} is stopped")
         if not self._up.is_set():
             try:
-                await asyncio.wait_for(self._up.wait(), max(0.0, timeout))
+                async with asyncio.timeout(max(0.0, timeout)):
+                    await self._up.wait()
             except TimeoutError:
                 raise LinkUnavailableError(
                     f"MQTT broker {self._endpoint.host}:{self._endpoint.port} unreachable"

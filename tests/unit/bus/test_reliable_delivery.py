@@ -241,3 +241,26 @@ async def test_bad_control_messages_are_ignored() -> None:
     await asyncio.sleep(0.05)
     assert got.seqs == [1, 2, 3]  # '#' matched the control topics; they were not delivered
     await consumer.close()
+
+
+async def test_the_repair_task_ends_when_cancelled_as_it_wakes() -> None:
+    # A cancellation arriving in the same loop turn as the wakeup must end the task
+    # (asyncio.wait_for on Python 3.11 drops it, and close() then waits forever).
+    broker = MemoryBroker()
+    consumer = Consumer(await memory_bus(broker), "c", "t/#", Collector())
+
+    async def a_retry_is_due_in_a_minute(now: float) -> float:
+        return now + 60.0  # so the task waits for its wakeup with a timeout
+
+    consumer._chase_holes = a_retry_is_due_in_a_minute  # type: ignore[method-assign]
+    await consumer.start()
+    task = consumer._repair_task
+    assert task is not None
+    for _ in range(3):
+        await asyncio.sleep(0)  # let it reach its wait
+    consumer._wakeup.set()
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=2)
+    assert task in done
+    consumer._repair_task = None
+    await consumer.close()
