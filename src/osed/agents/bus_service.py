@@ -32,7 +32,8 @@ class MarketAgentService:
     sends the transactions of recovered clearings the trace does not show as sent (intervals
     not ended yet), then, for a call market, it clears late or expires the intervals whose
     gate closed while it was down (:mod:`osed.agents.gates`), in time order, and only then
-    resumes the schedule with the first gate still open.
+    resumes the schedule with the first gate still open. :meth:`stop` writes a snapshot of the
+    agent's state, so that the next start replays nothing.
     """
 
     name = "market-agent"
@@ -85,6 +86,11 @@ class MarketAgentService:
         for subscription in self._subscriptions:
             await subscription.close()
         self._subscriptions.clear()
+        if self.agent.steps_since_snapshot:
+            try:
+                self.agent.snapshot()
+            except OsedError:
+                log.exception("the snapshot at stop failed; the next start replays more")
         self.agent.ledger.flush()
 
     def ready(self) -> bool:

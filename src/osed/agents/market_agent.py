@@ -15,19 +15,31 @@ Crash safety: every request is traced with the one instant it executes at, and t
 durable before the reply leaves. A new agent replays the trace through the same deterministic
 code (:mod:`osed.agents.recovery`), so after ``kill -9`` it has the book, open tenders, quotes
 and reply cache it had, and never writes a ledger message twice. One Market Agent per ledger.
+Snapshots of its state (:mod:`osed.agents.snapshot`) bound the replay to the trace after the
+newest one.
 """
 
 from __future__ import annotations
 
-import itertools
+import gc
 import json
-from collections import OrderedDict
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import assert_never
 
+from osed.agents.market_journal import JournaledMarket
+from osed.agents.market_state import (
+    Notification,
+    OpenQuote,
+    OpenTender,
+    Reply,
+    UnsentTransactions,
+)
 from osed.agents.recovery import (
     CLEAR_KIND,
     EXPIRE_KIND,
@@ -37,13 +49,27 @@ from osed.agents.recovery import (
     LedgerWrites,
     LiveWrites,
     RecoveryReport,
+    ReplayStep,
     ReplayWrites,
+    RequestStep,
     SentStep,
     encode_clearing,
     encode_expiry,
     encode_sent,
     replay_steps,
 )
+from osed.agents.reply_cache import RecentReplies
+from osed.agents.snapshot import (
+    SNAPSHOT_FORMAT,
+    AgentState,
+    LoadedSnapshot,
+    SnapshotPolicy,
+    encode_snapshot,
+    fingerprint,
+    parts_line,
+    resume_point,
+)
+from osed.agents.snapshot_chunks import SealedChunks, newest
 from osed.agents.units import MarketUnits
 from osed.codec import cts as codec
 from osed.domain.cts import (
@@ -63,16 +89,14 @@ from osed.domain.cts import (
     EiRequestPosition,
     EiResponse,
     IntervalDetail,
-    Message,
     PositionInterval,
-    Quote,
     ResponseCode,
     Side,
     Tender,
     Transaction,
     split_stream,
 )
-from osed.domain.errors import ValidationError
+from osed.domain.errors import OsedError, ValidationError
 from osed.domain.ledger import LedgerEntry
 from osed.domain.time import Clock, Interval
 from osed.markets.protocol import ClearingResult, Fill, Market, Order
@@ -103,19 +127,16 @@ _REQUEST_KINDS = frozenset(kind.__name__ for kind in _REQUEST_TYPES)
 # Requests that change nothing the agent keeps: their trace need not be durable before replying.
 _READ_ONLY = (EiRequestPosition, EiCreateRfq, EiRejectQuote)
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True, slots=True)
-class Notification:
-    """A message the agent sends unprompted, to ``party`` (an EiCreateTransaction)."""
-
-    party: str
-    message: EiCreateTransaction
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    response: Message
-    notifications: tuple[Notification, ...] = ()
+__all__ = [
+    "ClearingReport",
+    "MarketAgent",
+    "Notification",
+    "Reply",
+    "Request",
+    "UnsentTransactions",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,48 +147,6 @@ class ClearingReport:
     notifications: tuple[Notification, ...] = ()
     clearing_id: str = ""
     """The clearing's ledger message id (``clear:<market>:<instrument>:<round>``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class UnsentTransactions:
-    """The transactions of a clearing that may not have reached the parties before a crash."""
-
-    clearing_id: str
-    interval: Interval
-    notifications: tuple[Notification, ...]
-
-
-@dataclass(slots=True)
-class _OpenTender:
-    """A tender (or one interval of a stream tender) resting in the market."""
-
-    party: str
-    counter_party: str
-    tender: Tender
-    instrument: str
-
-
-@dataclass(slots=True)
-class _OpenQuote:
-    party: str
-    quote: Quote
-    remaining: int
-
-
-@dataclass(slots=True)
-class _RecentReplies:
-    """Replies by request id, so a retried request is answered, not executed, again."""
-
-    limit: int
-    replies: OrderedDict[str, Reply] = field(default_factory=OrderedDict)
-
-    def get(self, request_id: str) -> Reply | None:
-        return self.replies.get(request_id)
-
-    def put(self, request_id: str, reply: Reply) -> None:
-        self.replies[request_id] = reply
-        if len(self.replies) > self.limit:
-            self.replies.popitem(last=False)
 
 
 class MarketAgent:
@@ -183,21 +162,32 @@ class MarketAgent:
         units: MarketUnits,
         remembered_replies: int = 100_000,
         recover: bool = True,
+        snapshots: SnapshotPolicy | None = None,
     ) -> None:
-        """With ``recover`` the agent first replays the ledger's trace (see :meth:`recover`)."""
+        """With ``recover`` the agent first rebuilds its state from the ledger's trace (see
+        :meth:`recover`); without it, it takes no snapshots, as its state does not reflect
+        the trace. ``market`` must be a fresh engine the agent alone uses. ``snapshots``:
+        when to write snapshots and whether to start from one (default
+        :class:`~osed.agents.snapshot.SnapshotPolicy`)."""
         self.market_id = market_id
         self.market = market
         self.ledger = ledger
         self.clock = clock
         self.units = units
-        self._open: dict[str, _OpenTender] = {}
-        self._parts: dict[str, tuple[str, ...]] = {}
-        self._quotes: dict[str, _OpenQuote] = {}
-        self._replies = _RecentReplies(remembered_replies)
-        self._match_ids = itertools.count(1)
+        self.snapshots = snapshots or SnapshotPolicy()
+        self._book = JournaledMarket(market)
+        self._open: dict[str, OpenTender] = {}
+        self._parts: dict[str, tuple[str, ...]] = {}  # every tender id ever, never removed
+        self._parts_chunks = SealedChunks()
+        self._quotes: dict[str, OpenQuote] = {}
+        self._replies = RecentReplies(remembered_replies)
+        self._next_quote_match = 1
         self._cleared: set[str] = set()  # instruments cleared (any round)
-        self._unsent: dict[str, UnsentTransactions] = {}  # filled by recovery only
+        self._unsent: dict[str, UnsentTransactions] = {}
         self._writes: LedgerWrites = LiveWrites(ledger)
+        self._identity = fingerprint(market_id, market, units, remembered_replies)
+        self._as_replayed = recover  # the state is what a replay of the trace rebuilds
+        self._steps_since_snapshot = 0
         self.recovery = self.recover() if recover else RecoveryReport(0, 0, 0)
 
     # ----------------------------------------------------------------- requests
@@ -217,51 +207,160 @@ class MarketAgent:
         return codec.dumps(reply.response), reply.notifications
 
     def handle(self, request: Request) -> Reply:
-        """Answer one CTS request; a retry of an answered request gets the same reply."""
+        """Answer one CTS request; a retry of an answered request gets the same reply (a
+        position request is answered afresh: it changes nothing)."""
         cached = self._replies.get(request.request_id)
         if cached is not None:
             return cached
-        reply = self._execute(request, self.clock.now())
+        with self._step():
+            reply = self._execute(request, self.clock.now())
         if not isinstance(request, _READ_ONLY):
             # An answered request must survive a kill, or a recovered agent would forget it.
             self._writes.make_durable()
+        if not isinstance(request, EiRequestPosition):
+            self._step_done()
         return reply
 
     def recover(self) -> RecoveryReport:
-        """Rebuild the state the agent had when it stopped by replaying the ledger's trace
-        (see :mod:`osed.agents.recovery`); the ledger is only written where it lacks an append
-        of a traced request."""
-        replay = ReplayWrites()
+        """Rebuild the state the agent had when it stopped: from the newest usable snapshot
+        (:mod:`osed.agents.snapshot`) and the trace after it, or from the whole trace, replayed
+        (:mod:`osed.agents.recovery`). The ledger is only written where it lacks an append of
+        a traced request."""
+        start = resume_point(self.ledger, self._identity, snapshots=self.snapshots.restore)
+        steps: Iterable[ReplayStep]
+        if start.snapshot is None:
+            position, steps = 0, replay_steps(start.tail, _REQUEST_KINDS)
+            replay = ReplayWrites()
+        else:
+            self._restore(start.snapshot)
+            position = start.snapshot.trace_seq
+            steps = list(replay_steps(start.tail, _REQUEST_KINDS))
+            replay = ReplayWrites(self._recorded_before(steps, start.snapshot.state.ledger_count))
         self._writes = replay
-        requests = clearings = 0
+        requests = clearings = replayed = 0
         try:
-            for step in replay_steps(self.ledger.traces(), _REQUEST_KINDS):
+            for step in steps:
+                replayed += 1
                 if isinstance(step, ClearStep):
-                    self._replay_clearing(step)
+                    self._clear(step.interval, step.round_id, step.at)
                     clearings += 1
                 elif isinstance(step, ExpireStep):
                     self._expire(step.interval, step.reason, step.at)
                 elif isinstance(step, SentStep):
                     self._unsent.pop(step.clearing_id, None)
                 elif isinstance(step.request, _REQUEST_TYPES):
-                    if self._replies.get(step.request.request_id) is None:
+                    if step.request.request_id not in self._replies:
                         self._execute(step.request, step.at)
                     requests += 1
         finally:
             self._writes = LiveWrites(self.ledger)
-        return RecoveryReport(requests, clearings, replay.commit(self.ledger))
+        recorded = replay.commit(self.ledger)
+        self._steps_since_snapshot = replayed
+        self._snapshot_if_due()
+        return RecoveryReport(requests, clearings, recorded, position, start.skipped)
 
-    def _replay_clearing(self, step: ClearStep) -> None:
-        """Clear again; until its transactions are traced as sent, they count as unsent. Only
-        intervals not delivered yet are kept: a later clearing forgets the ended ones."""
-        report = self._clear(step.interval, step.round_id, step.at)
-        for clearing_id, unsent in list(self._unsent.items()):
-            if unsent.interval.end <= step.at:
-                del self._unsent[clearing_id]
-        if report.notifications:
-            self._unsent[report.clearing_id] = UnsentTransactions(
-                report.clearing_id, step.interval, report.notifications
-            )
+    # ---------------------------------------------------------------- snapshots
+    @property
+    def steps_since_snapshot(self) -> int:
+        """State-changing steps (replayed ones included) since the last snapshot."""
+        return self._steps_since_snapshot
+
+    def snapshot(self) -> int | None:
+        """Write the agent's state into the ledger's store as a snapshot at the current trace
+        position, durable when this returns; the position. None (and nothing written) when
+        the state may differ from what a replay of the trace rebuilds: after a step that
+        failed, or in an agent that did not recover."""
+        if not self._as_replayed:
+            return None
+        began = time.perf_counter()
+        collecting = gc.isenabled()
+        gc.disable()  # encoding makes no reference cycles: a collection would only rescan
+        try:
+            parts = self._sealed_parts()
+            body = encode_snapshot(self._identity, self._state(), parts, self._replies.sealed())
+        finally:
+            if collecting:
+                gc.enable()
+        position = self.ledger.save_snapshot(
+            SNAPSHOT_FORMAT, body, taken_at=self.clock.now(), keep=self.snapshots.keep
+        )
+        self._steps_since_snapshot = 0
+        log.info(
+            "snapshot at trace position %d: %d bytes, %d replies, %.3f s",
+            position,
+            len(body),
+            len(self._replies),
+            time.perf_counter() - began,
+        )
+        return position
+
+    def _state(self) -> AgentState:
+        return AgentState(
+            open_tenders=tuple(self._open.items()),
+            quotes=tuple(self._quotes.items()),
+            cleared=tuple(sorted(self._cleared)),
+            unsent=tuple(self._unsent.values()),
+            next_quote_match=self._next_quote_match,
+            market=self._book.journal(),
+            ledger_count=self.ledger.count(),
+        )
+
+    def _sealed_parts(self) -> list[bytes]:
+        """The tender ids in chunks; those added since the last snapshot sealed into a new one."""
+        added = newest(self._parts.items(), len(self._parts) - self._parts_chunks.end)
+        self._parts_chunks.seal(len(self._parts), [parts_line(parts) for parts in added])
+        return self._parts_chunks.blobs()
+
+    def _restore(self, loaded: LoadedSnapshot) -> None:
+        state = loaded.state
+        self._open = dict(state.open_tenders)
+        for blob, parts in loaded.parts:
+            self._parts.update(parts)
+            self._parts_chunks.adopt(blob, len(parts))
+        self._quotes = dict(state.quotes)
+        self._cleared = set(state.cleared)
+        self._unsent = {unsent.clearing_id: unsent for unsent in state.unsent}
+        self._next_quote_match = state.next_quote_match
+        self._book.restore(state.market)
+        self._replies.load(loaded.replies)
+
+    def _recorded_before(self, steps: Sequence[ReplayStep], ledger_count: int) -> set[str]:
+        """The ledger message ids of ``steps`` recorded before the snapshot was taken: a step
+        appending one of them found it recorded when it first ran."""
+        message_ids: set[str] = set()
+        for step in steps:
+            if isinstance(step, RequestStep) and isinstance(step.request, _REQUEST_TYPES):
+                message_ids.add(step.request.request_id)
+            elif isinstance(step, ClearStep):
+                message_ids.add(self._clearing_id(step.interval.key(), step.round_id))
+        found = self.ledger.message_seqs(message_ids)
+        return {message_id for message_id, seq in found.items() if seq <= ledger_count}
+
+    @contextmanager
+    def _step(self) -> Iterator[None]:
+        """A step that raises may have changed the state without the record a replay needs
+        (e.g. its ledger append failed): no snapshot until a restart has replayed it."""
+        try:
+            yield
+        except BaseException:
+            if self._as_replayed:
+                log.warning("a step failed: no snapshots until the agent has restarted")
+            self._as_replayed = False
+            raise
+
+    def _step_done(self) -> None:
+        self._steps_since_snapshot += 1
+        self._snapshot_if_due()
+
+    def _snapshot_if_due(self) -> None:
+        every = self.snapshots.every
+        if every is None or self._steps_since_snapshot < every:
+            return
+        self._steps_since_snapshot = 0  # a failed snapshot is tried again after as many steps
+        try:
+            self.snapshot()
+        except OsedError:
+            log.exception("writing a snapshot failed; the replay after a restart gets longer")
 
     def _execute(self, request: Request, now: datetime) -> Reply:
         """Trace, run and remember one request, everything at the instant ``now``."""
@@ -273,7 +372,8 @@ class MarketAgent:
             reply = Reply(
                 self._response(request.request_id, ResponseCode.BAD_REQUEST, now, str(exc))
             )
-        self._replies.put(request.request_id, reply)
+        if not isinstance(request, EiRequestPosition):  # not replayed: answered afresh
+            self._replies.put(request.request_id, reply)
         return reply
 
     def _dispatch(self, request: Request, now: datetime) -> Reply:
@@ -326,10 +426,10 @@ class MarketAgent:
         fills: list[Fill] = []
         for part, order in zip(parts, orders, strict=True):
             instrument = part.interval_detail.interval.key()
-            self._open[part.tender_id] = _OpenTender(
+            self._open[part.tender_id] = OpenTender(
                 request.party_id, request.counter_party_id, part, instrument
             )
-            fills.extend(self.market.submit(instrument, order, now=now))
+            fills.extend(self._book.submit(instrument, order, now=now))
         self._parts[tender.tender_id] = tuple(part.tender_id for part in parts)
         trades = self._with_tenders(fills)
         notifications, _, _ = self._commit(request.request_id, trades, now)
@@ -378,7 +478,7 @@ class MarketAgent:
             if open_tender is None:
                 continue
             keep = None if request.remaining_quantity is None else float(request.remaining_quantity)
-            result = self.market.cancel(open_tender.instrument, part_id, remaining=keep)
+            result = self._book.cancel(open_tender.instrument, part_id, remaining=keep)
             remaining_total += round(result.remaining_quantity)
             if result.remaining_quantity == 0:
                 del self._open[part_id]
@@ -424,7 +524,7 @@ class MarketAgent:
         detail = quote.tender.interval_detail
         self.units.check_interval(detail.interval)
         remaining = self.units.quantity_of(detail.quantity, quote.tender.quantity_scale)
-        self._quotes[quote.quote_id] = _OpenQuote(request.party_id, quote, remaining)
+        self._quotes[quote.quote_id] = OpenQuote(request.party_id, quote, remaining)
         return Reply(self._response(request.request_id, ResponseCode.CREATED, now))
 
     def _accept_quote(self, request: EiAcceptQuote, now: datetime) -> Reply:
@@ -455,7 +555,8 @@ class MarketAgent:
                 response_terms_violated=tuple(violated),
             )
             return Reply(response)
-        match_id = next(self._match_ids)
+        match_id = self._next_quote_match
+        self._next_quote_match += 1
         instrument = detail.interval.key()
         maker, taker = open_quote.party, request.party_id
         fills = [
@@ -507,8 +608,10 @@ class MarketAgent:
         """Clear a call market's interval; clearing it again with the same ``round_id`` records
         nothing new. Durable before it returns, also when nothing traded, so that a restarted
         agent knows the interval was cleared."""
-        report = self._clear(interval, round_id, self.clock.now())
+        with self._step():
+            report = self._clear(interval, round_id, self.clock.now())
         self._writes.make_durable()
+        self._step_done()
         return report
 
     def open_intervals(self) -> list[Interval]:
@@ -523,23 +626,28 @@ class MarketAgent:
     def expire(self, interval: Interval, reason: str) -> tuple[str, ...]:
         """Withdraw the open tenders of ``interval`` from the market without clearing it, for
         ``reason``; the ids of the tenders withdrawn. Traced and durable before it returns."""
-        expired = self._expire(interval, reason, self.clock.now())
+        with self._step():
+            expired = self._expire(interval, reason, self.clock.now())
         self._writes.make_durable()
+        self._step_done()
         return expired
 
     def unsent_transactions(self) -> list[UnsentTransactions]:
-        """The clearings (of intervals not yet ended at the last replayed clearing) whose
-        transactions the trace does not show as sent: a crash may have come between the
-        clearing's ledger commit and their publication. In clearing order."""
+        """The clearings (of intervals not yet ended at the last clearing) whose transactions
+        the trace does not show as sent (:meth:`transactions_sent`): after a restart, a crash
+        may have come between the clearing's ledger commit and their publication. In clearing
+        order."""
         return list(self._unsent.values())
 
     def transactions_sent(self, clearing_id: str) -> None:
         """Record that the transactions of ``clearing_id`` were handed to the parties'
         channel, so a restart does not send them again. Durable before it returns."""
-        self._unsent.pop(clearing_id, None)
-        now = self.clock.now()
-        self._writes.trace(f"sent:{clearing_id}", SENT_KIND, now, encode_sent(clearing_id))
+        with self._step():
+            self._unsent.pop(clearing_id, None)
+            now = self.clock.now()
+            self._writes.trace(f"sent:{clearing_id}", SENT_KIND, now, encode_sent(clearing_id))
         self._writes.make_durable()
+        self._step_done()
 
     def _expire(self, interval: Interval, reason: str, now: datetime) -> tuple[str, ...]:
         instrument = interval.key()
@@ -547,27 +655,46 @@ class MarketAgent:
         self._writes.trace(message_id, EXPIRE_KIND, now, encode_expiry(interval, reason))
         expired = tuple(k for k, v in self._open.items() if v.instrument == instrument)
         for order_id in expired:
-            self.market.cancel(instrument, order_id)
+            self._book.cancel(instrument, order_id)
             del self._open[order_id]
         return expired
 
     def _clear(self, interval: Interval, round_id: str, now: datetime) -> ClearingReport:
         instrument = interval.key()
-        message_id = f"clear:{self.market_id}:{instrument}:{round_id}"
+        message_id = self._clearing_id(instrument, round_id)
         # Traced before it runs, as requests are: it changes the book, so a replay needs it.
         self._writes.trace(message_id, CLEAR_KIND, now, encode_clearing(interval, round_id))
-        result = self.market.clear(instrument, now=now)
+        result = self._book.clear(instrument, now=now)
         trades = self._with_tenders(result.fills)
         notifications, count, duplicate = self._commit(message_id, trades, now)
         for order_id in result.expired:
             self._open.pop(order_id, None)
-        if not self.market.continuous:
+        if not self._book.continuous:
             # A call market consumes its book: nothing of this interval rests afterwards.
             for order_id in [k for k, v in self._open.items() if v.instrument == instrument]:
                 del self._open[order_id]
         self._cleared.add(instrument)
         self._trace_clearing(message_id, result, now)
+        self._until_sent(message_id, interval, notifications, now)
         return ClearingReport(result, count, duplicate, notifications, message_id)
+
+    def _clearing_id(self, instrument: str, round_id: str) -> str:
+        return f"clear:{self.market_id}:{instrument}:{round_id}"
+
+    def _until_sent(
+        self,
+        clearing_id: str,
+        interval: Interval,
+        notifications: tuple[Notification, ...],
+        now: datetime,
+    ) -> None:
+        """A clearing's transactions count as unsent until traced as sent. Only intervals not
+        delivered yet are kept: each clearing forgets the ones that have ended."""
+        for key, unsent in list(self._unsent.items()):
+            if unsent.interval.end <= now:
+                del self._unsent[key]
+        if notifications:
+            self._unsent[clearing_id] = UnsentTransactions(clearing_id, interval, notifications)
 
     def _with_tenders(self, fills: Iterable[Fill]) -> list[tuple[Fill, Tender]]:
         return [(fill, self._open[fill.order_id].tender) for fill in fills]

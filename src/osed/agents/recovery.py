@@ -9,6 +9,9 @@ the open tenders, the quotes and the reply cache the agent had when it stopped.
 During the replay the agent writes through :class:`ReplayWrites`: nothing is traced again and
 the ledger appends are collected and handed to the ledger's idempotency at the end, in one
 batch, where every already recorded message id writes nothing.
+
+A replay may start from a snapshot (:mod:`osed.agents.snapshot`) instead of the beginning; it
+then replays the trace after the snapshot's position.
 """
 
 from __future__ import annotations
@@ -68,19 +71,26 @@ class LiveWrites:
 class ReplayWrites:
     """Traces nothing (the trace is being read) and defers appends to :meth:`commit`.
 
-    Appends answer "tell the parties": the rebuilt reply cache then carries the notifications
-    the original reply carried, so a client that retries after the crash gets them again (the
-    crash may have come between the ledger commit and their publication).
+    An append answers as the ledger answered when the step first ran: "tell the parties",
+    unless the message id was appended before, by an earlier step of the replay or, for a
+    replay from a snapshot, before the snapshot (``recorded_before``). The rebuilt reply cache
+    then carries the notifications the original reply carried, so a client that retries after
+    the crash gets them again (the crash may have come between the ledger commit and their
+    publication).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, recorded_before: Iterable[str] = ()) -> None:
         self.appends: list[tuple[str, Sequence[LedgerEntry]]] = []
+        self._appended = set(recorded_before)
 
     def trace(self, message_id: str, kind: str, at: datetime, body: str) -> None:
         pass
 
     def append(self, message_id: str, entries: Sequence[LedgerEntry]) -> bool:
         self.appends.append((message_id, entries))
+        if message_id in self._appended:
+            return False
+        self._appended.add(message_id)
         return True
 
     def make_durable(self) -> None:
@@ -134,6 +144,10 @@ class RecoveryReport:
     clearings: int
     appends_recorded: int
     """Ledger messages the replay had to write (the ledger was behind the trace)."""
+    snapshot_seq: int = 0
+    """The trace position of the snapshot the replay started from; 0: the whole trace."""
+    snapshots_skipped: int = 0
+    """Newer snapshots that could not be used (damaged, or of another configuration)."""
 
 
 def replay_steps(

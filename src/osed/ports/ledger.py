@@ -4,14 +4,19 @@ Every backend stores, per entry, ``seq`` (1, 2, 3, … without gaps), the messag
 canonical bytes and ``chain_hash(previous hash, seq, message id, canonical bytes)``; a head
 record ``(entry count, last hash)`` written in the same transaction; and the positions the
 entries add up to. :func:`canonical_entries` is the input check every backend applies first.
+
+Beside the ledger a store keeps the trace (every message an agent handled, in order) and
+snapshots of an agent's state at a trace position, so that a restart replays only the trace
+after the newest one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from osed.domain.cts.tenders import Side
@@ -65,6 +70,28 @@ class TraceRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotRecord:
+    """A stored snapshot: ``body`` is opaque to the store; ``checksum`` is what the store
+    computed when it was saved (:func:`snapshot_checksum`)."""
+
+    snapshot_id: int
+    format: str
+    trace_seq: int
+    """The seq of the last trace row the snapshot covers."""
+    taken_at: datetime
+    body: bytes
+    checksum: bytes
+
+    @property
+    def intact(self) -> bool:
+        return snapshot_checksum(self.body) == self.checksum
+
+
+def snapshot_checksum(body: bytes) -> bytes:
+    return hashlib.sha256(body).digest()
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerHead:
     """The number of entries and the hash of the last one (GENESIS_HASH when empty).
 
@@ -111,6 +138,10 @@ class LedgerStore(Protocol):
 
     def entries(self, *, after_seq: int = 0) -> Iterator[StoredEntry]: ...
 
+    def message_seqs(self, message_ids: Iterable[str]) -> dict[str, int]:
+        """The seq of the first entry of each of ``message_ids`` that is recorded."""
+        ...
+
     def count(self) -> int: ...
 
     def head(self) -> LedgerHead:
@@ -140,7 +171,22 @@ class LedgerStore(Protocol):
         """Make buffered trace records durable."""
         ...
 
-    def traces(self) -> Iterator[TraceRecord]: ...
+    def traces(self, *, after_seq: int = 0) -> Iterator[TraceRecord]:
+        """Trace records in ``seq`` order, those after ``after_seq``; buffered ones are made
+        durable first."""
+        ...
+
+    def save_snapshot(self, format: str, body: bytes, *, taken_at: datetime, keep: int = 2) -> int:
+        """Store a snapshot of state that reflects every trace record so far, and return its
+        trace position: buffered trace records are written in the same transaction, and the
+        position is the seq of the last one (0 without any). Of the snapshots of ``format``
+        only the ``keep`` newest remain."""
+        ...
+
+    def snapshots(self, format: str) -> Iterator[SnapshotRecord]:
+        """The snapshots of ``format``, newest (highest trace position) first, each body read
+        only when its record is reached."""
+        ...
 
     def close(self) -> None: ...
 
@@ -179,6 +225,21 @@ def canonical_entries(message_id: str, entries: Sequence[LedgerEntry]) -> list[b
     if problems:
         raise ValidationError(problems, subject=f"ledger message {message_id!r}")
     return result
+
+
+def checked_snapshot(format: str, body: bytes, taken_at: datetime, keep: int) -> datetime:
+    """Check the arguments of ``save_snapshot``; returns ``taken_at`` in UTC."""
+    problems: list[Problem] = []
+    check_id(format, "$.format", problems)
+    if not isinstance(body, bytes):
+        problems.append(Problem("$.body", "not_bytes", "must be bytes"))
+    if type(keep) is not int or keep < 1:
+        problems.append(Problem("$.keep", "not_positive", "must be an integer >= 1"))
+    if not isinstance(taken_at, datetime) or taken_at.utcoffset() is None:
+        problems.append(Problem("$.takenAt", "naive_datetime", "needs a timezone"))
+    if problems:
+        raise ValidationError(problems, subject="snapshot")
+    return taken_at.astimezone(UTC)
 
 
 def _fast_canonical(entry: LedgerEntry) -> bytes | None:

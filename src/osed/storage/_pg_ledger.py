@@ -8,7 +8,7 @@ two processes never fork the chain. Durability: the session runs with
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, LiteralString
@@ -24,9 +24,12 @@ from osed.ports.ledger import (
     LedgerHead,
     PositionRow,
     RawLedgerRow,
+    SnapshotRecord,
     TraceRecord,
     canonical_entries,
     check_id,
+    checked_snapshot,
+    snapshot_checksum,
 )
 from osed.storage._closing import ClosesOnExit
 from osed.storage._ledger_plan import LedgerBatchPlan, decoded_entry, stored_entries
@@ -61,6 +64,12 @@ _INSERT_TRACE = "INSERT INTO trace (message_id, kind, received_at, body) VALUES 
 _SELECT_POSITIONS = """SELECT party, interval_start, duration_s, quantity_scale, quantity
     FROM positions"""
 _POSITION_ORDER = " ORDER BY party, interval_start, duration_s, quantity_scale"
+_INSERT_SNAPSHOT = """INSERT INTO snapshots (format, trace_seq, taken_at, body, checksum)
+    VALUES (%s, %s, %s, %s, %s)"""
+_PRUNE_SNAPSHOTS = """DELETE FROM snapshots WHERE format = %(format)s AND id NOT IN (
+    SELECT id FROM snapshots WHERE format = %(format)s
+    ORDER BY trace_seq DESC, id DESC LIMIT %(keep)s)"""
+_SNAPSHOTS_SINCE_VERSION = 2
 # convert_to gives the verifier the message id's UTF-8 bytes, exactly what the hash covers.
 _RAW_COLUMNS = "SELECT seq, convert_to(message_id, 'UTF8'), entry, hash FROM ledger"
 
@@ -154,9 +163,27 @@ class PostgresLedgerStore(ClosesOnExit):
                 traced = self._write_pending_traces(connection)
             self._forget_traces(traced)
 
+    def save_snapshot(self, format: str, body: bytes, *, taken_at: datetime, keep: int = 2) -> int:
+        instant = checked_snapshot(format, body, taken_at, keep)
+        with self._write_transaction() as connection:
+            connection.execute(_LOCK_HEAD)  # no trace row commits between ours and the position
+            traced = self._write_pending_traces(connection)
+            row = connection.execute("SELECT coalesce(max(seq), 0) FROM trace").fetchone()
+            position = int(row[0]) if row else 0
+            checksum = snapshot_checksum(body)
+            connection.execute(_INSERT_SNAPSHOT, (format, position, instant, body, checksum))
+            connection.execute(_PRUNE_SNAPSHOTS, {"format": format, "keep": keep})
+        self._forget_traces(traced)
+        return position
+
     # ------------------------------------------------------------------ reading
     def count(self) -> int:
         return self.head().count
+
+    def message_seqs(self, message_ids: Iterable[str]) -> dict[str, int]:
+        with self._session.translated():
+            found = self._recorded_messages(self._session.connection(), list(message_ids))
+        return {message_id: first for message_id, (first, _) in found.items()}
 
     def head(self) -> LedgerHead:
         with self._session.translated():
@@ -191,12 +218,35 @@ class PostgresLedgerStore(ClosesOnExit):
     def all_positions(self) -> list[PositionRow]:
         return self._positions("", ())
 
-    def traces(self) -> Iterator[TraceRecord]:
+    def traces(self, *, after_seq: int = 0) -> Iterator[TraceRecord]:
         if not self.read_only:
             self.flush()
         query = "SELECT seq, message_id, kind, received_at, body FROM trace"
-        for seq, message_id, kind, received_at, body in self._pages(query, None, None):
+        for seq, message_id, kind, received_at, body in self._pages(query, after_seq, None):
             yield TraceRecord(seq, message_id, kind, received_at, body)
+
+    def snapshots(self, format: str) -> Iterator[SnapshotRecord]:
+        with self._session.translated():
+            connection = self._session.connection()
+            if schema_version(connection, LEDGER_COMPONENT) < _SNAPSHOTS_SINCE_VERSION:
+                return  # an older schema opened read-only: it has no snapshots
+            ids = connection.execute(
+                "SELECT id FROM snapshots WHERE format = %s ORDER BY trace_seq DESC, id DESC",
+                (format,),
+            ).fetchall()
+        for (snapshot_id,) in ids:
+            with self._session.translated():
+                row = (
+                    self._session.connection()
+                    .execute(
+                        "SELECT id, format, trace_seq, taken_at, body, checksum FROM snapshots"
+                        " WHERE id = %s",
+                        (snapshot_id,),
+                    )
+                    .fetchone()
+                )
+            if row is not None:  # pruned meanwhile by another writer
+                yield SnapshotRecord(*row)
 
     def close(self) -> None:
         try:

@@ -63,7 +63,21 @@ _LEDGER_V1: Migration = (
         FOR EACH STATEMENT EXECUTE FUNCTION ledger_immutable()""",
 )
 
-LEDGER_MIGRATIONS: tuple[Migration, ...] = (_LEDGER_V1,)
+_LEDGER_V2: Migration = (
+    # An agent's state at a trace position (the seq of the last trace row it covers), so that
+    # a restart replays only the trace after it. The store keeps the body's SHA-256 beside it.
+    """CREATE TABLE snapshots (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        format text COLLATE "C" NOT NULL,
+        trace_seq bigint NOT NULL,
+        taken_at timestamptz NOT NULL,
+        body bytea NOT NULL,
+        checksum bytea NOT NULL
+    )""",
+    "CREATE INDEX snapshots_newest ON snapshots (format, trace_seq, id)",
+)
+
+LEDGER_MIGRATIONS: tuple[Migration, ...] = (_LEDGER_V1, _LEDGER_V2)
 
 _TIMESERIES_V1: Migration = (
     """CREATE TABLE ts_series (

@@ -53,7 +53,21 @@ _V1 = (
         BEGIN SELECT RAISE(ABORT, 'ledger entries are immutable'); END""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+_V2 = (
+    # An agent's state at a trace position (the seq of the last trace row it covers), so that
+    # a restart replays only the trace after it. The store keeps the body's SHA-256 beside it.
+    """CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY,
+        format TEXT NOT NULL,
+        trace_seq INTEGER NOT NULL,
+        taken_at TEXT NOT NULL,
+        body BLOB NOT NULL,
+        checksum BLOB NOT NULL
+    ) STRICT""",
+    "CREATE INDEX snapshots_newest ON snapshots (format, trace_seq, id)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 LEDGER_TABLES = frozenset({"ledger", "messages", "positions", "head", "trace"})
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,13 +38,16 @@ from osed.ports.ledger import (
     LedgerHead,
     PositionRow,
     RawLedgerRow,
+    SnapshotRecord,
     TraceRecord,
     canonical_entries,
     check_id,
+    checked_snapshot,
+    snapshot_checksum,
 )
 from osed.storage._closing import ClosesOnExit
 from osed.storage._ledger_plan import LedgerBatchPlan, decoded_entry, stored_entries
-from osed.storage._schema import is_ledger, migrate
+from osed.storage._schema import is_ledger, migrate, schema_version
 from osed.storage._sqlite_common import instant_of, micros, translated
 
 Synchronous = Literal["FULL", "NORMAL"]
@@ -66,6 +69,12 @@ _POSITION_ORDER = " ORDER BY party, interval_start_us, duration_s, quantity_scal
 
 TRACE_BUFFER_ROWS = 1024
 _INSERT_TRACE = "INSERT INTO trace (message_id, kind, received_at, body) VALUES (?, ?, ?, ?)"
+
+_SNAPSHOTS_SINCE_VERSION = 2
+_INSERT_SNAPSHOT = """INSERT INTO snapshots (format, trace_seq, taken_at, body, checksum)
+    VALUES (?, ?, ?, ?, ?)"""
+_PRUNE_SNAPSHOTS = """DELETE FROM snapshots WHERE format = ? AND id NOT IN (
+    SELECT id FROM snapshots WHERE format = ? ORDER BY trace_seq DESC, id DESC LIMIT ?)"""
 
 
 class SqliteLedgerStore(ClosesOnExit):
@@ -179,6 +188,18 @@ class SqliteLedgerStore(ClosesOnExit):
                 self._db.execute(f"PRAGMA synchronous = {self._synchronous}")
         self._forget_traces(traced)
 
+    def save_snapshot(self, format: str, body: bytes, *, taken_at: datetime, keep: int = 2) -> int:
+        instant = checked_snapshot(format, body, taken_at, keep).isoformat()
+        with self._write_transaction():
+            traced = self._write_pending_traces()
+            (position,) = self._db.execute("SELECT coalesce(max(seq), 0) FROM trace").fetchone()
+            checksum = snapshot_checksum(body)
+            self._db.execute(_INSERT_SNAPSHOT, (format, position, instant, body, checksum))
+            self._db.execute(_PRUNE_SNAPSHOTS, (format, format, keep))
+        self._forget_traces(traced)
+        position_seq: int = position
+        return position_seq
+
     def _write_pending_traces(self) -> int:
         """Insert the buffered rows; they leave the buffer only once the transaction commits
         (:meth:`_forget_traces`), so a rolled-back append loses none."""
@@ -192,6 +213,11 @@ class SqliteLedgerStore(ClosesOnExit):
     # ------------------------------------------------------------------ reading
     def count(self) -> int:
         return self.head().count
+
+    def message_seqs(self, message_ids: Iterable[str]) -> dict[str, int]:
+        with translated("ledger"):
+            found = self._recorded_messages(set(message_ids))
+        return {message_id: first for message_id, (first, _) in found.items()}
 
     def head(self) -> LedgerHead:
         with translated("ledger"):
@@ -239,14 +265,35 @@ class SqliteLedgerStore(ClosesOnExit):
     def all_positions(self) -> list[PositionRow]:
         return self._positions("", ())
 
-    def traces(self) -> Iterator[TraceRecord]:
+    def traces(self, *, after_seq: int = 0) -> Iterator[TraceRecord]:
         if not self.read_only:
             self.flush()
         rows = self._fetch(
-            "SELECT seq, message_id, kind, received_at, body FROM trace ORDER BY seq", ()
+            "SELECT seq, message_id, kind, received_at, body FROM trace WHERE seq > ? ORDER BY seq",
+            (after_seq,),
         )
         for seq, message_id, kind, received_at, body in rows:
             yield TraceRecord(seq, message_id, kind, datetime.fromisoformat(received_at), body)
+
+    def snapshots(self, format: str) -> Iterator[SnapshotRecord]:
+        if schema_version(self._db) < _SNAPSHOTS_SINCE_VERSION:
+            return  # an older file opened read-only: it has no snapshots
+        with translated("ledger"):
+            ids = self._db.execute(
+                "SELECT id FROM snapshots WHERE format = ? ORDER BY trace_seq DESC, id DESC",
+                (format,),
+            ).fetchall()
+        for (snapshot_id,) in ids:
+            with translated("ledger"):
+                row = self._db.execute(
+                    "SELECT id, format, trace_seq, taken_at, body, checksum FROM snapshots"
+                    " WHERE id = ?",
+                    (snapshot_id,),
+                ).fetchone()
+            if row is not None:  # pruned meanwhile by another writer
+                number, kind, position, taken_at, body, checksum = row
+                instant = datetime.fromisoformat(taken_at)
+                yield SnapshotRecord(number, kind, position, instant, body, checksum)
 
     def close(self) -> None:
         try:

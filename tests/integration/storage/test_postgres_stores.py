@@ -21,6 +21,7 @@ from osed.domain.errors import (
 )
 from osed.ledger.verify import Finding, verify_store
 from osed.ports.timeseries import TimeSeriesPoint
+from osed.storage._pg_schema import LEDGER_MIGRATIONS
 from osed.storage.postgres import PostgresLedgerStore, PostgresTimeSeriesStore
 from tests.unit.storage.store_samples import entry, trade, trades
 
@@ -54,7 +55,7 @@ def test_migrations_are_recorded_per_component(
     PostgresTimeSeriesStore(postgres_conninfo, schema=postgres_schema).close()
     PostgresLedgerStore(postgres_conninfo, schema=postgres_schema).close()  # nothing to do
     rows = admin.execute("SELECT component, version FROM schema_migrations ORDER BY 1").fetchall()
-    assert rows == [("ledger", 1), ("timeseries", 1)]
+    assert rows == [("ledger", 1), ("ledger", 2), ("timeseries", 1)]
 
 
 def test_a_newer_schema_is_refused(
@@ -63,7 +64,10 @@ def test_a_newer_schema_is_refused(
     postgres_schema: str,
     admin: psycopg.Connection,
 ) -> None:
-    admin.execute("INSERT INTO schema_migrations (component, version) VALUES ('ledger', 2)")
+    newer = len(LEDGER_MIGRATIONS) + 1
+    admin.execute(
+        "INSERT INTO schema_migrations (component, version) VALUES ('ledger', %s)", (newer,)
+    )
     with pytest.raises(ConfigurationError, match="newer"):
         PostgresLedgerStore(postgres_conninfo, schema=postgres_schema)
 

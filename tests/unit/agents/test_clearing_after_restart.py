@@ -82,7 +82,11 @@ def test_transactions_not_recorded_as_sent_are_unsent_after_a_restart(tmp_path: 
     crossing(crashed, 1)
     first = crashed.clear(slot(0))
     second = crashed.clear(slot(1))
-    assert crashed.unsent_transactions() == []  # live: the caller holds the notifications
+    # Live too, until recorded as sent: a snapshot must hold what a replay would know.
+    assert [u.clearing_id for u in crashed.unsent_transactions()] == [
+        first.clearing_id,
+        second.clearing_id,
+    ]
     crashed.transactions_sent(first.clearing_id)
     # The crash came after the second clearing's commit, before its transactions went out.
     recovered = restarted(crashed, clock)

@@ -49,7 +49,7 @@ def state(agent: MarketAgent) -> dict[str, object]:
         "open": {k: (v.party, v.tender, v.instrument) for k, v in agent._open.items()},
         "parts": dict(agent._parts),
         "quotes": {k: (v.party, v.quote, v.remaining) for k, v in agent._quotes.items()},
-        "replies": dict(agent._replies.replies),
+        "replies": dict(agent._replies.items()),
         "books": [agent.market.snapshot(slot(k).key()) for k in range(SLOTS)],
     }
 
@@ -148,7 +148,7 @@ def test_position_requests_are_answered_afresh_after_a_restart(tmp_path: Path) -
     run(crashed, clock, [EiRequestPosition("q1", "b", "b", slot(0))])
     recovered = new_agent(SqliteLedgerStore(path), clock, "bilateral")
     assert recovered.recovery.requests == 0
-    assert "q1" not in recovered._replies.replies
+    assert "q1" not in recovered._replies
 
 
 # ------------------------------------------------------------------ property

@@ -1,0 +1,189 @@
+"""Market Agent restart time after 10k, 50k and 100k traced requests, with and without snapshots.
+
+Prints one JSON object. The workload is the kill -9 test's: tenders of 20 parties with crossing
+prices on a bilateral market, 4 delivery intervals, about 95 % of them trading, on a SQLite
+ledger at the runtime's durability (``synchronous=FULL``). One live agent writes ``--sizes[-1]``
+requests and a snapshot every ``--every``; copies of its ledger are taken just before and just
+after the snapshots at each size. A restart is timed in a fresh process, from the start of
+``MarketAgent(...)`` to its return (imports and opening the store excluded):
+
+- ``full_replay_s``: the whole trace replayed (snapshots ignored);
+- ``snapshot_s``: from the snapshot at the last request (as after a graceful stop);
+- ``snapshot_worst_tail_s``: from the snapshot ``--every`` requests earlier, so ``--every``
+  requests are replayed (a crash just before the next snapshot was written).
+
+``snapshot_pause_ms`` is how long one request waited while a snapshot was taken (encoding,
+compressing, writing), and ``live_overhead`` the share of the live run spent in snapshots.
+Timings are the best of ``--repeat`` runs, since other processes share this machine.
+
+    .venv/bin/python bench/bench_market_agent_recovery.py [--sizes 10000 50000 100000]
+        [--every 5000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from osed.agents.market_agent import MarketAgent
+from osed.agents.snapshot import SnapshotPolicy
+from osed.agents.units import MarketUnits
+from osed.domain.cts import EiCreateTender, IntervalDetail, Side, Tender
+from osed.domain.time import Interval, ManualClock
+from osed.markets.orderbook import BilateralMarket
+from osed.storage.sqlite import SqliteLedgerStore
+
+SLOT = timedelta(minutes=15)
+FIRST_SLOT = datetime(2030, 1, 1, tzinfo=UTC)
+INTERVALS = [Interval(FIRST_SLOT + k * SLOT, SLOT) for k in range(4)]
+UNITS = MarketUnits(price_scale=4, quantity_scale=3, currency="USD", resolution=SLOT)
+PARTIES = 20
+
+
+def tenders(count: int, seed: int = 20260701) -> list[EiCreateTender]:
+    """Buyers bid 0.0950–0.1100, sellers ask 0.0900–0.1050: many cross, many rest."""
+    rng = random.Random(seed)
+    requests = []
+    for n in range(count):
+        side = rng.choice((Side.BUY, Side.SELL))
+        price = rng.randint(950, 1100) if side is Side.BUY else rng.randint(900, 1050)
+        detail = IntervalDetail(rng.choice(INTERVALS), price, rng.randint(1, 50) * 100)
+        tender = Tender(f"t{n}", side, detail, price_scale=4, quantity_scale=3)
+        requests.append(EiCreateTender(f"r{n}", f"p{n % PARTIES}", "market", tender))
+    return requests
+
+
+def agent(path: Path, clock: ManualClock, *, restore: bool) -> MarketAgent:
+    return MarketAgent(
+        market_id="market",
+        market=BilateralMarket(),
+        ledger=SqliteLedgerStore(path),
+        clock=clock,
+        units=UNITS,
+        snapshots=SnapshotPolicy(every=None, restore=restore),  # timed here, taken by hand
+    )
+
+
+def copy_ledger(source: Path, target: Path) -> None:
+    """A consistent copy of what is committed, while the live agent keeps its connection."""
+    with closing(sqlite3.connect(source)) as live, closing(sqlite3.connect(target)) as copy:
+        live.backup(copy)
+
+
+def write(folder: Path, sizes: list[int], every: int) -> dict[str, object]:
+    """The live run: requests, a snapshot every ``every``, ledger copies around each size."""
+    clock = ManualClock(FIRST_SLOT - timedelta(days=1))
+    live = agent(folder / "live.sqlite", clock, restore=False)
+    pauses: list[float] = []
+    handling = 0.0
+    size = 0
+    requests = tenders(max(sizes))
+    for n, request in enumerate(requests, start=1):
+        clock.advance(timedelta(milliseconds=50))
+        began = time.perf_counter()
+        live.handle(request)
+        handling += time.perf_counter() - began
+        if n in sizes:
+            copy_ledger(folder / "live.sqlite", folder / f"tail-{n}.sqlite")
+        if n % every == 0:
+            began = time.perf_counter()
+            live.snapshot()
+            pauses.append(time.perf_counter() - began)
+            with closing(sqlite3.connect(folder / "live.sqlite")) as db:
+                (size,) = db.execute(
+                    "SELECT length(body) FROM snapshots ORDER BY id DESC LIMIT 1"
+                ).fetchone()
+        if n in sizes:
+            copy_ledger(folder / "live.sqlite", folder / f"at-{n}.sqlite")
+    live.ledger.close()
+    return {
+        "requests_per_s_without_snapshots": round(len(requests) / handling),
+        "live_overhead": round(sum(pauses) / (handling + sum(pauses)), 3),
+        "snapshot_pause_ms": {
+            "mean": round(1000 * statistics.mean(pauses), 1),
+            "max": round(1000 * max(pauses), 1),
+            "last": round(1000 * pauses[-1], 1),
+        },
+        "last_snapshot_bytes": size,
+    }
+
+
+def restart_in_new_process(path: Path, *, restore: bool) -> dict[str, float]:
+    command = [sys.executable, __file__, "--restart", str(path)]
+    command += [] if restore else ["--full-replay"]
+    answer = subprocess.run(command, check=True, capture_output=True, text=True)
+    found: dict[str, float] = json.loads(answer.stdout)
+    return found
+
+
+def restart(path: Path, *, restore: bool) -> None:
+    """One timed restart (run in its own process); prints its figures."""
+    ledger = SqliteLedgerStore(path)
+    began = time.perf_counter()
+    recovered = MarketAgent(
+        market_id="market",
+        market=BilateralMarket(),
+        ledger=ledger,
+        clock=ManualClock(FIRST_SLOT),
+        units=UNITS,
+        snapshots=SnapshotPolicy(every=None, restore=restore),
+    )
+    seconds = time.perf_counter() - began
+    report = recovered.recovery
+    print(json.dumps({"s": seconds, "replayed": report.requests, "from": report.snapshot_seq}))
+    ledger.close()
+
+
+def best(path: Path, repeat: int, *, restore: bool) -> dict[str, float]:
+    runs = [restart_in_new_process(path, restore=restore) for _ in range(repeat)]
+    fastest = min(runs, key=lambda run: run["s"])
+    return {"s": round(fastest["s"], 3), "replayed": fastest["replayed"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000])
+    parser.add_argument("--every", type=int, default=SnapshotPolicy().every or 5_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--restart", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--full-replay", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.restart is not None:
+        restart(args.restart, restore=not args.full_replay)
+        return
+    sizes = sorted(args.sizes)
+    results: dict[str, object] = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "every": args.every,
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        results["live"] = write(Path(folder), sizes, args.every)
+        restarts: dict[str, object] = {}
+        for size in sizes:
+            at, tail = Path(folder) / f"at-{size}.sqlite", Path(folder) / f"tail-{size}.sqlite"
+            worst = best(tail, args.repeat, restore=True)
+            restarts[str(size)] = {
+                "full_replay_s": best(at, args.repeat, restore=False)["s"],
+                "snapshot_s": best(at, args.repeat, restore=True)["s"],
+                "snapshot_worst_tail_s": worst["s"],
+                "worst_tail_requests": worst["replayed"],
+            }
+        results["restart"] = restarts
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

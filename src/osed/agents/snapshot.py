@@ -1,0 +1,300 @@
+"""Snapshots of the Market Agent's state, so that a restart replays only the trace after one.
+
+A snapshot holds what a replay of the trace up to its position would rebuild: open tenders,
+tender ids, quotes, cleared intervals, unsent clearings, the quote match counter, the engine's
+books (as a :class:`~osed.agents.market_journal.MarketJournal`) and the reply cache. The
+store keeps it beside the trace, at the position of the last trace row it covers, with a
+checksum (``LedgerStore.save_snapshot``).
+
+Body: length-prefixed zlib frames. The first holds a JSON header (format version, the agent's
+configuration, see :func:`fingerprint`, and the number of chunks that follow) and the state in
+the compact form of :mod:`osed.codec.snapshot`. Then the tender ids and the reply cache, each
+in chunks (:mod:`osed.agents.snapshot_chunks`), oldest first: they grow with history, so each
+chunk is encoded once and written again by every later snapshot. A tender-id line is the id
+(one part) or ``[id, [part ids]]``; a reply line ``[request id, reply]``, which stays encoded
+until a retry asks for it.
+
+A snapshot that fails its checksum, does not decode, was taken with another configuration or
+lies beyond the trace is skipped with a warning; the next older one is tried, and without
+any the whole trace is replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from osed.agents.market_journal import (
+    Cancel,
+    InstrumentJournal,
+    MarketJournal,
+    Submit,
+    Sweep,
+)
+from osed.agents.market_state import (
+    Notification,
+    OpenQuote,
+    OpenTender,
+    Reply,
+    UnsentTransactions,
+)
+from osed.agents.snapshot_chunks import json_line, lines_of
+from osed.agents.units import MarketUnits
+from osed.codec.snapshot import ValueCodec
+from osed.domain import cts
+from osed.domain.errors import IntegrityError
+from osed.domain.time import Interval
+from osed.markets.protocol import Market, Order
+from osed.ports.ledger import LedgerStore, SnapshotRecord, TraceRecord
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_FORMAT = "osed.market-agent"
+_VERSION = 1
+_COMPRESSION = 1  # zlib level: fast, and the JSON text still shrinks about tenfold
+_FRAME_LENGTH = 8  # bytes of the big-endian length before each frame
+_READ = json.JSONDecoder()
+
+Fingerprint = dict[str, str | int]
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPolicy:
+    """When the agent writes snapshots and whether it starts from one.
+
+    ``every``: after this many state-changing steps (requests other than position requests,
+    clearings, expiries, records of sent transactions), also right after a recovery that
+    replayed as many; None: only when asked (:meth:`MarketAgent.snapshot`, e.g. at a graceful
+    stop). ``keep``: snapshots kept, newest first (the older are the fallback when the newest
+    is damaged). ``restore``: start from the newest usable snapshot, else replay everything.
+    """
+
+    every: int | None = 5_000
+    keep: int = 2
+    restore: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AgentState:
+    """Everything of the agent a replay rebuilds but the tender ids and the reply cache."""
+
+    open_tenders: tuple[tuple[str, OpenTender], ...]
+    quotes: tuple[tuple[str, OpenQuote], ...]
+    cleared: tuple[str, ...]
+    unsent: tuple[UnsentTransactions, ...]
+    next_quote_match: int
+    market: MarketJournal
+    ledger_count: int
+    """Ledger entries when the snapshot was taken: a message recorded at or below this seq
+    was recorded before the snapshot's position."""
+
+
+Parts = tuple[str, tuple[str, ...]]
+"""A tender id and the ids of its parts in the market (one per interval of a stream)."""
+CachedReply = tuple[str, str]
+"""A request id and its reply line (:func:`reply_line`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSnapshot:
+    trace_seq: int
+    state: AgentState
+    parts: list[tuple[bytes, list[Parts]]]
+    """Each chunk of tender ids as stored, with its content, oldest first."""
+    replies: list[tuple[bytes, list[CachedReply]]]
+    """Each chunk of the reply cache as stored, with its content, oldest first."""
+
+
+_CODEC = ValueCodec(
+    [
+        Interval,
+        cts.IntervalDetail,
+        cts.StreamDetail,
+        cts.StreamInterval,
+        cts.Tender,
+        cts.Transaction,
+        cts.Rfq,
+        cts.Quote,
+        cts.PositionInterval,
+        cts.EiResponse,
+        cts.EiCreateTender,
+        cts.EiCreatedTender,
+        cts.EiCancelTender,
+        cts.EiCanceledTender,
+        cts.EiCreateTransaction,
+        cts.EiCreatedTransaction,
+        cts.EiRequestPosition,
+        cts.EiReplyPosition,
+        cts.EiCreateRfq,
+        cts.EiCreateQuote,
+        cts.EiAcceptQuote,
+        cts.EiRejectQuote,
+        cts.EiCancelQuote,
+        Notification,
+        Reply,
+        UnsentTransactions,
+        OpenTender,
+        OpenQuote,
+        Order,
+        Submit,
+        Cancel,
+        Sweep,
+        InstrumentJournal,
+        MarketJournal,
+        AgentState,
+    ]
+)
+
+
+def fingerprint(market_id: str, market: Market, units: MarketUnits, replies: int) -> Fingerprint:
+    """What a snapshot must have been taken with to be used: the same market, engine, units
+    and reply cache size rebuild the same state from the same trace."""
+    engine = type(market)
+    resolution = units.resolution
+    return {
+        "marketId": market_id,
+        "engine": f"{engine.__module__}.{engine.__qualname__}",
+        "mechanism": market.name,
+        "priceScale": units.price_scale,
+        "quantityScale": units.quantity_scale,
+        "currency": units.currency,
+        "resolutionS": -1 if resolution is None else resolution // timedelta(seconds=1),
+        "rememberedReplies": replies,
+    }
+
+
+def reply_line(request_id: str, reply: Reply) -> str:
+    """A cached reply as a line of a snapshot: ``[request id, reply]``."""
+    return json_line([request_id, _CODEC.encode(reply)])
+
+
+def reply_of_line(line: str) -> Reply:
+    try:
+        _, data = json.loads(line)
+    except ValueError as exc:
+        raise IntegrityError(f"a cached reply does not decode: {exc}") from exc
+    reply: Reply = _CODEC.decode(Reply, data)
+    return reply
+
+
+def parts_line(parts: Parts) -> str:
+    tender_id, part_ids = parts
+    return json_line(tender_id if part_ids == (tender_id,) else [tender_id, part_ids])
+
+
+def encode_snapshot(
+    identity: Fingerprint, state: AgentState, parts: list[bytes], replies: list[bytes]
+) -> bytes:
+    header = {"version": _VERSION, **identity, "partsChunks": len(parts)}
+    head = f"{json_line(header)}\n{json_line(_CODEC.encode(state))}"
+    frames = [zlib.compress(head.encode(), _COMPRESSION), *parts, *replies]
+    return b"".join(len(frame).to_bytes(_FRAME_LENGTH, "big") + frame for frame in frames)
+
+
+def decode_snapshot(record: SnapshotRecord, identity: Fingerprint) -> LoadedSnapshot:
+    """The snapshot's content; :class:`IntegrityError` saying why it cannot be used."""
+    if not record.intact:
+        raise IntegrityError("its checksum does not match its body")
+    try:
+        head, *chunks = _frames(record.body)
+        header_text, state_text = zlib.decompress(head).decode().split("\n")
+        header = json.loads(header_text)
+        if not isinstance(header, dict):
+            raise ValueError("the header is not an object")
+        parts_count = header.pop("partsChunks", -1)
+        if header != {"version": _VERSION, **identity} or not 0 <= parts_count <= len(chunks):
+            raise IntegrityError(f"it was taken with another version or configuration: {header}")
+        state: AgentState = _CODEC.decode(AgentState, json.loads(state_text))
+        parts = [(blob, _parts_of(blob)) for blob in chunks[:parts_count]]
+        replies = [
+            (blob, [_cached_reply(line) for line in lines_of(blob)])
+            for blob in chunks[parts_count:]
+        ]
+    except (zlib.error, UnicodeDecodeError, ValueError, TypeError) as exc:
+        raise IntegrityError(f"it does not decode: {exc}") from exc
+    return LoadedSnapshot(record.trace_seq, state, parts, replies)
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePoint:
+    """Where a recovery starts: the newest usable snapshot (None: the beginning), the trace
+    after it, and how many newer snapshots were skipped (each logged)."""
+
+    snapshot: LoadedSnapshot | None
+    tail: Iterator[TraceRecord]
+    skipped: int
+
+
+def resume_point(ledger: LedgerStore, identity: Fingerprint, *, snapshots: bool) -> ResumePoint:
+    """The newest snapshot of ``identity`` that is intact, decodes and lies on this trace
+    (not on a trace since replaced), if ``snapshots``; else, or without one, the beginning."""
+    skipped = 0
+    for record in ledger.snapshots(SNAPSHOT_FORMAT) if snapshots else ():
+        try:
+            loaded = decode_snapshot(record, identity)
+            tail = _trace_after(ledger, record.trace_seq)
+        except IntegrityError as exc:
+            log.warning(
+                "snapshot %d at trace position %d is skipped: %s",
+                record.snapshot_id,
+                record.trace_seq,
+                exc,
+            )
+            skipped += 1
+            continue
+        return ResumePoint(loaded, tail, skipped)
+    return ResumePoint(None, iter(ledger.traces()), skipped)
+
+
+def _trace_after(ledger: LedgerStore, trace_seq: int) -> Iterator[TraceRecord]:
+    """The trace after ``trace_seq``, once its row ``trace_seq`` is found there."""
+    rows = iter(ledger.traces(after_seq=max(trace_seq - 1, 0)))
+    if trace_seq > 0:  # a snapshot at 0 was taken before anything was traced
+        first = next(rows, None)
+        if first is None or first.seq != trace_seq:
+            raise IntegrityError(f"the trace has no row {trace_seq}")
+    return rows
+
+
+def _frames(body: bytes) -> list[bytes]:
+    frames: list[bytes] = []
+    at = 0
+    while at < len(body):
+        length = int.from_bytes(body[at : at + _FRAME_LENGTH], "big")
+        at += _FRAME_LENGTH
+        if at + length > len(body):
+            raise ValueError("a frame runs past the end of the body")
+        frames.append(body[at : at + length])
+        at += length
+    if not frames:
+        raise ValueError("an empty body")
+    return frames
+
+
+def _parts_of(blob: bytes) -> list[Parts]:
+    """One JSON parse for the whole chunk: there are as many entries as tenders ever made."""
+    data = json.loads(f"[{','.join(lines_of(blob))}]")
+    found: list[Parts] = []
+    for item in data:
+        if isinstance(item, str):
+            found.append((item, (item,)))
+        else:
+            tender_id, part_ids = item
+            if not isinstance(tender_id, str) or not all(isinstance(p, str) for p in part_ids):
+                raise ValueError(f"not a tender id and its parts: {item!r}")
+            found.append((tender_id, tuple(part_ids)))
+    return found
+
+
+def _cached_reply(line: str) -> CachedReply:
+    """The request id of a reply line, read without decoding the reply, and the line."""
+    if not line.startswith("["):
+        raise ValueError(f"not a cached reply: {line[:80]!r}")
+    request_id, _ = _READ.raw_decode(line, 1)
+    if not isinstance(request_id, str):
+        raise ValueError(f"not a cached reply: {line[:80]!r}")
+    return request_id, line
