@@ -6,6 +6,10 @@ envelope key: a retried or replayed publish inside the stream's duplicate window
 once. ``durable=`` subscriptions are durable pull consumers acknowledged after the handler
 returned (a failed handler means redelivery); the others are ephemeral ordered consumers that
 start at the next message. Frames that do not decode go to ``_osed/dead-letter/<topic>``.
+
+Throughput comes from keeping many messages in flight without per-message timers or tasks:
+publishes wait for their PubAcks together on one inbox (``_nats_pubacks``), and a durable
+subscription pulls its next batch while the handler works on the current one (``_nats_pull``).
 """
 
 from __future__ import annotations
@@ -13,10 +17,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import inspect
 import json
 import logging
 import ssl
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
 
 import nats.errors
 import nats.js.errors
@@ -26,6 +34,13 @@ from nats.aio.subscription import Subscription as NatsSubscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.client import JetStreamContext
 
+from osed.bus._nats_pubacks import (
+    NoStreamError,
+    PubAcks,
+    PubAckTimeoutError,
+    verify,
+)
+from osed.bus._nats_pull import PullFeed
 from osed.bus._nats_subjects import (
     filter_for_pattern,
     require_token,
@@ -33,7 +48,7 @@ from osed.bus._nats_subjects import (
     subject_for_topic,
     topic_for_subject,
 )
-from osed.codec.envelope import decode_envelope, encode_envelope
+from osed.codec.envelope import decode_frame, encode_envelope
 from osed.domain.envelope import Envelope
 from osed.domain.errors import (
     ConfigurationError,
@@ -49,11 +64,30 @@ log = logging.getLogger(__name__)
 SYSTEM_PREFIX = "_osed/"
 DEAD_LETTER_PREFIX = "_osed/dead-letter/"
 MSG_ID = "Nats-Msg-Id"
-FETCH_WAIT = 1.0  # seconds a durable pull waits on the server; also the most close() waits
+FETCH_WAIT = 1.0  # seconds a durable pull request waits on the server before it is renewed
 REDELIVERY_DELAY = 1.0  # seconds before a message whose handler failed comes again
+STOP_WAIT = 2.0  # seconds stop() waits for the PubAcks of publishes still in flight
+SUBJECT_CACHE = 4096  # topics (per bus) and subjects (per subscription) remembered
+
+# The slot's setter: stamps received_at on a frozen envelope without constructing a new one.
+_set_received_at: Callable[[Envelope, datetime], None] = vars(Envelope)["received_at"].__set__
 
 # Everything nats-py raises on purpose; translated where it crosses into OSED.
 NATS_ERRORS = (nats.errors.Error, nats.js.errors.Error)
+# Every subject this bus sends is checked by _nats_subjects (tokens without whitespace, so no
+# CR/LF either) or comes from the broker; nats-py's second check costs a regex per publish and
+# ack. Older nats-py have no such check and no option.
+_SKIP_VALIDATION: dict[str, Any] = (
+    {"skip_subject_validation": True}
+    if "skip_subject_validation" in inspect.signature(NatsClient.connect).parameters
+    else {}
+)
+# Worth publishing again with the same Nats-Msg-Id until publish_timeout: the broker is away.
+RETRYABLE = (
+    PubAckTimeoutError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.OutboundBufferLimitError,
+)
 
 
 class NatsUnavailableError(UnavailableError):
@@ -98,6 +132,8 @@ class NatsBus:
         self.fetch_batch = fetch_batch
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
+        self._acks: PubAcks | None = None
+        self._subjects: dict[str, str] = {}
         self._subscriptions: set[DurableSubscription | EphemeralSubscription] = set()
 
     async def start(self) -> None:
@@ -105,6 +141,7 @@ class NatsBus:
         try:
             await asyncio.wait_for(
                 nc.connect(
+                    **_SKIP_VALIDATION,
                     servers=self._servers,
                     name=self._name,
                     user=self._user,
@@ -127,26 +164,65 @@ class NatsBus:
             ) from exc
         self._nc, self._js = nc, nc.jetstream(timeout=self._ack_timeout)
         try:
+            acks = PubAcks(nc, self._ack_timeout)
+            await acks.open()
+            self._acks = acks
             await self._ensure_stream()
         except BaseException:
             await self.stop()
             raise
 
     async def stop(self) -> None:
-        for subscription in list(self._subscriptions):
-            await subscription.close()
-        nc, self._nc, self._js = self._nc, None, None
+        # Together: each durable subscription may wait up to FETCH_WAIT for its pulls to end.
+        await asyncio.gather(*(subscription.close() for subscription in list(self._subscriptions)))
+        nc, acks = self._nc, self._acks
+        self._nc, self._js, self._acks = None, None, None
+        if acks is not None:
+            await acks.settled(STOP_WAIT)
+            acks.close()  # publishes still waiting get NatsUnavailableError
         if nc is not None and not nc.is_closed:
-            with contextlib.suppress(*NATS_ERRORS, TimeoutError):
+            # OSError: closing a client whose broker is gone fails on the dead socket.
+            with contextlib.suppress(*NATS_ERRORS, TimeoutError, OSError):
                 await nc.flush(timeout=2)
                 await asyncio.wait_for(nc.close(), 5)  # a half-reconnected client can stall
 
     async def publish(self, envelope: Envelope) -> None:
-        subject = subject_for_topic(self.prefix, envelope.topic)
-        await self._publish(subject, encode_envelope(envelope), {MSG_ID: envelope.key})
+        subject = self._subject(envelope.topic)
+        frame, headers = encode_envelope(envelope), {MSG_ID: envelope.key}
+        acks = self._pubacks()
+        started = asyncio.get_running_loop().time()
+        try:  # the common case without the retry loop's frame
+            verify(await (await acks.send(subject, frame, headers)))
+            return
+        except (NoStreamError, *RETRYABLE):
+            pass
+        except NATS_ERRORS as exc:
+            raise NatsUnavailableError(f"JetStream refused {subject!r}: {exc}") from exc
+        await asyncio.sleep(0.05)
+        await self._publish(subject, frame, headers, started=started)
 
     async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
-        await asyncio.gather(*(self.publish(envelope) for envelope in envelopes))
+        """Every envelope in flight at once, in order, each with its own ``Nats-Msg-Id``;
+        returns when all are stored (a retry may store one out of order)."""
+        acks = self._pubacks()
+        started = asyncio.get_running_loop().time()
+        messages = [
+            (self._subject(e.topic), encode_envelope(e), {MSG_ID: e.key}) for e in envelopes
+        ]
+        sent: list[asyncio.Future[Msg] | None] = []
+        for subject, frame, headers in messages:
+            try:
+                sent.append(await acks.send(subject, frame, headers))
+            except NATS_ERRORS:
+                sent.append(None)  # _publish tries again below, or reports
+        failed: BaseException | None = None
+        for (subject, frame, headers), first in zip(messages, sent, strict=True):
+            try:
+                await self._publish(subject, frame, headers, first, started=started)
+            except (NatsUnavailableError, ConfigurationError) as exc:
+                failed = failed or exc  # the others still get their chance
+        if failed is not None:
+            raise failed
 
     async def subscribe(
         self, pattern: str, handler: Handler, *, durable: str | None = None
@@ -165,57 +241,50 @@ class NatsBus:
         self._subscriptions.add(subscription)
         return subscription
 
-    async def deliver(self, msg: Msg, pattern: str, handler: Handler) -> bool:
-        """Run ``handler`` on ``msg`` if it is for ``pattern``; False when the handler failed.
-        Never raises: a bad frame is dead-lettered, a failing handler logged."""
-        topic = topic_for_subject(self.prefix, msg.subject)
-        if not topic_matches(pattern, topic):
-            return True  # the consumer filter was wider than the pattern
-        if topic.startswith(SYSTEM_PREFIX) and not pattern.startswith(SYSTEM_PREFIX):
-            return True  # wildcards do not reach into the system namespace
-        decoded = self._decoded(topic, msg.data)
-        if isinstance(decoded, str):
-            await self._dead_letter(topic, msg.data, decoded)
-            return True
-        try:
-            await handler(decoded)
-        except Exception:
-            log.exception("handler for %s failed on %s", pattern, decoded.key)
-            return False
-        return True
-
     def forget(self, subscription: DurableSubscription | EphemeralSubscription) -> None:
         self._subscriptions.discard(subscription)
 
-    async def _publish(self, subject: str, frame: bytes, headers: dict[str, str] | None) -> None:
-        # Retrying with the same Nats-Msg-Id is safe: JetStream stores the message once.
-        js = self._started()
+    async def _publish(
+        self,
+        subject: str,
+        frame: bytes,
+        headers: dict[str, str] | None,
+        sent: asyncio.Future[Msg] | None = None,
+        started: float | None = None,
+    ) -> None:
+        """Send (unless ``sent`` is the PubAck of a first try) and wait until stored.
+        Retrying with the same Nats-Msg-Id is safe: JetStream stores the message once."""
+        acks = self._pubacks()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._publish_timeout
+        deadline = (loop.time() if started is None else started) + self._publish_timeout
         while True:
             try:
-                await js.publish(subject, frame, timeout=self._ack_timeout, headers=headers)
+                if sent is None:
+                    sent = await acks.send(subject, frame, headers)
+                verify(await sent)
                 return
-            except nats.js.errors.NoStreamResponseError as exc:
+            except NoStreamError as exc:
                 if loop.time() >= deadline:
                     raise ConfigurationError(f"no JetStream stream takes {subject!r}") from exc
-            except (nats.errors.TimeoutError, nats.errors.ConnectionReconnectingError) as exc:
+            except RETRYABLE as exc:
                 if loop.time() >= deadline:
                     raise NatsUnavailableError(f"JetStream did not store {subject!r}") from exc
             except NATS_ERRORS as exc:
                 raise NatsUnavailableError(f"JetStream refused {subject!r}: {exc}") from exc
+            sent = None
             await asyncio.sleep(0.05)  # reconnecting; the client buffers meanwhile
 
-    def _decoded(self, topic: str, frame: bytes) -> Envelope | str:
-        try:
-            envelope = decode_envelope(frame)
-        except ValidationError as exc:
-            return str(exc)
-        if envelope.topic != topic:
-            return f"frame names topic {envelope.topic!r} but came on {topic!r}"
-        return envelope.received(self._clock.now())
+    def _subject(self, topic: str) -> str:
+        subject = self._subjects.get(topic)
+        if subject is None:
+            subject = subject_for_topic(self.prefix, topic)  # validates
+            if len(self._subjects) >= SUBJECT_CACHE:
+                self._subjects.clear()
+            self._subjects[topic] = subject
+        return subject
 
-    async def _dead_letter(self, topic: str, frame: bytes, reason: str) -> None:
+    async def dead_letter(self, topic: str, frame: bytes, reason: str) -> None:
+        """Publish an undecodable ``frame`` that came on ``topic`` to the dead-letter topic."""
         document = {"topic": topic, "reason": reason, "frame": base64.b64encode(frame).decode()}
         try:
             subject = subject_for_topic(self.prefix, DEAD_LETTER_PREFIX + topic)
@@ -246,10 +315,18 @@ class NatsBus:
 
     def _started(self) -> JetStreamContext:
         if self._js is None:
-            raise ValidationError(
-                [Problem("$", "not_started", "call start() before using the bus")], subject="bus"
-            )
+            raise _not_started()
         return self._js
+
+    def _pubacks(self) -> PubAcks:
+        if self._acks is None:
+            raise _not_started()
+        return self._acks
+
+    def _client(self) -> NatsClient:
+        if self._nc is None:
+            raise _not_started()
+        return self._nc
 
     async def _on_error(self, exc: Exception) -> None:
         log.warning("NATS: %s", exc or type(exc).__name__)
@@ -259,6 +336,73 @@ class NatsBus:
 
     async def _on_reconnected(self) -> None:
         log.info("NATS reconnected")
+        if self._acks is not None:
+            self._acks.resend_all()
+        for subscription in self._subscriptions:
+            if isinstance(subscription, DurableSubscription):
+                subscription.reconnected()
+
+
+def _not_started() -> ValidationError:
+    return ValidationError(
+        [Problem("$", "not_started", "call start() before using the bus")], subject="bus"
+    )
+
+
+class _Delivery:
+    """Hands a subscription's messages to its handler (both kinds of subscription)."""
+
+    def __init__(self, bus: NatsBus, pattern: str, handler: Handler) -> None:
+        self._bus = bus
+        self._pattern = pattern
+        self._handler = handler
+        self._topics: dict[str, str | None] = {}  # per subject: the topic, None if not ours
+        self.now = bus._clock.now
+
+    async def __call__(self, msg: Msg, at: datetime) -> bool:
+        """Run the handler on ``msg`` (received ``at``) if it is for the pattern; False when
+        the handler failed. Never raises: a bad frame is dead-lettered, a failing handler
+        logged."""
+        subject = msg.subject
+        try:
+            topic = self._topics[subject]
+        except KeyError:
+            topic = self._topic(subject)
+        if topic is None:
+            return True
+        try:
+            envelopes = decode_frame(msg.data)  # one envelope, or a batch frame's
+        except ValidationError as exc:
+            await self._bus.dead_letter(topic, msg.data, str(exc))
+            return True
+        for envelope in envelopes:
+            if envelope.topic != topic:
+                reason = f"frame names topic {envelope.topic!r} but came on {topic!r}"
+                await self._bus.dead_letter(topic, msg.data, reason)
+                return True
+        for envelope in envelopes:
+            # envelope.received(at) without validating again: it is new and ours alone.
+            _set_received_at(envelope, at)
+            try:
+                await self._handler(envelope)
+            except Exception:
+                # The whole message comes again; the ones already handled are repeats that
+                # the reliable layer drops by key.
+                log.exception("handler for %s failed on %s", self._pattern, envelope.key)
+                return False
+        return True
+
+    def _topic(self, subject: str) -> str | None:
+        topic, pattern = topic_for_subject(self._bus.prefix, subject), self._pattern
+        # The consumer filter can be wider than the pattern, and wildcards do not reach into
+        # the system namespace.
+        ours = topic_matches(pattern, topic) and (
+            not topic.startswith(SYSTEM_PREFIX) or pattern.startswith(SYSTEM_PREFIX)
+        )
+        if len(self._topics) >= SUBJECT_CACHE:
+            self._topics.clear()
+        self._topics[subject] = topic if ours else None
+        return topic if ours else None
 
 
 class DurableSubscription:
@@ -269,86 +413,85 @@ class DurableSubscription:
         self.pattern = pattern
         self._handler = handler
         self.durable = durable
-        self._pull: JetStreamContext.PullSubscription | None = None
+        self._feed: PullFeed | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
     async def open(self, js: JetStreamContext) -> None:
         bus = self._bus
         wanted = filter_for_pattern(bus.prefix, self.pattern)
-        config = ConsumerConfig(
-            durable_name=self.durable,
-            description=self.pattern,  # filters can be wider than the pattern; this is exact
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.NEW,
-            filter_subject=wanted,
-            ack_wait=bus.ack_wait,
-        )
         # Creating a consumer that exists would quietly change its filter: compare first.
-        with contextlib.suppress(nats.js.errors.NotFoundError):
+        try:
             found = (await js.consumer_info(bus.stream, self.durable)).config.description
+        except nats.js.errors.NotFoundError:
+            config = ConsumerConfig(
+                durable_name=self.durable,
+                description=self.pattern,  # filters can be wider than the pattern; this is exact
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.NEW,
+                filter_subject=wanted,
+                ack_wait=bus.ack_wait,
+            )
+            await js.add_consumer(bus.stream, config)
+        else:
             if found != self.pattern:
                 raise ConfigurationError(
                     f"durable consumer {self.durable!r} filters {found!r}, not {self.pattern!r}"
                 )
-        pull = await js.pull_subscribe(
-            wanted, durable=self.durable, stream=bus.stream, config=config
+        feed = PullFeed(
+            bus._client(), bus.stream, self.durable, batch=bus.fetch_batch, expires=FETCH_WAIT
         )
-        self._pull = pull
-        self._task = asyncio.create_task(self._run(pull), name=f"nats-durable:{self.durable}")
+        await feed.open()
+        self._feed = feed
+        self._task = asyncio.create_task(self._run(feed), name=f"nats-durable:{self.durable}")
 
     async def close(self) -> None:
-        """Stop pulling and let the consumer keep its place. The pull in progress is allowed to
-        end (at most ``FETCH_WAIT``): cancelled, it would leave a pull request on the server
-        that takes the next messages into an inbox nobody reads, until ``ack_wait``."""
+        """Stop pulling and let the consumer keep its place. The handler call in progress
+        ends first; messages pulled and not handled go back to the consumer at once (left in
+        an inbox nobody reads, they would come again only after ``ack_wait``)."""
         self._bus.forget(self)
         self._closing = True
         task, self._task = self._task, None
+        if self._feed is not None:
+            self._feed.wake()
         if task is not None and task is not asyncio.current_task():
             await task
-        pull, self._pull = self._pull, None
-        if pull is not None:
-            with contextlib.suppress(*NATS_ERRORS):
-                await pull.unsubscribe()
 
-    async def _run(self, pull: JetStreamContext.PullSubscription) -> None:
-        while not self._closing:
-            try:
-                # A single-message pull returns on the first message (a batch pull would wait
-                # for the whole batch or the timeout); then take what is there in batches.
-                batch = await pull.fetch(1, timeout=FETCH_WAIT)
-                while batch:
-                    for msg in batch:
-                        await self._handle(msg)
-                    batch = await self._waiting(pull)
-            except TimeoutError:
-                continue  # nothing new; nats' TimeoutError is also asyncio's
-            except NATS_ERRORS as exc:
-                log.warning("pulling %s failed: %s", self.durable, exc)
-                await asyncio.sleep(0.5)  # the client is reconnecting
+    def reconnected(self) -> None:
+        if self._feed is not None:
+            self._feed.reset()
 
-    async def _waiting(self, pull: JetStreamContext.PullSubscription) -> list[Msg]:
-        if self._closing:
-            return []
+    async def _run(self, feed: PullFeed) -> None:
+        deliver = _Delivery(self._bus, self.pattern, self._handler)
+        batch: deque[Msg] = deque()
         try:
-            return await pull.fetch(self._bus.fetch_batch, timeout=0.01)
-        except TimeoutError:
-            return []
+            while not self._closing:
+                try:
+                    batch = await feed.take()
+                except NATS_ERRORS as exc:
+                    log.warning("pulling %s failed: %s", self.durable, exc)
+                    await asyncio.sleep(0.5)  # the client is reconnecting
+                    continue
+                at = deliver.now()  # the batch arrived together
+                # After close() the rest goes back to the consumer for the next subscriber.
+                while batch and not self._closing:
+                    msg = batch.popleft()
+                    handled = await deliver(msg, at)
+                    await _settle(msg, handled=handled)
+        finally:
+            self._feed = None
+            await feed.close(batch)
 
-    async def _handle(self, msg: Msg) -> None:
-        if self._closing:  # back to the consumer for the next subscribe, without ack_wait
-            await self._settle(msg, handled=False, delay=None)
-            return
-        handled = await self._bus.deliver(msg, self.pattern, self._handler)
-        await self._settle(msg, handled=handled, delay=REDELIVERY_DELAY)
 
-    async def _settle(self, msg: Msg, *, handled: bool, delay: float | None) -> None:
-        # A lost ack is harmless: the message comes again and consumers drop it by key.
-        with contextlib.suppress(*NATS_ERRORS):
-            if handled:
-                await msg.ack()
-            else:
-                await msg.nak(delay=delay)
+async def _settle(msg: Msg, *, handled: bool) -> None:
+    # A lost ack is harmless: the message comes again and consumers drop it by key.
+    try:
+        if handled:
+            await msg.ack()
+        else:
+            await msg.nak(delay=REDELIVERY_DELAY)
+    except NATS_ERRORS:
+        pass
 
 
 class EphemeralSubscription:
@@ -358,6 +501,7 @@ class EphemeralSubscription:
         self._bus = bus
         self.pattern = pattern
         self._handler = handler
+        self._deliver = _Delivery(bus, pattern, handler)
         self._sub: NatsSubscription | None = None
 
     async def open(self, js: JetStreamContext) -> None:
@@ -379,4 +523,4 @@ class EphemeralSubscription:
                 await sub.unsubscribe()
 
     async def _on_msg(self, msg: Msg) -> None:
-        await self._bus.deliver(msg, self.pattern, self._handler)
+        await self._deliver(msg, self._deliver.now())

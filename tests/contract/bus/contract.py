@@ -176,6 +176,27 @@ class BusContract:
             await collector.wait_for(100)
             assert collector.seqs == list(range(1, 101))
 
+    async def test_publish_many_delivers_each_envelope_once_in_order(
+        self, bus_factory: BusFactory
+    ) -> None:
+        sender, receiver = await bus_factory(), await bus_factory()
+        root, source = unique("contract/many/"), unique("src-")
+        got = Collector()
+        await receiver.subscribe(f"{root}/#", got)
+        # Runs of one topic (a backend may pack each into batch frames), then another topic.
+        topics = [f"{root}/a"] * 300 + [f"{root}/b"] * 5 + [f"{root}/a"] * 20
+        sent = [
+            Envelope(topic, source, k, f"m{k}".encode() * (k % 7), T0)
+            for k, topic in enumerate(topics, start=1)
+        ]
+        await sender.publish_many(sent)
+        await got.wait_for(len(sent))
+        await asyncio.sleep(GRACE)
+        assert got.seqs == list(range(1, len(sent) + 1))
+        assert [(e.topic, e.payload, e.key) for e in got.envelopes] == [
+            (e.topic, e.payload, e.key) for e in sent
+        ]
+
     async def test_one_delivery_at_a_time_per_subscription(self, bus_factory: BusFactory) -> None:
         bus = await bus_factory()
         topic, source = unique("contract/serial/"), unique("src-")

@@ -1,5 +1,5 @@
 """NatsBus on a real nats-server with JetStream: round trip, subjects, durable consumers,
-kill -9, Nats-Msg-Id de-duplication, dead letters."""
+kill -9, Nats-Msg-Id de-duplication, dead letters, many messages in flight."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import replace
 import nats
 import pytest
 
-from osed.bus.nats import NatsBus
+from osed.bus.nats import NatsBus, NatsUnavailableError
 from osed.domain.envelope import Envelope
 from osed.domain.errors import ConfigurationError, ValidationError
 from tests.integration.bus.support import WAIT_S, Collector, clock, envelope
@@ -207,3 +207,81 @@ async def test_existing_stream_with_other_subjects_is_a_configuration_error(
     bus = NatsBus(url(nats_server), stream="OSED", clock=clock())
     with pytest.raises(ConfigurationError, match="without subjects"):
         await bus.start()
+
+
+# -- many messages in flight ------------------------------------------------------------------
+
+
+async def test_publish_many_stores_each_envelope_once_in_order(
+    make_bus: BusMaker, nats_server: Broker
+) -> None:
+    bus = await make_bus()
+    got = Collector()
+    await bus.subscribe("many/#", got, durable="many")
+    sent = [envelope("many/x", seq) for seq in range(1, 1001)]
+    await bus.publish_many(sent)
+    await bus.publish_many(sent[:10])  # a retry of the same keys
+    await got.wait_for(1000)
+    assert got.keys == [e.key for e in sent]
+    assert await stored_messages(nats_server) == 1000
+
+
+async def test_close_hands_back_what_was_pulled_but_not_handled(make_bus: BusMaker) -> None:
+    bus = await make_bus()  # ack_wait 30 s: a message left in a dead inbox would come that late
+    started, release = asyncio.Event(), asyncio.Event()
+    first = Collector()
+
+    async def slow(received: Envelope) -> None:
+        started.set()
+        await release.wait()
+        await first(received)
+
+    subscription = await bus.subscribe("back/#", slow, durable="back")
+    await bus.publish_many([envelope("back/x", seq) for seq in range(1, 21)])
+    async with asyncio.timeout(WAIT_S):
+        await started.wait()
+    closing = asyncio.create_task(subscription.close())
+    await asyncio.sleep(0.1)
+    assert not closing.done()  # the handler call in progress ends first
+    release.set()
+    await closing
+    assert first.keys == ["meter-1:1"]
+
+    again = Collector()
+    await bus.subscribe("back/#", again, durable="back")
+    async with asyncio.timeout(5):
+        await again.wait_for(19)
+    assert again.keys == [f"meter-1:{seq}" for seq in range(2, 21)]
+
+
+async def test_publishes_in_flight_survive_a_broker_kill(
+    make_bus: BusMaker, nats_server: Broker
+) -> None:
+    publisher, subscriber = await make_bus(), await make_bus()
+    got = Collector()
+    await subscriber.subscribe("kill/#", got, durable="kill")
+    count, seqs = 3000, iter(range(1, 3001))
+
+    async def send() -> None:
+        for seq in seqs:
+            await publisher.publish(envelope("kill/x", seq))
+
+    sending = asyncio.gather(*(send() for _ in range(200)))
+    await got.wait_for(500)
+    nats_server.kill()
+    nats_server.start()
+    async with asyncio.timeout(WAIT_S * 2):
+        await sending  # every publish returned: stored, or stored again once reconnected
+    await got.wait_until(lambda envelopes: len({e.key for e in envelopes}) == count)
+    assert await stored_messages(nats_server) == count  # the resent copies were dropped
+
+
+async def test_publish_gives_up_when_the_broker_stays_away(
+    make_bus: BusMaker, nats_server: Broker
+) -> None:
+    bus = await make_bus(ack_timeout=0.2, publish_timeout=1.0)
+    await bus.publish(envelope("away/x", 1))
+    nats_server.kill()
+    async with asyncio.timeout(WAIT_S):
+        with pytest.raises(NatsUnavailableError):
+            await bus.publish(envelope("away/x", 2))
