@@ -31,7 +31,22 @@ def _instant_text(instant: datetime) -> str:
 
 
 def encode_envelope(envelope: Envelope) -> bytes:
-    header = {
+    return _COMPACT.encode(_header(envelope)).encode() + b"\n" + envelope.payload
+
+
+def encode_batch(envelopes: Sequence[Envelope]) -> bytes:
+    """One batch frame for ``envelopes`` (all of one topic, in order)."""
+    headers = []
+    for envelope in envelopes:
+        header = _header(envelope)
+        header["size"] = len(envelope.payload)
+        headers.append(header)
+    head = _COMPACT.encode({"batch": headers}).encode()
+    return b"".join([head, b"\n", *(envelope.payload for envelope in envelopes)])
+
+
+def _header(envelope: Envelope) -> dict[str, str | int]:
+    return {
         "topic": envelope.topic,
         "source": envelope.source,
         "seq": envelope.seq,
@@ -39,26 +54,6 @@ def encode_envelope(envelope: Envelope) -> bytes:
         "eventTime": _instant_text(envelope.event_time),
         "contentType": envelope.content_type,
     }
-    return _COMPACT.encode(header).encode() + b"\n" + envelope.payload
-
-
-def encode_batch(envelopes: Sequence[Envelope]) -> bytes:
-    """One batch frame for ``envelopes`` (all of one topic, in order)."""
-    headers = []
-    for envelope in envelopes:
-        headers.append(
-            {
-                "topic": envelope.topic,
-                "source": envelope.source,
-                "seq": envelope.seq,
-                "key": envelope.key,
-                "eventTime": _instant_text(envelope.event_time),
-                "contentType": envelope.content_type,
-                "size": len(envelope.payload),
-            }
-        )
-    head = _COMPACT.encode({"batch": headers}).encode()
-    return b"".join([head, b"\n", *(envelope.payload for envelope in envelopes)])
 
 
 def decode_envelope(frame: bytes) -> Envelope:

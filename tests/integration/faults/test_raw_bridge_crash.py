@@ -18,6 +18,7 @@ from tests.integration.faults.checks import (
 )
 from tests.integration.faults.support import (
     COUNT,
+    PIPELINES,
     POINTS_PER_MESSAGE,
     BridgeProcess,
     ManagedProcess,
@@ -27,22 +28,9 @@ from tests.integration.faults.support import (
 )
 from tests.services.brokers import Broker
 
-# Long batches: a kill finds hundreds of messages received but not yet written.
-RAW_PIPELINES = """
-dead_letter_prefix: dead-letter
-batch:
-  max_points: 5000
-  max_delay_ms: 400
-pipelines:
-  - name: meters
-    ingress: raw
-    subscribe: [field/+]
-    format: sogno
-    steps: [validate]
-    publish: bal/processed
-    store:
-      series: "{device}/{component}/{measurand}/{phase}"
-"""
+# The pipeline of the other fault tests, reading raw MQTT instead of the bus.
+RAW_PIPELINES = PIPELINES.replace("ingress: bus", "ingress: raw")
+assert "ingress: raw" in RAW_PIPELINES
 
 
 class RawDevice(ManagedProcess):
