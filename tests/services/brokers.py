@@ -130,7 +130,9 @@ def mosquitto_broker(
     folder: Path, *, credentials: Credentials | None = None, extra_config: str = ""
 ) -> Broker:
     """A Mosquitto configured in ``folder`` (not started): persistence on, QoS 1 queues large
-    enough for tests (the default max_queued_messages of 1000 would drop the rest)."""
+    enough for tests (the default max_queued_messages of 1000 would drop the rest), and no cap
+    on QoS 1 messages in flight to a subscriber (the default 20 would make the bridge's raw
+    batches, acknowledged only once written, close at 20 messages)."""
     binary = _binary(MOSQUITTO, "mosquitto")
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()

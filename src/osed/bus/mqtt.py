@@ -30,7 +30,7 @@ from osed.bus.mqtt_link import (
 )
 from osed.codec.envelope import decode_frame, encode_batch, encode_envelope
 from osed.domain.envelope import Envelope
-from osed.domain.errors import Problem, ValidationError
+from osed.domain.errors import ConfigurationError, Problem, ValidationError
 from osed.domain.time import Clock
 from osed.ports.bus import Handler
 
@@ -250,7 +250,10 @@ def _runs(envelopes: Sequence[Envelope], max_bytes: int) -> Iterator[list[Envelo
 def _ssl_context(tls: ssl.SSLContext | str | Path | None) -> ssl.SSLContext | None:
     if tls is None or isinstance(tls, ssl.SSLContext):
         return tls
-    return ssl.create_default_context(cafile=str(tls))
+    try:
+        return ssl.create_default_context(cafile=str(tls))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"TLS CA {tls} unusable: {exc}") from exc
 
 
 def _require_name(name: str, path: str) -> None:
