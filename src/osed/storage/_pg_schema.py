@@ -1,4 +1,5 @@
-"""The PostgreSQL schemas of the ledger and the time-series store, as numbered migrations.
+"""The PostgreSQL schemas of the ledger, the time-series store and the job store, as numbered
+migrations.
 
 Table and column names follow the SQLite ledger (``docs/ledger.md``), so the two read alike.
 Text keys use the "C" collation: they sort by code point, as in SQLite, whatever the database's
@@ -99,3 +100,31 @@ _TIMESERIES_V1: Migration = (
 )
 
 TIMESERIES_MIGRATIONS: tuple[Migration, ...] = (_TIMESERIES_V1,)
+
+JOBS_COMPONENT = "jobs"
+
+_JOBS_V1: Migration = (
+    """CREATE TABLE jobs (
+        job_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        kind text COLLATE "C" NOT NULL,
+        idempotency_key text COLLATE "C" NOT NULL UNIQUE,
+        payload bytea NOT NULL,
+        status text NOT NULL
+            CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+        submitted_at timestamptz NOT NULL,
+        deadline timestamptz,
+        attempts integer NOT NULL DEFAULT 0,
+        worker_id text,
+        lease_until timestamptz,
+        cancel_requested boolean NOT NULL DEFAULT false,
+        started_at timestamptz,
+        finished_at timestamptz,
+        result bytea,
+        error text,
+        CHECK (status <> 'running' OR (worker_id IS NOT NULL AND lease_until IS NOT NULL))
+    )""",
+    # Claims walk the queued (and running) jobs of a kind, oldest first.
+    "CREATE INDEX jobs_claimable ON jobs (status, kind, submitted_at, job_id)",
+)
+
+JOBS_MIGRATIONS: tuple[Migration, ...] = (_JOBS_V1,)

@@ -1,13 +1,20 @@
-"""What every SQLite store shares: its error translation and its instant encoding."""
+"""What every SQLite store shares: its error translation, its instant encoding and the
+migrations of components versioned in ``schema_migrations``."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from osed.domain.errors import ConflictError, IntegrityError, Problem, ValidationError
+from osed.domain.errors import (
+    ConfigurationError,
+    ConflictError,
+    IntegrityError,
+    Problem,
+    ValidationError,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -40,3 +47,38 @@ def translated(subject: str) -> Iterator[None]:
         raise IntegrityError(f"{subject} storage failed: {exc}") from exc
     except sqlite3.DatabaseError as exc:
         raise IntegrityError(f"{subject} storage failed: {exc}") from exc
+
+
+def migrate_component(
+    connection: sqlite3.Connection, component: str, migrations: Sequence[Sequence[str]]
+) -> None:
+    """Bring ``component`` to version ``len(migrations)`` in one ``BEGIN IMMEDIATE``
+    transaction, recording each step in ``schema_migrations`` (several components may share
+    a file); a version newer than ``migrations`` knows is refused."""
+    target = len(migrations)
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (component TEXT NOT NULL, version INTEGER NOT NULL,"
+            " applied_at TEXT NOT NULL, PRIMARY KEY (component, version)) STRICT"
+        )
+        (version,) = connection.execute(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations WHERE component = ?",
+            (component,),
+        ).fetchone()
+        if version > target:
+            raise ConfigurationError(
+                f"{component} schema version {version} is newer than this OSED ({target})"
+            )
+        for number in range(version + 1, target + 1):
+            for statement in migrations[number - 1]:
+                connection.execute(statement)
+            connection.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                (component, number, datetime.now(UTC).isoformat()),
+            )
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise

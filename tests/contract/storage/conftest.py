@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from osed.ports.jobs import JobStore
 from osed.ports.ledger import LedgerStore
 from osed.ports.timeseries import TimeSeriesStore
 from osed.storage import postgres, sqlite
+from osed.storage.jobs_sqlite import SqliteJobStore
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
 from tests.contract.storage.backends import Backend, sqlite_locations
 from tests.services.postgres import (
@@ -97,3 +99,55 @@ def timeseries_backend(
 @pytest.fixture
 def timeseries(timeseries_backend: Backend[TimeSeriesStore]) -> TimeSeriesStore:
     return timeseries_backend.open()
+
+
+class JobsBackend:
+    """Job stores on this test's storage, as :class:`Backend` hands out the other stores
+    (a class of its own, since ``Backend`` is typed for the ledger and time-series ports)."""
+
+    def __init__(
+        self, name: str, opener: Callable[[str], JobStore], new_location: Callable[[], str]
+    ) -> None:
+        self.name = name
+        self._opener = opener
+        self._new_location = new_location
+        self._location = new_location()
+        self._opened: list[JobStore] = []
+
+    def open(self, *, closed_by_caller: bool = False) -> JobStore:
+        """A new store (a new connection); one used in another thread must be opened and
+        closed by its caller in that thread."""
+        store = self._opener(self._location)
+        if not closed_by_caller:
+            self._opened.append(store)
+        return store
+
+    def fresh(self) -> JobStore:
+        """A store on new, empty storage, e.g. one per hypothesis example."""
+        store = self._opener(self._new_location())
+        self._opened.append(store)
+        return store
+
+    def close_all(self) -> None:
+        for store in self._opened:
+            store.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def jobs_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobsBackend]:
+    if request.param == "sqlite":
+        backend = JobsBackend("sqlite", SqliteJobStore, sqlite_locations(tmp_path, "jobs.db"))
+    else:
+        conninfo, new_schema = _postgres_locations(request)
+        backend = JobsBackend(
+            "postgres",
+            lambda schema: postgres.PostgresJobStore(conninfo, schema=schema),
+            new_schema,
+        )
+    yield backend
+    backend.close_all()
+
+
+@pytest.fixture
+def jobs(jobs_backend: JobsBackend) -> JobStore:
+    return jobs_backend.open()
