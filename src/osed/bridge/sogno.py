@@ -49,8 +49,10 @@ SOGNO_UNITS: dict[str, str] = {
     Measurand.FREQUENCY: "Hz",
 }
 
-# SOGNO has no three-phase total; a later power step may widen this set (e.g. with "ABC").
-SOGNO_PHASES: frozenset[str] = frozenset({"A", "B", "C"})
+# SOGNO has no three-phase total; the power step (osed.bridge.power_step) writes its totals on
+# this phase, so a processed message decodes again.
+TOTAL_PHASE = "ABC"
+SOGNO_PHASES: frozenset[str] = frozenset({"A", "B", "C", TOTAL_PHASE})
 
 _MEASUREMENT_FIELDS = frozenset({"device", "timestamp", "readings"})
 _READING_FIELDS = frozenset({"component", "measurand", "phase", "data"})

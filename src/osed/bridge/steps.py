@@ -38,6 +38,7 @@ StepFactory = Callable[[Mapping[str, Any]], Step]
 BUILTIN_STEPS: dict[str, str] = {
     "validate": "osed.bridge.builtin_steps:validate_step",
     "normalise-units": "osed.bridge.builtin_steps:normalise_units_step",
+    "power": "osed.bridge.power_step:power_step",
 }
 
 

@@ -119,5 +119,5 @@ def test_discovery_finds_the_builtins() -> None:
 
 
 def test_an_unknown_step_cannot_be_created() -> None:
-    with pytest.raises(ConfigurationError, match="known: normalise-units, validate"):
+    with pytest.raises(ConfigurationError, match="known: normalise-units, power, validate"):
         StepRegistry(BUILTIN_STEPS).create("powercalc", {})

@@ -1,0 +1,1 @@
+"""Grid analytics engines: pure NumPy computation over measurement frames, no I/O."""
