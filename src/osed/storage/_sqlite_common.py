@@ -1,5 +1,5 @@
-"""What every SQLite store shares: its error translation, its instant encoding and the
-migrations of components versioned in ``schema_migrations``."""
+"""What every SQLite store shares: its error translation, its write transaction, its instant
+encoding and the migrations of components versioned in ``schema_migrations``."""
 
 from __future__ import annotations
 
@@ -82,3 +82,18 @@ def migrate_component(
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+
+
+@contextmanager
+def write_transaction(db: sqlite3.Connection, what: str) -> Iterator[None]:
+    """One ``BEGIN IMMEDIATE`` transaction (writers queue, none upgrades a read lock and
+    deadlocks), committed on success, rolled back otherwise; errors translated for ``what``."""
+    with translated(what):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise

@@ -33,7 +33,13 @@ from osed.ports.jobs import (
     same_request,
 )
 from osed.storage._closing import ClosesOnExit
-from osed.storage._sqlite_common import instant_of, micros, migrate_component, translated
+from osed.storage._sqlite_common import (
+    instant_of,
+    micros,
+    migrate_component,
+    translated,
+    write_transaction,
+)
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -257,15 +263,8 @@ class SqliteJobStore(ClosesOnExit):
 
     @contextmanager
     def _write_transaction(self) -> Iterator[None]:
-        with translated("job store"):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+        with write_transaction(self._db, "job store"):
+            yield
 
 
 def _job(row: Sequence[Any]) -> Job:

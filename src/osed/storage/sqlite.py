@@ -48,7 +48,7 @@ from osed.ports.ledger import (
 from osed.storage._closing import ClosesOnExit
 from osed.storage._ledger_plan import LedgerBatchPlan, decoded_entry, stored_entries
 from osed.storage._schema import is_ledger, migrate, schema_version
-from osed.storage._sqlite_common import instant_of, micros, translated
+from osed.storage._sqlite_common import instant_of, micros, translated, write_transaction
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -317,15 +317,8 @@ class SqliteLedgerStore(ClosesOnExit):
     def _write_transaction(self) -> Iterator[None]:
         if self.read_only:
             raise ConfigurationError(f"ledger {self.path} was opened read-only")
-        with translated("ledger"):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+        with write_transaction(self._db, "ledger"):
+            yield
 
     def _checked_head(self) -> LedgerHead:
         """The head, after checking it still describes the last entry: never chain onto a

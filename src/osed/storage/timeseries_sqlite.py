@@ -13,7 +13,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -29,7 +29,13 @@ from osed.ports.timeseries import (
     checked_points,
 )
 from osed.storage._closing import ClosesOnExit
-from osed.storage._sqlite_common import instant_of, micros, translated
+from osed.storage._sqlite_common import (
+    instant_of,
+    micros,
+    migrate_component,
+    translated,
+    write_transaction,
+)
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -54,7 +60,6 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) STRICT, WITHOUT ROWID""",
     ),
 )
-SCHEMA_VERSION = len(_MIGRATIONS)
 
 _INSERT_POINT = """INSERT OR IGNORE INTO ts_points
     (series_key, event_us, source, belief_us, value, quality) VALUES (?, ?, ?, ?, ?, ?)"""
@@ -96,7 +101,7 @@ class SqliteTimeSeriesStore(ClosesOnExit):
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
             self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-            _migrate(self._db)
+            migrate_component(self._db, COMPONENT, _MIGRATIONS)
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise ConfigurationError(
@@ -198,41 +203,5 @@ class SqliteTimeSeriesStore(ClosesOnExit):
 
     @contextmanager
     def _write_transaction(self) -> Iterator[None]:
-        with translated("time-series"):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-
-
-def _migrate(connection: sqlite3.Connection) -> None:
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations"
-            " (component TEXT NOT NULL, version INTEGER NOT NULL,"
-            " applied_at TEXT NOT NULL, PRIMARY KEY (component, version)) STRICT"
-        )
-        (version,) = connection.execute(
-            "SELECT coalesce(max(version), 0) FROM schema_migrations WHERE component = ?",
-            (COMPONENT,),
-        ).fetchone()
-        if version > SCHEMA_VERSION:
-            raise ConfigurationError(
-                f"time-series schema version {version} is newer than this OSED ({SCHEMA_VERSION})"
-            )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in _MIGRATIONS[target - 1]:
-                connection.execute(statement)
-            connection.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                (COMPONENT, target, datetime.now(UTC).isoformat()),
-            )
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
+        with write_transaction(self._db, "time-series"):
+            yield
