@@ -72,7 +72,6 @@ class MqttConnection(asyncio.Protocol):
         self._flush_scheduled = False
         self._next_id = 0
         self._waiting_acks: dict[int, asyncio.Future[None]] = {}
-        self._released: set[int] = set()  # our QoS 2 publishes past PUBREC
         self._awaiting_release: set[int] = set()  # their QoS 2 publishes we PUBRECed
         self._subacks: dict[int, asyncio.Future[int]] = {}
         self._connack: asyncio.Future[None] = self._loop.create_future()
@@ -271,13 +270,11 @@ class MqttConnection(asyncio.Protocol):
     def _on_control(self, kind: int, body: bytes) -> None:
         if kind in (PUBACK, PUBCOMP):
             packet_id = int.from_bytes(body[:2], "big")
-            self._released.discard(packet_id)
             done = self._waiting_acks.pop(packet_id, None)
             if done is not None and not done.done():
                 done.set_result(None)
         elif kind == PUBREC:
             packet_id = int.from_bytes(body[:2], "big")
-            self._released.add(packet_id)
             self._send(ack_packet(PUBREL, packet_id))
         elif kind == PUBREL:
             packet_id = int.from_bytes(body[:2], "big")

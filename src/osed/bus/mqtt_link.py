@@ -134,12 +134,6 @@ class MqttLink:
             with contextlib.suppress(ConnectionLostError, OSError):
                 await asyncio.wait_for(connection.disconnect(), 5.0)
 
-    def abort(self) -> None:
-        """Drop the current connection without DISCONNECT, as a crash would (the broker
-        publishes the will); the link reconnects."""
-        if self._connection is not None:
-            self._connection.abort()
-
     async def publish(
         self, topic: str, payload: bytes, *, qos: int, retain: bool = False, timeout: float
     ) -> None:
