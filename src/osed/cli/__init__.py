@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from osed import __version__
-from osed.cli import bus, ledger, market, serve
+from osed.cli import bus, grid, ledger, market, serve
 from osed.domain.errors import OsedError, ValidationError
 
 EXIT_INVALID = 2
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     ledger.register(groups)
     serve.register(groups)
     bus.register(groups)
+    grid.register(groups)
     return parser
 
 

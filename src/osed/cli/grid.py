@@ -1,0 +1,149 @@
+"""``osed grid``: network summaries, power flow and state estimation, printed as JSON.
+
+The JSON shapes of ``estimate`` and ``powerflow`` are a stable contract (docs/grid-estimation.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from osed.cli._io import parse_json, print_json, read_text
+from osed.grid.estimation import BadDataOptions, PseudoOptions, UnobservableError, estimate
+from osed.grid.imports.files import load_network, to_document
+from osed.grid.measurements import parse_measurements
+from osed.grid.network import Network
+from osed.grid.powerflow import power_flow
+
+NETWORK_HELP = (
+    "a network: osed-network or power-grid-model JSON, pandapower JSON, a CGMES folder, "
+    ".zip or .xml file, or pandapower:<constructor> (e.g. pandapower:mv_oberrhein)"
+)
+
+
+def register(groups: Any) -> None:
+    parser: argparse.ArgumentParser = groups.add_parser(
+        "grid", help="network models, power flow and state estimation"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    show = commands.add_parser("show", help="summarise a network, naming unsupported elements")
+    show.add_argument("network", help=NETWORK_HELP)
+    show.add_argument("--export", metavar="FILE", help="also write the model as osed-network JSON")
+    show.set_defaults(handler=_show)
+
+    flow = commands.add_parser("powerflow", help="print the power-flow state as JSON")
+    flow.add_argument("--network", required=True, help=NETWORK_HELP)
+    _symmetry(flow)
+    flow.add_argument(
+        "--method",
+        default="newton_raphson",
+        choices=("newton_raphson", "iterative_current", "linear", "linear_current"),
+    )
+    flow.set_defaults(handler=_powerflow)
+
+    est = commands.add_parser(
+        "estimate",
+        help="estimate the state from measurements; print it as JSON",
+        description='Measurements file: {"measurements": [{"element", "measurand", '
+        '"phase", "side", "value", "sigma"}, ...]} in the SOGNO vocabulary '
+        "(docs/grid-estimation.md).",
+    )
+    est.add_argument("--network", required=True, help=NETWORK_HELP)
+    est.add_argument("--measurements", required=True, help="measurements JSON file, or - for stdin")
+    _symmetry(est)
+    est.add_argument(
+        "--method", default="newton_raphson", choices=("newton_raphson", "iterative_linear")
+    )
+    est.add_argument(
+        "--no-bad-data", action="store_true", help="skip bad-data detection and removal"
+    )
+    est.add_argument(
+        "--threshold", type=float, default=3.0, help="normalised residual limit (default 3)"
+    )
+    est.add_argument(
+        "--confidence", type=float, default=0.99, help="chi-square test confidence (default 0.99)"
+    )
+    est.add_argument("--no-pseudo", action="store_true", help="never add pseudo-measurements")
+    est.add_argument(
+        "--forecast",
+        metavar="FILE",
+        help="JSON {appliance id: [P W, Q var]} for pseudo-measurements "
+        "(default: the model's load values)",
+    )
+    est.set_defaults(handler=_estimate)
+
+
+def _symmetry(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--symmetric", dest="symmetric", action="store_const", const=True, default=None
+    )
+    group.add_argument("--asymmetric", dest="symmetric", action="store_const", const=False)
+
+
+def summary(network: Network) -> dict[str, Any]:
+    return {
+        "name": network.name,
+        "source": network.source,
+        "frequency_hz": network.frequency_hz,
+        "asymmetric": network.is_asymmetric,
+        "components": network.counts(),
+        "has_coordinates": bool(len(network.node_xy))
+        and bool((network.node_xy == network.node_xy).all()),
+        "unsupported": [
+            {"kind": u.kind, "id": u.id, "name": u.name, "reason": u.reason}
+            for u in network.unsupported
+        ],
+    }
+
+
+def _show(args: argparse.Namespace) -> int:
+    network = load_network(args.network)
+    if args.export:
+        with open(args.export, "w", encoding="utf-8") as out:
+            json.dump(to_document(network), out)
+    print_json(summary(network))
+    return 0
+
+
+def _powerflow(args: argparse.Namespace) -> int:
+    network = load_network(args.network)
+    state = power_flow(network, symmetric=args.symmetric, method=args.method)
+    print_json({"network": network.name, **state.to_dict()})
+    return 0
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    network = load_network(args.network)
+    measurements = parse_measurements(
+        parse_json(read_text(args.measurements), subject="measurements"), network
+    )
+    forecast = None
+    if args.forecast:
+        raw = parse_json(read_text(args.forecast), subject="forecast")
+        forecast = {str(k): (float(v[0]), float(v[1])) for k, v in raw.items()}
+    try:
+        result = estimate(
+            network,
+            measurements,
+            symmetric=args.symmetric,
+            method=args.method,
+            bad_data=BadDataOptions(
+                enabled=not args.no_bad_data, confidence=args.confidence, threshold=args.threshold
+            ),
+            pseudo=PseudoOptions(enabled=not args.no_pseudo, forecast=forecast),
+        )
+    except UnobservableError as exc:
+        print_json(
+            {
+                "network": network.name,
+                "error": "not_observable",
+                "observability": exc.report.to_dict(),
+            }
+        )
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print_json({"network": network.name, **result.to_dict()})
+    return 0

@@ -1,0 +1,425 @@
+"""State estimation: power-grid-model's WLS solver with what operators need around it.
+
+1. *Observability* is checked before solving (:mod:`osed.grid.observability`); an
+   unobservable grid gets pseudo-measurements for its unmeasured appliances from a forecast
+   or, by default, the model's specified load profile values (sigma a fraction of the
+   value), or, when that is off or not enough, a :class:`UnobservableError` error carrying the
+   report.
+2. The solver estimates the state (symmetric or asymmetric; iterative linear by default).
+3. *Bad data* (symmetric model): while the chi-square test on the objective fails at the
+   chosen confidence and the largest normalised residual exceeds the threshold, the sensor
+   behind that residual is removed and the state estimated again. Each removal is named. A
+   measurement whose removal would leave the grid unobservable is kept and reported as
+   suspect. An asymmetric estimate reports the chi-square test without removing anything.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from power_grid_model import CalculationMethod, DatasetType, PowerGridModel, initialize_array
+from power_grid_model.errors import IterationDiverge, NotObservableError, PowerGridError
+from scipy.stats import chi2
+
+from osed.grid.admittance import build_admittance
+from osed.grid.measurements import Measurement, SensorSet, build_sensors
+from osed.grid.network import BRANCHES, SENSORS, Network, Table
+from osed.grid.observability import ObservabilityReport, check_observability
+from osed.grid.powerflow import CalculationError, solver_model
+from osed.grid.residuals import Rows, normalised_residuals, row_count
+from osed.grid.state import GridState, state_from_output
+
+
+class UnobservableError(CalculationError):
+    """The measurements do not determine the state; ``report`` says which part is missing."""
+
+    def __init__(self, message: str, report: ObservabilityReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class BadDataOptions:
+    enabled: bool = True
+    confidence: float = 0.99  # of the chi-square detection test
+    threshold: float = 3.0  # largest normalised residual that is still accepted
+    max_removals: int = 10
+
+
+@dataclass(frozen=True)
+class PseudoOptions:
+    enabled: bool = True
+    forecast: Mapping[str, tuple[float, float]] | None = None  # appliance id -> (P W, Q var)
+    relative_sigma: float = 0.5
+
+
+@dataclass(frozen=True)
+class Removal:
+    measurements: list[str]
+    normalised_residual: float
+    residual: float
+    iteration: int
+
+
+@dataclass(frozen=True)
+class EstimationResult:
+    state: GridState
+    observability: ObservabilityReport
+    objective: float
+    degrees_of_freedom: int
+    chi2_threshold: float
+    removed: list[Removal]
+    suspects: list[str]
+    pseudo: list[Measurement]
+    largest: dict[str, Any] | None
+    method: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def chi2_passed(self) -> bool:
+        return self.objective <= self.chi2_threshold
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.state.to_dict(),
+            "method": self.method,
+            "residuals": {
+                "objective": _finite(self.objective),
+                "degrees_of_freedom": self.degrees_of_freedom,
+                "chi2_threshold": _finite(self.chi2_threshold),
+                "chi2_passed": self.chi2_passed,
+                "largest_normalised": self.largest,
+            },
+            "bad_data_removed": [
+                {
+                    "measurements": r.measurements,
+                    "normalised_residual": _finite(r.normalised_residual),
+                    "residual": _finite(r.residual),
+                    "iteration": r.iteration,
+                }
+                for r in self.removed
+            ],
+            "suspects": self.suspects,
+            "pseudo_measurements": [m.label() for m in self.pseudo],
+            "observability": self.observability.to_dict(),
+        }
+
+
+def _finite(value: float) -> float | None:
+    return float(f"{value:.10g}") if math.isfinite(value) else None
+
+
+def estimate(
+    network: Network,
+    measurements: Sequence[Measurement],
+    *,
+    symmetric: bool | None = None,
+    method: str = "newton_raphson",
+    bad_data: BadDataOptions = BadDataOptions(),
+    pseudo: PseudoOptions = PseudoOptions(),
+    tolerance: float = 1e-8,
+    max_iterations: int = 20,
+) -> EstimationResult:
+    """One estimate; for repeated snapshots of the same sensors keep an :class:`Estimator`."""
+    return Estimator(
+        network,
+        measurements,
+        symmetric=symmetric,
+        method=method,
+        bad_data=bad_data,
+        pseudo=pseudo,
+        tolerance=tolerance,
+        max_iterations=max_iterations,
+    ).run()
+
+
+class Estimator:
+    """Estimates the state for successive snapshots of one set of measurements.
+
+    Built once per network and sensor layout (sensors, observability, the solver model, the
+    chi-square degrees of freedom); :meth:`run` then takes a new array of values in the
+    order of the measurements given here and costs about one solver call, plus the
+    residual analysis when the chi-square test fails.
+
+    The default method is Newton-Raphson: it minimises the weighted least-squares objective
+    itself, which the chi-square and normalised-residual tests assume. Iterative linear is
+    faster but linearises voltage-magnitude and power measurements around the previous
+    iterate, so its residuals are not WLS residuals: use it with bad-data analysis off.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        measurements: Sequence[Measurement],
+        *,
+        symmetric: bool | None = None,
+        method: str = "newton_raphson",
+        bad_data: BadDataOptions = BadDataOptions(),
+        pseudo: PseudoOptions = PseudoOptions(),
+        tolerance: float = 1e-8,
+        max_iterations: int = 20,
+    ) -> None:
+        self.network = network
+        self.symmetric = not network.is_asymmetric if symmetric is None else symmetric
+        self.method = method
+        self.bad_data = bad_data
+        self.measured = list(measurements)
+        sensors = build_sensors(self.measured, network, symmetric=self.symmetric)
+        report = check_observability(network, sensors.data)
+        self.pseudo: list[Measurement] = []
+        if not report.observable and pseudo.enabled:
+            self.pseudo = pseudo_measurements(network, sensors, pseudo)
+            if self.pseudo:
+                sensors = build_sensors(
+                    self.measured + self.pseudo, network, symmetric=self.symmetric
+                )
+                report = check_observability(network, sensors.data)
+        if not report.observable:
+            raise UnobservableError(f"{network.name}: not observable: {report.summary()}", report)
+        self.sensors = sensors
+        self.report = report
+        self.solve = _Solver(network, self.symmetric, method, tolerance, max_iterations)
+        self.model = solver_model({**self.solve.grid, **sensors.data}, network)
+        self.admittance = build_admittance(network)
+        m, n = row_count(network, self.admittance, sensors.data)
+        self.dof = m - n if self.symmetric else 3 * m - (6 * self.admittance.buses - (n % 2))
+        self.threshold = float(chi2.ppf(bad_data.confidence, max(self.dof, 1)))
+        self._values = np.array([m.value for m in self.measured + self.pseudo])
+
+    def run(self, values: ArrayLike | None = None) -> EstimationResult:
+        if values is not None:
+            fresh = np.asarray(values, dtype=np.float64)
+            if fresh.shape != (len(self.measured),):
+                raise ValueError(f"expected {len(self.measured)} values, got shape {fresh.shape}")
+            self._values[: len(self.measured)] = fresh
+            self.sensors.update(self._values)
+            self.model.update(update_data=_sensor_update(self.sensors))
+        output = self.solve.calculate(self.model, self.report)
+        state = state_from_output(
+            self.network, output, calculation="state_estimation", symmetric=self.symmetric
+        )
+        objective = weighted_objective(output, self.sensors.data)
+        result = EstimationResult(
+            state,
+            self.report,
+            objective,
+            self.dof,
+            self.threshold,
+            [],
+            [],
+            self.pseudo,
+            None,
+            self.method,
+        )
+        if objective <= self.threshold or not self.bad_data.enabled:
+            return result
+        if not self.symmetric:
+            return replace(result, extra={"bad_data": "removal uses the symmetric model"})
+        current = [
+            replace(m, value=float(v))
+            for m, v in zip(self.measured + self.pseudo, self._values, strict=True)
+        ]
+        return self._remove_bad_data(current, state)
+
+    def _remove_bad_data(self, active: list[Measurement], state: GridState) -> EstimationResult:
+        network, options = self.network, self.bad_data
+        sensors, report = self.sensors, self.report
+        removed: list[Removal] = []
+        suspects: list[str] = []
+        excluded: set[int] = set()
+        while True:
+            rows = normalised_residuals(
+                network, self.admittance, sensors.data, state.u_pu, state.u_angle
+            )
+            threshold = float(chi2.ppf(options.confidence, max(rows.dof, 1)))
+            worst = _worst(rows, excluded)
+            if (
+                rows.objective <= threshold
+                or worst is None
+                or rows.normalised[worst] <= options.threshold
+                or len(removed) >= options.max_removals
+            ):
+                break
+            members = _members(rows, worst, sensors)
+            labels = [active[i].label() for i in sorted(members)]
+            trial = [m for i, m in enumerate(active) if i not in members]
+            trial_sensors = build_sensors(trial, network, symmetric=True)
+            trial_report = check_observability(network, trial_sensors.data)
+            if not trial_report.observable:
+                suspects += labels
+                excluded.add(int(rows.sensor[worst]))
+                continue
+            residual = float(rows.z[worst] - rows.h[worst])
+            removed.append(
+                Removal(labels, float(rows.normalised[worst]), residual, len(removed) + 1)
+            )
+            active, sensors, report = trial, trial_sensors, trial_report
+            model = solver_model({**self.solve.grid, **sensors.data}, network)
+            output = self.solve.calculate(model, report)
+            state = state_from_output(
+                network, output, calculation="state_estimation", symmetric=True
+            )
+        largest = None
+        worst = _worst(rows, set())
+        if worst is not None:
+            largest = {
+                "measurements": [active[i].label() for i in sorted(_members(rows, worst, sensors))],
+                "normalised_residual": _finite(float(rows.normalised[worst])),
+            }
+        return EstimationResult(
+            state,
+            report,
+            rows.objective,
+            rows.dof,
+            threshold,
+            removed,
+            suspects,
+            self.pseudo,
+            largest,
+            self.method,
+        )
+
+
+class _Solver:
+    def __init__(
+        self, network: Network, symmetric: bool, method: str, tolerance: float, iterations: int
+    ) -> None:
+        self.network = network
+        self.symmetric = symmetric
+        self.method = CalculationMethod[method]
+        self.tolerance = tolerance
+        self.iterations = iterations
+        self.grid = network.without_sensors()
+        self.outputs = [
+            kind
+            for kind in ("node", *BRANCHES, *SENSORS)
+            if kind in network.data or kind in SENSORS
+        ]
+
+    def calculate(self, model: PowerGridModel, report: ObservabilityReport) -> dict[str, Table]:
+        name = self.network.name
+        try:
+            output = model.calculate_state_estimation(
+                symmetric=self.symmetric,
+                calculation_method=self.method,
+                error_tolerance=self.tolerance,
+                max_iterations=self.iterations,
+                output_component_types=self.outputs,
+            )
+        except NotObservableError as exc:
+            raise UnobservableError(
+                f"{name}: the solver finds the grid not observable: {_first_line(exc)}", report
+            ) from exc
+        except IterationDiverge as exc:
+            raise CalculationError(
+                f"{name}: state estimation did not converge in {self.iterations} iterations; "
+                "look for gross measurement errors (wrong sign, unit or phase), sigmas far "
+                "too small, or try the other method"
+            ) from exc
+        except PowerGridError as exc:
+            raise CalculationError(f"{name}: state estimation failed: {_first_line(exc)}") from exc
+        return {str(getattr(kind, "value", kind)): table for kind, table in output.items()}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _sensor_update(sensors: SensorSet) -> dict[str, Table]:
+    update: dict[str, Table] = {}
+    for kind, table in sensors.data.items():
+        changed = initialize_array(DatasetType.update, kind, len(table))
+        for attribute in changed.dtype.names or ():
+            changed[attribute] = table[attribute]
+        update[kind] = changed
+    return update
+
+
+def weighted_objective(output: Mapping[str, Table], sensors: Mapping[str, Table]) -> float:
+    """``J = Σ (r/σ)²`` from the solver's per-sensor residuals (appliance sensors of one node
+    share their node's residual in proportion to their variances, so this equals the
+    objective over the summed injection)."""
+    total = 0.0
+    for kind, table in sensors.items():
+        result = output.get(kind)
+        if result is None or not len(table):
+            continue
+        on = result["energized"].astype(bool)
+        if "voltage" in kind:
+            sigma = table["u_sigma"][on]
+            if table["u_measured"].ndim > 1:
+                sigma = sigma[:, None]
+            total += float(np.nansum((result["u_residual"][on] / sigma) ** 2))
+            angle = table["u_angle_measured"][on]
+            relative = sigma / table["u_measured"][on]
+            total += float(
+                np.nansum(
+                    np.where(np.isnan(angle), 0.0, result["u_angle_residual"][on] / relative) ** 2
+                )
+            )
+        elif "power" in kind:
+            p_sigma, q_sigma = table["p_sigma"][on], table["q_sigma"][on]
+            fallback = table["power_sigma"][on]
+            if fallback.ndim < p_sigma.ndim:
+                fallback = fallback[:, None]
+            p_sigma = np.where(np.isnan(p_sigma), fallback, p_sigma)
+            q_sigma = np.where(np.isnan(q_sigma), fallback, q_sigma)
+            total += float(np.nansum((result["p_residual"][on] / p_sigma) ** 2))
+            total += float(np.nansum((result["q_residual"][on] / q_sigma) ** 2))
+        else:
+            i_sigma, a_sigma = table["i_sigma"][on], table["i_angle_sigma"][on]
+            if table["i_measured"].ndim > 1:
+                i_sigma, a_sigma = i_sigma[:, None], a_sigma[:, None]
+            total += float(np.nansum((result["i_residual"][on] / i_sigma) ** 2))
+            total += float(np.nansum((result["i_angle_residual"][on] / a_sigma) ** 2))
+    return total
+
+
+def _worst(rows: Rows, excluded: set[int]) -> int | None:
+    candidates = np.where(np.isin(rows.sensor, list(excluded)), np.nan, rows.normalised)
+    if np.all(np.isnan(candidates)):
+        return None
+    return int(np.nanargmax(candidates))
+
+
+def _members(rows: Rows, row: int, sensors: SensorSet) -> set[int]:
+    sensor = int(rows.sensor[row])
+    members: set[int] = set()
+    for solver_id in rows.extra_sensors.get(sensor, (sensor,)):
+        members.update(sensors.by_solver_id[solver_id].members)
+    return members
+
+
+def pseudo_measurements(
+    network: Network, sensors: SensorSet, options: PseudoOptions
+) -> list[Measurement]:
+    """Stand-ins for the unmeasured in-service loads and generators."""
+    measured = {int(i) for table in sensors.data.values() for i in table["measured_object"]}
+    found: list[Measurement] = []
+    sizes: list[float] = []
+    candidates: list[tuple[str, float, float]] = []
+    for kind in ("sym_load", "asym_load", "sym_gen", "asym_gen"):
+        table = network.table(kind)
+        for row in table[table["status"] == 1]:
+            if int(row["id"]) in measured:
+                continue
+            element = network.external_ids[int(row["id"])]
+            if options.forecast is not None and element in options.forecast:
+                p, q = options.forecast[element]
+            else:
+                p = float(np.sum(row["p_specified"]))
+                q = float(np.sum(row["q_specified"]))
+            candidates.append((element, p, q))
+            sizes.append(math.hypot(p, q))
+    floor = max(0.01 * float(np.mean(sizes)) if sizes else 0.0, 1.0)
+    for element, p, q in candidates:
+        sigma = max(options.relative_sigma * math.hypot(p, q), floor)
+        found.append(Measurement(element, "activepower", p, sigma, pseudo=True))
+        found.append(Measurement(element, "reactivepower", q, sigma, pseudo=True))
+    return found

@@ -1,0 +1,1 @@
+"""Importers that turn other tools' grid models into a :class:`osed.grid.network.Network`."""

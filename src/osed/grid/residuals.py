@@ -1,0 +1,358 @@
+"""Weighted residuals and their normalisation for bad-data analysis (symmetric model).
+
+At the estimate ``x̂`` the measurement model is linearised, ``H = ∂h/∂x`` over the state
+(bus voltage angles and magnitudes, per unit), with weights ``W = R⁻¹``. Then
+
+* the objective ``J = Σ (r_i / σ_i)²`` follows a chi-square law with ``m − n`` degrees of
+  freedom when the errors are Gaussian, which is the detection test;
+* the residual covariance is ``Ω = R − H G⁻¹ Hᵀ`` with gain ``G = Hᵀ W H``, and the
+  normalised residual ``r_i / √Ω_ii`` is standard normal, so its largest value points at
+  the worst measurement (largest normalised residual test). A critical measurement, whose
+  removal would leave the grid unobservable, has ``Ω_ii = 0`` and cannot be tested.
+
+Rows are what the estimator sees: a voltage sensor gives a magnitude row and, for a PMU,
+an angle row; a power sensor P and Q rows at a branch end or node; the sensors on every
+appliance of a node one injection row pair (power-grid-model sums them); a node without
+appliances a zero-injection pair with a tiny sigma (a constraint, never a suspect).
+Only ``diag(H G⁻¹ Hᵀ)`` is needed: it is computed from a sparse LU of ``G`` in blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from power_grid_model import MeasuredTerminalType
+from scipy.sparse import csr_matrix, diags, hstack, vstack
+from scipy.sparse.linalg import splu
+
+from osed.grid.admittance import S_BASE, Admittance
+from osed.grid.network import APPLIANCES, Network, Table
+
+Floats = NDArray[np.float64]
+ZERO_INJECTION_SIGMA = 1e-6  # per unit: a constraint, weighted far above any meter
+BLOCK = 256  # right-hand sides per LU solve
+
+
+@dataclass(frozen=True, eq=False)
+class Rows:
+    sensor: NDArray[np.int64]  # solver id of the sensor behind each row (-1: zero injection)
+    quantity: list[str]  # voltmagnitude, voltangle, activepower, ...
+    z: Floats
+    h: Floats
+    sigma: Floats
+    normalised: Floats  # NaN where the row is a constraint or critical
+    omega: Floats
+    dof: int
+    objective: float
+    extra_sensors: dict[int, tuple[int, ...]]  # row sensor -> every sensor it stands for
+
+    @property
+    def weighted(self) -> Floats:
+        return (self.z - self.h) / self.sigma
+
+
+class _Builder:
+    """Collects rows: (sensor, quantity, z, sigma, selector)."""
+
+    def __init__(self) -> None:
+        self.sensor: list[int] = []
+        self.quantity: list[str] = []
+        self.z: list[float] = []
+        self.sigma: list[float] = []
+        self.kind: list[str] = []  # which derivative family: vm, va, sbus, sf, st, if, it
+        self.index: list[int] = []  # bus or branch index
+        self.part: list[str] = []  # re, im, abs, angle
+        self.group: dict[int, tuple[int, ...]] = {}
+
+    def add(
+        self, sensor: int, quantity: str, z: float, sigma: float, *, at: tuple[str, int, str]
+    ) -> None:
+        kind, index, part = at
+        self.sensor.append(sensor)
+        self.quantity.append(quantity)
+        self.z.append(z)
+        self.sigma.append(sigma)
+        self.kind.append(kind)
+        self.index.append(index)
+        self.part.append(part)
+
+
+def row_count(network: Network, adm: Admittance, sensors: Mapping[str, Table]) -> tuple[int, int]:
+    """(scalar rows, state variables) of the symmetric model: the chi-square test's m and n."""
+    nodes = network.table("node")
+    row_of = np.full(len(network.external_ids), -1, dtype=np.int64)
+    row_of[nodes["id"]] = np.arange(len(nodes))
+    rows = _rows(network, adm, sensors, row_of)
+    angle_measured = any(q == "voltangle" for q in rows.quantity)
+    return len(rows.z), 2 * adm.buses - (0 if angle_measured else 1)
+
+
+def normalised_residuals(
+    network: Network,
+    adm: Admittance,
+    sensors: Mapping[str, Table],
+    u_pu: Floats,
+    u_angle: Floats,
+) -> Rows:
+    nodes = network.table("node")
+    row_of = np.full(len(network.external_ids), -1, dtype=np.int64)
+    row_of[nodes["id"]] = np.arange(len(nodes))
+    voltage = np.zeros(adm.buses, dtype=np.complex128)
+    voltage[adm.bus_of_node] = u_pu * np.exp(1j * u_angle)
+    rows = _rows(network, adm, sensors, row_of)
+    h, jac = _model(adm, voltage, rows)
+    z = np.asarray(rows.z)
+    sigma = np.asarray(rows.sigma)
+    angle_measured = any(q == "voltangle" for q in rows.quantity)
+    keep = np.ones(2 * adm.buses, dtype=bool)
+    if not angle_measured:  # the angle of the first source's bus is the reference
+        sources = network.table("source")
+        keep[int(adm.bus_of_node[row_of[sources["node"][0]]])] = False
+    jac = jac[:, np.flatnonzero(keep)]
+    residual = z - h
+    angle_rows = np.array([q.endswith("angle") for q in rows.quantity])
+    residual[angle_rows] = np.angle(np.exp(1j * residual[angle_rows]))
+    weights = 1.0 / sigma**2
+    gain = (jac.T @ diags(weights) @ jac).tocsc()
+    lu = splu(gain, permc_spec="MMD_AT_PLUS_A")
+    projected = np.empty(len(z))
+    jac_t = jac.T.tocsc()
+    for start in range(0, len(z), BLOCK):
+        stop = min(start + BLOCK, len(z))
+        solved = lu.solve(jac_t[:, start:stop].toarray())
+        projected[start:stop] = np.asarray(jac[start:stop].multiply(solved.T).sum(axis=1)).ravel()
+    omega = sigma**2 - projected
+    constraint = np.asarray(rows.sensor) < 0
+    critical = omega <= 1e-9 * sigma**2
+    normalised = np.full(len(z), np.nan)
+    usable = ~constraint & ~critical
+    normalised[usable] = np.abs(residual[usable]) / np.sqrt(omega[usable])
+    objective = float(np.sum((residual / sigma)[~constraint] ** 2))
+    dof = int(len(z) - jac.shape[1])
+    return Rows(
+        sensor=np.asarray(rows.sensor, dtype=np.int64),
+        quantity=rows.quantity,
+        z=z,
+        h=z - residual,
+        sigma=sigma,
+        normalised=normalised,
+        omega=omega,
+        dof=dof,
+        objective=objective,
+        extra_sensors=rows.group,
+    )
+
+
+def _rows(
+    network: Network, adm: Admittance, sensors: Mapping[str, Table], row_of: NDArray[np.int64]
+) -> _Builder:
+    out = _Builder()
+    u_rated = network.table("node")["u_rated"]
+    branch_position = {int(b): k for k, b in enumerate(adm.branches.ids)}
+    table = sensors.get("sym_voltage_sensor")
+    if table is not None:
+        for s in table:
+            node = int(row_of[s["measured_object"]])
+            bus = int(adm.bus_of_node[node])
+            sigma = float(s["u_sigma"]) / u_rated[node]
+            out.add(
+                int(s["id"]),
+                "voltmagnitude",
+                float(s["u_measured"]) / u_rated[node],
+                sigma,
+                at=("vm", bus, "abs"),
+            )
+            if not math.isnan(s["u_angle_measured"]):
+                relative = float(s["u_sigma"]) / float(s["u_measured"])
+                out.add(
+                    int(s["id"]),
+                    "voltangle",
+                    float(s["u_angle_measured"]),
+                    relative,
+                    at=("va", bus, "angle"),
+                )
+    injection: dict[int, list[tuple[int, complex, float, float]]] = defaultdict(list)
+    table = sensors.get("sym_power_sensor")
+    if table is not None:
+        for s in table:
+            terminal = MeasuredTerminalType(int(s["measured_terminal_type"]))
+            p_sigma, q_sigma = _power_sigmas(s)
+            value = complex(s["p_measured"], s["q_measured"]) / S_BASE
+            sensor = int(s["id"])
+            if terminal in (MeasuredTerminalType.branch_from, MeasuredTerminalType.branch_to):
+                position = branch_position.get(int(s["measured_object"]))
+                if position is None:  # a link: zero impedance, not in the linear model
+                    continue
+                kind = "sf" if terminal == MeasuredTerminalType.branch_from else "st"
+                out.add(sensor, "activepower", value.real, p_sigma, at=(kind, position, "re"))
+                out.add(sensor, "reactivepower", value.imag, q_sigma, at=(kind, position, "im"))
+            elif terminal == MeasuredTerminalType.node:
+                bus = int(adm.bus_of_node[row_of[s["measured_object"]]])
+                out.add(sensor, "activepower", value.real, p_sigma, at=("sbus", bus, "re"))
+                out.add(sensor, "reactivepower", value.imag, q_sigma, at=("sbus", bus, "im"))
+            else:
+                sign = -1.0 if terminal == MeasuredTerminalType.load else 1.0
+                injection[int(s["measured_object"])].append(
+                    (sensor, sign * value, p_sigma, q_sigma)
+                )
+    _appliance_rows(network, adm, row_of, injection, out)
+    table = sensors.get("sym_current_sensor")
+    if table is not None:
+        for s in table:
+            position = branch_position.get(int(s["measured_object"]))
+            if position is None:
+                continue
+            terminal = MeasuredTerminalType(int(s["measured_terminal_type"]))
+            kind = "if" if terminal == MeasuredTerminalType.branch_from else "it"
+            bus = adm.branches.from_bus[position] if kind == "if" else adm.branches.to_bus[position]
+            base_i = S_BASE / (math.sqrt(3.0) * u_rated[np.flatnonzero(adm.bus_of_node == bus)[0]])
+            sensor = int(s["id"])
+            out.add(
+                sensor,
+                "currmagnitude",
+                float(s["i_measured"]) / base_i,
+                float(s["i_sigma"]) / base_i,
+                at=(kind, position, "abs"),
+            )
+            out.add(
+                sensor,
+                "currangle",
+                float(s["i_angle_measured"]),
+                float(s["i_angle_sigma"]),
+                at=(kind, position, "angle"),
+            )
+    return out
+
+
+def _power_sigmas(s: np.void) -> tuple[float, float]:
+    p_sigma = float(s["p_sigma"])
+    q_sigma = float(s["q_sigma"])
+    if math.isnan(p_sigma) or math.isnan(q_sigma):
+        p_sigma = q_sigma = float(s["power_sigma"])
+    return p_sigma / S_BASE, q_sigma / S_BASE
+
+
+def _appliance_rows(
+    network: Network,
+    adm: Admittance,
+    row_of: NDArray[np.int64],
+    injection: Mapping[int, Sequence[tuple[int, complex, float, float]]],
+    out: _Builder,
+) -> None:
+    """Per bus: the sum of its appliances' sensors if all are measured, zero if it has none."""
+    appliances: dict[int, list[int]] = defaultdict(list)
+    for kind in APPLIANCES:
+        if kind == "shunt":
+            continue
+        table = network.table(kind)
+        for appliance, node, status in zip(
+            table["id"], table["node"], table["status"], strict=True
+        ):
+            if status == 1:
+                appliances[int(adm.bus_of_node[row_of[node]])].append(int(appliance))
+    for bus in range(adm.buses):
+        members = appliances.get(bus, [])
+        if not members:
+            out.add(-1, "activepower", 0.0, ZERO_INJECTION_SIGMA, at=("sbus", bus, "re"))
+            out.add(-1, "reactivepower", 0.0, ZERO_INJECTION_SIGMA, at=("sbus", bus, "im"))
+            continue
+        if not all(a in injection for a in members):
+            continue
+        readings = [r for a in members for r in injection[a]]
+        total = sum((r[1] for r in readings), 0j)
+        p_sigma = math.sqrt(sum(r[2] ** 2 for r in readings))
+        q_sigma = math.sqrt(sum(r[3] ** 2 for r in readings))
+        first = readings[0][0]
+        out.group[first] = tuple(r[0] for r in readings)
+        out.add(first, "activepower", total.real, p_sigma, at=("sbus", bus, "re"))
+        out.add(first, "reactivepower", total.imag, q_sigma, at=("sbus", bus, "im"))
+
+
+def _model(adm: Admittance, v: NDArray[np.complex128], rows: _Builder) -> tuple[Floats, csr_matrix]:
+    """h(x) and H = [∂h/∂θ, ∂h/∂|V|] for every row."""
+    vm = np.abs(v)
+    v_norm = v / vm
+    i_bus = adm.ybus @ v
+    s_bus = v * np.conj(i_bus)
+    i_f = adm.yf @ v
+    i_t = adm.yt @ v
+    s_f = (adm.cf @ v) * np.conj(i_f)
+    s_t = (adm.ct @ v) * np.conj(i_t)
+    dv = diags(v)
+    dvn = diags(v_norm)
+    derivative = {
+        "sbus": (
+            1j * dv @ (diags(i_bus) - adm.ybus @ dv).conj(),
+            dv @ (adm.ybus @ dvn).conj() + diags(np.conj(i_bus)) @ dvn,
+            s_bus,
+        ),
+        "sf": _flow_derivatives(adm.yf, adm.cf, v, i_f, s_f),
+        "st": _flow_derivatives(adm.yt, adm.ct, v, i_t, s_t),
+        "if": (adm.yf @ diags(1j * v), adm.yf @ dvn, i_f),
+        "it": (adm.yt @ diags(1j * v), adm.yt @ dvn, i_t),
+    }
+    n = adm.buses
+    kinds = np.asarray(rows.kind)
+    index = np.asarray(rows.index, dtype=np.int64)
+    parts = np.asarray(rows.part)
+    h = np.zeros(len(kinds))
+    blocks: list[csr_matrix] = []
+    order: list[NDArray[np.int64]] = []
+    for kind in ("vm", "va"):
+        chosen = np.flatnonzero(kinds == kind)
+        if not len(chosen):
+            continue
+        bus = index[chosen]
+        h[chosen] = vm[bus] if kind == "vm" else np.angle(v[bus])
+        column = bus + (n if kind == "vm" else 0)
+        blocks.append(
+            csr_matrix(
+                (np.ones(len(chosen)), (np.arange(len(chosen)), column)), shape=(len(chosen), 2 * n)
+            )
+        )
+        order.append(chosen)
+    for kind, (d_angle, d_magnitude, value) in derivative.items():
+        for part in ("re", "im", "abs", "angle"):
+            chosen = np.flatnonzero((kinds == kind) & (parts == part))
+            if not len(chosen):
+                continue
+            at = index[chosen]
+            block = hstack([csr_matrix(d_angle)[at], csr_matrix(d_magnitude)[at]]).tocsr()
+            selected = value[at]
+            if part == "re":
+                h[chosen], block = selected.real, block.real
+            elif part == "im":
+                h[chosen], block = selected.imag, block.imag
+            elif part == "abs":
+                h[chosen] = np.abs(selected)
+                block = (diags(np.conj(selected) / np.abs(selected)) @ block).real
+            else:
+                h[chosen] = np.angle(selected)
+                block = (diags(np.conj(selected) / np.abs(selected) ** 2) @ block).imag
+            blocks.append(csr_matrix(block))
+            order.append(chosen)
+    jac = vstack(blocks).tocsr()
+    permutation = np.empty(len(kinds), dtype=np.int64)
+    permutation[np.concatenate(order)] = np.arange(len(kinds))
+    return h, jac[permutation]
+
+
+def _flow_derivatives(
+    y: csr_matrix,
+    c: csr_matrix,
+    v: NDArray[np.complex128],
+    i: NDArray[np.complex128],
+    s: NDArray[np.complex128],
+) -> tuple[csr_matrix, csr_matrix, NDArray[np.complex128]]:
+    v_end = c @ v
+    d_angle = 1j * (diags(np.conj(i)) @ c @ diags(v) - diags(v_end) @ (y @ diags(v)).conj())
+    d_magnitude = (
+        diags(np.conj(i)) @ c @ diags(v / np.abs(v))
+        + diags(v_end) @ (y @ diags(v / np.abs(v))).conj()
+    )
+    return d_angle, d_magnitude, s
