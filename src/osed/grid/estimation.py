@@ -33,6 +33,7 @@ from osed.grid.observability import ObservabilityReport, check_observability
 from osed.grid.powerflow import CalculationError, solver_model
 from osed.grid.residuals import Rows, normalised_residuals, row_count
 from osed.grid.state import GridState, state_from_output
+from osed.grid.wls import gauss_newton
 
 
 class UnobservableError(CalculationError):
@@ -199,7 +200,15 @@ class Estimator:
             self._values[: len(self.measured)] = fresh
             self.sensors.update(self._values)
             self.model.update(update_data=_sensor_update(self.sensors))
-        output = self.solve.calculate(self.model, self.report)
+        try:
+            output = self.solve.calculate(self.model, self.report)
+        except UnobservableError:
+            raise
+        except CalculationError as diverged:
+            if not (self.symmetric and self.bad_data.enabled):
+                raise
+            # A gross error can make the solver diverge: find it from the WLS minimum.
+            return self._remove_bad_data(self._current(), None, diverged=diverged)
         state = state_from_output(
             self.network, output, calculation="state_estimation", symmetric=self.symmetric
         )
@@ -220,15 +229,27 @@ class Estimator:
             return result
         if not self.symmetric:
             return replace(result, extra={"bad_data": "removal uses the symmetric model"})
-        current = [
+        return self._remove_bad_data(self._current(), state)
+
+    def _current(self) -> list[Measurement]:
+        return [
             replace(m, value=float(v))
             for m, v in zip(self.measured + self.pseudo, self._values, strict=True)
         ]
-        return self._remove_bad_data(current, state)
 
-    def _remove_bad_data(self, active: list[Measurement], state: GridState) -> EstimationResult:
+    def _remove_bad_data(
+        self,
+        active: list[Measurement],
+        state: GridState | None,
+        *,
+        diverged: CalculationError | None = None,
+    ) -> EstimationResult:
         network, options = self.network, self.bad_data
         sensors, report = self.sensors, self.report
+        method = self.method
+        if state is None:
+            state = gauss_newton(network, self.admittance, sensors.data)
+            method = "gauss_newton"
         removed: list[Removal] = []
         suspects: list[str] = []
         excluded: set[int] = set()
@@ -238,6 +259,8 @@ class Estimator:
             )
             threshold = float(chi2.ppf(options.confidence, max(rows.dof, 1)))
             worst = _worst(rows, excluded)
+            if diverged is not None and not removed and rows.objective <= threshold:
+                raise diverged  # consistent measurements: not a bad-data problem
             if (
                 rows.objective <= threshold
                 or worst is None
@@ -260,7 +283,15 @@ class Estimator:
             )
             active, sensors, report = trial, trial_sensors, trial_report
             model = solver_model({**self.solve.grid, **sensors.data}, network)
-            output = self.solve.calculate(model, report)
+            try:
+                output = self.solve.calculate(model, report)
+            except UnobservableError:
+                raise
+            except CalculationError:
+                state = gauss_newton(network, self.admittance, sensors.data)
+                method = "gauss_newton"
+                continue
+            method = self.method
             state = state_from_output(
                 network, output, calculation="state_estimation", symmetric=True
             )
@@ -281,7 +312,7 @@ class Estimator:
             suspects,
             self.pseudo,
             largest,
-            self.method,
+            method,
         )
 
 

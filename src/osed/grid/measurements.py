@@ -43,7 +43,7 @@ from power_grid_model import DatasetType, MeasuredTerminalType, initialize_array
 from scipy.sparse import csr_matrix
 
 from osed.domain.errors import Problem, ValidationError
-from osed.grid.network import BRANCHES, SENSORS, Network, Table
+from osed.grid.network import BRANCHES, BRANCHES3, SENSORS, Network, Table
 
 MEASURANDS = (
     "voltmagnitude",
@@ -54,7 +54,7 @@ MEASURANDS = (
     "currangle",
 )
 PHASES = ("A", "B", "C", "ABC")
-SIDES = ("from", "to")
+SIDES = ("from", "to", "1", "2", "3")  # 1-3: the ends of a three-winding transformer
 SQRT3 = math.sqrt(3.0)
 PHASE_SHIFT = np.array([0.0, -2.0 * math.pi / 3.0, 2.0 * math.pi / 3.0])
 
@@ -68,6 +68,16 @@ _APPLIANCE_TERMINAL = {
 }
 
 
+_SIDE_OF_TERMINAL = {
+    MeasuredTerminalType.branch_from: "from",
+    MeasuredTerminalType.branch_to: "to",
+    MeasuredTerminalType.branch3_1: "1",
+    MeasuredTerminalType.branch3_2: "2",
+    MeasuredTerminalType.branch3_3: "3",
+}
+_TERMINAL_OF_SIDE = {side: int(terminal) for terminal, side in _SIDE_OF_TERMINAL.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Measurement:
     element: str
@@ -77,6 +87,8 @@ class Measurement:
     phase: str = "ABC"
     side: str = ""
     pseudo: bool = False  # a forecast or profile value standing in for a measurement
+    local_angle: bool = False  # currangle: voltage angle minus current angle at that end
+    sensor: str = ""  # the meter, when one element has several (a network sensor's id)
 
     def label(self) -> str:
         side = f"@{self.side}" if self.side else ""
@@ -168,7 +180,15 @@ def _parse_one(
         return None
     assert isinstance(element, str)
     assert isinstance(measurand, str)
-    measurement = Measurement(element, measurand, value, sigma, str(phase), str(side))
+    reference = item.get("angle_reference", "global")
+    if reference not in ("global", "local"):
+        problems.append(
+            Problem(f"{path}.angle_reference", "unknown_reference", "'global' or 'local'")
+        )
+        return None
+    measurement = Measurement(
+        element, measurand, value, sigma, str(phase), str(side), local_angle=reference == "local"
+    )
     measurement = _through_sensor(measurement, network)
     if not math.isfinite(measurement.sigma):
         problems.append(
@@ -201,13 +221,21 @@ def _through_sensor(measurement: Measurement, network: Network) -> Measurement:
     side = measurement.side
     if "measured_terminal_type" in row.dtype.names:
         terminal = int(row["measured_terminal_type"])
-        side = {MeasuredTerminalType.branch_from: "from", MeasuredTerminalType.branch_to: "to"}.get(
-            MeasuredTerminalType(terminal), side
-        )
+        side = _SIDE_OF_TERMINAL.get(MeasuredTerminalType(terminal), side)
     sigma = measurement.sigma
     if not math.isfinite(sigma):
         sigma = _sensor_sigma(kind, row, measurement.measurand)
-    return replace(measurement, element=target, side=side, sigma=sigma)
+    local = measurement.local_angle
+    if "angle_measurement_type" in (row.dtype.names or ()):
+        local = int(row["angle_measurement_type"]) == 0
+    return replace(
+        measurement,
+        element=target,
+        side=side,
+        sigma=sigma,
+        local_angle=local,
+        sensor=measurement.sensor or measurement.element,
+    )
 
 
 def _sensor_sigma(kind: str, row: np.void, measurand: str) -> float:
@@ -235,7 +263,7 @@ def _check_placement(
                 f"{quantity} is measured at a node, not a {kind}",
             )
         )
-    elif quantity.startswith("curr") and kind not in BRANCHES:
+    elif quantity.startswith("curr") and kind not in (*BRANCHES, *BRANCHES3):
         problems.append(
             Problem(
                 f"{path}.element",
@@ -243,17 +271,28 @@ def _check_placement(
                 f"{quantity} is measured at a branch end, not a {kind}",
             )
         )
-    elif quantity.endswith("power") and kind not in ("node", *BRANCHES, *_APPLIANCE_TERMINAL):
+    elif quantity.endswith("power") and kind not in (
+        "node",
+        *BRANCHES,
+        *BRANCHES3,
+        *_APPLIANCE_TERMINAL,
+    ):
         problems.append(
             Problem(
                 f"{path}.element", "wrong_element", f"{quantity} cannot be measured at a {kind}"
             )
         )
-    if kind in BRANCHES and not measurement.side:
+    sides = {**dict.fromkeys(BRANCHES, ("from", "to")), **dict.fromkeys(BRANCHES3, ("1", "2", "3"))}
+    allowed = sides.get(kind, ())
+    if allowed and measurement.side not in allowed:
         problems.append(
-            Problem(f"{path}.side", "required", "a branch measurement needs side 'from' or 'to'")
+            Problem(
+                f"{path}.side",
+                "required",
+                f"a {kind} measurement needs side {' or '.join(map(repr, allowed))}",
+            )
         )
-    if kind not in BRANCHES and measurement.side:
+    if not allowed and measurement.side:
         problems.append(
             Problem(
                 f"{path}.side",
@@ -263,7 +302,7 @@ def _check_placement(
         )
 
 
-Key = tuple[str, str, str]  # element, side, family (voltage | power | current)
+Key = tuple[str, str, str, str]  # element, side, family (voltage | power | current), meter
 
 
 def build_sensors(
@@ -276,7 +315,7 @@ def build_sensors(
         family = m.measurand[:4]  # volt | acti | reac | curr
         family = "power" if family in ("acti", "reac") else family
         slot = (m.measurand, m.phase)
-        key = (m.element, m.side, family)
+        key = (m.element, m.side, family, m.sensor)
         if slot in groups[key]:
             problems.append(
                 Problem(f"$.measurements[{index}]", "duplicate", f"{m.label()} is given twice")
@@ -285,7 +324,7 @@ def build_sensors(
     builders = _SensorTables(
         network, symmetric, start=len(network.external_ids), count=len(measurements)
     )
-    for (element, side, family), slots in groups.items():
+    for (element, side, family, _), slots in groups.items():
         builders.add(
             element, side, family, slots=slots, measurements=measurements, problems=problems
         )
@@ -421,7 +460,12 @@ class _SensorTables:
         solver_object = self.network.solver_id(element)
         sensor_id = self.next_id
         self.next_id += 1
-        kind, record, sources = self._record(family, element, side, solver_object, values)
+        local_angle = any(
+            measurements[i].local_angle for (m, _), i in slots.items() if m == "currangle"
+        )
+        kind, record, sources = self._record(
+            family, element, side, solver_object, values, local_angle=local_angle
+        )
         record["id"] = sensor_id
         row = len(self.records[kind])
         self.records[kind].append(record)
@@ -506,6 +550,8 @@ class _SensorTables:
         side: str,
         solver_object: int,
         values: Mapping[str, tuple[NDArray[np.float64], NDArray[np.float64], Terms]],
+        *,
+        local_angle: bool = False,
     ) -> tuple[str, dict[str, Any], dict[str, tuple[Terms, float]]]:
         record: dict[str, Any] = {"measured_object": solver_object}
         sources: dict[str, tuple[Terms, float]] = {}
@@ -530,7 +576,7 @@ class _SensorTables:
         i, i_sigma, i_terms = values["currmagnitude"]
         angle, angle_sigma, angle_terms = values["currangle"]
         record |= {
-            "angle_measurement_type": 1,  # global: SOGNO angles share one reference
+            "angle_measurement_type": 0 if local_angle else 1,
             "i_measured": i,
             "i_sigma": float(np.max(i_sigma)),
             "i_angle_measured": angle,
@@ -544,11 +590,57 @@ class _SensorTables:
         kind = self.network.kind(element)
         if kind == "node":
             return int(MeasuredTerminalType.node)
-        if kind in BRANCHES:
-            if side == "from":
-                return int(MeasuredTerminalType.branch_from)
-            return int(MeasuredTerminalType.branch_to)
+        if kind in BRANCHES or kind in BRANCHES3:
+            return _TERMINAL_OF_SIDE[side]
         return int(_APPLIANCE_TERMINAL[kind])
+
+
+def measurements_from_sensors(network: Network) -> list[Measurement]:
+    """The readings stored in the network's own sensors (power-grid-model input files)."""
+    found: list[Measurement] = []
+    for kind in SENSORS:
+        for row in network.table(kind):
+            sensor = network.external_ids[int(row["id"])]
+            symmetric = kind.startswith("sym")
+            phases = ("ABC",) if symmetric else ("A", "B", "C")
+            for position, phase in enumerate(phases):
+                for measurand, value, sigma in _readings(kind, row, position, symmetric):
+                    if math.isfinite(value):
+                        found.append(
+                            _through_sensor(
+                                Measurement(sensor, measurand, value, sigma, phase), network
+                            )
+                        )
+    return found
+
+
+def _readings(kind: str, row: np.void, k: int, symmetric: bool) -> list[tuple[str, float, float]]:
+    def at(name: str) -> float:
+        value = row[name]
+        return float(value if np.ndim(value) == 0 else value[k])
+
+    if "voltage" in kind:
+        scale = 1.0 / SQRT3 if symmetric else 1.0  # line-to-line in, phase-to-ground out
+        magnitude = at("u_measured")
+        sigma = at("u_sigma") * scale
+        readings = [("voltmagnitude", magnitude * scale, sigma)]
+        angle = at("u_angle_measured")
+        if math.isfinite(angle):
+            readings.append(("voltangle", angle, at("u_sigma") / magnitude))
+        return readings
+    if "power" in kind:
+        p_sigma, q_sigma = at("p_sigma"), at("q_sigma")
+        if not (math.isfinite(p_sigma) and math.isfinite(q_sigma)):
+            # power_sigma is the apparent power's: shared equally by P and Q
+            p_sigma = q_sigma = at("power_sigma") / math.sqrt(2.0)
+        return [
+            ("activepower", at("p_measured"), p_sigma),
+            ("reactivepower", at("q_measured"), q_sigma),
+        ]
+    return [
+        ("currmagnitude", at("i_measured"), at("i_sigma")),
+        ("currangle", at("i_angle_measured"), at("i_angle_sigma")),
+    ]
 
 
 def describe(rows: Iterable[SensorRow], measurements: Sequence[Measurement]) -> dict[int, str]:

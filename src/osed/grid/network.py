@@ -88,6 +88,8 @@ DEFAULTS: Mapping[str, Mapping[str, float]] = {
     **{kind: {"status": 1} for kind in APPLIANCES},
     "generic_branch": {"from_status": 1, "to_status": 1, "k": 1.0, "theta": 0.0},
     "transformer": {"from_status": 1, "to_status": 1, "tap_nom": 0},
+    # constant power unless told otherwise
+    **{kind: {"status": 1, "type": 0} for kind in ("sym_load", "asym_load", "sym_gen", "asym_gen")},
 }
 
 
@@ -359,14 +361,23 @@ class NetworkBuilder:
 
 def check(network: Network) -> None:
     """power-grid-model's input validation, every error named by external id and attribute."""
+    from power_grid_model import CalculationType  # noqa: PLC0415
     from power_grid_model.validation import validate_input_data  # noqa: PLC0415 - slow import
 
-    errors = validate_input_data(dict(network.data), symmetric=not network.is_asymmetric)
+    # A model with sensors is for estimation, where loads need no specified power.
+    with_sensors = any(len(network.table(kind)) for kind in SENSORS)
+    calculation = CalculationType.state_estimation if with_sensors else CalculationType.power_flow
+    errors = validate_input_data(
+        dict(network.data), calculation_type=calculation, symmetric=not network.is_asymmetric
+    )
     if not errors:
         return
     problems: list[Problem] = []
     for error in errors:
         component = getattr(error, "component", "?")
+        component = getattr(component, "value", component)
+        if isinstance(component, list | tuple):
+            component = ",".join(str(getattr(c, "value", c)) for c in component)
         fields = getattr(error, "field", "?")
         ids = getattr(error, "ids", None) or []
         names = [network.external_ids[i] for i in ids[:5] if 0 <= i < len(network.external_ids)]

@@ -11,12 +11,17 @@ The check works on the decoupled measurement model with generic branch parameter
    exactly one other island gives one equation for that island's offset: the two merge.
    Step 3 repeats, leaves first, until nothing merges.
 
-The grid is observable when one island holds every energised node and it has a voltage
-magnitude. Otherwise the report names the islands, the unmeasured branches between them
-(measuring any one of them, or an injection that touches only two islands, merges a pair)
-and the islands lacking a voltage magnitude. The rule set is the classic island-merging
-procedure; it can miss an observable case that only several injections together resolve, so
-a report of "unobservable" is a strong hint, and the solver still has the last word.
+Where several injections resolve several islands only together (a ring of zero injections),
+the rank of the reduced system (one offset per island, random branch weights standing for
+generic parameters) decides exactly, for up to ``REDUCED_LIMIT`` islands.
+
+The grid is observable when each energised connected part (parts fed by their own source,
+split by open switches, have independent angle references) is one island, and every island
+has a voltage magnitude. Otherwise the report names the islands, the unmeasured branches
+between them (measuring any one of them, or an injection that touches only two islands,
+merges a pair) and the islands lacking a voltage magnitude. The rule set is the classic
+island-merging procedure with an exact rank test on what it leaves; the solver still has the
+last word (numerical ill-conditioning is beyond a structural check).
 """
 
 from __future__ import annotations
@@ -35,7 +40,16 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components
 from osed.grid.network import APPLIANCES, BRANCHES, Network, Table
 
 Ints = NDArray[np.int64]
-_BRANCH_ENDS = (int(MeasuredTerminalType.branch_from), int(MeasuredTerminalType.branch_to))
+_BRANCH_ENDS = tuple(
+    int(t)
+    for t in (
+        MeasuredTerminalType.branch_from,
+        MeasuredTerminalType.branch_to,
+        MeasuredTerminalType.branch3_1,
+        MeasuredTerminalType.branch3_2,
+        MeasuredTerminalType.branch3_3,
+    )
+)
 _APPLIANCE_ENDS = {
     int(MeasuredTerminalType.source),
     int(MeasuredTerminalType.load),
@@ -88,7 +102,7 @@ def check_observability(network: Network, sensors: Mapping[str, Table]) -> Obser
     row_of = np.full(len(network.external_ids), -1, dtype=np.int64)
     row_of[nodes["id"]] = np.arange(n)
     ends = _branch_ends(network, row_of)
-    energised = _energised(network, row_of, ends)
+    energised, part = _energised(network, row_of, ends)
     measured_branch = _measured_branches(network, sensors, ends)
     parent = np.arange(n)
 
@@ -115,9 +129,11 @@ def check_observability(network: Network, sensors: Mapping[str, Table]) -> Obser
     )
     parent[:] = _first_of_label(labels, count)
     magnitude, angle = _voltage_flags(network, sensors, row_of, n)
-    anchored = np.flatnonzero(angle & energised)
-    for node in anchored[1:]:
-        union(int(anchored[0]), int(node))
+    # Phasors share one absolute reference: within a connected part they tie islands.
+    first_anchor: dict[int, int] = {}
+    for node in np.flatnonzero(angle & energised):
+        anchor = first_anchor.setdefault(int(part[node]), int(node))
+        union(anchor, int(node))
     injections = _measured_injections(network, sensors, row_of, n) & energised
     incident: dict[int, list[int]] = defaultdict(list)
     open_branches = np.flatnonzero(closed & ~joined)
@@ -142,6 +158,20 @@ def check_observability(network: Network, sensors: Mapping[str, Table]) -> Obser
             elif others:
                 still.append(v)
         pending = still
+    roots = np.array([find(i) for i in range(n)], dtype=np.int64)
+    if _reduced_system_determined(
+        roots,
+        pending,
+        incident,
+        ends,
+        energised=energised,
+        magnitude=magnitude,
+        angle=angle,
+        part=part,
+    ):
+        first_of_part: dict[int, int] = {}
+        for node in np.flatnonzero(energised):
+            union(first_of_part.setdefault(int(part[node]), int(node)), int(node))
     return _report(
         network,
         nodes=nodes,
@@ -152,7 +182,61 @@ def check_observability(network: Network, sensors: Mapping[str, Table]) -> Obser
         angle=angle,
         ends=ends,
         joined=joined,
+        parts=len(np.unique(part[energised])),
     )
+
+
+REDUCED_LIMIT = 2_000  # islands: beyond this the exact check is skipped (dense rank)
+
+
+def _reduced_system_determined(
+    roots: Ints,
+    pending: list[int],
+    incident: Mapping[int, list[int]],
+    ends: Ends,
+    *,
+    energised: NDArray[np.bool_],
+    magnitude: NDArray[np.bool_],
+    angle: NDArray[np.bool_],
+    part: Ints,
+) -> bool:
+    """Whether the unused injections together fix every island's angle and magnitude offset.
+
+    Island merging takes one injection at a time; several injections can resolve several
+    islands jointly (a ring whose nodes are zero injections). With random branch weights
+    (generic parameters) the rank of the reduced system decides it exactly.
+    """
+    islands = np.unique(roots[energised])
+    if len(islands) < 2 or len(islands) > REDUCED_LIMIT or not pending:
+        return False
+    column = {int(root): k for k, root in enumerate(islands)}
+    f, t = ends[0], ends[1]
+    rng = np.random.default_rng(0)
+    matrix = np.zeros((len(pending), len(islands)))
+    for row, v in enumerate(pending):
+        for b in incident[v]:
+            a, c = column[int(roots[f[b]])], column[int(roots[t[b]])]
+            if a != c:
+                weight = 1.0 + rng.random()
+                matrix[row, a] += weight
+                matrix[row, c] -= weight
+    angle_known = {column[int(r)] for r in np.unique(roots[angle & energised])}
+    # each connected part without a phasor takes its angle reference from one of its islands
+    part_of = {column[int(r)]: int(part[r]) for r in islands}
+    anchored_parts = {part_of[k] for k in angle_known}
+    reference = set(angle_known)
+    for k, p in sorted(part_of.items()):
+        if p not in anchored_parts:
+            reference.add(k)
+            anchored_parts.add(p)
+    magnitude_known = {column[int(r)] for r in np.unique(roots[magnitude & energised])}
+    if not magnitude_known:
+        return False
+    for known in (reference, magnitude_known):
+        free = [k for k in range(len(islands)) if k not in known]
+        if free and np.linalg.matrix_rank(matrix[:, free]) < len(free):
+            return False
+    return True
 
 
 def _first_of_label(labels: NDArray[np.int32], count: int) -> Ints:
@@ -184,7 +268,8 @@ def _branch_ends(network: Network, row_of: Ints) -> Ends:
     return f, to, closed, is_link, ids
 
 
-def _energised(network: Network, row_of: Ints, ends: Ends) -> NDArray[np.bool_]:
+def _energised(network: Network, row_of: Ints, ends: Ends) -> tuple[NDArray[np.bool_], Ints]:
+    """Nodes connected to an in-service source, and each node's connected part."""
     f, t, closed, _, _ = ends
     n = len(network.table("node"))
     _count, labels = connected_components(
@@ -193,7 +278,7 @@ def _energised(network: Network, row_of: Ints, ends: Ends) -> NDArray[np.bool_]:
     )
     sources = network.table("source")
     fed = labels[row_of[sources["node"][sources["status"] == 1]]]
-    return np.isin(labels, fed)
+    return np.isin(labels, fed), labels.astype(np.int64)
 
 
 def _measured_branches(
@@ -280,6 +365,7 @@ def _report(
     angle: NDArray[np.bool_],
     ends: Ends,
     joined: NDArray[np.bool_],
+    parts: int,
 ) -> ObservabilityReport:
     ids = network.external_ids
     roots = np.array([find(i) for i in range(n)], dtype=np.int64)
@@ -307,11 +393,11 @@ def _report(
         if per_pair[pair] <= REPORTED_BRANCHES:  # type: ignore[index]
             listed.append({"id": ids[int(branch_ids[b])], "between": list(pair)})
     messages: list[str] = []
-    if len(islands) > 1:
+    if len(islands) > parts:
         messages.append(
-            f"{len(islands)} observable islands; measure the power flow on a branch between "
-            "two of them (see unmeasured_branches), the injection at a node bordering only "
-            "two, or add a voltage phasor in each"
+            f"{len(islands)} observable islands in {parts} connected part(s); measure the "
+            "power flow on a branch between two of them (see unmeasured_branches), the "
+            "injection at a node bordering only two, or add a voltage phasor in each"
         )
     missing = [k for k, island in enumerate(islands) if not island.has_magnitude]
     if missing:
@@ -319,7 +405,7 @@ def _report(
     deenergised = [ids[int(nodes["id"][i])] for i in np.flatnonzero(~energised)]
     if deenergised:
         messages.append(f"{len(deenergised)} nodes are not energised and are left out")
-    observable = len(islands) == 1 and not missing
+    observable = len(islands) == parts and not missing
     return ObservabilityReport(
         observable=observable,
         islands=islands,

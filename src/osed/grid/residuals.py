@@ -34,6 +34,11 @@ from osed.grid.admittance import S_BASE, Admittance
 from osed.grid.network import APPLIANCES, Network, Table
 
 Floats = NDArray[np.float64]
+_BRANCH3_ENDS = (
+    MeasuredTerminalType.branch3_1,
+    MeasuredTerminalType.branch3_2,
+    MeasuredTerminalType.branch3_3,
+)
 ZERO_INJECTION_SIGMA = 1e-6  # per unit: a constraint, weighted far above any meter
 BLOCK = 256  # right-hand sides per LU solve
 
@@ -82,14 +87,55 @@ class _Builder:
         self.part.append(part)
 
 
-def row_count(network: Network, adm: Admittance, sensors: Mapping[str, Table]) -> tuple[int, int]:
-    """(scalar rows, state variables) of the symmetric model: the chi-square test's m and n."""
+@dataclass(frozen=True, eq=False)
+class MeasurementModel:
+    """The rows of a sensor set with ``h(V)`` and ``H(V)`` at any bus voltages ``V``."""
+
+    adm: Admittance
+    rows: _Builder
+    z: Floats
+    sigma: Floats
+    free_columns: NDArray[np.int64]  # state columns left after fixing the angle reference
+    angle_rows: NDArray[np.bool_]
+
+    def linearise(self, voltage: NDArray[np.complex128]) -> tuple[Floats, csr_matrix]:
+        """Residuals ``z - h(V)`` (angles wrapped) and the full Jacobian."""
+        h, jac = _model(self.adm, voltage, self.rows)
+        residual = self.z - h
+        residual[self.angle_rows] = np.angle(np.exp(1j * residual[self.angle_rows]))
+        return residual, jac
+
+    def objective(self, voltage: NDArray[np.complex128]) -> float:
+        residual, _ = self.linearise(voltage)
+        return float(np.sum((residual / self.sigma) ** 2))
+
+
+def measurement_model(
+    network: Network, adm: Admittance, sensors: Mapping[str, Table]
+) -> MeasurementModel:
     nodes = network.table("node")
     row_of = np.full(len(network.external_ids), -1, dtype=np.int64)
     row_of[nodes["id"]] = np.arange(len(nodes))
     rows = _rows(network, adm, sensors, row_of)
-    angle_measured = any(q == "voltangle" for q in rows.quantity)
-    return len(rows.z), 2 * adm.buses - (0 if angle_measured else 1)
+    keep = np.ones(2 * adm.buses, dtype=bool)
+    if not any(q == "voltangle" for q in rows.quantity):
+        # the angle of the first source's bus is the reference
+        sources = network.table("source")
+        keep[int(adm.bus_of_node[row_of[sources["node"][0]]])] = False
+    return MeasurementModel(
+        adm,
+        rows,
+        np.asarray(rows.z, dtype=np.float64),
+        np.asarray(rows.sigma, dtype=np.float64),
+        np.flatnonzero(keep),
+        np.array([q.endswith("angle") for q in rows.quantity], dtype=bool),
+    )
+
+
+def row_count(network: Network, adm: Admittance, sensors: Mapping[str, Table]) -> tuple[int, int]:
+    """(scalar rows, state variables) of the symmetric model: the chi-square test's m and n."""
+    model = measurement_model(network, adm, sensors)
+    return len(model.z), len(model.free_columns)
 
 
 def normalised_residuals(
@@ -99,24 +145,13 @@ def normalised_residuals(
     u_pu: Floats,
     u_angle: Floats,
 ) -> Rows:
-    nodes = network.table("node")
-    row_of = np.full(len(network.external_ids), -1, dtype=np.int64)
-    row_of[nodes["id"]] = np.arange(len(nodes))
+    model = measurement_model(network, adm, sensors)
+    rows = model.rows
     voltage = np.zeros(adm.buses, dtype=np.complex128)
     voltage[adm.bus_of_node] = u_pu * np.exp(1j * u_angle)
-    rows = _rows(network, adm, sensors, row_of)
-    h, jac = _model(adm, voltage, rows)
-    z = np.asarray(rows.z)
-    sigma = np.asarray(rows.sigma)
-    angle_measured = any(q == "voltangle" for q in rows.quantity)
-    keep = np.ones(2 * adm.buses, dtype=bool)
-    if not angle_measured:  # the angle of the first source's bus is the reference
-        sources = network.table("source")
-        keep[int(adm.bus_of_node[row_of[sources["node"][0]]])] = False
-    jac = jac[:, np.flatnonzero(keep)]
-    residual = z - h
-    angle_rows = np.array([q.endswith("angle") for q in rows.quantity])
-    residual[angle_rows] = np.angle(np.exp(1j * residual[angle_rows]))
+    residual, jac = model.linearise(voltage)
+    jac = jac[:, model.free_columns]
+    z, sigma = model.z, model.sigma
     weights = 1.0 / sigma**2
     gain = (jac.T @ diags(weights) @ jac).tocsc()
     lu = splu(gain, permc_spec="MMD_AT_PLUS_A")
@@ -191,6 +226,8 @@ def _rows(
                 kind = "sf" if terminal == MeasuredTerminalType.branch_from else "st"
                 out.add(sensor, "activepower", value.real, p_sigma, at=(kind, position, "re"))
                 out.add(sensor, "reactivepower", value.imag, q_sigma, at=(kind, position, "im"))
+            elif terminal in _BRANCH3_ENDS:  # not in the linear model: left out of the test
+                continue
             elif terminal == MeasuredTerminalType.node:
                 bus = int(adm.bus_of_node[row_of[s["measured_object"]]])
                 out.add(sensor, "activepower", value.real, p_sigma, at=("sbus", bus, "re"))
@@ -205,7 +242,7 @@ def _rows(
     if table is not None:
         for s in table:
             position = branch_position.get(int(s["measured_object"]))
-            if position is None:
+            if position is None:  # a link or a three-winding transformer
                 continue
             terminal = MeasuredTerminalType(int(s["measured_terminal_type"]))
             kind = "if" if terminal == MeasuredTerminalType.branch_from else "it"
@@ -224,7 +261,7 @@ def _rows(
                 "currangle",
                 float(s["i_angle_measured"]),
                 float(s["i_angle_sigma"]),
-                at=(kind, position, "angle"),
+                at=(kind, position, "local" if int(s["angle_measurement_type"]) == 0 else "angle"),
             )
     return out
 
@@ -265,8 +302,8 @@ def _appliance_rows(
             continue
         readings = [r for a in members for r in injection[a]]
         total = sum((r[1] for r in readings), 0j)
-        p_sigma = math.sqrt(sum(r[2] ** 2 for r in readings))
-        q_sigma = math.sqrt(sum(r[3] ** 2 for r in readings))
+        p_sigma = float(np.hypot.reduce([r[2] for r in readings]))  # overflows to inf, not an error
+        q_sigma = float(np.hypot.reduce([r[3] for r in readings]))
         first = readings[0][0]
         out.group[first] = tuple(r[0] for r in readings)
         out.add(first, "activepower", total.real, p_sigma, at=("sbus", bus, "re"))
@@ -317,7 +354,7 @@ def _model(adm: Admittance, v: NDArray[np.complex128], rows: _Builder) -> tuple[
         )
         order.append(chosen)
     for kind, (d_angle, d_magnitude, value) in derivative.items():
-        for part in ("re", "im", "abs", "angle"):
+        for part in ("re", "im", "abs", "angle", "local"):
             chosen = np.flatnonzero((kinds == kind) & (parts == part))
             if not len(chosen):
                 continue
@@ -334,6 +371,14 @@ def _model(adm: Admittance, v: NDArray[np.complex128], rows: _Builder) -> tuple[
             else:
                 h[chosen] = np.angle(selected)
                 block = (diags(np.conj(selected) / np.abs(selected) ** 2) @ block).imag
+                if part == "local":  # voltage angle at that end minus the current's angle
+                    ends = adm.branches.from_bus if kind == "if" else adm.branches.to_bus
+                    bus = ends[at]
+                    h[chosen] = np.angle(v[bus]) - h[chosen]
+                    reference = csr_matrix(
+                        (np.ones(len(at)), (np.arange(len(at)), bus)), shape=(len(at), 2 * n)
+                    )
+                    block = reference - block
             blocks.append(csr_matrix(block))
             order.append(chosen)
     jac = vstack(blocks).tocsr()

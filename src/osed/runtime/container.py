@@ -13,19 +13,21 @@ from osed.bus.memory import MemoryBus
 from osed.bus.reliable import SqliteOutbox, SqlitePositions
 from osed.domain.errors import ConfigurationError
 from osed.domain.time import Clock, SystemClock
+from osed.grid_services.stats_service import StatsConfig, StatsService
 from osed.markets.registry import create_market
 from osed.ports.bus import Bus
 from osed.ports.ledger import LedgerStore
 from osed.ports.timeseries import TimeSeriesStore
 from osed.runtime.cts_bus import CtsBusLink
 from osed.runtime.lifecycle import Service
-from osed.runtime.settings import ServiceName, Settings
+from osed.runtime.settings import ServiceName, Settings, StatsSettings
 from osed.storage.sqlite import SqliteLedgerStore
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
 
 POSITIONS_FILES: dict[ServiceName, str] = {
     "market-agent": "consumer-positions.sqlite",
     "bridge": "bridge-positions.sqlite",
+    "stats": "stats-positions.sqlite",
 }
 """Per service, the file in the state folder holding its consumers' positions and gap reports."""
 
@@ -193,6 +195,56 @@ class BridgeRunner:
         return self.service.ready()
 
 
+def stats_config(settings: StatsSettings) -> StatsConfig:
+    return StatsConfig(
+        inputs=tuple(settings.inputs),
+        period=timedelta(seconds=settings.period_s),
+        lateness=timedelta(seconds=settings.lateness_s),
+        idle=None if settings.idle_s is None else timedelta(seconds=settings.idle_s),
+        output_topic=settings.output_topic,
+        fields=tuple(settings.fields),
+        series=settings.series if settings.store else None,
+        name=settings.name,
+        dead_letter_prefix=settings.dead_letter_prefix,
+    )
+
+
+class StatsRunner:
+    """The statistics service with its outbox, positions (and horizon) and time-series store."""
+
+    name = "stats"
+
+    def __init__(self, settings: Settings, bus: Bus, clock: Clock, state_dir: Path) -> None:
+        config = stats_config(settings.stats)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = build_timeseries(settings) if config.series is not None else None
+        self.outbox = SqliteOutbox(state_dir / f"outbox-{config.name}.sqlite", config.name)
+        self.positions = SqlitePositions(positions_path(state_dir, "stats"))
+        self.service = StatsService(
+            config,
+            bus,
+            store=self.store,
+            outbox=self.outbox,
+            positions=self.positions,
+            clock=clock,
+        )
+
+    async def start(self) -> None:
+        await self.service.start()
+
+    async def stop(self) -> None:
+        try:
+            await self.service.stop()
+        finally:
+            self.outbox.close()
+            self.positions.close()
+            if self.store is not None:
+                self.store.close()
+
+    def ready(self) -> bool:
+        return self.service.ready()
+
+
 def build_services(
     settings: Settings,
     names: list[ServiceName],
@@ -209,4 +261,6 @@ def build_services(
             services.append(MarketAgentRunner(settings, bus, clock, state_dir))
         elif name == "bridge":
             services.append(BridgeRunner(settings, bus, clock, state_dir))
+        elif name == "stats":
+            services.append(StatsRunner(settings, bus, clock, state_dir))
     return services

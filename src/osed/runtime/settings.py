@@ -8,15 +8,23 @@ Every problem is reported at once with its path (``$.bus.mqtt.port``), as a Vali
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from osed.domain.errors import Problem, ValidationError
+from osed.grid.stats import DEFAULT_STATS
+from osed.grid_services.stats_service import (
+    field_problem,
+    pattern_problem,
+    series_template_problem,
+    topic_template_problem,
+)
 
 SUBJECT = "settings"
 
@@ -74,8 +82,43 @@ class BridgeSettings(_Section):
     field: MqttSettings = MqttSettings(client_id="osed-bridge-field")
 
 
-ServiceName = Literal["market-agent", "bridge"]
-SERVICES: tuple[ServiceName, ...] = ("market-agent", "bridge")
+def _checked(problem: Callable[[str], str | None]) -> AfterValidator:
+    """A pydantic validator from a function that says what is wrong with a value (or None)."""
+
+    def check(value: str) -> str:
+        message = problem(value)
+        if message is not None:
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(check)
+
+
+class StatsSettings(_Section):
+    """The statistics service (docs/grid-stats.md): basicstats of the measurements on
+    ``inputs`` per ``period_s`` window, published on ``output_topic`` and, with ``store``,
+    written to the time-series store under ``series``."""
+
+    name: str = Field("stats", pattern=r"^[^/+#\x00-\x1f]+$")
+    period_s: float = Field(60.0, ge=1e-6, le=366 * 86400)
+    lateness_s: float = Field(0.0, ge=0, le=366 * 86400)
+    idle_s: float | None = Field(None, gt=0)
+    inputs: Annotated[list[Annotated[str, _checked(pattern_problem)]], Field(min_length=1)] = [
+        "bal/processed"
+    ]
+    output_topic: Annotated[str, _checked(topic_template_problem)] = "bal/stats/{device}"
+    fields: Annotated[list[Annotated[str, _checked(field_problem)]], Field(min_length=1)] = list(
+        DEFAULT_STATS
+    )
+    store: bool = True
+    series: Annotated[str, _checked(series_template_problem)] = (
+        "{device}/{component}/{measurand}/{phase}"
+    )
+    dead_letter_prefix: str = Field("dead-letter", pattern=r"^[^+#\x00]+$")
+
+
+ServiceName = Literal["market-agent", "bridge", "stats"]
+SERVICES: tuple[ServiceName, ...] = ("market-agent", "bridge", "stats")
 
 
 class Settings(BaseSettings):
@@ -88,6 +131,7 @@ class Settings(BaseSettings):
     market: MarketSettings = MarketSettings()
     health: HealthSettings = HealthSettings()
     bridge: BridgeSettings = BridgeSettings()
+    stats: StatsSettings = StatsSettings()
     services: list[ServiceName] = ["market-agent"]
 
     @classmethod

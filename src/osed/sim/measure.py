@@ -2,7 +2,8 @@
 
 The usual distribution-grid set: a voltage magnitude at every node (``voltage_sigma_v`` on
 the phase-to-ground value), P and Q of every in-service load and generator
-(``power_sigma_va``), and P and Q at the from end of the ``flows`` branches.
+(``power_sigma_va``; an unbalanced one by its three-phase total), and P and Q at the from
+end of the ``flows`` branches.
 """
 
 from __future__ import annotations
@@ -43,22 +44,17 @@ def measure(
             found.append(
                 Measurement(node, "voltangle", noisy(float(state.u_angle[i]), relative), relative)
             )
-    for kind in ("sym_load", "sym_gen"):
+    for kind in ("sym_load", "sym_gen", "asym_load", "asym_gen"):
         output = state.raw.get(kind)
         if output is None:
             continue
         for row in output:
             element = network.external_ids[int(row["id"])]
-            found.append(
-                Measurement(
-                    element, "activepower", noisy(float(row["p"]), power_sigma_va), power_sigma_va
+            for measurand, column in (("activepower", "p"), ("reactivepower", "q")):
+                value = float(np.sum(row[column]))  # an unbalanced appliance: its total
+                found.append(
+                    Measurement(element, measurand, noisy(value, power_sigma_va), power_sigma_va)
                 )
-            )
-            found.append(
-                Measurement(
-                    element, "reactivepower", noisy(float(row["q"]), power_sigma_va), power_sigma_va
-                )
-            )
     wanted = set(flows)
     branches = state.branches
     for i, branch in enumerate(branches.ids):

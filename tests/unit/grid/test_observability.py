@@ -88,3 +88,42 @@ def test_nodes_without_appliances_are_zero_injections_and_dead_nodes_are_left_ou
     found = report(network, measurements)
     assert found.observable  # b has no appliance: a zero injection ties ab to bc
     assert found.deenergised_nodes == ["island"]
+
+
+def test_parts_fed_by_their_own_sources_are_judged_separately() -> None:
+    b = NetworkBuilder("two parts")
+    for name in ("a", "b", "c", "d"):
+        b.add("node", name, u_rated=400.0)
+    b.add("source", "s1", node="a", u_ref=1.0)
+    b.add("source", "s2", node="c", u_ref=1.0)
+    b.add("line", "ab", from_node="a", to_node="b", r1=0.1, x1=0.05, c1=0.0, tan1=0.0)
+    b.add("line", "bc", from_node="b", to_node="c", r1=0.1, x1=0.05, c1=0.0, tan1=0.0, to_status=0)
+    b.add("line", "cd", from_node="c", to_node="d", r1=0.1, x1=0.05, c1=0.0, tan1=0.0)
+    b.add("sym_load", "lb", node="b", type=0, p_specified=1e3, q_specified=0.0)
+    b.add("sym_load", "ld", node="d", type=0, p_specified=1e3, q_specified=0.0)
+    network = b.build()
+    measurements = measure(network, power_flow(network))
+    found = report(network, measurements)
+    assert found.observable
+    assert len(found.islands) == 2
+    without_d = [m for m in measurements if m.element != "ld"]
+    assert not report(network, without_d).observable
+
+
+def test_a_ring_of_zero_injections_is_resolved_jointly() -> None:
+    """Each load's injection touches two other islands; only together do they fix both."""
+    b = NetworkBuilder("triangle")
+    for name in ("a", "b", "c"):
+        b.add("node", name, u_rated=400.0)
+    b.add("source", "s", node="a", u_ref=1.0)
+    b.add("line", "ab", from_node="a", to_node="b", r1=0.1, x1=0.05, c1=0.0, tan1=0.0)
+    b.add("line", "bc", from_node="b", to_node="c", r1=0.1, x1=0.05, c1=0.0, tan1=0.0)
+    b.add("line", "ca", from_node="c", to_node="a", r1=0.1, x1=0.05, c1=0.0, tan1=0.0)
+    b.add("sym_load", "lb", node="b", type=0, p_specified=1e3, q_specified=0.0)
+    b.add("sym_load", "lc", node="c", type=0, p_specified=1e3, q_specified=0.0)
+    network = b.build()
+    state = power_flow(network)
+    # |V| at a and the loads at b and c; the source's injection at a is not measured
+    measurements = [m for m in measure(network, state) if m.element in ("a", "lb", "lc")]
+    assert report(network, measurements).observable
+    assert not report(network, [m for m in measurements if m.element != "lc"]).observable

@@ -1,0 +1,721 @@
+"""The statistics service: windowed basicstats of SOGNO measurements, published and stored.
+
+It subscribes to measurement topics (SOGNO messages, as the bridge publishes them), feeds every
+reading into :class:`~osed.grid.stats.WindowedStats` per series (device, component, measurand,
+phase), and for each closed window publishes one message per device through a reliable
+:class:`~osed.bus.reliable.Publisher` and writes one point per aggregate to the time-series
+store. The reporting period is configured; the measuring resolution is whatever arrives.
+
+Windows close when later data moves the watermark past them, and on a timer (injected
+:class:`~osed.domain.time.Clock`) once the input has been idle for ``idle`` and the clock has
+passed the last open window, so a source that falls quiet still gets its last window out.
+
+Restarts publish no window twice and lose none (see docs/grid-stats.md, "Guarantee"): inputs
+are committed to the consumers' positions only once every window they fed is published and
+stored, each aggregate message carries an idempotency key derived from (device, window), and
+the end of the windows already closed (the *horizon*) is saved with the positions, so a
+replayed value of a published window counts as late instead of opening that window again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from string import Formatter
+
+import numpy as np
+
+from osed.bridge.dead_letter import dead_letter_topic, encode_dead_letter
+from osed.bridge.samples import Message, Reject
+from osed.bridge.sogno import decode_message, format_timestamp
+from osed.bus.reliable import (
+    Consumer,
+    InMemoryOutbox,
+    InMemoryPositions,
+    Outbox,
+    PositionStore,
+    Publisher,
+)
+from osed.domain.envelope import Envelope
+from osed.domain.errors import OsedError, Problem, ValidationError
+from osed.domain.time import Clock, SystemClock
+from osed.grid.stats import DEFAULT_STATS, STATS, WindowedStats, WindowStats
+from osed.ports.bus import Bus
+from osed.ports.timeseries import TimeSeriesPoint, TimeSeriesStore
+
+log = logging.getLogger(__name__)
+
+Commit = Callable[[Mapping[str, int]], Awaitable[None]]
+"""Told ``{source: seq}``: the envelopes through ``seq`` are durably processed."""
+
+#: Stat names a configuration may select (``count`` is always produced).
+FIELD_NAMES: tuple[str, ...] = ("count", *STATS)
+#: Idempotency keys of aggregate messages the publisher remembers (across restarts).
+REMEMBER_KEYS = 100_000
+#: Event times must lie within ±2**62 ns of the epoch (years 1824 to 2116).
+MAX_ABS_NS = 2**62
+#: The saved horizon: a pseudo-consumer ``<name>.windows`` in the position store.
+HORIZON_SOURCE = "closed-through"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_SERIES_FIELDS = frozenset({"device", "component", "measurand", "phase"})
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why ``pattern`` is no MQTT-style subscription pattern, or None."""
+    levels = pattern.split("/")
+    if (
+        not pattern
+        or "\x00" in pattern
+        or any(("+" in lv and lv != "+") or ("#" in lv and lv != "#") for lv in levels)
+        or "#" in levels[:-1]
+    ):
+        return f"not a topic pattern: {pattern!r}"
+    return None
+
+
+def topic_template_problem(template: str) -> str | None:
+    """Why ``template`` (which may use ``{device}``) makes no publish topic, or None."""
+    problem = _template_problem(template, frozenset({"device"}))
+    if problem is not None:
+        return problem
+    topic = template.format(device="device")
+    if not topic or any(c in topic for c in "+#\x00"):
+        return f"not a publish topic: {template!r}"
+    return None
+
+
+def series_template_problem(template: str) -> str | None:
+    """Why ``template`` (``{device}``, ``{component}``, ``{measurand}``, ``{phase}``) makes no
+    series id, or None."""
+    problem = _template_problem(template, _SERIES_FIELDS)
+    if problem is not None:
+        return problem
+    if not template.format(device="d", component="c", measurand="m", phase="p").isprintable():
+        return f"series ids must be printable: {template!r}"
+    return None
+
+
+def field_problem(name: str) -> str | None:
+    if name not in FIELD_NAMES:
+        return f"unknown stat {name!r}; choose from {', '.join(FIELD_NAMES)}"
+    return None
+
+
+def _template_problem(template: str, allowed: frozenset[str]) -> str | None:
+    try:
+        names = {name for _, name, _, _ in Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        return f"bad template {template!r}: {exc}"
+    unknown = sorted(names - allowed)
+    if unknown:
+        return f"unknown placeholders {unknown} in {template!r}; use {sorted(allowed)}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsConfig:
+    """What the statistics service aggregates and where the aggregates go.
+
+    ``inputs``: topic patterns of SOGNO measurements (they should not overlap: a message
+    matching two is counted twice). ``period``: the reporting resolution, whole microseconds.
+    ``lateness``: how long after its end a window waits for stragglers. ``idle``: how long the
+    input must be silent before the timer closes the open windows (default: one period).
+    ``output_topic``: where each device's aggregates go (``{device}``). ``fields``: the stats
+    (``count`` always). ``series``: the store's series id of each aggregate (``{measurand}`` is
+    ``<measurand>_<stat>``), or None not to store. ``name``: the publishing source, and the
+    prefix of the consumer names (``<name>.<index of the input>``).
+    """
+
+    inputs: tuple[str, ...]
+    period: timedelta = timedelta(minutes=1)
+    lateness: timedelta = timedelta(0)
+    idle: timedelta | None = None
+    output_topic: str = "bal/stats/{device}"
+    fields: tuple[str, ...] = DEFAULT_STATS
+    series: str | None = "{device}/{component}/{measurand}/{phase}"
+    name: str = "stats"
+    dead_letter_prefix: str = "dead-letter"
+    max_values: int = 10_000
+    max_delay_s: float = 0.05
+    tick_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ValidationError(problems, subject="stats config")
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+
+        def bad(path: str, code: str, message: str | None) -> None:
+            if message is not None:
+                found.append(Problem(path, code, message))
+
+        if not self.inputs:
+            bad("$.inputs", "empty", "needs at least one topic pattern")
+        for index, pattern in enumerate(self.inputs):
+            bad(f"$.inputs[{index}]", "bad_pattern", pattern_problem(pattern))
+        if self.period <= timedelta(0) or self.period % _US:
+            bad("$.period_s", "bad_period", "must be a positive whole number of microseconds")
+        elif self.period > timedelta(days=366):
+            bad("$.period_s", "out_of_range", "must be at most 366 days")
+        if self.lateness < timedelta(0) or self.lateness % _US:
+            bad("$.lateness_s", "bad_lateness", "must be a whole number of microseconds >= 0")
+        elif self.lateness > timedelta(days=366):
+            bad("$.lateness_s", "out_of_range", "must be at most 366 days")
+        if self.idle is not None and self.idle <= timedelta(0):
+            bad("$.idle_s", "bad_idle", "must be positive")
+        bad("$.output_topic", "bad_topic", topic_template_problem(self.output_topic))
+        for index, name in enumerate(self.fields):
+            bad(f"$.fields[{index}]", "unknown_stat", field_problem(name))
+        if self.series is not None:
+            bad("$.series", "bad_series", series_template_problem(self.series))
+        if not self.name or any(c in self.name for c in "/+#\x00") or not self.name.isprintable():
+            bad("$.name", "bad_name", f"not a topic level: {self.name!r}")
+        if not self.dead_letter_prefix or any(c in self.dead_letter_prefix for c in "+#\x00"):
+            bad("$.dead_letter_prefix", "bad_topic", "not a topic prefix")
+        if self.max_values < 1:
+            bad("$.max_values", "out_of_range", "must be at least 1")
+        if not (self.max_delay_s > 0 and self.tick_s > 0):
+            bad("$.tick_s", "out_of_range", "delays must be positive")
+        return found
+
+    @property
+    def period_ns(self) -> int:
+        return self.period // _US * 1000
+
+    @property
+    def lateness_ns(self) -> int:
+        return self.lateness // _US * 1000
+
+    @property
+    def idle_after(self) -> timedelta:
+        return self.idle if self.idle is not None else self.period
+
+
+# -- the service --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StatsCounters:
+    received: int = 0  # envelopes handed to the service
+    values: int = 0  # readings aggregated into a window
+    late: int = 0  # readings for a window already closed (or, after a restart, published)
+    dead_lettered: int = 0  # inputs that are no usable measurement, windows the store refused
+    ignored: int = 0  # the service's own messages seen on an input pattern
+    windows: int = 0  # (series, window) aggregates closed
+    published: int = 0  # aggregate messages put in the outbox
+    duplicates: int = 0  # aggregate messages left out: their key was published already
+    stored: int = 0  # new points in the store
+    timer_closes: int = 0  # times the timer closed the open windows
+
+
+@dataclass(frozen=True, slots=True)
+class _Series:
+    device: str
+    component: str
+    measurand: str
+    phase: str
+    unit: str
+    # Per output stat (count first): (stat, measurand of the aggregate, series id or None, unit)
+    fields: tuple[tuple[str, str, str | None, str], ...]
+
+
+@dataclass(slots=True)
+class _Output:
+    """One aggregate message: a device's readings of one window."""
+
+    topic: str
+    key: str
+    payload: bytes
+    start: datetime
+    points: list[TimeSeriesPoint] = field(default_factory=list)
+
+
+class StatsService:
+    """Runs the aggregation of ``config`` on ``bus``.
+
+    ``outbox`` (owned by the caller) holds the aggregate messages and, read back at start,
+    their idempotency keys; ``positions`` holds the consumers' positions and the horizon. Both
+    must survive a restart for the guarantee of docs/grid-stats.md (SQLite in the runtime).
+    """
+
+    def __init__(
+        self,
+        config: StatsConfig,
+        bus: Bus,
+        *,
+        store: TimeSeriesStore | None = None,
+        outbox: Outbox | None = None,
+        positions: PositionStore | None = None,
+        clock: Clock | None = None,
+        heartbeat: float | None = 5.0,
+    ) -> None:
+        self.name = config.name
+        self.config = config
+        self.counters = StatsCounters()
+        self._bus = bus
+        self._store = store if config.series is not None else None
+        self._outbox: Outbox = outbox if outbox is not None else InMemoryOutbox()
+        self._positions: PositionStore = positions if positions is not None else InMemoryPositions()
+        self._clock = clock if clock is not None else SystemClock()
+        self._heartbeat = heartbeat
+        self._period = config.period_ns
+        self._lateness = config.lateness_ns
+        self._stats = tuple(s for s in STATS if s in config.fields)
+        self._lock = asyncio.Lock()
+        self._publisher: Publisher | None = None
+        self._consumers: list[Consumer] = []
+        self._batch_timer: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._ready = False
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget everything in memory: what a new process would start from."""
+        self._engine = WindowedStats(self._period, lateness=self._lateness, stats=self._stats)
+        self._horizon: int | None = self._load_horizon()
+        self._saved_horizon = self._horizon
+        self._queue: list[tuple[Envelope, Commit | None]] = []
+        self._series_ids: dict[tuple[str, str, str, str], int] = {}
+        self._series: list[_Series] = []
+        self._topics: dict[str, str | None] = {}
+        # Per commit callback and source: (seq, window end or None when done) not committed.
+        self._open: dict[Commit, dict[str, deque[tuple[int, int | None]]]] = {}
+        self._last_input: datetime | None = None
+        self._broken = False
+
+    @property
+    def horizon(self) -> datetime | None:
+        """Every window ending at or before this instant is closed."""
+        return None if self._horizon is None else _instant(self._horizon)
+
+    @property
+    def pending(self) -> int:
+        """Readings buffered in open windows."""
+        return self._engine.pending
+
+    def ready(self) -> bool:
+        return self._ready and not self._broken
+
+    # -- lifecycle
+
+    async def start(self) -> None:
+        self._reset()
+        publisher = Publisher(
+            self._bus,
+            self.name,
+            self._outbox,
+            clock=self._clock,
+            heartbeat=self._heartbeat,
+            remember_keys=REMEMBER_KEYS,
+        )
+        try:
+            await publisher.start()
+            self._publisher = publisher
+            for index, pattern in enumerate(self.config.inputs):
+                consumer = self._consumer(f"{self.name}.{index}", pattern)
+                await consumer.start()
+                self._consumers.append(consumer)
+        except BaseException:
+            await self.stop()
+            raise
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+        self._ready = True
+
+    async def stop(self) -> None:
+        """Stop receiving, process what was received, and commit what is done. Open windows
+        are not closed: their inputs stay uncommitted and come again after a restart."""
+        self._ready = False
+        async with self._lock:  # the timers wait for the lock or sleep: safe to cancel
+            await self._cancel_timers()
+        for consumer in self._consumers:
+            await consumer.close()
+        self._consumers.clear()
+        if self._publisher is not None:
+            try:
+                async with self._lock:
+                    await self._cancel_timers()
+                    await self._process_queue()
+            finally:
+                await self._publisher.close()
+                self._publisher = None
+
+    async def _cancel_timers(self) -> None:
+        for task in (self._ticker, self._batch_timer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._ticker = self._batch_timer = None
+
+    def _consumer(self, name: str, pattern: str) -> Consumer:
+        consumer: Consumer | None = None
+
+        async def handle(envelope: Envelope) -> None:
+            assert consumer is not None
+            await self.accept(envelope, consumer.commit)
+
+        consumer = Consumer(
+            self._bus,
+            name,
+            pattern,
+            handle,
+            positions=self._positions,
+            durable=True,
+            deferred_commit=True,
+            clock=self._clock,
+        )
+        return consumer
+
+    # -- input
+
+    async def accept(self, envelope: Envelope, commit: Commit | None = None) -> None:
+        """Queue ``envelope``; a full batch is processed before this returns. ``commit`` hears
+        ``{source: seq}`` once every window the envelope fed is published and stored."""
+        self.counters.received += 1
+        self._last_input = self._clock.now()
+        self._queue.append((envelope, commit))
+        if len(self._queue) >= self.config.max_values:
+            async with self._lock:
+                await self._process_queue()
+        elif self._batch_timer is None:
+            self._batch_timer = asyncio.get_running_loop().create_task(self._process_later())
+
+    async def drain(self) -> None:
+        """Process what is queued now (windows close as the data says, not by the timer)."""
+        async with self._lock:
+            await self._process_queue()
+        if self._publisher is not None:
+            await self._publisher.flush()
+
+    async def tick(self) -> bool:
+        """The timer: process what is queued; then, if the input has been idle for ``idle``
+        and the clock has passed the end (plus lateness) of the newest open window, close every
+        open window. Returns whether it closed any."""
+        async with self._lock:
+            await self._process_queue()
+            watermark = self._engine.watermark
+            if self._engine.pending == 0 or watermark is None or self._broken:
+                return False
+            now = self._clock.now()
+            if self._last_input is not None and now - self._last_input < self.config.idle_after:
+                return False
+            newest_end = (watermark // self._period + 1) * self._period
+            if _nanoseconds(now) < newest_end + self._lateness:
+                return False
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    closed = self._engine.flush()
+                self._advance_horizon(newest_end)
+                self.counters.timer_closes += 1
+                await self._finish(closed, [])
+            except BaseException:
+                self._broken = True
+                raise
+            return True
+
+    async def _process_later(self) -> None:
+        try:
+            await asyncio.sleep(self.config.max_delay_s)
+            self._batch_timer = None
+            async with self._lock:
+                await self._process_queue()
+        except Exception:
+            log.exception("stats service %s failed to process a batch", self.name)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick_s)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("stats service %s: the timer failed", self.name)
+
+    # -- processing (the lock is held)
+
+    async def _process_queue(self) -> None:
+        queued, self._queue = self._queue, []
+        if not queued:
+            return
+        try:
+            await self._run(queued)
+        except BaseException:
+            # Not durable: commit nothing from here on, so a restart processes it again.
+            self._broken = True
+            raise
+
+    async def _run(self, queued: list[tuple[Envelope, Commit | None]]) -> None:
+        series: list[int] = []
+        times: list[int] = []
+        values: list[float] = []
+        rejects: list[Reject] = []
+        for envelope, commit in queued:
+            window_end = self._take(envelope, series, times, values, rejects)
+            if commit is not None:
+                sources = self._open.setdefault(commit, {})
+                sources.setdefault(envelope.source, deque()).append((envelope.seq, window_end))
+        closed = None
+        if series:
+            with np.errstate(over="ignore", invalid="ignore"):  # beyond float: left out
+                closed = self._engine.feed(
+                    np.asarray(series, dtype=np.int64),
+                    np.asarray(times, dtype=np.int64),
+                    np.asarray(values, dtype=np.float64),
+                )
+            self.counters.late += closed.late  # none: the horizon check is at least as strict
+            watermark = self._engine.watermark
+            assert watermark is not None
+            self._advance_horizon((watermark - self._lateness) // self._period * self._period)
+        await self._finish(closed, rejects)
+
+    def _take(
+        self,
+        envelope: Envelope,
+        series: list[int],
+        times: list[int],
+        values: list[float],
+        rejects: list[Reject],
+    ) -> int | None:
+        """Decode one envelope into the batch; the end of the window it feeds, or None when it
+        feeds none (rejected, late, or our own output)."""
+        if envelope.source == self.name:
+            self.counters.ignored += 1
+            return None
+        try:
+            message = decode_message(envelope)
+        except ValidationError as exc:
+            rejects.append(Reject(envelope, exc.problems, "decode"))
+            return None
+        except Exception as exc:  # the decoder's bug must not stop the service
+            problem = Problem("$", "undecodable", f"{type(exc).__name__}: {exc}")
+            rejects.append(Reject(envelope, (problem,), "decode"))
+            return None
+        problems = self._problems(message)
+        if problems:
+            rejects.append(Reject(envelope, tuple(problems), "decode"))
+            return None
+        time = _nanoseconds(message.time)
+        window_end = (time // self._period + 1) * self._period
+        if self._horizon is not None and window_end <= self._horizon:
+            self.counters.late += len(message.samples)
+            return None
+        for sample in message.samples:
+            key = (sample.device, sample.component, sample.measurand, sample.phase)
+            sid = self._series_ids.get(key)
+            if sid is None:
+                sid = self._series_ids[key] = len(self._series)
+                self._series.append(self._new_series(*key, sample.unit))
+            series.append(sid)
+            times.append(time)
+            values.append(sample.value)
+        self.counters.values += len(message.samples)
+        return window_end
+
+    def _new_series(
+        self, device: str, component: str, measurand: str, phase: str, unit: str
+    ) -> _Series:
+        fields = []
+        for stat in ("count", *self._stats):
+            name = f"{measurand}_{stat}"
+            series_id = None
+            if self._store is not None:
+                assert self.config.series is not None
+                series_id = self.config.series.format(
+                    device=device, component=component, measurand=name, phase=phase
+                )
+            fields.append((stat, name, series_id, stat_unit(unit, stat)))
+        return _Series(device, component, measurand, phase, unit, tuple(fields))
+
+    def _problems(self, message: Message) -> list[Problem]:
+        problems = []
+        if abs(_nanoseconds(message.time)) >= MAX_ABS_NS:
+            problems.append(
+                Problem("$.timestamp", "out_of_range", "must lie between the years 1824 and 2116")
+            )
+        if self._topic(message.device) is None:
+            problems.append(
+                Problem("$.device", "bad_topic", f"{message.device!r} makes no publish topic")
+            )
+        return problems
+
+    def _topic(self, device: str) -> str | None:
+        if device not in self._topics:
+            topic: str | None = self.config.output_topic.format(device=device)
+            if not topic or any(c in topic for c in "+#\x00"):
+                topic = None
+            if len(self._topics) >= REMEMBER_KEYS:
+                self._topics.clear()
+            self._topics[device] = topic
+        return self._topics[device]
+
+    def _advance_horizon(self, end: int) -> None:
+        if self._horizon is None or end > self._horizon:
+            self._horizon = end
+
+    async def _finish(self, closed: WindowStats | None, rejects: list[Reject]) -> None:
+        """Store and publish the closed windows and the dead letters, save the horizon, and
+        commit every input whose windows are all out."""
+        assert self._publisher is not None
+        outputs = self._outputs(closed) if closed is not None and len(closed) else []
+        refused = self._write(outputs) if outputs else {}
+        messages: list[tuple[str, bytes]] = []
+        keys: list[str] = []
+        for output in outputs:
+            messages.append((output.topic, output.payload))
+            keys.append(output.key)
+        for reject in rejects:
+            messages.append(
+                (
+                    dead_letter_topic(self.config.dead_letter_prefix, reject.envelope.topic),
+                    encode_dead_letter(reject, self.name),
+                )
+            )
+            keys.append(f"{reject.envelope.key}/{self.name}/dead-letter")
+        for output in outputs:
+            problems = refused.get(output.key)
+            if problems is not None:
+                letter = Envelope(
+                    output.topic, self.name, 1, output.payload, output.start, key=output.key
+                )
+                messages.append(
+                    (
+                        dead_letter_topic(self.config.dead_letter_prefix, output.topic),
+                        encode_dead_letter(Reject(letter, problems, "store"), self.name),
+                    )
+                )
+                keys.append(f"{output.key}/dead-letter")
+        if messages:
+            sent = await self._publisher.publish_many(messages, keys=keys, wait_for_broker=False)
+            windows = sum(1 for e in sent if not e.key.endswith("/dead-letter"))
+            self.counters.published += windows
+            self.counters.duplicates += len(outputs) - windows
+            self.counters.dead_lettered += len(sent) - windows
+        if self._horizon != self._saved_horizon and self._horizon is not None:
+            self._positions.save(f"{self.name}.windows", HORIZON_SOURCE, self._horizon)
+            self._saved_horizon = self._horizon
+        await self._commit_done()
+
+    def _outputs(self, closed: WindowStats) -> list[_Output]:
+        """One message per (window, device), readings sorted by component, measurand, phase."""
+        self.counters.windows += len(closed)
+        sids = closed.series.tolist()
+        starts = closed.start.tolist()
+        counts = closed.count.tolist()
+        columns = {stat: closed.stats[stat].tolist() for stat in self._stats}
+        groups: dict[tuple[int, str], list[int]] = {}
+        for row, sid in enumerate(sids):
+            groups.setdefault((starts[row], self._series[sid].device), []).append(row)
+        outputs = []
+        for (start_ns, device), rows in sorted(groups.items()):
+            rows.sort(key=lambda r: _order(self._series[sids[r]]))
+            start, end = _instant(start_ns), _instant(start_ns + self._period)
+            topic = self._topic(device)
+            assert topic is not None  # checked when the input was taken
+            output = _Output(topic, f"{self.name}:{device}:{start_ns}:{self._period}", b"", start)
+            readings = []
+            for row in rows:
+                series = self._series[sids[row]]
+                for stat, measurand, series_id, unit in series.fields:
+                    value: float | int
+                    if stat == "count":
+                        value = counts[row]
+                    else:
+                        value = columns[stat][row]
+                        if not math.isfinite(value):  # NaN: not emitted; inf: beyond float
+                            continue
+                    readings.append(
+                        {
+                            "component": series.component,
+                            "measurand": measurand,
+                            "phase": series.phase,
+                            "data": value,
+                        }
+                    )
+                    if series_id is not None:
+                        output.points.append(
+                            TimeSeriesPoint(series_id, start, float(value), unit, end, self.name)
+                        )
+            document = {
+                "device": device,
+                "timestamp": format_timestamp(start),
+                "end": format_timestamp(end),
+                "readings": readings,
+            }
+            output.payload = json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+            outputs.append(output)
+        return outputs
+
+    def _write(self, outputs: list[_Output]) -> dict[str, tuple[Problem, ...]]:
+        """Store every output's points; the keys of the outputs the store refused, with why.
+        A batch the store refuses is retried message by message."""
+        if self._store is None:
+            return {}
+        try:
+            self.counters.stored += self._store.write([p for o in outputs for p in o.points])
+            return {}
+        except ValidationError:
+            pass  # find the culprits one by one below
+        except OsedError as exc:
+            log.error("stats service %s could not store a batch: %s", self.name, exc)
+        refused: dict[str, tuple[Problem, ...]] = {}
+        for output in outputs:
+            try:
+                self.counters.stored += self._store.write(output.points)
+            except ValidationError as exc:
+                refused[output.key] = exc.problems
+            except OsedError as exc:
+                refused[output.key] = (Problem("$", "store_failed", str(exc)),)
+        return refused
+
+    async def _commit_done(self) -> None:
+        if self._broken:
+            return
+        horizon = self._horizon
+        for commit, sources in self._open.items():
+            through: dict[str, int] = {}
+            for source, entries in sources.items():
+                while entries:
+                    seq, window_end = entries[0]
+                    if window_end is not None and (horizon is None or window_end > horizon):
+                        break
+                    entries.popleft()
+                    through[source] = seq
+            if through:
+                await commit(through)
+
+    def _load_horizon(self) -> int | None:
+        return self._positions.load(f"{self.name}.windows").get(HORIZON_SOURCE)
+
+
+def stat_unit(unit: str, stat: str) -> str:
+    """The unit of an aggregate: ``1`` for a count, the square for ``s2``, else the unit."""
+    if stat == "count":
+        return "1"
+    if stat == "s2":
+        return f"{unit}^2"
+    return unit
+
+
+def _order(series: _Series) -> tuple[str, str, str]:
+    return (series.component, series.measurand, series.phase)
+
+
+def _nanoseconds(instant: datetime) -> int:
+    return (instant - _EPOCH) // _US * 1000
+
+
+def _instant(nanoseconds: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=nanoseconds // 1000)
