@@ -255,7 +255,12 @@ class Estimator:
         excluded: set[int] = set()
         while True:
             rows = normalised_residuals(
-                network, self.admittance, sensors.data, state.u_pu, state.u_angle
+                network,
+                self.admittance,
+                sensors.data,
+                state.u_pu,
+                state.u_angle,
+                unless_passing=options.confidence,
             )
             threshold = float(chi2.ppf(options.confidence, max(rows.dof, 1)))
             worst = _worst(rows, excluded)

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from power_grid_model import MeasuredTerminalType
 from scipy.sparse import csr_matrix, diags, hstack, vstack
 from scipy.sparse.linalg import splu
+from scipy.stats import chi2
 
 from osed.grid.admittance import S_BASE, Admittance
 from osed.grid.network import APPLIANCES, Network, Table
@@ -144,7 +145,11 @@ def normalised_residuals(
     sensors: Mapping[str, Table],
     u_pu: Floats,
     u_angle: Floats,
+    *,
+    unless_passing: float | None = None,
 ) -> Rows:
+    """Residuals at the given state; normalised too, unless the objective passes the
+    chi-square test at confidence ``unless_passing`` (then they are NaN: nothing to find)."""
     model = measurement_model(network, adm, sensors)
     rows = model.rows
     voltage = np.zeros(adm.buses, dtype=np.complex128)
@@ -152,6 +157,22 @@ def normalised_residuals(
     residual, jac = model.linearise(voltage)
     jac = jac[:, model.free_columns]
     z, sigma = model.z, model.sigma
+    constraint = np.asarray(rows.sensor) < 0
+    objective = float(np.sum((residual / sigma)[~constraint] ** 2))
+    dof = int(len(z) - jac.shape[1])
+    common = {
+        "sensor": np.asarray(rows.sensor, dtype=np.int64),
+        "quantity": rows.quantity,
+        "z": z,
+        "h": z - residual,
+        "sigma": sigma,
+        "dof": dof,
+        "objective": objective,
+        "extra_sensors": rows.group,
+    }
+    if unless_passing is not None and objective <= chi2.ppf(unless_passing, max(dof, 1)):
+        unknown = np.full(len(z), np.nan)
+        return Rows(normalised=unknown, omega=unknown, **common)  # type: ignore[arg-type]
     weights = 1.0 / sigma**2
     gain = (jac.T @ diags(weights) @ jac).tocsc()
     lu = splu(gain, permc_spec="MMD_AT_PLUS_A")
@@ -162,25 +183,11 @@ def normalised_residuals(
         solved = lu.solve(jac_t[:, start:stop].toarray())
         projected[start:stop] = np.asarray(jac[start:stop].multiply(solved.T).sum(axis=1)).ravel()
     omega = sigma**2 - projected
-    constraint = np.asarray(rows.sensor) < 0
     critical = omega <= 1e-9 * sigma**2
     normalised = np.full(len(z), np.nan)
     usable = ~constraint & ~critical
     normalised[usable] = np.abs(residual[usable]) / np.sqrt(omega[usable])
-    objective = float(np.sum((residual / sigma)[~constraint] ** 2))
-    dof = int(len(z) - jac.shape[1])
-    return Rows(
-        sensor=np.asarray(rows.sensor, dtype=np.int64),
-        quantity=rows.quantity,
-        z=z,
-        h=z - residual,
-        sigma=sigma,
-        normalised=normalised,
-        omega=omega,
-        dof=dof,
-        objective=objective,
-        extra_sensors=rows.group,
-    )
+    return Rows(normalised=normalised, omega=omega, **common)  # type: ignore[arg-type]
 
 
 def _rows(
