@@ -185,6 +185,9 @@ def main() -> None:
         numba_present = True
     except ImportError:
         numba_present = False
+    # Bad data first: after the 100,000-node case the heap is large and collection pauses
+    # would be measured with it.
+    bad_data = bad_data_case(args.pandapower_lnr)
     sizes = [int(size) for size in args.sizes.split(",") if size]
     rows = [feeder_case(size, args.repeat, args.pandapower_max) for size in sizes]
     print(
@@ -194,7 +197,7 @@ def main() -> None:
                 "python": platform.python_version(),
                 "pandapower_numba": numba_present,
                 "feeders": rows,
-                "bad_data": bad_data_case(args.pandapower_lnr),
+                "bad_data": bad_data,
             },
             indent=1,
         )
