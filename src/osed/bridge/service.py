@@ -23,6 +23,7 @@ from osed.bus.reliable import (
     Outbox,
     PositionStore,
     Publisher,
+    deferred_consumer,
 )
 from osed.domain.envelope import Envelope
 from osed.domain.errors import ConfigurationError
@@ -181,23 +182,9 @@ class BridgeService:
     def _consumer(self, name: str, pattern: str, pipeline: Pipeline) -> Consumer:
         """A consumer whose position advances only once the pipeline has stored and published
         the batch holding a message (see :meth:`Pipeline.accept`)."""
-        consumer: Consumer | None = None
-
-        async def handle(envelope: Envelope) -> None:
-            assert consumer is not None
-            await pipeline.accept(envelope, consumer.commit)
-
-        consumer = Consumer(
-            self._bus,
-            name,
-            pattern,
-            handle,
-            positions=self._positions,
-            durable=True,
-            deferred_commit=True,
-            clock=self._clock,
+        return deferred_consumer(
+            self._bus, name, pattern, pipeline.accept, positions=self._positions, clock=self._clock
         )
-        return consumer
 
     def _check_wiring(self) -> None:
         missing = []

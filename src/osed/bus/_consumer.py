@@ -381,3 +381,37 @@ class Consumer:
             await self._bus.publish(envelope)
         except OsedError as exc:
             _log.warning("consumer %s could not ask for a replay: %s", self.name, exc)
+
+
+Commit = Callable[[Mapping[str, int]], Awaitable[None]]
+Accept = Callable[[Envelope, Commit], Awaitable[None]]
+
+
+def deferred_consumer(
+    bus: Bus,
+    name: str,
+    pattern: str,
+    accept: Accept,
+    *,
+    positions: PositionStore,
+    clock: Clock,
+) -> Consumer:
+    """A durable consumer that hands each envelope to ``accept`` with the consumer's
+    ``commit``: the position advances only when the receiver says its work is durable."""
+    consumer: Consumer | None = None
+
+    async def handle(envelope: Envelope) -> None:
+        assert consumer is not None
+        await accept(envelope, consumer.commit)
+
+    consumer = Consumer(
+        bus,
+        name,
+        pattern,
+        handle,
+        positions=positions,
+        durable=True,
+        deferred_commit=True,
+        clock=clock,
+    )
+    return consumer

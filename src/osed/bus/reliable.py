@@ -14,7 +14,7 @@ only the :class:`~osed.ports.bus.Bus` port (it holds for the memory, MQTT and NA
 The control topics and their JSON payloads are described in docs/bus.md.
 """
 
-from osed.bus._consumer import Consumer, GapHandler, ReplayPolicy
+from osed.bus._consumer import Consumer, GapHandler, ReplayPolicy, deferred_consumer
 from osed.bus._control import (
     FRAME,
     GAPS_PATTERN,
@@ -53,6 +53,7 @@ __all__ = [
     "SqliteOutbox",
     "SqlitePositions",
     "ack_topic",
+    "deferred_consumer",
     "gaps_topic",
     "head_topic",
     "read_gap_reports",

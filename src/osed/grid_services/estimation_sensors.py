@@ -197,10 +197,8 @@ class SensorMap:
         if sigma is None:
             family = entry.family
             share = self.default_sigma[family]
-            if family == "angle":
-                sigma = share
-            else:
-                sigma = max(share * abs(value), self.min_sigma[family])
+            relative = family != "angle"  # an angle's default sigma is absolute
+            sigma = max(share * abs(value), self.min_sigma[family]) if relative else share
         return replace(entry.template, value=value, sigma=sigma)
 
     def complete(self, slots: Iterable[int]) -> tuple[list[int], list[int]]:

@@ -42,6 +42,7 @@ from osed.bus.reliable import (
     Outbox,
     PositionStore,
     Publisher,
+    deferred_consumer,
 )
 from osed.domain.envelope import Envelope
 from osed.domain.errors import OsedError, Problem, ValidationError
@@ -362,23 +363,9 @@ class StatsService:
         self._ticker = self._batch_timer = None
 
     def _consumer(self, name: str, pattern: str) -> Consumer:
-        consumer: Consumer | None = None
-
-        async def handle(envelope: Envelope) -> None:
-            assert consumer is not None
-            await self.accept(envelope, consumer.commit)
-
-        consumer = Consumer(
-            self._bus,
-            name,
-            pattern,
-            handle,
-            positions=self._positions,
-            durable=True,
-            deferred_commit=True,
-            clock=self._clock,
+        return deferred_consumer(
+            self._bus, name, pattern, self.accept, positions=self._positions, clock=self._clock
         )
-        return consumer
 
     # -- input
 

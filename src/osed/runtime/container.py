@@ -11,8 +11,11 @@ from osed.agents.market_agent import MarketAgent
 from osed.agents.units import MarketUnits
 from osed.bus.memory import MemoryBus
 from osed.bus.reliable import SqliteOutbox, SqlitePositions
-from osed.domain.errors import ConfigurationError
+from osed.domain.errors import ConfigurationError, OsedError, Problem, ValidationError
 from osed.domain.time import Clock, SystemClock
+from osed.grid.imports.files import load_network
+from osed.grid.network import Network
+from osed.grid_services.estimation_service import EstimationConfig, EstimationService
 from osed.grid_services.stats_service import StatsConfig, StatsService
 from osed.markets.registry import create_market
 from osed.ports.bus import Bus
@@ -20,7 +23,7 @@ from osed.ports.ledger import LedgerStore
 from osed.ports.timeseries import TimeSeriesStore
 from osed.runtime.cts_bus import CtsBusLink
 from osed.runtime.lifecycle import Service
-from osed.runtime.settings import ServiceName, Settings, StatsSettings
+from osed.runtime.settings import EstimationSettings, ServiceName, Settings, StatsSettings
 from osed.storage.sqlite import SqliteLedgerStore
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
 
@@ -28,6 +31,7 @@ POSITIONS_FILES: dict[ServiceName, str] = {
     "market-agent": "consumer-positions.sqlite",
     "bridge": "bridge-positions.sqlite",
     "stats": "stats-positions.sqlite",
+    "estimation": "estimation-positions.sqlite",
 }
 """Per service, the file in the state folder holding its consumers' positions and gap reports."""
 
@@ -245,6 +249,86 @@ class StatsRunner:
         return self.service.ready()
 
 
+def estimation_config(settings: EstimationSettings) -> EstimationConfig:
+    if not settings.network:
+        raise ValidationError(
+            [Problem("$.estimation.network", "required", "a network file or pandapower:<name>")],
+            subject="settings",
+        )
+    return settings.to_config()
+
+
+class EstimationRunner:
+    """The state-estimation service with its network, outbox, positions (and horizon),
+    time-series store and graph file (``<state_dir>/<name>-graph.json``)."""
+
+    name = "estimation"
+
+    def __init__(self, settings: Settings, bus: Bus, clock: Clock, state_dir: Path) -> None:
+        config = estimation_config(settings.estimation)
+        network = _load_network(config.network)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = build_timeseries(settings) if config.store else None
+        self.outbox = SqliteOutbox(state_dir / f"outbox-{config.name}.sqlite", config.name)
+        self.positions = SqlitePositions(positions_path(state_dir, "estimation"))
+        try:
+            self.service = EstimationService(
+                config,
+                network,
+                bus,
+                store=self.store,
+                outbox=self.outbox,
+                positions=self.positions,
+                clock=clock,
+                graph_path=state_dir / f"{config.name}-graph.json",
+            )
+        except ValidationError as exc:  # sensors the network cannot take
+            self._close()
+            raise ValidationError(
+                [Problem("$.estimation" + p.path[1:], p.code, p.message) for p in exc.problems],
+                subject="settings",
+            ) from None
+        except BaseException:
+            self._close()
+            raise
+
+    async def start(self) -> None:
+        await self.service.start()
+
+    async def stop(self) -> None:
+        try:
+            await self.service.stop()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        self.outbox.close()
+        self.positions.close()
+        if self.store is not None:
+            self.store.close()
+
+    def ready(self) -> bool:
+        return self.service.ready()
+
+
+def _load_network(spec: str) -> Network:
+    """The estimation network; a problem reads as one of ``$.estimation.network``."""
+    try:
+        return load_network(spec)
+    except ValidationError as exc:
+        raise ValidationError(
+            [
+                Problem("$.estimation.network", p.code, f"{p.path}: {p.message}")
+                for p in exc.problems
+            ],
+            subject="settings",
+        ) from None
+    except OsedError as exc:  # an optional importer missing, say
+        raise ValidationError(
+            [Problem("$.estimation.network", "unloadable", f"{spec}: {exc}")], subject="settings"
+        ) from None
+
+
 def build_services(
     settings: Settings,
     names: list[ServiceName],
@@ -263,4 +347,6 @@ def build_services(
             services.append(BridgeRunner(settings, bus, clock, state_dir))
         elif name == "stats":
             services.append(StatsRunner(settings, bus, clock, state_dir))
+        elif name == "estimation":
+            services.append(EstimationRunner(settings, bus, clock, state_dir))
     return services

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from osed.domain.errors import Problem, ValidationError
+from osed.grid.estimation import BadDataOptions
 from osed.grid.stats import DEFAULT_STATS
+from osed.grid_services.estimation_sensors import SensorSpec
+from osed.grid_services.estimation_service import DEFAULT_SIGMA, EstimationConfig
 from osed.grid_services.stats_service import (
     field_problem,
     pattern_problem,
@@ -117,8 +122,107 @@ class StatsSettings(_Section):
     dead_letter_prefix: str = Field("dead-letter", pattern=r"^[^+#\x00]+$")
 
 
-ServiceName = Literal["market-agent", "bridge", "stats"]
-SERVICES: tuple[ServiceName, ...] = ("market-agent", "bridge", "stats")
+class SensorSettings(_Section):
+    """One listed sensor of the estimation service: a reading and what it measures."""
+
+    component: str
+    measurand: str
+    phase: str = "ABC"
+    element: str | None = None
+    side: str = ""
+    sigma: float | None = None
+
+
+class BadDataSettings(_Section):
+    enabled: bool = True
+    confidence: float = 0.99
+    threshold: float = 3.0
+    max_removals: int = 10
+
+
+class EstimationSettings(_Section):
+    """The state-estimation service (docs/grid-estimation-service.md): the SOGNO measurements
+    on ``inputs`` mapped by ``sensors`` (or ``default_sigma``) onto ``network``, estimated on
+    the ``trigger`` and published under ``output_prefix``."""
+
+    name: str = "estimation"
+    network: str | None = None
+    inputs: list[str] = ["bal/processed"]
+    sensors: list[SensorSettings] = []
+    default_sigma: dict[str, float] = dict(DEFAULT_SIGMA)
+    min_sigma: dict[str, float] = {}
+    trigger: str = "cadence"
+    period_s: float = 60.0
+    max_age_s: float | None = None
+    wait_s: float = 60.0
+    method: str = "newton_raphson"
+    symmetric: bool | None = None
+    bad_data: BadDataSettings = BadDataSettings()
+    pseudo: bool = True
+    output_prefix: str = "se"
+    store: bool = True
+    graph: bool = True
+    dead_letter_prefix: str = "dead-letter"
+
+    @model_validator(mode="after")
+    def _check(self) -> EstimationSettings:
+        """Every problem of the service's own checks, at the path of its field."""
+        try:
+            self.to_config(network=self.network or "unset")
+        except ValidationError as exc:
+            raise PydanticValidationError.from_exception_data(
+                "EstimationSettings",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(p.code, "{message}", {"message": p.message}),
+                        loc=_location(p.path),
+                        input=None,
+                    )
+                    for p in exc.problems
+                ],
+            ) from None
+        return self
+
+    def to_config(self, *, network: str | None = None) -> EstimationConfig:
+        """The service's configuration (``network`` overrides the setting)."""
+        return EstimationConfig(
+            network=network if network is not None else (self.network or ""),
+            inputs=tuple(self.inputs),
+            sensors=tuple(
+                SensorSpec(s.component, s.measurand, s.phase, s.element, s.side, s.sigma)
+                for s in self.sensors
+            ),
+            default_sigma=dict(self.default_sigma),
+            min_sigma=dict(self.min_sigma),
+            trigger=self.trigger,
+            period=timedelta(seconds=self.period_s),
+            max_age=None if self.max_age_s is None else timedelta(seconds=self.max_age_s),
+            wait=timedelta(seconds=self.wait_s),
+            method=self.method,
+            symmetric=self.symmetric,
+            bad_data=BadDataOptions(**self.bad_data.model_dump()),
+            pseudo=self.pseudo,
+            output_prefix=self.output_prefix,
+            store=self.store,
+            graph=self.graph,
+            name=self.name,
+            dead_letter_prefix=self.dead_letter_prefix,
+        )
+
+
+def _location(path: str) -> tuple[str | int, ...]:
+    """``$.sensors[2].sigma`` as a pydantic location: ``("sensors", 2, "sigma")``."""
+    parts: list[str | int] = []
+    for piece in path.removeprefix("$").replace("[", ".[").split("."):
+        if piece.startswith("[") and piece.endswith("]") and piece[1:-1].isdigit():
+            parts.append(int(piece[1:-1]))
+        elif piece:
+            parts.append(piece)
+    return tuple(parts)
+
+
+ServiceName = Literal["market-agent", "bridge", "stats", "estimation"]
+SERVICES: tuple[ServiceName, ...] = ("market-agent", "bridge", "stats", "estimation")
 
 
 class Settings(BaseSettings):
@@ -132,6 +236,7 @@ class Settings(BaseSettings):
     health: HealthSettings = HealthSettings()
     bridge: BridgeSettings = BridgeSettings()
     stats: StatsSettings = StatsSettings()
+    estimation: EstimationSettings = EstimationSettings()
     services: list[ServiceName] = ["market-agent"]
 
     @classmethod

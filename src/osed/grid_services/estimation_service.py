@@ -1,0 +1,921 @@
+"""The state-estimation service: SOGNO measurements in, the estimated grid state out.
+
+It subscribes to measurement topics (SOGNO messages, as the bridge publishes them), maps each
+reading onto a measurement of the network (:mod:`osed.grid_services.estimation_sensors`), and
+estimates the state (:class:`~osed.grid.estimation.Estimator`, one per sensor layout, rebuilt
+only when the set of available sensors changes) when a *snapshot* is complete or on a
+*cadence*. Each estimate is published through a reliable :class:`~osed.bus.reliable.Publisher`
+— one message per node and per branch and a summary (:mod:`osed.grid_services.estimation_output`)
+— written to the time-series store, and drawn into the dashboard's graph document
+(``<state_dir>/<name>-graph.json``). An estimate that fails (unobservable, diverging) publishes
+its summary with the error and the observability report; the service goes on.
+
+Restarts publish no estimate twice (see docs/grid-estimation-service.md, "Guarantees"): inputs
+are committed only once they can no longer change an estimate to come, every message carries
+an idempotency key derived from (timestamp, component), and the instant up to which estimates
+are done (the *horizon*) is saved with the consumers' positions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import json
+import logging
+import math
+import os
+import tempfile
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from osed.bridge.dead_letter import dead_letter_topic, encode_dead_letter
+from osed.bridge.samples import Reject
+from osed.bridge.sogno import decode_message, format_timestamp
+from osed.bus.reliable import (
+    Consumer,
+    InMemoryOutbox,
+    InMemoryPositions,
+    Outbox,
+    PositionStore,
+    Publisher,
+    deferred_consumer,
+)
+from osed.domain.envelope import Envelope
+from osed.domain.errors import OsedError, Problem, ValidationError
+from osed.domain.time import Clock, SystemClock
+from osed.grid.estimation import (
+    BadDataOptions,
+    EstimationResult,
+    Estimator,
+    PseudoOptions,
+    UnobservableError,
+)
+from osed.grid.graph import graph_document, layout, refresh_state
+from osed.grid.measurements import MEASURANDS, PHASES, SIDES
+from osed.grid.network import BRANCHES, Network
+from osed.grid_services.estimation_output import Output, StateEncoder, finite
+from osed.grid_services.estimation_sensors import FAMILIES, FAMILY, SensorMap, SensorSpec
+from osed.grid_services.stats_service import pattern_problem
+from osed.ports.bus import Bus
+from osed.ports.timeseries import TimeSeriesStore
+
+log = logging.getLogger(__name__)
+
+Commit = Callable[[Mapping[str, int]], Awaitable[None]]
+"""Told ``{source: seq}``: the envelopes through ``seq`` are durably processed."""
+
+TRIGGERS = ("snapshot", "cadence")
+METHODS = ("newton_raphson", "iterative_linear")
+#: Relative default sigmas of the embedded configuration (angle: absolute, rad).
+DEFAULT_SIGMA: dict[str, float] = {"voltage": 0.005, "power": 0.02}
+#: Idempotency keys the publisher remembers (across restarts): a 1,000-node feeder publishes
+#: about 2,000 messages per estimate, so this covers its last 100 estimates.
+REMEMBER_KEYS = 200_000
+#: The saved horizon: a pseudo-consumer ``<name>.estimates`` in the position store.
+HORIZON_SOURCE = "closed-through"
+#: Event times must lie within ±2**62 ns of the epoch (years 1824 to 2116).
+MAX_ABS_NS = 2**62
+#: Readings kept per sensor for snapshots (the newest; older ones are dropped).
+MAX_HISTORY = 256
+#: Names listed in a summary (missing sensors, dropped readings) at most.
+MAX_NAMES = 50
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EstimationConfig:
+    """What the state-estimation service estimates and where the results go.
+
+    ``network``: a network file or ``pandapower:<name>`` (loaded by the runner). ``inputs``:
+    topic patterns of SOGNO measurements. ``sensors``: the listed sensors; ``default_sigma``
+    (per family, relative; ``angle`` absolute) admits readings that are not listed.
+    ``trigger``: ``snapshot`` (every listed sensor has a reading at one timestamp, or within
+    ``max_age`` before it) or ``cadence`` (every ``period`` by the clock, the newest reading of
+    each sensor no older than ``max_age``). ``wait``: how far (event time) the newest reading
+    may run ahead before an incomplete snapshot is given up. ``max_age``: None for 0
+    (snapshot) or one period (cadence).
+    """
+
+    network: str
+    inputs: tuple[str, ...]
+    sensors: tuple[SensorSpec, ...] = ()
+    default_sigma: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SIGMA))
+    min_sigma: Mapping[str, float] = field(default_factory=dict)
+    trigger: str = "cadence"
+    period: timedelta = timedelta(minutes=1)
+    max_age: timedelta | None = None
+    wait: timedelta = timedelta(minutes=1)
+    method: str = "newton_raphson"
+    symmetric: bool | None = None
+    bad_data: BadDataOptions = field(default_factory=BadDataOptions)
+    pseudo: bool = True
+    output_prefix: str = "se"
+    store: bool = True
+    graph: bool = True
+    name: str = "estimation"
+    dead_letter_prefix: str = "dead-letter"
+    max_layouts: int = 8
+    max_values: int = 10_000
+    max_delay_s: float = 0.01
+    tick_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ValidationError(problems, subject="estimation config")
+
+    def problems(self) -> list[Problem]:
+        """Every problem, with the path of the settings field (``$.sensors[2].sigma``)."""
+        found: list[Problem] = []
+
+        def bad(path: str, code: str, message: str | None) -> None:
+            if message is not None:
+                found.append(Problem(path, code, message))
+
+        if not self.network:
+            bad("$.network", "required", "a network file or pandapower:<name>")
+        if not self.inputs:
+            bad("$.inputs", "empty", "needs at least one topic pattern")
+        for index, pattern in enumerate(self.inputs):
+            bad(f"$.inputs[{index}]", "bad_pattern", pattern_problem(pattern))
+        for family, value in (*self.default_sigma.items(), *self.min_sigma.items()):
+            what = "default_sigma" if family in self.default_sigma else "min_sigma"
+            if family not in FAMILIES:
+                bad(f"$.{what}.{family}", "unknown_family", f"choose from {', '.join(FAMILIES)}")
+            elif not (math.isfinite(value) and value > 0):
+                bad(f"$.{what}.{family}", "out_of_range", "must be a positive number")
+        self._sensor_problems(bad)
+        if self.trigger not in TRIGGERS:
+            bad("$.trigger", "unknown_trigger", f"choose from {', '.join(TRIGGERS)}")
+        elif self.trigger == "snapshot" and not self.sensors:
+            bad("$.sensors", "empty", "the snapshot trigger waits for the listed sensors")
+        if self.period <= timedelta(0) or self.period % _US:
+            bad("$.period_s", "bad_period", "must be a positive whole number of microseconds")
+        if self.max_age is not None and (self.max_age < timedelta(0) or self.max_age % _US):
+            bad("$.max_age_s", "bad_age", "must be a whole number of microseconds >= 0")
+        if self.wait <= timedelta(0) or self.wait % _US:
+            bad("$.wait_s", "bad_wait", "must be a positive whole number of microseconds")
+        for duration, path in ((self.period, "period_s"), (self.wait, "wait_s")):
+            if duration > timedelta(days=366):
+                bad(f"$.{path}", "out_of_range", "must be at most 366 days")
+        if self.method not in METHODS:
+            bad("$.method", "unknown_method", f"choose from {', '.join(METHODS)}")
+        options = self.bad_data
+        if not 0 < options.confidence < 1:
+            bad("$.bad_data.confidence", "out_of_range", "must lie between 0 and 1")
+        if not (math.isfinite(options.threshold) and options.threshold > 0):
+            bad("$.bad_data.threshold", "out_of_range", "must be positive")
+        if options.max_removals < 0:
+            bad("$.bad_data.max_removals", "out_of_range", "must be at least 0")
+        prefix = self.output_prefix
+        if not prefix or prefix.endswith("/") or any(c in prefix for c in "+#\x00"):
+            bad("$.output_prefix", "bad_topic", f"not a topic prefix: {prefix!r}")
+        if not self.name or any(c in self.name for c in "/+#\x00") or not self.name.isprintable():
+            bad("$.name", "bad_name", f"not a topic level: {self.name!r}")
+        if not self.dead_letter_prefix or any(c in self.dead_letter_prefix for c in "+#\x00"):
+            bad("$.dead_letter_prefix", "bad_topic", "not a topic prefix")
+        if self.max_layouts < 1 or self.max_values < 1:
+            bad("$.max_layouts", "out_of_range", "must be at least 1")
+        if not (self.max_delay_s > 0 and self.tick_s > 0):
+            bad("$.tick_s", "out_of_range", "delays must be positive")
+        return found
+
+    def _sensor_problems(self, bad: Callable[[str, str, str | None], None]) -> None:
+        readings: set[tuple[str, str, str]] = set()
+        targets: set[tuple[str, str, str, str]] = set()
+        for index, spec in enumerate(self.sensors):
+            path = f"$.sensors[{index}]"
+            if not spec.component or not spec.component.isprintable():
+                bad(f"{path}.component", "required", "must be non-empty printable text")
+            if spec.element is not None and (not spec.element or not spec.element.isprintable()):
+                bad(f"{path}.element", "bad_element", "must be non-empty printable text")
+            if spec.measurand not in MEASURANDS:
+                choices = ", ".join(MEASURANDS)
+                bad(f"{path}.measurand", "unknown_measurand", f"choose from {choices}")
+            if spec.phase not in PHASES:
+                bad(f"{path}.phase", "unknown_phase", f"choose from {', '.join(PHASES)}")
+            if spec.side not in ("", *SIDES):
+                bad(f"{path}.side", "unknown_side", f"choose from {', '.join(SIDES)}")
+            if spec.sigma is not None:
+                if not (math.isfinite(spec.sigma) and spec.sigma > 0):
+                    bad(f"{path}.sigma", "out_of_range", "must be a positive number")
+            else:
+                family = FAMILY.get(spec.measurand)
+                if family is not None and family not in self.default_sigma:
+                    bad(
+                        f"{path}.sigma",
+                        "required",
+                        f"give sigma, or default_sigma.{family} for the {family} family",
+                    )
+            reading = (spec.component, spec.measurand, spec.phase)
+            target = (spec.target, spec.side, spec.measurand, spec.phase)
+            if reading in readings:
+                bad(path, "duplicate", f"{spec.component} {spec.measurand}[{spec.phase}] twice")
+            elif target in targets:
+                bad(path, "duplicate", f"{spec.measurand}[{spec.phase}] of {spec.target} twice")
+            readings.add(reading)
+            targets.add(target)
+
+    @property
+    def max_age_ns(self) -> int:
+        if self.max_age is not None:
+            return _ns_of(self.max_age)
+        return 0 if self.trigger == "snapshot" else _ns_of(self.period)
+
+
+# -- the service --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class EstimationCounters:
+    received: int = 0  # envelopes handed to the service
+    readings: int = 0  # readings mapped onto a sensor
+    unmapped: int = 0  # readings of no sensor (not listed, no default sigma, unknown component)
+    late: int = 0  # readings too old for any estimate to come
+    dead_lettered: int = 0  # inputs that are no usable measurement
+    ignored: int = 0  # the service's own messages seen on an input pattern
+    estimates: int = 0  # estimates attempted (successful or not)
+    failed: int = 0  # of which unobservable or failing
+    abandoned: int = 0  # snapshots given up, incomplete
+    skipped: int = 0  # cadence instants without any fresh reading
+    layouts: int = 0  # estimators built (a new sensor layout)
+    published: int = 0  # messages put in the outbox
+    duplicates: int = 0  # messages left out: their key was published already
+    stored: int = 0  # new points in the store
+    store_failures: int = 0  # batches the store refused
+    graph_writes: int = 0  # graph documents written
+
+
+@dataclass(slots=True)
+class Estimate:
+    """What one estimate gave: the summary document and, when it succeeded, the result."""
+
+    timestamp: datetime
+    summary: dict[str, Any]
+    result: EstimationResult | None = None
+
+
+_Entry = tuple[int, int, int]  # slot, event time ns, arrival number
+_Reading = tuple[int, float, int]  # event time ns, value, arrival number
+
+
+class EstimationService:
+    """Runs state estimation of ``config`` on ``network`` over ``bus``.
+
+    ``outbox`` (owned by the caller) holds the published messages and, read back at start,
+    their idempotency keys; ``positions`` holds the consumers' positions and the horizon. Both
+    must survive a restart for the guarantees of docs/grid-estimation-service.md (SQLite in the
+    runtime). ``graph_path``: where the dashboard's graph document goes (None: nowhere).
+    """
+
+    def __init__(
+        self,
+        config: EstimationConfig,
+        network: Network,
+        bus: Bus,
+        *,
+        store: TimeSeriesStore | None = None,
+        outbox: Outbox | None = None,
+        positions: PositionStore | None = None,
+        clock: Clock | None = None,
+        graph_path: Path | None = None,
+        heartbeat: float | None = 5.0,
+    ) -> None:
+        self.name = config.name
+        self.config = config
+        self.network = network
+        self.counters = EstimationCounters()
+        self.sensors = SensorMap(
+            network,
+            config.sensors,
+            default_sigma=config.default_sigma,
+            min_sigma=config.min_sigma,
+        )
+        self._bus = bus
+        self._store = store if config.store else None
+        self._outbox: Outbox = outbox if outbox is not None else InMemoryOutbox()
+        self._positions: PositionStore = positions if positions is not None else InMemoryPositions()
+        self._clock = clock if clock is not None else SystemClock()
+        self._graph_path = graph_path if config.graph else None
+        self._heartbeat = heartbeat
+        self._snapshot = config.trigger == "snapshot"
+        self._max_age = config.max_age_ns
+        self._wait = _ns_of(config.wait)
+        self._period = _ns_of(config.period)
+        self._encoder = StateEncoder(
+            name=self.name,
+            prefix=config.output_prefix,
+            node_ids=network.ids("node"),
+            branch_ids=[b for kind in BRANCHES for b in network.ids(kind)],
+            store=self._store is not None,
+        )
+        self._pseudo = PseudoOptions(enabled=config.pseudo)
+        self._lock = asyncio.Lock()
+        self._publisher: Publisher | None = None
+        self._consumers: list[Consumer] = []
+        self._batch_timer: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._graph: dict[str, Any] | None = None
+        self._undrawn: Estimate | None = None
+        self._drawing: asyncio.Task[None] | None = None
+        self._ready = False
+        self.last: Estimate | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget everything in memory: what a new process would start from."""
+        self._horizon: int | None = self._load_horizon()
+        self._saved_horizon = self._horizon
+        self._queue: list[tuple[Envelope, Commit | None]] = []
+        self._history: dict[int, list[_Reading]] = {}
+        self._times: set[int] = set()  # snapshot: reading times after the horizon
+        self._hints: dict[int, int] = {}  # snapshot time -> index of a listed sensor missing
+        self._pruned: int | None = None  # the horizon the readings were last pruned at
+        self._layouts: dict[tuple[int, ...], tuple[list[int], list[int]]] = {}
+        self._newest: int | None = None  # the newest reading time seen
+        self._arrivals = 0
+        self._estimators: OrderedDict[tuple[int, ...], Estimator | Exception] = OrderedDict()
+        # Per commit callback and source: (seq, the readings it gave) not yet committed.
+        self._open: dict[Commit, dict[str, deque[tuple[int, list[_Entry]]]]] = {}
+        self._broken = False
+
+    @property
+    def horizon(self) -> datetime | None:
+        """No estimate at or before this instant is made any more."""
+        return None if self._horizon is None else _instant(self._horizon)
+
+    def ready(self) -> bool:
+        return self._ready and not self._broken
+
+    # -- lifecycle
+
+    async def start(self) -> None:
+        self._reset()
+        if self._graph_path is not None and self._graph is None:
+            self._graph = graph_document(self.network, layout(self.network))
+        publisher = Publisher(
+            self._bus,
+            self.name,
+            self._outbox,
+            clock=self._clock,
+            heartbeat=self._heartbeat,
+            remember_keys=REMEMBER_KEYS,
+        )
+        try:
+            await publisher.start()
+            self._publisher = publisher
+            for index, pattern in enumerate(self.config.inputs):
+                consumer = self._consumer(f"{self.name}.{index}", pattern)
+                await consumer.start()
+                self._consumers.append(consumer)
+        except BaseException:
+            await self.stop()
+            raise
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+        self._ready = True
+
+    async def stop(self) -> None:
+        """Stop receiving, process what was received, and commit what is done. Incomplete
+        snapshots are not estimated: their inputs stay uncommitted and come again."""
+        self._ready = False
+        async with self._lock:
+            await self._cancel_timers()
+        for consumer in self._consumers:
+            await consumer.close()
+        self._consumers.clear()
+        if self._publisher is not None:
+            try:
+                async with self._lock:
+                    await self._cancel_timers()
+                    await self._process_queue()
+            finally:
+                await self._publisher.close()
+                self._publisher = None
+                await self._flush_graph()
+
+    async def _cancel_timers(self) -> None:
+        for task in (self._ticker, self._batch_timer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._ticker = self._batch_timer = None
+
+    def _consumer(self, name: str, pattern: str) -> Consumer:
+        return deferred_consumer(
+            self._bus, name, pattern, self.accept, positions=self._positions, clock=self._clock
+        )
+
+    # -- input
+
+    async def accept(self, envelope: Envelope, commit: Commit | None = None) -> None:
+        """Queue ``envelope``; a full batch is processed before this returns. ``commit`` hears
+        ``{source: seq}`` once no estimate to come can use the envelope's readings."""
+        self.counters.received += 1
+        self._queue.append((envelope, commit))
+        if len(self._queue) >= self.config.max_values:
+            async with self._lock:
+                await self._process_queue()
+        elif self._batch_timer is None:
+            self._batch_timer = asyncio.get_running_loop().create_task(self._process_later())
+
+    async def drain(self) -> None:
+        """Process what is queued now (snapshots estimate as the data says)."""
+        async with self._lock:
+            await self._process_queue()
+        if self._publisher is not None:
+            await self._publisher.flush()
+        await self._flush_graph()
+
+    async def tick(self) -> bool:
+        """The timer: process what is queued; with the cadence trigger, estimate once the
+        clock has reached a new multiple of the period. Returns whether it estimated."""
+        async with self._lock:
+            await self._process_queue()
+            if self._snapshot or self._broken:
+                return False
+            now = _nanoseconds(self._clock.now())
+            instant = now // self._period * self._period
+            if self._horizon is not None and instant <= self._horizon:
+                return False
+            try:
+                estimated = await self._cadence(instant)
+                await self._finish([])
+            except BaseException:
+                self._broken = True
+                raise
+            return estimated
+
+    async def _process_later(self) -> None:
+        try:
+            await asyncio.sleep(self.config.max_delay_s)
+            self._batch_timer = None
+            async with self._lock:
+                await self._process_queue()
+        except Exception:
+            log.exception("estimation service %s failed to process a batch", self.name)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick_s)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("estimation service %s: the timer failed", self.name)
+
+    # -- processing (the lock is held)
+
+    async def _process_queue(self) -> None:
+        queued, self._queue = self._queue, []
+        if not queued:
+            return
+        try:
+            rejects: list[Reject] = []
+            for envelope, commit in queued:
+                entries = self._take(envelope, rejects)
+                if commit is not None:
+                    sources = self._open.setdefault(commit, {})
+                    sources.setdefault(envelope.source, deque()).append((envelope.seq, entries))
+            if self._snapshot:
+                await self._snapshots()
+            await self._finish(rejects)
+        except BaseException:
+            # Not durable: commit nothing from here on, so a restart processes it again.
+            self._broken = True
+            raise
+
+    def _take(self, envelope: Envelope, rejects: list[Reject]) -> list[_Entry]:
+        """Decode one envelope and keep its readings; the entries that may still feed an
+        estimate (none when rejected, late, unmapped, or our own output)."""
+        if envelope.source == self.name:
+            self.counters.ignored += 1
+            return []
+        try:
+            message = decode_message(envelope)
+        except ValidationError as exc:
+            rejects.append(Reject(envelope, exc.problems, "decode"))
+            return []
+        except Exception as exc:  # the decoder's bug must not stop the service
+            problem = Problem("$", "undecodable", f"{type(exc).__name__}: {exc}")
+            rejects.append(Reject(envelope, (problem,), "decode"))
+            return []
+        time = _nanoseconds(message.time)
+        if abs(time) >= MAX_ABS_NS:
+            problem = Problem("$.timestamp", "out_of_range", "must lie between 1824 and 2116")
+            rejects.append(Reject(envelope, (problem,), "decode"))
+            return []
+        entries: list[_Entry] = []
+        for sample in message.samples:
+            slot = self.sensors.slot(sample.component, sample.measurand, sample.phase)
+            if slot is None:
+                self.counters.unmapped += 1
+                continue
+            if self._late(time):
+                self.counters.late += 1
+                continue
+            self._arrivals += 1
+            reading = (time, sample.value, self._arrivals)
+            self._remember(slot, reading)
+            entries.append((slot, time, self._arrivals))
+            self.counters.readings += 1
+        return entries
+
+    def _late(self, time: int) -> bool:
+        """Whether a reading at ``time`` is too old for every estimate to come: at or before
+        the last snapshot, or more than max_age before the last cadence instant."""
+        if self._horizon is None:
+            return False
+        return time <= self._horizon - (0 if self._snapshot else self._max_age)
+
+    def _remember(self, slot: int, reading: _Reading) -> None:
+        history = self._history.setdefault(slot, [])
+        time = reading[0]
+        at = bisect.bisect_left(history, time, key=lambda r: r[0])
+        if at < len(history) and history[at][0] == time:
+            history[at] = reading  # the same sensor and instant again: the later one counts
+        else:
+            history.insert(at, reading)
+            if len(history) > MAX_HISTORY:
+                del history[0]
+        if self._snapshot and self.sensors.slots[slot].listed:  # they make the snapshots
+            if self._horizon is None or time > self._horizon:
+                self._times.add(time)
+            if self._newest is None or time > self._newest:
+                self._newest = time
+
+    def _at(self, slot: int, instant: int) -> _Reading | None:
+        """The newest reading of ``slot`` at or before ``instant``, no older than max_age and
+        (snapshot) newer than the last estimate: each snapshot takes a fresh round."""
+        history = self._history.get(slot)
+        if not history:
+            return None
+        at = bisect.bisect_right(history, instant, key=lambda r: r[0]) - 1
+        if at < 0 or history[at][0] < instant - self._max_age:
+            return None
+        if self._snapshot and self._horizon is not None and history[at][0] <= self._horizon:
+            return None
+        return history[at]
+
+    async def _snapshots(self) -> None:
+        """Estimate every complete snapshot after the horizon, oldest first.
+
+        With ``max_age`` 0 each timestamp is a snapshot of its own: one passed over by a later
+        estimate, or left more than ``wait`` behind the newest listed reading, is given up
+        with an ``incomplete`` summary naming the missing sensors. With ``max_age`` > 0 the
+        timestamps are only the instants a round of readings may complete at: the ones passed
+        over are dropped silently, and only a wait beyond ``wait`` gives one summary."""
+        required = self.sensors.required
+        passed: list[int] = []
+        for instant in sorted(self._times):
+            if self._horizon is not None and instant <= self._horizon:
+                continue
+            if not self._complete(instant, required):
+                passed.append(instant)
+                continue
+            if self._max_age == 0:
+                for earlier in passed:
+                    await self._publish(self._incomplete(earlier))
+            passed = []
+            readings = {}
+            for slot in self._history:
+                found = self._at(slot, instant)
+                if found is not None:
+                    readings[slot] = found[1]
+            await self._publish(self._estimate(instant, readings))
+            self._advance(instant)
+        if self._newest is not None:
+            given_up = [t for t in passed if t <= self._newest - self._wait]
+            for instant in given_up if self._max_age == 0 else given_up[-1:]:
+                await self._publish(self._incomplete(instant))
+            if given_up:
+                self._advance(given_up[-1])
+        self._prune()
+
+    def _complete(self, instant: int, required: tuple[int, ...]) -> bool:
+        """Whether every listed sensor has a reading for ``instant``. The first one missing is
+        remembered and looked at first next time, so a snapshot filling up over many batches
+        costs one pass over the sensors in all, not one per batch."""
+        start = self._hints.get(instant, 0)
+        if start < len(required) and self._at(required[start], instant) is None:
+            return False
+        for position in range(len(required)):
+            index = (start + position) % len(required)
+            if self._at(required[index], instant) is None:
+                self._hints[instant] = index
+                return False
+        return True
+
+    def _incomplete(self, instant: int) -> Estimate:
+        missing = [s for s in self.sensors.required if self._at(s, instant) is None]
+        self.counters.abandoned += 1
+        at = _instant(instant)
+        summary = self._summary_head(at, "incomplete")
+        summary["missing"] = [self.sensors.name(s) for s in missing[:MAX_NAMES]]
+        summary["missing_count"] = len(missing)
+        return Estimate(at, summary)
+
+    async def _cadence(self, instant: int) -> bool:
+        """Estimate at ``instant`` with the newest reading of each sensor at or before it, no
+        older than max_age (later readings wait for the next instant: the estimate depends on
+        the data, not on when the timer ran)."""
+        readings = {}
+        for slot in self._history:
+            found = self._at(slot, instant)
+            if found is not None:
+                readings[slot] = found[1]
+        self._advance(instant)
+        if not readings:
+            self.counters.skipped += 1
+            self._prune()
+            return False
+        await self._publish(self._estimate(instant, readings))
+        self._prune()
+        return True
+
+    def _advance(self, instant: int) -> None:
+        if self._horizon is None or instant > self._horizon:
+            self._horizon = instant
+
+    def _prune(self) -> None:
+        """Forget the readings no estimate to come can use."""
+        if self._horizon is None or self._horizon == self._pruned:
+            return
+        horizon = self._pruned = self._horizon
+        self._times = {t for t in self._times if t > horizon}
+        self._hints = {t: i for t, i in self._hints.items() if t > horizon}
+        oldest = horizon - self._max_age
+        for slot, history in list(self._history.items()):
+            keep = bisect.bisect_right(history, oldest, key=lambda r: r[0])
+            if keep == len(history):
+                del self._history[slot]
+            elif keep:
+                del history[:keep]
+
+    # -- estimating
+
+    def _estimate(self, instant: int, readings: Mapping[int, float]) -> Estimate:
+        at = _instant(instant)
+        self.counters.estimates += 1
+        slots = tuple(sorted(readings))
+        layout = self._layouts.get(slots)
+        if layout is None:
+            if len(self._layouts) >= 4 * self.config.max_layouts:
+                self._layouts.clear()
+            layout = self._layouts[slots] = self.sensors.complete(slots)
+        kept, dropped = layout
+        summary = self._summary_head(at, "ok")
+        summary["readings"] = len(kept)
+        summary["incomplete"] = [self.sensors.name(s) for s in dropped[:MAX_NAMES]]
+        summary["incomplete_count"] = len(dropped)
+        layout_key = tuple(kept)
+        estimator = self._estimators.get(layout_key)
+        built = estimator is None
+        if estimator is None:
+            measurements = [self.sensors.measurement(s, readings[s]) for s in kept]
+            try:
+                if not measurements:
+                    raise ValueError("no complete sensor among the readings")
+                estimator = Estimator(
+                    self.network,
+                    measurements,
+                    symmetric=self.config.symmetric,
+                    method=self.config.method,
+                    bad_data=self.config.bad_data,
+                    pseudo=self._pseudo,
+                )
+            except Exception as exc:  # unobservable, or nothing the engine can take
+                estimator = exc
+            self.counters.layouts += 1
+            self._estimators[layout_key] = estimator
+            while len(self._estimators) > self.config.max_layouts:
+                self._estimators.popitem(last=False)
+        else:
+            self._estimators.move_to_end(layout_key)
+        summary["layout"] = {"sensors": len(kept), "built": built}
+        try:
+            if isinstance(estimator, Exception):
+                raise estimator
+            if built:
+                result = estimator.run()
+            else:
+                result = estimator.run(np.array([readings[s] for s in kept], dtype=np.float64))
+        except UnobservableError as exc:
+            self.counters.failed += 1
+            summary |= {
+                "status": "unobservable",
+                "error": str(exc),
+                "observability": exc.report.to_dict(),
+            }
+            return Estimate(at, summary)
+        except Exception as exc:
+            self.counters.failed += 1
+            log.warning("estimation service %s: estimate at %s failed: %s", self.name, at, exc)
+            summary |= {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            return Estimate(at, summary)
+        labels = self._labels(kept) if result.removed else {}
+        summary |= {
+            "method": result.method,
+            "symmetric": result.state.symmetric,
+            "objective": finite(result.objective),
+            "degrees_of_freedom": result.degrees_of_freedom,
+            "chi2_threshold": finite(result.chi2_threshold),
+            "chi2_passed": result.chi2_passed,
+            "bad_data_removed": [
+                {
+                    "measurements": removal.measurements,
+                    "readings": [r for m in removal.measurements for r in labels.get(m, [])],
+                    "normalised_residual": finite(removal.normalised_residual),
+                    "residual": finite(removal.residual),
+                    "iteration": removal.iteration,
+                }
+                for removal in result.removed
+            ],
+            "suspects": result.suspects,
+            "largest_normalised": result.largest,
+            "pseudo_measurements": len(result.pseudo),
+            "observability": {
+                "observable": result.observability.observable,
+                "islands": len(result.observability.islands),
+                "messages": result.observability.messages,
+            },
+        }
+        return Estimate(at, summary, result)
+
+    def _labels(self, slots: list[int]) -> dict[str, list[str]]:
+        """The engine's measurement label (``voltmagnitude[ABC] n7``) -> readings named so."""
+        labels: dict[str, list[str]] = {}
+        for slot in slots:
+            label = self.sensors.slots[slot].template.label()
+            labels.setdefault(label, []).append(self.sensors.name(slot))
+        return labels
+
+    def _summary_head(self, at: datetime, status: str) -> dict[str, Any]:
+        return {
+            "timestamp": format_timestamp(at),
+            "network": self.network.name,
+            "status": status,
+            "trigger": self.config.trigger,
+        }
+
+    async def _publish(self, estimate: Estimate) -> None:
+        """Store, publish (nodes, branches, then the summary, in one batch) and draw."""
+        assert self._publisher is not None
+        instant = _nanoseconds(estimate.timestamp)
+        outputs: list[Output] = []
+        if estimate.result is not None:
+            stamp = estimate.summary["timestamp"]
+            outputs = self._encoder.state(estimate.result.state, estimate.timestamp, stamp, instant)
+            if self._store is not None:
+                points = [p for o in outputs for p in o.points]
+                try:
+                    self.counters.stored += self._store.write(points)
+                except OsedError as exc:
+                    self.counters.store_failures += 1
+                    estimate.summary["store_error"] = str(exc).splitlines()[0]
+                    log.error("estimation service %s could not store: %s", self.name, exc)
+        outputs.append(self._encoder.summary(estimate.summary, instant))
+        sent = await self._publisher.publish_many(
+            [(o.topic, o.payload) for o in outputs],
+            keys=[o.key for o in outputs],
+            event_time=estimate.timestamp,
+            wait_for_broker=False,
+        )
+        self.counters.published += len(sent)
+        self.counters.duplicates += len(outputs) - len(sent)
+        self.last = estimate
+        if estimate.result is not None:
+            self._draw(estimate)
+
+    def _draw(self, estimate: Estimate) -> None:
+        """Have the graph document drawn with this estimate's state, once the messages are on
+        their way: the write runs as its own task, and estimates that come faster than it are
+        drawn only as the newest of them."""
+        if self._graph is None or self._graph_path is None or estimate.result is None:
+            return
+        self._undrawn = estimate
+        if self._drawing is None:
+            self._drawing = asyncio.get_running_loop().create_task(self._draw_soon())
+
+    async def _draw_soon(self) -> None:
+        try:
+            await asyncio.sleep(0)
+        finally:
+            self._drawing = None
+            self._write_graph()
+
+    def _write_graph(self) -> None:
+        estimate, self._undrawn = self._undrawn, None
+        if estimate is None or estimate.result is None:
+            return
+        assert self._graph is not None
+        assert self._graph_path is not None
+        refresh_state(self._graph, self.network, estimate.result.state)
+        self._graph["timestamp"] = estimate.summary["timestamp"]
+        try:
+            write_json_atomically(self._graph_path, self._graph)
+            self.counters.graph_writes += 1
+        except OSError as exc:
+            log.error("estimation service %s could not write the graph: %s", self.name, exc)
+
+    async def _flush_graph(self) -> None:
+        if self._drawing is not None:
+            self._drawing.cancel()  # the task writes what is pending as it ends
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drawing
+        self._write_graph()
+
+    @property
+    def graph(self) -> dict[str, Any] | None:
+        """The dashboard's graph document with the latest state (None when off)."""
+        return self._graph
+
+    async def _finish(self, rejects: list[Reject]) -> None:
+        """Dead-letter the rejects, save the horizon, commit every input that is done."""
+        assert self._publisher is not None
+        if rejects:
+            messages = [
+                (
+                    dead_letter_topic(self.config.dead_letter_prefix, r.envelope.topic),
+                    encode_dead_letter(r, self.name),
+                )
+                for r in rejects
+            ]
+            keys = [f"{r.envelope.key}/{self.name}/dead-letter" for r in rejects]
+            sent = await self._publisher.publish_many(messages, keys=keys, wait_for_broker=False)
+            self.counters.dead_lettered += len(sent)
+        if self._horizon != self._saved_horizon and self._horizon is not None:
+            self._positions.save(f"{self.name}.estimates", HORIZON_SOURCE, self._horizon)
+            self._saved_horizon = self._horizon
+        await self._commit_done()
+
+    def _done(self, entries: list[_Entry]) -> bool:
+        """Whether no estimate to come can use these readings: too old for the horizon, or
+        (cadence) no longer their sensor's newest."""
+        horizon = self._horizon
+        if horizon is None:
+            return not entries
+        for slot, time, _ in entries:
+            if self._late(time):
+                continue  # too old for any instant after the horizon
+            history = self._history.get(slot)
+            if not history or time < history[0][0]:
+                continue  # forgotten
+            at = bisect.bisect_right(history, horizon, key=lambda r: r[0]) - 1
+            if at >= 0 and history[at][0] > time:
+                continue  # a newer reading at or before the horizon wins for every later instant
+            return False
+        return True
+
+    async def _commit_done(self) -> None:
+        if self._broken:
+            return
+        for commit, sources in self._open.items():
+            through: dict[str, int] = {}
+            for source, entries in sources.items():
+                while entries and self._done(entries[0][1]):
+                    through[source] = entries.popleft()[0]
+            if through:
+                await commit(through)
+
+    def _load_horizon(self) -> int | None:
+        return self._positions.load(f"{self.name}.estimates").get(HORIZON_SOURCE)
+
+
+def write_json_atomically(path: Path, document: Mapping[str, Any]) -> None:
+    """Write ``document`` to ``path`` through a temporary file in the same folder and a
+    rename, so a reader sees the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        text = json.dumps(document, separators=(",", ":"), allow_nan=False)  # C encoder: fast
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _ns_of(duration: timedelta) -> int:
+    return duration // _US * 1000
+
+
+def _nanoseconds(instant: datetime) -> int:
+    return (instant - _EPOCH) // _US * 1000
+
+
+def _instant(nanoseconds: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=nanoseconds // 1000)
