@@ -10,7 +10,8 @@
    chosen confidence and the largest normalised residual exceeds the threshold, the sensor
    behind that residual is removed and the state estimated again. Each removal is named. A
    measurement whose removal would leave the grid unobservable is kept and reported as
-   suspect. An asymmetric estimate reports the chi-square test without removing anything.
+   suspect. An asymmetric estimate uses the solver's per-phase residuals, normalised phase
+   by phase with the positive-sequence model (:mod:`osed.grid.residuals_asym`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from power_grid_model import CalculationMethod, DatasetType, PowerGridModel, initialize_array
 from power_grid_model.errors import IterationDiverge, NotObservableError, PowerGridError
-from scipy.stats import chi2
+from scipy.stats import chi2, norm
 
 from osed.grid.admittance import build_admittance
 from osed.grid.measurements import Measurement, SensorSet, build_sensors
@@ -32,6 +33,7 @@ from osed.grid.network import BRANCHES, SENSORS, Network, Table
 from osed.grid.observability import ObservabilityReport, check_observability
 from osed.grid.powerflow import CalculationError, solver_model
 from osed.grid.residuals import Rows, normalised_residuals, row_count
+from osed.grid.residuals_asym import asymmetric_dof, asymmetric_normalised, phase_view
 from osed.grid.state import GridState, state_from_output
 from osed.grid.wls import gauss_newton
 
@@ -187,9 +189,7 @@ class Estimator:
         self.solve = _Solver(network, self.symmetric, method, tolerance, max_iterations)
         self.model = solver_model({**self.solve.grid, **sensors.data}, network)
         self.admittance = build_admittance(network)
-        m, n = row_count(network, self.admittance, sensors.data)
-        self.dof = m - n if self.symmetric else 3 * m - (6 * self.admittance.buses - (n % 2))
-        self.threshold = float(chi2.ppf(bad_data.confidence, max(self.dof, 1)))
+        self.dof, self.threshold, self.limit = self._limits(sensors)
         self._values = np.array([m.value for m in self.measured + self.pseudo])
 
     def run(self, values: ArrayLike | None = None) -> EstimationResult:
@@ -212,7 +212,7 @@ class Estimator:
         state = state_from_output(
             self.network, output, calculation="state_estimation", symmetric=self.symmetric
         )
-        objective = weighted_objective(output, self.sensors.data)
+        objective, largest = weighted_residuals(output, self.sensors.data)
         result = EstimationResult(
             state,
             self.report,
@@ -225,10 +225,8 @@ class Estimator:
             None,
             self.method,
         )
-        if objective <= self.threshold or not self.bad_data.enabled:
+        if (objective <= self.threshold and largest <= self.limit) or not self.bad_data.enabled:
             return result
-        if not self.symmetric:
-            return replace(result, extra={"bad_data": "removal uses the symmetric model"})
         return self._remove_bad_data(self._current(), state)
 
     def _current(self) -> list[Measurement]:
@@ -254,29 +252,23 @@ class Estimator:
         suspects: list[str] = []
         excluded: set[int] = set()
         while True:
-            rows = normalised_residuals(
-                network,
-                self.admittance,
-                sensors.data,
-                state.u_pu,
-                state.u_angle,
-                unless_passing=options.confidence,
-            )
-            threshold = float(chi2.ppf(options.confidence, max(rows.dof, 1)))
-            worst = _worst(rows, excluded)
-            if diverged is not None and not removed and rows.objective <= threshold:
+            dof, threshold, limit = self._limits(sensors)
+            objective, analyses = self._analyse(sensors, state, threshold=threshold, limit=limit)
+            rows, worst = _worst_of(analyses, excluded)
+            # Remove above the threshold while the objective fails the test, and above the
+            # single-residual limit in any case.
+            bar = options.threshold if objective > threshold else limit
+            clean = rows is None or worst is None or rows.normalised[worst] <= bar
+            if diverged is not None and not removed and clean:
                 raise diverged  # consistent measurements: not a bad-data problem
-            if (
-                rows.objective <= threshold
-                or worst is None
-                or rows.normalised[worst] <= options.threshold
-                or len(removed) >= options.max_removals
-            ):
+            if clean or len(removed) >= options.max_removals:
                 break
+            assert rows is not None
+            assert worst is not None
             members = _members(rows, worst, sensors)
             labels = [active[i].label() for i in sorted(members)]
             trial = [m for i, m in enumerate(active) if i not in members]
-            trial_sensors = build_sensors(trial, network, symmetric=True)
+            trial_sensors = build_sensors(trial, network, symmetric=self.symmetric)
             trial_report = check_observability(network, trial_sensors.data)
             if not trial_report.observable:
                 suspects += labels
@@ -293,16 +285,18 @@ class Estimator:
             except UnobservableError:
                 raise
             except CalculationError:
+                if not self.symmetric:
+                    raise
                 state = gauss_newton(network, self.admittance, sensors.data)
                 method = "gauss_newton"
                 continue
             method = self.method
             state = state_from_output(
-                network, output, calculation="state_estimation", symmetric=True
+                network, output, calculation="state_estimation", symmetric=self.symmetric
             )
         largest = None
-        worst = _worst(rows, set())
-        if worst is not None:
+        rows, worst = _worst_of(analyses, set())
+        if rows is not None and worst is not None:
             largest = {
                 "measurements": [active[i].label() for i in sorted(_members(rows, worst, sensors))],
                 "normalised_residual": _finite(float(rows.normalised[worst])),
@@ -310,8 +304,8 @@ class Estimator:
         return EstimationResult(
             state,
             report,
-            rows.objective,
-            rows.dof,
+            objective,
+            dof,
             threshold,
             removed,
             suspects,
@@ -319,6 +313,51 @@ class Estimator:
             largest,
             method,
         )
+
+    def _limits(self, sensors: SensorSet) -> tuple[int, float, float]:
+        """Degrees of freedom, the chi-square limit of the objective, and the limit of a single
+        residual: the ``threshold`` or, when higher, the level that one of ``m`` clean normal
+        residuals exceeds with probability ``1 - confidence`` (a lone gross error hides in the
+        objective of thousands of measurements, never in this limit)."""
+        if self.symmetric:
+            m, n = row_count(self.network, self.admittance, sensors.data)
+            dof = m - n
+        else:
+            m, _ = row_count(self.network, self.admittance, phase_view(sensors.data))
+            m *= 3
+            dof = asymmetric_dof(self.network, self.admittance, sensors.data)
+        confidence = self.bad_data.confidence
+        single = float(norm.ppf(1.0 - (1.0 - confidence) / (2.0 * max(m, 1))))
+        return dof, float(chi2.ppf(confidence, max(dof, 1))), max(self.bad_data.threshold, single)
+
+    def _analyse(
+        self, sensors: SensorSet, state: GridState, *, threshold: float, limit: float
+    ) -> tuple[float, list[Rows]]:
+        """The objective, and the normalised residuals (of each phase when asymmetric)
+        unless the objective passes the test and no residual exceeds ``limit``."""
+        if self.symmetric:
+            rows = normalised_residuals(
+                self.network,
+                self.admittance,
+                sensors.data,
+                state.u_pu,
+                state.u_angle,
+                unless_passing=self.bad_data.confidence,
+                weighted_limit=limit,
+            )
+            return rows.objective, [rows]
+        objective, largest = weighted_residuals(state.raw, sensors.data)
+        if objective <= threshold and largest <= limit:
+            return objective, []
+        analyses = asymmetric_normalised(
+            self.network,
+            self.admittance,
+            sensors.data,
+            state.raw,
+            u_pu=state.u_pu,
+            u_angle=state.u_angle,
+        )
+        return objective, analyses
 
 
 class _Solver:
@@ -377,11 +416,14 @@ def _sensor_update(sensors: SensorSet) -> dict[str, Table]:
     return update
 
 
-def weighted_objective(output: Mapping[str, Table], sensors: Mapping[str, Table]) -> float:
-    """``J = Σ (r/σ)²`` from the solver's per-sensor residuals (appliance sensors of one node
-    share their node's residual in proportion to their variances, so this equals the
-    objective over the summed injection)."""
+def weighted_residuals(
+    output: Mapping[str, Table], sensors: Mapping[str, Table]
+) -> tuple[float, float]:
+    """``J = Σ (r/σ)²`` and the largest ``|r/σ|`` from the solver's per-sensor residuals
+    (appliance sensors of one node share their node's residual in proportion to their
+    variances, so ``J`` equals the objective over the summed injection)."""
     total = 0.0
+    largest = 0.0
     for kind, table in sensors.items():
         result = output.get(kind)
         if result is None or not len(table):
@@ -391,14 +433,11 @@ def weighted_objective(output: Mapping[str, Table], sensors: Mapping[str, Table]
             sigma = table["u_sigma"][on]
             if table["u_measured"].ndim > 1:
                 sigma = sigma[:, None]
-            total += float(np.nansum((result["u_residual"][on] / sigma) ** 2))
+            total, largest = _add(total, largest, result["u_residual"][on] / sigma)
             angle = table["u_angle_measured"][on]
             relative = sigma / table["u_measured"][on]
-            total += float(
-                np.nansum(
-                    np.where(np.isnan(angle), 0.0, result["u_angle_residual"][on] / relative) ** 2
-                )
-            )
+            angles = np.where(np.isnan(angle), 0.0, result["u_angle_residual"][on] / relative)
+            total, largest = _add(total, largest, angles)
         elif "power" in kind:
             p_sigma, q_sigma = table["p_sigma"][on], table["q_sigma"][on]
             fallback = table["power_sigma"][on]
@@ -406,15 +445,32 @@ def weighted_objective(output: Mapping[str, Table], sensors: Mapping[str, Table]
                 fallback = fallback[:, None]
             p_sigma = np.where(np.isnan(p_sigma), fallback, p_sigma)
             q_sigma = np.where(np.isnan(q_sigma), fallback, q_sigma)
-            total += float(np.nansum((result["p_residual"][on] / p_sigma) ** 2))
-            total += float(np.nansum((result["q_residual"][on] / q_sigma) ** 2))
+            total, largest = _add(total, largest, result["p_residual"][on] / p_sigma)
+            total, largest = _add(total, largest, result["q_residual"][on] / q_sigma)
         else:
             i_sigma, a_sigma = table["i_sigma"][on], table["i_angle_sigma"][on]
             if table["i_measured"].ndim > 1:
                 i_sigma, a_sigma = i_sigma[:, None], a_sigma[:, None]
-            total += float(np.nansum((result["i_residual"][on] / i_sigma) ** 2))
-            total += float(np.nansum((result["i_angle_residual"][on] / a_sigma) ** 2))
-    return total
+            total, largest = _add(total, largest, result["i_residual"][on] / i_sigma)
+            total, largest = _add(total, largest, result["i_angle_residual"][on] / a_sigma)
+    return total, largest
+
+
+def _add(total: float, largest: float, weighted: np.ndarray[Any, Any]) -> tuple[float, float]:
+    values = np.abs(np.asarray(weighted, dtype=np.float64))
+    values = values[np.isfinite(values)]
+    return total + float(np.sum(values**2)), max(largest, float(np.max(values, initial=0.0)))
+
+
+def _worst_of(analyses: list[Rows], excluded: set[int]) -> tuple[Rows | None, int | None]:
+    """The rows and row of the largest normalised residual over every analysis."""
+    best: tuple[Rows | None, int | None] = (None, None)
+    largest = -np.inf
+    for rows in analyses:
+        worst = _worst(rows, excluded)
+        if worst is not None and rows.normalised[worst] > largest:
+            best, largest = (rows, worst), float(rows.normalised[worst])
+    return best
 
 
 def _worst(rows: Rows, excluded: set[int]) -> int | None:

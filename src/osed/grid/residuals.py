@@ -147,14 +147,31 @@ def normalised_residuals(
     u_angle: Floats,
     *,
     unless_passing: float | None = None,
+    weighted_limit: float = np.inf,
 ) -> Rows:
     """Residuals at the given state; normalised too, unless the objective passes the
-    chi-square test at confidence ``unless_passing`` (then they are NaN: nothing to find)."""
+    chi-square test at confidence ``unless_passing`` and no weighted residual exceeds
+    ``weighted_limit`` (then they are NaN: nothing to find)."""
     model = measurement_model(network, adm, sensors)
-    rows = model.rows
     voltage = np.zeros(adm.buses, dtype=np.complex128)
     voltage[adm.bus_of_node] = u_pu * np.exp(1j * u_angle)
     residual, jac = model.linearise(voltage)
+    return normalise(
+        model, residual, jac, unless_passing=unless_passing, weighted_limit=weighted_limit
+    )
+
+
+def normalise(
+    model: MeasurementModel,
+    residual: Floats,
+    jac: csr_matrix,
+    *,
+    unless_passing: float | None = None,
+    weighted_limit: float = np.inf,
+) -> Rows:
+    """Objective and normalised residuals of ``residual`` (one per row of ``model``), with
+    ``Ω`` from the full Jacobian ``jac`` at the estimate."""
+    rows = model.rows
     jac = jac[:, model.free_columns]
     z, sigma = model.z, model.sigma
     constraint = np.asarray(rows.sensor) < 0
@@ -170,7 +187,9 @@ def normalised_residuals(
         "objective": objective,
         "extra_sensors": rows.group,
     }
-    if unless_passing is not None and objective <= chi2.ppf(unless_passing, max(dof, 1)):
+    largest = float(np.max(np.abs(residual / sigma)[~constraint], initial=0.0))
+    passing = unless_passing is not None and objective <= chi2.ppf(unless_passing, max(dof, 1))
+    if passing and largest <= weighted_limit:
         unknown = np.full(len(z), np.nan)
         return Rows(normalised=unknown, omega=unknown, **common)  # type: ignore[arg-type]
     weights = 1.0 / sigma**2

@@ -215,3 +215,28 @@ def test_results_serialise_to_the_cli_contract(grid: Network) -> None:
     }
     assert document["bad_data_removed"] == []
     assert document["observability"]["observable"]
+
+
+def test_a_lone_error_hidden_in_a_passing_objective_is_still_removed() -> None:
+    """11 sigma on one of 3,000 measurements leaves the chi-square test passing; the limit on
+    a single residual (about 4.5 sigma at this size) catches it."""
+    network = radial_feeder(1001)
+    truth = power_flow(network)
+    measurements = measure(network, truth, flows=heads(1001), rng=np.random.default_rng(8))
+    at = next(i for i, m in enumerate(measurements) if m.element == "n500")
+    bad = measurements[at]
+    measurements[at] = Measurement(
+        bad.element, bad.measurand, bad.value + 11 * bad.sigma, bad.sigma
+    )
+    result = estimate(network, measurements)
+    assert [r.measurements for r in result.removed] == [["voltmagnitude[ABC] n500"]]
+
+
+def test_clean_noisy_snapshots_lose_no_measurement() -> None:
+    network = radial_feeder(301)
+    truth = power_flow(network)
+    estimator = Estimator(network, measure(network, truth, flows=heads(301)))
+    rng = np.random.default_rng(21)
+    for _ in range(10):
+        noisy = measure(network, truth, flows=heads(301), rng=rng)
+        assert estimator.run(np.array([m.value for m in noisy])).removed == []

@@ -89,3 +89,37 @@ def test_a_gross_error_on_the_907_bus_feeder_is_found_and_removed() -> None:
     assert [r.measurements for r in result.removed] == [[bad.label()]]
     assert result.chi2_passed
     assert float(np.abs(result.state.u_pu - clean.state.u_pu).max()) < 1e-4
+
+
+def unbalanced_measurements(grid: Network) -> tuple[list[Measurement], np.ndarray]:
+    truth = power_flow(grid, symmetric=False)
+    found: list[Measurement] = []
+    for i, node in enumerate(truth.node_ids):
+        for k, phase in enumerate("ABC"):
+            found.append(Measurement(node, "voltmagnitude", float(truth.u_v[i, k]), 0.2, phase))
+    for row in truth.raw["asym_load"]:
+        element = grid.external_ids[int(row["id"])]
+        for measurand, column in (("activepower", "p"), ("reactivepower", "q")):
+            for k, phase in enumerate("ABC"):
+                found.append(Measurement(element, measurand, float(row[column][k]), 10.0, phase))
+    return found, truth.u_pu
+
+
+def test_a_gross_error_in_one_phase_is_removed_from_the_asymmetric_estimate() -> None:
+    grid = network("ieee_european_lv_asymmetric")
+    measurements, truth = unbalanced_measurements(grid)
+    node = grid.external_ids[int(grid.table("asym_load")["node"][-1])]
+    at = next(
+        i
+        for i, m in enumerate(measurements)
+        if m.element == node and m.phase == "B" and m.measurand == "voltmagnitude"
+    )
+    bad = measurements[at]
+    measurements[at] = Measurement(bad.element, bad.measurand, bad.value + 23.0, bad.sigma, "B")
+    result = estimate(grid, measurements, symmetric=False)
+    # the meter goes: its three phases are one sensor
+    assert [r.measurements for r in result.removed] == [
+        [f"voltmagnitude[{p}] {node}" for p in "ABC"]
+    ]
+    assert result.chi2_passed
+    assert float(np.abs(result.state.u_pu - truth).max()) < 1e-6
