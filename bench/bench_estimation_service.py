@@ -37,8 +37,9 @@ from osed.bus.reliable import Publisher
 from osed.domain.envelope import Envelope
 from osed.grid.measurements import Measurement
 from osed.grid.powerflow import power_flow
+from osed.grid_services.estimation_config import EstimationConfig
 from osed.grid_services.estimation_sensors import SensorSpec
-from osed.grid_services.estimation_service import EstimationConfig, EstimationService
+from osed.grid_services.estimation_service import EstimationService
 from osed.sim.feeders import radial_feeder
 from osed.sim.measure import measure
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore

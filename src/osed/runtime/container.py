@@ -15,7 +15,8 @@ from osed.domain.errors import ConfigurationError, OsedError, Problem, Validatio
 from osed.domain.time import Clock, SystemClock
 from osed.grid.imports.files import load_network
 from osed.grid.network import Network
-from osed.grid_services.estimation_service import EstimationConfig, EstimationService
+from osed.grid_services.estimation_config import EstimationConfig
+from osed.grid_services.estimation_service import EstimationService
 from osed.grid_services.stats_service import StatsConfig, StatsService
 from osed.markets.registry import create_market
 from osed.ports.bus import Bus

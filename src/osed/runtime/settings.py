@@ -22,8 +22,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from osed.domain.errors import Problem, ValidationError
 from osed.grid.estimation import BadDataOptions
 from osed.grid.stats import DEFAULT_STATS
+from osed.grid_services.estimation_config import DEFAULT_SIGMA, EstimationConfig
 from osed.grid_services.estimation_sensors import SensorSpec
-from osed.grid_services.estimation_service import DEFAULT_SIGMA, EstimationConfig
 from osed.grid_services.stats_service import (
     field_problem,
     pattern_problem,

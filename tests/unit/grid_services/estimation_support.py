@@ -18,8 +18,9 @@ from osed.grid.measurements import Measurement
 from osed.grid.network import Network
 from osed.grid.powerflow import power_flow
 from osed.grid.state import GridState
+from osed.grid_services.estimation_config import EstimationConfig
 from osed.grid_services.estimation_sensors import SensorSpec
-from osed.grid_services.estimation_service import EstimationConfig, EstimationService
+from osed.grid_services.estimation_service import EstimationService
 from osed.ports.timeseries import TimeSeriesStore
 from osed.sim.feeders import radial_feeder
 from osed.sim.measure import measure

@@ -14,8 +14,8 @@ import pytest
 
 from osed.domain.errors import ValidationError
 from osed.grid.estimation import BadDataOptions
+from osed.grid_services.estimation_config import EstimationConfig
 from osed.grid_services.estimation_sensors import SensorSpec
-from osed.grid_services.estimation_service import EstimationConfig
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
 from tests.unit.grid_services.estimation_support import (
     T0,
