@@ -14,7 +14,14 @@ only the :class:`~osed.ports.bus.Bus` port (it holds for the memory, MQTT and NA
 The control topics and their JSON payloads are described in docs/bus.md.
 """
 
-from osed.bus._consumer import Consumer, GapHandler, ReplayPolicy, deferred_consumer
+from osed.bus._consumer import (
+    Accept,
+    Commit,
+    Consumer,
+    GapHandler,
+    ReplayPolicy,
+    deferred_consumer,
+)
 from osed.bus._control import (
     FRAME,
     GAPS_PATTERN,
@@ -38,6 +45,8 @@ from osed.codec.gap import GapReport
 __all__ = [
     "FRAME",
     "GAPS_PATTERN",
+    "Accept",
+    "Commit",
     "Consumer",
     "Gap",
     "GapHandler",

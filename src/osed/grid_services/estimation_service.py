@@ -25,30 +25,21 @@ import json
 import logging
 import os
 import tempfile
-from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from osed.bridge.dead_letter import dead_letter_topic, encode_dead_letter
 from osed.bridge.samples import Reject
 from osed.bridge.sogno import decode_message, format_timestamp
-from osed.bus.reliable import (
-    Consumer,
-    InMemoryOutbox,
-    InMemoryPositions,
-    Outbox,
-    PositionStore,
-    Publisher,
-    deferred_consumer,
-)
+from osed.bus.reliable import Commit, Outbox, PositionStore
 from osed.domain.envelope import Envelope
 from osed.domain.errors import OsedError, Problem, ValidationError
-from osed.domain.time import Clock, SystemClock
+from osed.domain.time import Clock
 from osed.grid.estimation import (
     EstimationResult,
     Estimator,
@@ -57,6 +48,7 @@ from osed.grid.estimation import (
 )
 from osed.grid.graph import graph_document, layout, refresh_state
 from osed.grid.network import BRANCHES, Network
+from osed.grid_services._batching import BatchingService, from_ns, to_ns
 from osed.grid_services.estimation_config import EstimationConfig, ns_of
 from osed.grid_services.estimation_output import Output, StateEncoder, finite
 from osed.grid_services.estimation_sensors import SensorMap
@@ -65,23 +57,15 @@ from osed.ports.timeseries import TimeSeriesStore
 
 log = logging.getLogger(__name__)
 
-Commit = Callable[[Mapping[str, int]], Awaitable[None]]
-"""Told ``{source: seq}``: the envelopes through ``seq`` are durably processed."""
-
 #: Idempotency keys the publisher remembers (across restarts): a 1,000-node feeder publishes
 #: about 2,000 messages per estimate, so this covers its last 100 estimates.
 REMEMBER_KEYS = 200_000
-#: The saved horizon: a pseudo-consumer ``<name>.estimates`` in the position store.
-HORIZON_SOURCE = "closed-through"
 #: Event times must lie within ±2**62 ns of the epoch (years 1824 to 2116).
 MAX_ABS_NS = 2**62
 #: Readings kept per sensor for snapshots (the newest; older ones are dropped).
 MAX_HISTORY = 256
 #: Names listed in a summary (missing sensors, dropped readings) at most.
 MAX_NAMES = 50
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 
 
 # -- the service --------------------------------------------------------------------------------
@@ -120,7 +104,7 @@ _Entry = tuple[int, int, int]  # slot, event time ns, arrival number
 _Reading = tuple[int, float, int]  # event time ns, value, arrival number
 
 
-class EstimationService:
+class EstimationService(BatchingService[EstimationConfig, EstimationCounters, list[_Entry]]):
     """Runs state estimation of ``config`` on ``network`` over ``bus``.
 
     ``outbox`` (owned by the caller) holds the published messages and, read back at start,
@@ -128,6 +112,11 @@ class EstimationService:
     must survive a restart for the guarantees of docs/grid-estimation-service.md (SQLite in the
     runtime). ``graph_path``: where the dashboard's graph document goes (None: nowhere).
     """
+
+    _kind = "estimation service"
+    _horizon_suffix = "estimates"  # the saved horizon: a pseudo-consumer <name>.estimates
+    _remember_keys = REMEMBER_KEYS
+    _log = log
 
     def __init__(
         self,
@@ -142,23 +131,24 @@ class EstimationService:
         graph_path: Path | None = None,
         heartbeat: float | None = 5.0,
     ) -> None:
-        self.name = config.name
-        self.config = config
+        super().__init__(
+            config,
+            EstimationCounters(),
+            bus,
+            outbox=outbox,
+            positions=positions,
+            clock=clock,
+            heartbeat=heartbeat,
+        )
         self.network = network
-        self.counters = EstimationCounters()
         self.sensors = SensorMap(
             network,
             config.sensors,
             default_sigma=config.default_sigma,
             min_sigma=config.min_sigma,
         )
-        self._bus = bus
         self._store = store if config.store else None
-        self._outbox: Outbox = outbox if outbox is not None else InMemoryOutbox()
-        self._positions: PositionStore = positions if positions is not None else InMemoryPositions()
-        self._clock = clock if clock is not None else SystemClock()
         self._graph_path = graph_path if config.graph else None
-        self._heartbeat = heartbeat
         self._snapshot = config.trigger == "snapshot"
         self._max_age = config.max_age_ns
         self._wait = ns_of(config.wait)
@@ -171,23 +161,15 @@ class EstimationService:
             store=self._store is not None,
         )
         self._pseudo = PseudoOptions(enabled=config.pseudo)
-        self._lock = asyncio.Lock()
-        self._publisher: Publisher | None = None
-        self._consumers: list[Consumer] = []
-        self._batch_timer: asyncio.Task[None] | None = None
-        self._ticker: asyncio.Task[None] | None = None
         self._graph: dict[str, Any] | None = None
         self._undrawn: Estimate | None = None
         self._drawing: asyncio.Task[None] | None = None
-        self._ready = False
         self.last: Estimate | None = None
         self._reset()
 
     def _reset(self) -> None:
         """Forget everything in memory: what a new process would start from."""
-        self._horizon: int | None = self._load_horizon()
-        self._saved_horizon = self._horizon
-        self._queue: list[tuple[Envelope, Commit | None]] = []
+        super()._reset()
         self._history: dict[int, list[_Reading]] = {}
         self._times: set[int] = set()  # snapshot: reading times after the horizon
         self._hints: dict[int, int] = {}  # snapshot time -> index of a listed sensor missing
@@ -196,96 +178,22 @@ class EstimationService:
         self._newest: int | None = None  # the newest reading time seen
         self._arrivals = 0
         self._estimators: OrderedDict[tuple[int, ...], Estimator | Exception] = OrderedDict()
-        # Per commit callback and source: (seq, the readings it gave) not yet committed.
-        self._open: dict[Commit, dict[str, deque[tuple[int, list[_Entry]]]]] = {}
-        self._broken = False
-
-    @property
-    def horizon(self) -> datetime | None:
-        """No estimate at or before this instant is made any more."""
-        return None if self._horizon is None else _instant(self._horizon)
-
-    def ready(self) -> bool:
-        return self._ready and not self._broken
 
     # -- lifecycle
 
     async def start(self) -> None:
-        self._reset()
         if self._graph_path is not None and self._graph is None:
             self._graph = graph_document(self.network, layout(self.network))
-        publisher = Publisher(
-            self._bus,
-            self.name,
-            self._outbox,
-            clock=self._clock,
-            heartbeat=self._heartbeat,
-            remember_keys=REMEMBER_KEYS,
-        )
-        try:
-            await publisher.start()
-            self._publisher = publisher
-            for index, pattern in enumerate(self.config.inputs):
-                consumer = self._consumer(f"{self.name}.{index}", pattern)
-                await consumer.start()
-                self._consumers.append(consumer)
-        except BaseException:
-            await self.stop()
-            raise
-        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
-        self._ready = True
+        await super().start()
 
-    async def stop(self) -> None:
-        """Stop receiving, process what was received, and commit what is done. Incomplete
-        snapshots are not estimated: their inputs stay uncommitted and come again."""
-        self._ready = False
-        async with self._lock:
-            await self._cancel_timers()
-        for consumer in self._consumers:
-            await consumer.close()
-        self._consumers.clear()
-        if self._publisher is not None:
-            try:
-                async with self._lock:
-                    await self._cancel_timers()
-                    await self._process_queue()
-            finally:
-                await self._publisher.close()
-                self._publisher = None
-                await self._flush_graph()
-
-    async def _cancel_timers(self) -> None:
-        for task in (self._ticker, self._batch_timer):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._ticker = self._batch_timer = None
-
-    def _consumer(self, name: str, pattern: str) -> Consumer:
-        return deferred_consumer(
-            self._bus, name, pattern, self.accept, positions=self._positions, clock=self._clock
-        )
+    async def _closed(self) -> None:
+        await self._flush_graph()
 
     # -- input
 
-    async def accept(self, envelope: Envelope, commit: Commit | None = None) -> None:
-        """Queue ``envelope``; a full batch is processed before this returns. ``commit`` hears
-        ``{source: seq}`` once no estimate to come can use the envelope's readings."""
-        self.counters.received += 1
-        self._queue.append((envelope, commit))
-        if len(self._queue) >= self.config.max_values:
-            async with self._lock:
-                await self._process_queue()
-        elif self._batch_timer is None:
-            self._batch_timer = asyncio.get_running_loop().create_task(self._process_later())
-
     async def drain(self) -> None:
         """Process what is queued now (snapshots estimate as the data says)."""
-        async with self._lock:
-            await self._process_queue()
-        if self._publisher is not None:
-            await self._publisher.flush()
+        await super().drain()
         await self._flush_graph()
 
     async def tick(self) -> bool:
@@ -295,7 +203,7 @@ class EstimationService:
             await self._process_queue()
             if self._snapshot or self._broken:
                 return False
-            now = _nanoseconds(self._clock.now())
+            now = to_ns(self._clock.now())
             instant = now // self._period * self._period
             if self._horizon is not None and instant <= self._horizon:
                 return False
@@ -307,43 +215,15 @@ class EstimationService:
                 raise
             return estimated
 
-    async def _process_later(self) -> None:
-        try:
-            await asyncio.sleep(self.config.max_delay_s)
-            self._batch_timer = None
-            async with self._lock:
-                await self._process_queue()
-        except Exception:
-            log.exception("estimation service %s failed to process a batch", self.name)
-
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.tick_s)
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("estimation service %s: the timer failed", self.name)
-
     # -- processing (the lock is held)
 
-    async def _process_queue(self) -> None:
-        queued, self._queue = self._queue, []
-        if not queued:
-            return
-        try:
-            rejects: list[Reject] = []
-            for envelope, commit in queued:
-                entries = self._take(envelope, rejects)
-                if commit is not None:
-                    sources = self._open.setdefault(commit, {})
-                    sources.setdefault(envelope.source, deque()).append((envelope.seq, entries))
-            if self._snapshot:
-                await self._snapshots()
-            await self._finish(rejects)
-        except BaseException:
-            # Not durable: commit nothing from here on, so a restart processes it again.
-            self._broken = True
-            raise
+    async def _run(self, queued: list[tuple[Envelope, Commit | None]]) -> None:
+        rejects: list[Reject] = []
+        for envelope, commit in queued:
+            self._hold(envelope, commit, self._take(envelope, rejects))
+        if self._snapshot:
+            await self._snapshots()
+        await self._finish(rejects)
 
     def _take(self, envelope: Envelope, rejects: list[Reject]) -> list[_Entry]:
         """Decode one envelope and keep its readings; the entries that may still feed an
@@ -360,7 +240,7 @@ class EstimationService:
             problem = Problem("$", "undecodable", f"{type(exc).__name__}: {exc}")
             rejects.append(Reject(envelope, (problem,), "decode"))
             return []
-        time = _nanoseconds(message.time)
+        time = to_ns(message.time)
         if abs(time) >= MAX_ABS_NS:
             problem = Problem("$.timestamp", "out_of_range", "must lie between 1824 and 2116")
             rejects.append(Reject(envelope, (problem,), "decode"))
@@ -469,7 +349,7 @@ class EstimationService:
     def _incomplete(self, instant: int) -> Estimate:
         missing = [s for s in self.sensors.required if self._at(s, instant) is None]
         self.counters.abandoned += 1
-        at = _instant(instant)
+        at = from_ns(instant)
         summary = self._summary_head(at, "incomplete")
         summary["missing"] = [self.sensors.name(s) for s in missing[:MAX_NAMES]]
         summary["missing_count"] = len(missing)
@@ -515,7 +395,7 @@ class EstimationService:
     # -- estimating
 
     def _estimate(self, instant: int, readings: Mapping[int, float]) -> Estimate:
-        at = _instant(instant)
+        at = from_ns(instant)
         self.counters.estimates += 1
         slots = tuple(sorted(readings))
         layout = self._layouts.get(slots)
@@ -621,7 +501,7 @@ class EstimationService:
     async def _publish(self, estimate: Estimate) -> None:
         """Store, publish (nodes, branches, then the summary, in one batch) and draw."""
         assert self._publisher is not None
-        instant = _nanoseconds(estimate.timestamp)
+        instant = to_ns(estimate.timestamp)
         outputs: list[Output] = []
         if estimate.result is not None:
             stamp = estimate.summary["timestamp"]
@@ -694,20 +574,10 @@ class EstimationService:
         """Dead-letter the rejects, save the horizon, commit every input that is done."""
         assert self._publisher is not None
         if rejects:
-            messages = [
-                (
-                    dead_letter_topic(self.config.dead_letter_prefix, r.envelope.topic),
-                    encode_dead_letter(r, self.name),
-                )
-                for r in rejects
-            ]
-            keys = [f"{r.envelope.key}/{self.name}/dead-letter" for r in rejects]
+            messages, keys = self._dead_letters(rejects)
             sent = await self._publisher.publish_many(messages, keys=keys, wait_for_broker=False)
             self.counters.dead_lettered += len(sent)
-        if self._horizon != self._saved_horizon and self._horizon is not None:
-            self._positions.save(f"{self.name}.estimates", HORIZON_SOURCE, self._horizon)
-            self._saved_horizon = self._horizon
-        await self._commit_done()
+        await self._settle()
 
     def _done(self, entries: list[_Entry]) -> bool:
         """Whether no estimate to come can use these readings: too old for the horizon, or
@@ -727,20 +597,6 @@ class EstimationService:
             return False
         return True
 
-    async def _commit_done(self) -> None:
-        if self._broken:
-            return
-        for commit, sources in self._open.items():
-            through: dict[str, int] = {}
-            for source, entries in sources.items():
-                while entries and self._done(entries[0][1]):
-                    through[source] = entries.popleft()[0]
-            if through:
-                await commit(through)
-
-    def _load_horizon(self) -> int | None:
-        return self._positions.load(f"{self.name}.estimates").get(HORIZON_SOURCE)
-
 
 def write_json_atomically(path: Path, document: Mapping[str, Any]) -> None:
     """Write ``document`` to ``path`` through a temporary file in the same folder and a
@@ -756,11 +612,3 @@ def write_json_atomically(path: Path, document: Mapping[str, Any]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-
-
-def _nanoseconds(instant: datetime) -> int:
-    return (instant - _EPOCH) // _US * 1000
-
-
-def _instant(nanoseconds: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=nanoseconds // 1000)

@@ -19,15 +19,11 @@ replayed value of a published window counts as late instead of opening that wind
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import math
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from string import Formatter
 
 import numpy as np
@@ -35,26 +31,16 @@ import numpy as np
 from osed.bridge.dead_letter import dead_letter_topic, encode_dead_letter
 from osed.bridge.samples import Message, Reject
 from osed.bridge.sogno import decode_message, format_timestamp
-from osed.bus.reliable import (
-    Consumer,
-    InMemoryOutbox,
-    InMemoryPositions,
-    Outbox,
-    PositionStore,
-    Publisher,
-    deferred_consumer,
-)
+from osed.bus.reliable import Commit, Outbox, PositionStore
 from osed.domain.envelope import Envelope
 from osed.domain.errors import OsedError, Problem, ValidationError
-from osed.domain.time import Clock, SystemClock
+from osed.domain.time import Clock
 from osed.grid.stats import DEFAULT_STATS, STATS, WindowedStats, WindowStats
+from osed.grid_services._batching import BatchingService, from_ns, to_ns
 from osed.ports.bus import Bus
 from osed.ports.timeseries import TimeSeriesPoint, TimeSeriesStore
 
 log = logging.getLogger(__name__)
-
-Commit = Callable[[Mapping[str, int]], Awaitable[None]]
-"""Told ``{source: seq}``: the envelopes through ``seq`` are durably processed."""
 
 #: Stat names a configuration may select (``count`` is always produced).
 FIELD_NAMES: tuple[str, ...] = ("count", *STATS)
@@ -62,10 +48,6 @@ FIELD_NAMES: tuple[str, ...] = ("count", *STATS)
 REMEMBER_KEYS = 100_000
 #: Event times must lie within ±2**62 ns of the epoch (years 1824 to 2116).
 MAX_ABS_NS = 2**62
-#: The saved horizon: a pseudo-consumer ``<name>.windows`` in the position store.
-HORIZON_SOURCE = "closed-through"
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _SERIES_FIELDS = frozenset({"device", "component", "measurand", "phase"})
 
@@ -245,13 +227,18 @@ class _Output:
     points: list[TimeSeriesPoint] = field(default_factory=list)
 
 
-class StatsService:
+class StatsService(BatchingService[StatsConfig, StatsCounters, int | None]):
     """Runs the aggregation of ``config`` on ``bus``.
 
     ``outbox`` (owned by the caller) holds the aggregate messages and, read back at start,
     their idempotency keys; ``positions`` holds the consumers' positions and the horizon. Both
     must survive a restart for the guarantee of docs/grid-stats.md (SQLite in the runtime).
     """
+
+    _kind = "stats service"
+    _horizon_suffix = "windows"  # the saved horizon: a pseudo-consumer <name>.windows
+    _remember_keys = REMEMBER_KEYS
+    _log = log
 
     def __init__(
         self,
@@ -264,129 +251,42 @@ class StatsService:
         clock: Clock | None = None,
         heartbeat: float | None = 5.0,
     ) -> None:
-        self.name = config.name
-        self.config = config
-        self.counters = StatsCounters()
-        self._bus = bus
+        super().__init__(
+            config,
+            StatsCounters(),
+            bus,
+            outbox=outbox,
+            positions=positions,
+            clock=clock,
+            heartbeat=heartbeat,
+        )
         self._store = store if config.series is not None else None
-        self._outbox: Outbox = outbox if outbox is not None else InMemoryOutbox()
-        self._positions: PositionStore = positions if positions is not None else InMemoryPositions()
-        self._clock = clock if clock is not None else SystemClock()
-        self._heartbeat = heartbeat
         self._period = config.period_ns
         self._lateness = config.lateness_ns
         self._stats = tuple(s for s in STATS if s in config.fields)
-        self._lock = asyncio.Lock()
-        self._publisher: Publisher | None = None
-        self._consumers: list[Consumer] = []
-        self._batch_timer: asyncio.Task[None] | None = None
-        self._ticker: asyncio.Task[None] | None = None
-        self._ready = False
         self._reset()
 
     def _reset(self) -> None:
         """Forget everything in memory: what a new process would start from."""
+        super()._reset()
         self._engine = WindowedStats(self._period, lateness=self._lateness, stats=self._stats)
-        self._horizon: int | None = self._load_horizon()
-        self._saved_horizon = self._horizon
-        self._queue: list[tuple[Envelope, Commit | None]] = []
         self._series_ids: dict[tuple[str, str, str, str], int] = {}
         self._series: list[_Series] = []
         self._topics: dict[str, str | None] = {}
-        # Per commit callback and source: (seq, window end or None when done) not committed.
-        self._open: dict[Commit, dict[str, deque[tuple[int, int | None]]]] = {}
         self._last_input: datetime | None = None
-        self._broken = False
-
-    @property
-    def horizon(self) -> datetime | None:
-        """Every window ending at or before this instant is closed."""
-        return None if self._horizon is None else _instant(self._horizon)
 
     @property
     def pending(self) -> int:
         """Readings buffered in open windows."""
         return self._engine.pending
 
-    def ready(self) -> bool:
-        return self._ready and not self._broken
-
-    # -- lifecycle
-
-    async def start(self) -> None:
-        self._reset()
-        publisher = Publisher(
-            self._bus,
-            self.name,
-            self._outbox,
-            clock=self._clock,
-            heartbeat=self._heartbeat,
-            remember_keys=REMEMBER_KEYS,
-        )
-        try:
-            await publisher.start()
-            self._publisher = publisher
-            for index, pattern in enumerate(self.config.inputs):
-                consumer = self._consumer(f"{self.name}.{index}", pattern)
-                await consumer.start()
-                self._consumers.append(consumer)
-        except BaseException:
-            await self.stop()
-            raise
-        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
-        self._ready = True
-
-    async def stop(self) -> None:
-        """Stop receiving, process what was received, and commit what is done. Open windows
-        are not closed: their inputs stay uncommitted and come again after a restart."""
-        self._ready = False
-        async with self._lock:  # the timers wait for the lock or sleep: safe to cancel
-            await self._cancel_timers()
-        for consumer in self._consumers:
-            await consumer.close()
-        self._consumers.clear()
-        if self._publisher is not None:
-            try:
-                async with self._lock:
-                    await self._cancel_timers()
-                    await self._process_queue()
-            finally:
-                await self._publisher.close()
-                self._publisher = None
-
-    async def _cancel_timers(self) -> None:
-        for task in (self._ticker, self._batch_timer):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._ticker = self._batch_timer = None
-
-    def _consumer(self, name: str, pattern: str) -> Consumer:
-        return deferred_consumer(
-            self._bus, name, pattern, self.accept, positions=self._positions, clock=self._clock
-        )
-
     # -- input
 
     async def accept(self, envelope: Envelope, commit: Commit | None = None) -> None:
         """Queue ``envelope``; a full batch is processed before this returns. ``commit`` hears
         ``{source: seq}`` once every window the envelope fed is published and stored."""
-        self.counters.received += 1
         self._last_input = self._clock.now()
-        self._queue.append((envelope, commit))
-        if len(self._queue) >= self.config.max_values:
-            async with self._lock:
-                await self._process_queue()
-        elif self._batch_timer is None:
-            self._batch_timer = asyncio.get_running_loop().create_task(self._process_later())
-
-    async def drain(self) -> None:
-        """Process what is queued now (windows close as the data says, not by the timer)."""
-        async with self._lock:
-            await self._process_queue()
-        if self._publisher is not None:
-            await self._publisher.flush()
+        await super().accept(envelope, commit)
 
     async def tick(self) -> bool:
         """The timer: process what is queued; then, if the input has been idle for ``idle``
@@ -401,7 +301,7 @@ class StatsService:
             if self._last_input is not None and now - self._last_input < self.config.idle_after:
                 return False
             newest_end = (watermark // self._period + 1) * self._period
-            if _nanoseconds(now) < newest_end + self._lateness:
+            if to_ns(now) < newest_end + self._lateness:
                 return False
             try:
                 with np.errstate(over="ignore", invalid="ignore"):
@@ -414,35 +314,7 @@ class StatsService:
                 raise
             return True
 
-    async def _process_later(self) -> None:
-        try:
-            await asyncio.sleep(self.config.max_delay_s)
-            self._batch_timer = None
-            async with self._lock:
-                await self._process_queue()
-        except Exception:
-            log.exception("stats service %s failed to process a batch", self.name)
-
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.tick_s)
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("stats service %s: the timer failed", self.name)
-
     # -- processing (the lock is held)
-
-    async def _process_queue(self) -> None:
-        queued, self._queue = self._queue, []
-        if not queued:
-            return
-        try:
-            await self._run(queued)
-        except BaseException:
-            # Not durable: commit nothing from here on, so a restart processes it again.
-            self._broken = True
-            raise
 
     async def _run(self, queued: list[tuple[Envelope, Commit | None]]) -> None:
         series: list[int] = []
@@ -451,9 +323,7 @@ class StatsService:
         rejects: list[Reject] = []
         for envelope, commit in queued:
             window_end = self._take(envelope, series, times, values, rejects)
-            if commit is not None:
-                sources = self._open.setdefault(commit, {})
-                sources.setdefault(envelope.source, deque()).append((envelope.seq, window_end))
+            self._hold(envelope, commit, window_end)
         closed = None
         if series:
             with np.errstate(over="ignore", invalid="ignore"):  # beyond float: left out
@@ -494,7 +364,7 @@ class StatsService:
         if problems:
             rejects.append(Reject(envelope, tuple(problems), "decode"))
             return None
-        time = _nanoseconds(message.time)
+        time = to_ns(message.time)
         window_end = (time // self._period + 1) * self._period
         if self._horizon is not None and window_end <= self._horizon:
             self.counters.late += len(message.samples)
@@ -528,7 +398,7 @@ class StatsService:
 
     def _problems(self, message: Message) -> list[Problem]:
         problems = []
-        if abs(_nanoseconds(message.time)) >= MAX_ABS_NS:
+        if abs(to_ns(message.time)) >= MAX_ABS_NS:
             problems.append(
                 Problem("$.timestamp", "out_of_range", "must lie between the years 1824 and 2116")
             )
@@ -563,14 +433,9 @@ class StatsService:
         for output in outputs:
             messages.append((output.topic, output.payload))
             keys.append(output.key)
-        for reject in rejects:
-            messages.append(
-                (
-                    dead_letter_topic(self.config.dead_letter_prefix, reject.envelope.topic),
-                    encode_dead_letter(reject, self.name),
-                )
-            )
-            keys.append(f"{reject.envelope.key}/{self.name}/dead-letter")
+        letters, letter_keys = self._dead_letters(rejects)
+        messages += letters
+        keys += letter_keys
         for output in outputs:
             problems = refused.get(output.key)
             if problems is not None:
@@ -590,10 +455,7 @@ class StatsService:
             self.counters.published += windows
             self.counters.duplicates += len(outputs) - windows
             self.counters.dead_lettered += len(sent) - windows
-        if self._horizon != self._saved_horizon and self._horizon is not None:
-            self._positions.save(f"{self.name}.windows", HORIZON_SOURCE, self._horizon)
-            self._saved_horizon = self._horizon
-        await self._commit_done()
+        await self._settle()
 
     def _outputs(self, closed: WindowStats) -> list[_Output]:
         """One message per (window, device), readings sorted by component, measurand, phase."""
@@ -608,7 +470,7 @@ class StatsService:
         outputs = []
         for (start_ns, device), rows in sorted(groups.items()):
             rows.sort(key=lambda r: _order(self._series[sids[r]]))
-            start, end = _instant(start_ns), _instant(start_ns + self._period)
+            start, end = from_ns(start_ns), from_ns(start_ns + self._period)
             topic = self._topic(device)
             assert topic is not None  # checked when the input was taken
             output = _Output(topic, f"{self.name}:{device}:{start_ns}:{self._period}", b"", start)
@@ -667,24 +529,9 @@ class StatsService:
                 refused[output.key] = (Problem("$", "store_failed", str(exc)),)
         return refused
 
-    async def _commit_done(self) -> None:
-        if self._broken:
-            return
-        horizon = self._horizon
-        for commit, sources in self._open.items():
-            through: dict[str, int] = {}
-            for source, entries in sources.items():
-                while entries:
-                    seq, window_end = entries[0]
-                    if window_end is not None and (horizon is None or window_end > horizon):
-                        break
-                    entries.popleft()
-                    through[source] = seq
-            if through:
-                await commit(through)
-
-    def _load_horizon(self) -> int | None:
-        return self._positions.load(f"{self.name}.windows").get(HORIZON_SOURCE)
+    def _done(self, held: int | None) -> bool:
+        """Whether the window an input fed (None: none) is closed, so it may be committed."""
+        return held is None or (self._horizon is not None and held <= self._horizon)
 
 
 def stat_unit(unit: str, stat: str) -> str:
@@ -698,11 +545,3 @@ def stat_unit(unit: str, stat: str) -> str:
 
 def _order(series: _Series) -> tuple[str, str, str]:
     return (series.component, series.measurand, series.phase)
-
-
-def _nanoseconds(instant: datetime) -> int:
-    return (instant - _EPOCH) // _US * 1000
-
-
-def _instant(nanoseconds: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=nanoseconds // 1000)
