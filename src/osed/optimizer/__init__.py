@@ -1,0 +1,1 @@
+"""The balancer optimizer: community microgrid and battery fleet scheduling (engines only)."""
