@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from osed import __version__
-from osed.cli import bus, grid, ledger, market, serve
+from osed.cli import bus, grid, ledger, market, optimize, serve
 from osed.domain.errors import OsedError, ValidationError
 
 EXIT_INVALID = 2
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(groups)
     bus.register(groups)
     grid.register(groups)
+    optimize.register(groups)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Request and result formats of the balancer: pymfm-compatible and OSED's own."""

@@ -1,0 +1,70 @@
+"""Small balancing problems for the optimizer tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from osed.optimizer.problem import (
+    BalancingProblem,
+    Battery,
+    BatteryKind,
+    EfficiencyModel,
+    ObjectiveSpec,
+    Rules,
+)
+
+START = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def battery(
+    id: str = "b1",
+    *,
+    kind: BatteryKind = BatteryKind.COMMUNITY,
+    capacity: float = 100.0,
+    power: float = 50.0,
+    initial: float = 50.0,
+    final: float | None = None,
+    low: float = 10.0,
+    high: float = 90.0,
+    eta: float = 1.0,
+) -> Battery:
+    return Battery(
+        id=id,
+        kind=kind,
+        capacity_kwh=capacity,
+        charge_max_kw=power,
+        discharge_max_kw=power,
+        soc_min_kwh=low,
+        soc_max_kwh=high,
+        soc_initial_kwh=initial,
+        soc_final_kwh=final,
+        charge_efficiency=eta,
+        discharge_efficiency=eta,
+    )
+
+
+def problem(
+    load: list[float] | np.ndarray,
+    pv: list[float] | np.ndarray | None = None,
+    *batteries: Battery,
+    rules: Rules = Rules.NATIVE,
+    efficiency: EfficiencyModel = EfficiencyModel.TEXTBOOK,
+    objective: ObjectiveSpec | None = None,
+    **options: object,
+) -> BalancingProblem:
+    load_kw = np.asarray(load, dtype=float)
+    pv_kw = np.zeros_like(load_kw) if pv is None else np.asarray(pv, dtype=float)
+    return BalancingProblem(
+        id="case",
+        start=START,
+        step=timedelta(hours=1),
+        load_kw=load_kw,
+        pv_kw=pv_kw,
+        batteries=tuple(batteries),
+        rules=rules,
+        efficiency=efficiency,
+        objective=objective or ObjectiveSpec(),
+        **options,  # type: ignore[arg-type]
+    )
