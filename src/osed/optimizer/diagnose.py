@@ -76,11 +76,14 @@ def _describe(
             f"missed by {abs(missed):.6g} kWh within the other requirements"
         )
         return Conflict(kind, "bulk", message, None, requirement.target, missed)
-    side = "above its upper" if kind == "net_upper" else "below its lower"
+    side = "at or below its upper" if kind == "net_upper" else "at or above its lower"
     message = (
-        f"net power at {when} must go {side} bound of {requirement.target:.6g} kW "
-        f"by {short:.6g} kW: load, PV and batteries cannot meet it"
+        f"net power at {when} cannot stay {side} bound of {requirement.target:.6g} kW: "
+        f"missed by {short:.6g} kW with the load, PV and batteries available"
     )
+    if problem.rules is Rules.PYMFM and kind == "net_lower":
+        message += " (batteries charge only from surplus, after their charging losses)"
+
     return Conflict(kind, requirement.subject, message, when, requirement.target, short)
 
 
