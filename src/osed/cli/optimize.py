@@ -2,8 +2,9 @@
 
 The input is pymfm's JSON (its three uses) or OSED's balancing document; the result comes back
 in the same format with ``objective_value``/``objective`` and the solve status. Exit 0 with a
-schedule, 1 when there is none (the result names the conflicting requirements), 2 when the
-input is malformed (every problem with its JSON path, on standard error).
+schedule, 1 when there is none (infeasible: the result names the conflicting requirements; or
+the time budget ended first), 2 when the input is malformed (every problem with its JSON
+path, on standard error).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from typing import Any
 
 from osed.cli._io import parse_json, print_json, read_text
 from osed.optimizer.documents import Format, solve_document
-
-NO_SCHEDULE = ("infeasible", "failed")
 
 
 def register(groups: Any) -> None:
@@ -52,4 +51,7 @@ def _optimize(args: argparse.Namespace) -> int:
     )
     print_json(result)
     status = result.get("solver_status", result.get("status"))
-    return 1 if status in NO_SCHEDULE else 0
+    if status == "applied":  # rules always give their answer
+        return 0
+    scheduled = bool(result.get("results")) or "grid" in result
+    return 0 if scheduled else 1

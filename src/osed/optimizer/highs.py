@@ -141,8 +141,8 @@ def solve(
         result = SolveStatus.OPTIMAL
     elif status in (highspy.HighsModelStatus.kInfeasible,):
         result = SolveStatus.INFEASIBLE
-    elif status == highspy.HighsModelStatus.kTimeLimit and has_point:
-        result = SolveStatus.TIME_LIMIT
+    elif status == highspy.HighsModelStatus.kTimeLimit:
+        result = SolveStatus.TIME_LIMIT  # with or without an incumbent (``x`` empty)
     else:
         result = SolveStatus.FAILED
     return Solution(result, x, objective, bound, gap, seconds, mip)

@@ -18,7 +18,7 @@ from osed.optimizer.diagnose import diagnose
 from osed.optimizer.highs import Solution, SolveStatus, solve
 from osed.optimizer.model import Layout, build, import_export_binaries_needed
 from osed.optimizer.problem import BalancingProblem
-from osed.optimizer.schedule import Schedule, empty_schedule, objective_value
+from osed.optimizer.schedule import Conflict, Schedule, empty_schedule, objective_value
 from osed.optimizer.validate import check_problem
 
 SIMULTANEOUS_KW = 1e-6
@@ -47,6 +47,10 @@ def optimize(
         return empty_schedule(problem, "infeasible", method, diagnose(problem), seconds)
     if solution.status is SolveStatus.FAILED:
         return empty_schedule(problem, "failed", method, seconds=seconds)
+    if solution.x.size == 0:  # the budget ended before any schedule was found
+        message = f"no schedule found within the time budget of {time_limit_s:g} s"
+        conflict = Conflict("time_limit", problem.id, message)
+        return empty_schedule(problem, "time_limit", method, (conflict,), seconds)
     return _schedule(problem, solution, layout, method, seconds)
 
 

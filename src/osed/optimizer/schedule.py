@@ -14,7 +14,7 @@ from osed.optimizer.problem import Array, BalancingProblem, Objective
 class Conflict:
     """A requirement that cannot hold together with the others, and by how much it is missed."""
 
-    requirement: str  # final_soc, day_end_soc, bulk, net_upper, net_lower, input
+    requirement: str  # final_soc, day_end_soc, bulk, net_upper, net_lower, input, time_limit
     subject: str
     message: str
     time: str | None = None
@@ -51,7 +51,8 @@ class Schedule:
 
     @property
     def feasible(self) -> bool:
-        return self.status in ("optimal", "time_limit", "applied")
+        """Whether the schedule has values (a budget may end before any was found)."""
+        return self.objective is not None
 
     @property
     def net_kw(self) -> Array:

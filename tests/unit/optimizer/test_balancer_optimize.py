@@ -82,6 +82,41 @@ def test_peak_shaving_keeps_import_under_the_limit_when_it_can() -> None:
     assert schedule.import_kw.max() <= 30.0 + 1e-9
 
 
+def test_a_hard_milp_returns_its_best_schedule_and_gap_within_the_budget() -> None:
+    # Thirty lossy batteries that would rather burn surplus than export it.
+    rng = np.random.default_rng(1)
+    steps = 96
+    load = rng.uniform(10, 60, steps)
+    pv = np.clip(150 * np.sin(np.linspace(0, np.pi, steps)), 0, None) * rng.uniform(0.7, 1, steps)
+    batteries = [
+        battery(
+            f"b{n}",
+            capacity=80,
+            power=float(rng.uniform(5, 20)),
+            initial=10,
+            low=5,
+            high=18,
+            eta=0.9,
+        )
+        for n in range(30)
+    ]
+    case = problem(load, pv, *batteries)
+    schedule = optimize(case, time_limit_s=3.0)
+    assert schedule.method == "milp"
+    assert schedule.status == "time_limit"
+    assert schedule.seconds < 6.0
+    assert schedule.gap is not None
+    assert 0 < schedule.gap < 1
+    assert schedule.bound is not None
+    assert schedule.objective is not None
+    assert schedule.bound <= schedule.objective
+    assert check_schedule(case, schedule) == []
+    hopeless = optimize(case, time_limit_s=0.05)
+    assert hopeless.status == "time_limit"
+    assert hopeless.objective is None
+    assert "time budget" in hopeless.conflicts[0].message
+
+
 @st.composite
 def feasible_cases(draw: st.DrawFn) -> tuple[BalancingProblem, float]:
     """A random problem built around a random feasible trajectory; returns the problem and
