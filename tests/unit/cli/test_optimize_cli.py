@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from osed.cli import main
+from tests.unit.optimizer.balancer_cases import osed_document
 
 CASES = Path(__file__).parents[2] / "data" / "optimizer" / "pymfm"
 
@@ -18,31 +19,6 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
     code = main(["optimize", *argv])
     captured = capsys.readouterr()
     return code, json.loads(captured.out) if captured.out.strip() else None, captured.err
-
-
-def osed_document(**changes: Any) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "id": "feeder-7",
-        "start": "2026-06-01T00:00:00Z",
-        "step_minutes": 60,
-        "load_kw": [20, 20, 5, 5],
-        "pv_kw": [0, 0, 40, 40],
-        "batteries": [
-            {
-                "id": "community",
-                "capacity_kwh": 100,
-                "charge_max_kw": 50,
-                "discharge_max_kw": 50,
-                "soc_min_pct": 10,
-                "soc_max_pct": 90,
-                "soc_initial_pct": 50,
-                "soc_final_pct": 50,
-            }
-        ],
-        "objective": {"kind": "grid_interaction"},
-    }
-    document.update(changes)
-    return document
 
 
 def test_a_pymfm_file_gives_pymfms_result_with_objective_and_status(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -68,3 +69,28 @@ def problem(
         objective=objective or ObjectiveSpec(),
         **options,  # type: ignore[arg-type]
     )
+
+
+def osed_document(load: float = 20.0, final: float = 50.0, **changes: Any) -> dict[str, Any]:
+    """A small request in OSED's format: one community battery, four hourly steps."""
+    document: dict[str, Any] = {
+        "id": "feeder-7",
+        "start": "2026-06-01T00:00:00Z",
+        "step_minutes": 60,
+        "load_kw": [load, load, 5, 5],
+        "pv_kw": [0, 0, 40, 40],
+        "batteries": [
+            {
+                "id": "community",
+                "capacity_kwh": 100,
+                "charge_max_kw": 50,
+                "discharge_max_kw": 50,
+                "soc_min_pct": 10,
+                "soc_max_pct": 90,
+                "soc_initial_pct": 50,
+                "soc_final_pct": final,
+            }
+        ],
+    }
+    document.update(changes)
+    return document

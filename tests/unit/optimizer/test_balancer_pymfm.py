@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from osed.domain.errors import ValidationError
 from osed.optimizer.check import check_schedule
 from osed.optimizer.documents import solve_document
 from osed.optimizer.formats import pymfm
@@ -97,7 +98,7 @@ def test_a_malformed_pymfm_input_names_every_problem() -> None:
     document["battery_specs"][2]["initial_SoC"] = 120
     document["generation_and_load"]["values"][5]["P_load_kW"] = None
     del document["uc_end"]
-    with pytest.raises(pymfm.ValidationError) as caught:
+    with pytest.raises(ValidationError) as caught:
         solve_document(document)
     paths = {p.path for p in caught.value.problems}
     assert paths == {
@@ -111,6 +112,6 @@ def test_a_malformed_pymfm_input_names_every_problem() -> None:
 def test_an_irregular_forecast_is_rejected_with_its_position() -> None:
     document = load("input_scheduling_rule_based.json")
     del document["generation_and_load"]["values"][10]
-    with pytest.raises(pymfm.ValidationError) as caught:
+    with pytest.raises(ValidationError) as caught:
         solve_document(document)
     assert [p.path for p in caught.value.problems] == ["$.generation_and_load.values[10].timestamp"]

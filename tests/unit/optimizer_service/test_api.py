@@ -16,31 +16,10 @@ from osed.optimizer_service.app import create_app
 from osed.optimizer_service.workers import WorkerPool
 from osed.ports.jobs import JobStore
 from osed.storage.jobs_sqlite import SqliteJobStore
+from tests.unit.optimizer.balancer_cases import osed_document
 
 CASES = Path(__file__).parents[2] / "data" / "optimizer" / "pymfm"
 PYMFM = json.loads((CASES / "input_scheduling_optimization_based.json").read_text())
-
-
-def osed_request(load: float = 20.0, final: float = 50.0) -> dict[str, Any]:
-    return {
-        "id": "feeder",
-        "start": "2026-06-01T00:00:00Z",
-        "step_minutes": 60,
-        "load_kw": [load, load, 5, 5],
-        "pv_kw": [0, 0, 40, 40],
-        "batteries": [
-            {
-                "id": "b",
-                "capacity_kwh": 100,
-                "charge_max_kw": 50,
-                "discharge_max_kw": 50,
-                "soc_min_pct": 10,
-                "soc_max_pct": 90,
-                "soc_initial_pct": 50,
-                "soc_final_pct": final,
-            }
-        ],
-    }
 
 
 @pytest.fixture
@@ -91,25 +70,25 @@ def test_a_pymfm_request_is_queued_solved_and_its_result_kept(
 
 
 def test_the_same_key_and_request_return_the_same_job(client: TestClient) -> None:
-    first = submit(client, osed_request(), "same").json()
-    again = submit(client, osed_request(), "same")
+    first = submit(client, osed_document(), "same").json()
+    again = submit(client, osed_document(), "same")
     assert again.status_code == 202
     assert again.json()["id"] == first["id"]
-    other = submit(client, osed_request(load=30), "same")
+    other = submit(client, osed_document(load=30), "same")
     assert other.status_code == 409
 
 
 def test_a_malformed_request_is_422_with_every_path_and_nothing_is_queued(
     client: TestClient,
 ) -> None:
-    bad = osed_request()
+    bad = osed_document()
     bad["load_kw"][1] = "lots"
     bad["batteries"][0]["capacity_kwh"] = 0
     response = submit(client, bad, "bad")
     assert response.status_code == 422
     paths = {p["path"] for p in response.json()["problems"]}
     assert paths == {"$.load_kw[1]", "$.batteries[0].capacity_kwh"}
-    missing_key = client.post("/optimizations", json=osed_request())
+    missing_key = client.post("/optimizations", json=osed_document())
     assert missing_key.status_code == 422
     assert missing_key.json()["problems"][0]["path"] == "$header.Idempotency-Key"
     broken = client.post("/optimizations", content=b"{nope", headers={"Idempotency-Key": "x"})
@@ -118,7 +97,7 @@ def test_a_malformed_request_is_422_with_every_path_and_nothing_is_queued(
 
 
 def test_listing_is_newest_first_with_a_cursor(client: TestClient) -> None:
-    ids = [submit(client, osed_request(load=10 + n), f"k{n}").json()["id"] for n in range(5)]
+    ids = [submit(client, osed_document(load=10 + n), f"k{n}").json()["id"] for n in range(5)]
     page = client.get("/optimizations", params={"limit": 2}).json()
     assert [j["id"] for j in page["items"]] == ids[::-1][:2]
     following = client.get(
@@ -128,7 +107,7 @@ def test_listing_is_newest_first_with_a_cursor(client: TestClient) -> None:
 
 
 def test_a_queued_job_can_be_cancelled(client: TestClient) -> None:
-    job = submit(client, osed_request(), "c").json()
+    job = submit(client, osed_document(), "c").json()
     cancelled = client.post(f"/optimizations/{job['id']}/cancel").json()
     assert cancelled["status"] == "cancelled"
     result = client.get(f"/optimizations/{job['id']}/result")
@@ -139,7 +118,7 @@ def test_a_queued_job_can_be_cancelled(client: TestClient) -> None:
 def test_an_infeasible_request_succeeds_with_its_conflicts(
     client: TestClient, workers: WorkerPool
 ) -> None:
-    body = osed_request(final=90)
+    body = osed_document(final=90)
     body["net_limits"] = {"upper_kw": [0, 0, 0, 0], "lower_kw": [0, 0, 0, 0]}
     job = submit(client, body, "inf").json()
     assert wait_for(client, job["id"])["status"] == "succeeded"
@@ -153,7 +132,7 @@ def test_results_survive_a_restart(open_store: Callable[[], JobStore]) -> None:
     pool.start()
     try:
         with TestClient(create_app(open_store)) as first:
-            job = submit(first, osed_request(), "keep").json()
+            job = submit(first, osed_document(), "keep").json()
             wait_for(first, job["id"])
     finally:
         pool.stop()
@@ -168,7 +147,7 @@ def test_worker_processes_solve_every_queued_request(
     pool = WorkerPool(open_store, workers=2, processes=True, poll_s=0.02)
     pool.start()
     try:
-        ids = [submit(client, osed_request(load=10 + n), f"p{n}").json()["id"] for n in range(6)]
+        ids = [submit(client, osed_document(load=10 + n), f"p{n}").json()["id"] for n in range(6)]
         finished = [wait_for(client, job_id, timeout=60) for job_id in ids]
     finally:
         pool.stop()
@@ -195,7 +174,7 @@ def test_a_running_job_is_cancelled_at_its_next_heartbeat(
     )
     pool.start()
     try:
-        job = submit(client, osed_request(), "slow").json()
+        job = submit(client, osed_document(), "slow").json()
         deadline = time.monotonic() + 5
         while client.get(f"/optimizations/{job['id']}").json()["status"] != "running":
             assert time.monotonic() < deadline

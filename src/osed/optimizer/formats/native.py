@@ -11,11 +11,10 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import numpy as np
-import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from osed.domain.errors import Problem, ValidationError
-from osed.optimizer.formats._paths import problems_of
+from osed.domain.errors import Problem
+from osed.optimizer.formats._paths import validated
 from osed.optimizer.problem import (
     BalancingProblem,
     Battery,
@@ -107,14 +106,7 @@ class BalancingDocument(_Model):
 
 
 def parse(document: object) -> BalancingDocument:
-    try:
-        data = BalancingDocument.model_validate(document)
-    except pydantic.ValidationError as exc:
-        raise ValidationError(problems_of(exc), subject=SUBJECT) from None
-    problems = _problems(data)
-    if problems:
-        raise ValidationError(problems, subject=SUBJECT)
-    return data
+    return validated(BalancingDocument, document, _problems, subject=SUBJECT)
 
 
 def _problems(data: BalancingDocument) -> list[Problem]:

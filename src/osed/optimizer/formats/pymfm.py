@@ -15,11 +15,10 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import numpy as np
-import pydantic
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from osed.domain.errors import Problem, ValidationError
-from osed.optimizer.formats._paths import problems_of
+from osed.domain.errors import Problem
+from osed.optimizer.formats._paths import validated
 from osed.optimizer.formats.sun import BERLIN, sunset
 from osed.optimizer.problem import (
     Array,
@@ -125,14 +124,7 @@ def is_pymfm(document: object) -> bool:
 
 def parse(document: object) -> PymfmInput:
     """The input, checked; :class:`ValidationError` names every problem with its path."""
-    try:
-        data = PymfmInput.model_validate(document)
-    except pydantic.ValidationError as exc:
-        raise ValidationError(problems_of(exc), subject=SUBJECT) from None
-    problems = _mode_problems(data)
-    if problems:
-        raise ValidationError(problems, subject=SUBJECT)
-    return data
+    return validated(PymfmInput, document, _mode_problems, subject=SUBJECT)
 
 
 def _mode_problems(data: PymfmInput) -> list[Problem]:
