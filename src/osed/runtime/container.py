@@ -3,8 +3,12 @@ chooses backends; everything else sees ports."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from osed.agents.bus_service import MarketAgentService
 from osed.agents.market_agent import MarketAgent
@@ -20,6 +24,7 @@ from osed.grid_services.estimation_service import EstimationService
 from osed.grid_services.stats_service import StatsConfig, StatsService
 from osed.markets.registry import create_market
 from osed.ports.bus import Bus
+from osed.ports.jobs import JobStore
 from osed.ports.ledger import LedgerStore
 from osed.ports.timeseries import TimeSeriesStore
 from osed.runtime.cts_bus import CtsBusLink
@@ -138,6 +143,93 @@ class MarketAgentRunner:
 
     def ready(self) -> bool:
         return self.service.ready()
+
+
+def build_jobs(settings: Settings) -> JobStore:
+    """A connection to the configured job store (one per thread that uses it)."""
+    jobs = settings.jobs
+    if jobs.backend == "sqlite":
+        from osed.storage.jobs_sqlite import SqliteJobStore
+
+        return SqliteJobStore(jobs.sqlite_path)
+    if jobs.backend == "redis":
+        if jobs.redis_url is None:
+            raise ConfigurationError("jobs.redis_url is required for the redis backend")
+        from osed.storage.jobs_redis import RedisJobStore
+
+        return RedisJobStore(jobs.redis_url.get_secret_value(), prefix=jobs.redis_prefix)
+    if settings.storage.postgres_dsn is None:
+        raise ConfigurationError("storage.postgres_dsn is required for the postgres job store")
+    from osed.storage.postgres import PostgresJobStore
+
+    return PostgresJobStore(settings.storage.postgres_dsn.get_secret_value())
+
+
+class BalancerRunner:
+    """The balancer's REST API (uvicorn in this event loop) and its worker pool."""
+
+    name = "balancer"
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        from osed.optimizer_service.app import create_app
+        from osed.optimizer_service.workers import WorkerPool
+
+        config = settings.balancer
+        build_jobs(settings).close()  # fail fast on a bad job store setting
+        self.settings = settings
+        queue_timeout = (
+            None if config.queue_timeout_s is None else timedelta(seconds=config.queue_timeout_s)
+        )
+        self.app = create_app(
+            lambda: build_jobs(settings),
+            clock=clock,
+            max_time_limit_s=config.max_time_limit_s,
+            queue_timeout=queue_timeout,
+        )
+        self.pool = WorkerPool(
+            lambda: build_jobs(settings),
+            workers=config.workers,
+            lease=timedelta(seconds=config.lease_s),
+            processes=config.processes,
+            clock=clock,
+        )
+        self._server: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        import uvicorn
+
+        config = self.settings.balancer
+        self.pool.start()
+
+        class EmbeddedServer(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield  # the runtime owns SIGINT and SIGTERM
+
+        server = EmbeddedServer(
+            uvicorn.Config(self.app, host=config.host, port=config.port, log_level="warning")
+        )
+        self._server = server
+        self._task = asyncio.get_running_loop().create_task(server.serve())
+        while not server.started and not self._task.done():
+            await asyncio.sleep(0.01)
+        if self._task.done():
+            await self.stop()
+            raise ConfigurationError(
+                f"the balancer API cannot listen on {config.host}:{config.port}"
+            )
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(BaseException):
+                await self._task
+            self._server = self._task = None
+        await asyncio.to_thread(self.pool.stop)
+
+    def ready(self) -> bool:
+        return self._server is not None and bool(self._server.started) and self.pool.alive()
 
 
 def build_timeseries(settings: Settings) -> TimeSeriesStore:
@@ -350,4 +442,6 @@ def build_services(
             services.append(StatsRunner(settings, bus, clock, state_dir))
         elif name == "estimation":
             services.append(EstimationRunner(settings, bus, clock, state_dir))
+        elif name == "balancer":
+            services.append(BalancerRunner(settings, clock))
     return services

@@ -80,6 +80,29 @@ class HealthSettings(_Section):
     port: int = Field(8081, ge=0, le=65535)
 
 
+class JobsSettings(_Section):
+    """Where long-running requests (balancer jobs) are queued: in the storage backend
+    (the SQLite file ``sqlite_path`` or PostgreSQL) or in Redis."""
+
+    backend: Literal["sqlite", "postgres", "redis"] = "sqlite"
+    sqlite_path: Path = Path("osed-jobs.sqlite")
+    redis_url: SecretStr | None = None
+    redis_prefix: str = "osed:jobs:"
+
+
+class BalancerSettings(_Section):
+    """The balancer optimizer's REST job API (docs/optimizer-service.md) and its workers."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8082, ge=0, le=65535)
+    workers: int = Field(2, ge=1, le=256)
+    processes: bool = True
+    """Solve in worker processes (parallel on several cores); threads otherwise."""
+    max_time_limit_s: float = Field(600.0, gt=0)
+    lease_s: float = Field(30.0, gt=0)
+    queue_timeout_s: float | None = Field(None, gt=0)
+
+
 class BridgeSettings(_Section):
     """The MQTT bridge: its pipelines file, and the broker the field devices publish to."""
 
@@ -221,8 +244,8 @@ def _location(path: str) -> tuple[str | int, ...]:
     return tuple(parts)
 
 
-ServiceName = Literal["market-agent", "bridge", "stats", "estimation"]
-SERVICES: tuple[ServiceName, ...] = ("market-agent", "bridge", "stats", "estimation")
+ServiceName = Literal["market-agent", "bridge", "stats", "estimation", "balancer"]
+SERVICES: tuple[ServiceName, ...] = ("market-agent", "bridge", "stats", "estimation", "balancer")
 
 
 class Settings(BaseSettings):
@@ -237,6 +260,8 @@ class Settings(BaseSettings):
     bridge: BridgeSettings = BridgeSettings()
     stats: StatsSettings = StatsSettings()
     estimation: EstimationSettings = EstimationSettings()
+    jobs: JobsSettings = JobsSettings()
+    balancer: BalancerSettings = BalancerSettings()
     services: list[ServiceName] = ["market-agent"]
 
     @classmethod

@@ -7,6 +7,8 @@ opened is closed at the end of the test.
 
 from __future__ import annotations
 
+import itertools
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from osed.ports.jobs import JobStore
 from osed.ports.ledger import LedgerStore
 from osed.ports.timeseries import TimeSeriesStore
 from osed.storage import postgres, sqlite
+from osed.storage.jobs_redis import RedisJobStore
 from osed.storage.jobs_sqlite import SqliteJobStore
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
 from tests.contract.storage.backends import Backend, sqlite_locations
@@ -25,6 +28,7 @@ from tests.services.postgres import (
     postgres_cluster,  # noqa: F401  (a fixture, used through postgres_conninfo)
     postgres_conninfo,  # noqa: F401
 )
+from tests.services.redis import RedisServer, redis_server  # noqa: F401  (a fixture)
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -133,10 +137,18 @@ class JobsBackend:
             store.close()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[*BACKENDS, "redis"])
 def jobs_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobsBackend]:
     if request.param == "sqlite":
         backend = JobsBackend("sqlite", SqliteJobStore, sqlite_locations(tmp_path, "jobs.db"))
+    elif request.param == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        prefixes = (f"osed-test:{uuid.uuid4().hex}:" for _ in itertools.count())
+        backend = JobsBackend(
+            "redis",
+            lambda prefix: RedisJobStore(server.url, prefix=prefix),
+            lambda: next(prefixes),
+        )
     else:
         conninfo, new_schema = _postgres_locations(request)
         backend = JobsBackend(

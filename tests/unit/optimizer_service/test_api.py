@@ -1,9 +1,10 @@
-"""The balancer's REST job API with its workers, on a real SQLite job store."""
+"""The balancer's REST job API with its workers, on real job stores (SQLite, Redis)."""
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,16 +16,23 @@ from fastapi.testclient import TestClient
 from osed.optimizer_service.app import create_app
 from osed.optimizer_service.workers import WorkerPool
 from osed.ports.jobs import JobStore
+from osed.storage.jobs_redis import RedisJobStore
 from osed.storage.jobs_sqlite import SqliteJobStore
+from tests.services.redis import RedisServer, redis_server  # noqa: F401  (a fixture)
 from tests.unit.optimizer.balancer_cases import osed_document
 
 CASES = Path(__file__).parents[2] / "data" / "optimizer" / "pymfm"
 PYMFM = json.loads((CASES / "input_scheduling_optimization_based.json").read_text())
 
 
-@pytest.fixture
-def open_store(tmp_path: Path) -> Callable[[], JobStore]:
-    return lambda: SqliteJobStore(tmp_path / "jobs.sqlite")
+@pytest.fixture(params=["sqlite", "redis"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], JobStore]:
+    """The job store of one test: an SQLite file, or a fresh prefix on a real Redis server."""
+    if request.param == "sqlite":
+        return lambda: SqliteJobStore(tmp_path / "jobs.sqlite")
+    server: RedisServer = request.getfixturevalue("redis_server")
+    prefix = f"api-test:{uuid.uuid4().hex}:"
+    return lambda: RedisJobStore(server.url, prefix=prefix)
 
 
 @pytest.fixture
