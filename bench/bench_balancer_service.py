@@ -114,9 +114,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "store": "redis" if args.redis_url else "sqlite",
         "case": "pymfm optimisation example (96 steps, 3 batteries)",
-        "runs": {
-            str(w): asyncio.run(measure(w, args.jobs, args.redis_url)) for w in args.workers
-        },
+        "runs": {str(w): asyncio.run(measure(w, args.jobs, args.redis_url)) for w in args.workers},
     }
     print(json.dumps(figures, indent=2))
 
