@@ -11,8 +11,7 @@ from osed.bus.reliable import GapReport, read_gap_reports
 from osed.cli._io import print_json
 from osed.codec.gap import gap_report_to_json
 from osed.domain.errors import NotFoundError
-from osed.runtime.container import positions_path
-from osed.runtime.settings import SERVICES
+from osed.runtime.container import POSITIONS_FILES, positions_path
 
 
 def register(groups: Any) -> None:
@@ -36,7 +35,7 @@ def register(groups: Any) -> None:
     )
     gaps.add_argument(
         "--service",
-        choices=SERVICES,
+        choices=list(POSITIONS_FILES),  # the services that consume from the bus
         action="append",
         help="only this service's consumers (repeatable; default: every service found)",
     )
@@ -63,7 +62,7 @@ def _gaps(args: argparse.Namespace) -> int:
 def _position_files(args: argparse.Namespace) -> list[Path]:
     if args.db is not None:
         return [args.db]  # a missing file is reported by the reader
-    services = args.service or list(SERVICES)
+    services = args.service or list(POSITIONS_FILES)
     found = [
         path
         for path in (positions_path(args.state_dir, service) for service in services)

@@ -39,7 +39,8 @@ POSITIONS_FILES: dict[ServiceName, str] = {
     "stats": "stats-positions.sqlite",
     "estimation": "estimation-positions.sqlite",
 }
-"""Per service, the file in the state folder holding its consumers' positions and gap reports."""
+"""Per service that consumes from the bus, the file in the state folder holding its consumers'
+positions and gap reports (the balancer has none)."""
 
 
 def positions_path(state_dir: Path, service: ServiceName) -> Path:
