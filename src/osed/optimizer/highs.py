@@ -123,7 +123,7 @@ def solve(
     highs.setOptionValue("mip_rel_gap", mip_gap)
     if time_limit_s is not None:
         highs.setOptionValue("time_limit", float(time_limit_s))
-    highs.passModel(_model(program))
+    highs.passModel(to_highs_lp(program))
     highs.run()
     status = highs.getModelStatus()
     info = highs.getInfo()
@@ -148,7 +148,8 @@ def solve(
     return Solution(result, x, objective, bound, gap, seconds, mip)
 
 
-def _model(program: LinearProgram) -> highspy.HighsLp:
+def to_highs_lp(program: LinearProgram) -> highspy.HighsLp:
+    """The program as a HiGHS LP (column-wise matrix)."""
     lp = highspy.HighsLp()
     lp.num_col_ = program.columns
     lp.num_row_ = program.rows
