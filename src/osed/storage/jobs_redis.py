@@ -5,20 +5,28 @@ Keys, all under the store's prefix ``P`` (one prefix, one store):
 - ``P seq``: the last job id (INCR); ``P keys``: idempotency key → job id;
 - ``P job:<id>``: a hash of the job's fields (times in microseconds since the epoch);
 - ``P all``, ``P kind:<kind>``, ``P status:<status>``: sorted sets of ids, for listing;
-- ``P queued:<kind>``: queued jobs by submission time; ``P deadline:<kind>``: queued jobs by
+- ``P queued:<kind>``: queued jobs by submission time, members zero-padded to 20 digits so
+  that ties (one ``submitted_at`` for a batch) go by id; ``P deadline:<kind>``: queued jobs by
   deadline; ``P leases:<kind>``: running jobs by lease expiry.
 
 Submitting and claiming are Lua scripts, so each is atomic on the server: one job per key,
 and a job is handed to one claimer while its lease runs. Heartbeats, finishes and cancels read
 the job, apply the port's transition rules, and write under WATCH (retried if the job changed
-meanwhile), so every backend follows the same rules. A result is as durable as the server's
-append-only file makes it.
+meanwhile), so every backend follows the same rules. Optimistic transactions rather than Lua
+there, because the rule is Python (``renewed``, ``finished``, ``cancelled``) and must not be
+written a second time in Lua; one job's changes rarely collide, so retries are cheap. A listing
+page is one script too, so each page is a consistent snapshot. A result is as durable as the
+server's append-only file makes it (docs/storage.md: ``appendfsync always``).
+
+The scripts touch keys they derive from the prefix, not only those passed in ``KEYS``: fine on
+one server, not on Redis Cluster.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import redis
@@ -40,10 +48,17 @@ from osed.ports.jobs import (
     renewed,
     same_request,
 )
+from osed.storage._closing import ClosesOnExit
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _RETRIES = 50
+CONNECT_TIMEOUT_S = 10.0
+"""Default socket timeouts; ``socket_connect_timeout``/``socket_timeout`` in the URL win."""
+SOCKET_TIMEOUT_S = 30.0
+_LIST_BUDGET = 10_000
+"""How many index entries one listing call looks at, at most, so a rare kind/status pair
+never blocks the server for long; the client continues where the script stopped."""
 
 # KEYS: seq, keys, all; ARGV: prefix, kind, key, payload, submitted_us, deadline_us ("" none)
 _SUBMIT = """
@@ -61,7 +76,7 @@ redis.call('HSET', KEYS[2], ARGV[3], id)
 redis.call('ZADD', KEYS[3], id, id)
 redis.call('ZADD', ARGV[1] .. 'kind:' .. ARGV[2], id, id)
 redis.call('ZADD', ARGV[1] .. 'status:queued', id, id)
-redis.call('ZADD', ARGV[1] .. 'queued:' .. ARGV[2], ARGV[5], id)
+redis.call('ZADD', ARGV[1] .. 'queued:' .. ARGV[2], ARGV[5], string.format('%020d', id))
 return {1, id}
 """
 
@@ -70,6 +85,12 @@ return {1, id}
 # stop, lease run out: cancelled), then takes the oldest claimable job by submission time.
 _CLAIM = """
 local p, worker, now, lease_until = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+-- queued:<kind> members are ids zero-padded to 20 digits (equal scores sort by member, so
+-- padding makes ties go by id); stores from before the padding wrote plain ids: remove both.
+local function padded(id) return string.format('%020d', tonumber(id)) end
+local function unqueue(kind, id)
+  redis.call('ZREM', p .. 'queued:' .. kind, padded(id), id)
+end
 local function move(id, from, to)
   redis.call('ZREM', p .. 'status:' .. from, id)
   redis.call('ZADD', p .. 'status:' .. to, id, id)
@@ -87,7 +108,7 @@ for i = 6, #ARGV do
     local job = p .. 'job:' .. id
     redis.call('HSET', job, 'status', 'failed', 'finished_us', now, 'error', ARGV[5])
     redis.call('ZREM', p .. 'deadline:' .. kind, id)
-    redis.call('ZREM', p .. 'queued:' .. kind, id)
+    unqueue(kind, id)
     move(id, 'queued', 'failed')
   end
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'leases:' .. kind, '-inf', now)) do
@@ -102,7 +123,7 @@ for i = 6, #ARGV do
     end
   end
   local head = redis.call('ZRANGE', p .. 'queued:' .. kind, 0, 0)
-  if head[1] then consider(head[1], kind) end
+  if head[1] then consider(string.match(head[1], '^0*(%d+)$'), kind) end
 end
 if best == nil then return nil end
 local job = p .. 'job:' .. best
@@ -110,7 +131,7 @@ local from = redis.call('HGET', job, 'status')
 redis.call('HSET', job, 'status', 'running', 'worker_id', worker, 'lease_us', lease_until,
   'started_us', now)
 redis.call('HINCRBY', job, 'attempts', 1)
-redis.call('ZREM', p .. 'queued:' .. best_kind, best)
+unqueue(best_kind, best)
 redis.call('ZREM', p .. 'deadline:' .. best_kind, best)
 redis.call('ZADD', p .. 'leases:' .. best_kind, lease_until, best)
 if from ~= 'running' then move(best, from, 'running') end
@@ -119,12 +140,41 @@ table.insert(out, 1, best)
 return out
 """
 
+# KEYS: one or two listing indexes (score = id); ARGV: prefix, top ("+inf" or "(<id>"), limit,
+# budget. Walks the smaller index newest first, keeps the ids the other one also holds, and
+# returns {more, last id looked at, {{id, fields}, ...}}; more = 1 when the budget ran out.
+_LIST = """
+local p, top, limit, budget = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local walk, filter = KEYS[1], KEYS[2]
+if filter and redis.call('ZCARD', filter) < redis.call('ZCARD', walk) then
+  walk, filter = filter, walk
+end
+local out, seen = {}, 0
+while true do
+  local ids = redis.call('ZREVRANGEBYSCORE', walk, top, '-inf', 'LIMIT', 0, limit)
+  if #ids == 0 then return {0, 0, out} end
+  for _, id in ipairs(ids) do
+    seen = seen + 1
+    if not filter or redis.call('ZSCORE', filter, id) then
+      table.insert(out, {id, redis.call('HGETALL', p .. 'job:' .. id)})
+      if #out == limit then return {0, id, out} end
+    end
+    top = '(' .. id
+    if seen >= budget then return {1, id, out} end
+  end
+end
+"""
 
-class RedisJobStore:
+
+class RedisJobStore(ClosesOnExit):
     def __init__(self, url: str, *, prefix: str = "osed:jobs:") -> None:
         self.prefix = prefix
         try:
-            self._redis: redis.Redis = redis.Redis.from_url(url)
+            self._redis: redis.Redis = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=CONNECT_TIMEOUT_S,
+                socket_timeout=SOCKET_TIMEOUT_S,
+            )
             self._redis.ping()
         except redis.RedisError as exc:
             raise ConfigurationError(f"cannot reach the Redis job store: {exc}") from exc
@@ -132,6 +182,7 @@ class RedisJobStore:
             raise ConfigurationError(f"bad Redis URL {url!r}: {exc}") from exc
         self._submit: Script = self._redis.register_script(_SUBMIT)
         self._claim: Script = self._redis.register_script(_CLAIM)
+        self._list: Script = self._redis.register_script(_LIST)
 
     # ----------------------------------------------------------------- the port
 
@@ -172,25 +223,19 @@ class RedisJobStore:
         limit: int = 100,
     ) -> list[Job]:
         status = checked_listing(kind, status, before, limit)
-        index = self._key("all")
+        indexes = [self._key(f"kind:{kind}")] if kind is not None else []
         if status is not None:
-            index = self._key(f"status:{status.value}")
-        elif kind is not None:
-            index = self._key(f"kind:{kind}")
+            indexes.append(self._key(f"status:{status.value}"))
+        keys = indexes or [self._key("all")]
         top = "+inf" if before is None else f"({before}"
         found: list[Job] = []
-        while len(found) < limit:
-            ids = self._page(index, top, limit)
-            if not ids:
-                break
-            for raw in ids:
-                job = self._read(int(raw))
-                if kind is None or job.kind == kind:
-                    found.append(job)
-                    if len(found) == limit:
-                        break
-            top = f"({int(ids[-1])}"
-        return found
+        while True:
+            args: list[str | int] = [self.prefix, top, limit - len(found), _LIST_BUDGET]
+            more, last, rows = self._call(partial(self._list, keys=keys, args=args))
+            found.extend(_job(int(job_id), _pairs(fields)) for job_id, fields in rows)
+            if not more:
+                return found
+            top = f"({int(last)}"  # the budget ran out: go on below the last id looked at
 
     def claim(
         self, worker_id: str, kinds: Sequence[str], *, now: datetime, lease: timedelta
@@ -208,7 +253,7 @@ class RedisJobStore:
         if reply is None:
             return None
         job_id, fields = int(reply[0]), reply[1:]
-        return _job(job_id, dict(zip(fields[::2], fields[1::2], strict=True)))
+        return _job(job_id, _pairs(fields))
 
     def heartbeat(self, job_id: int, worker_id: str, *, now: datetime, lease: timedelta) -> Job:
         now = checked_heartbeat(job_id, worker_id, now, lease)
@@ -250,13 +295,6 @@ class RedisJobStore:
             raise UnavailableError(f"the Redis job store cannot be reached: {exc}") from exc
         except redis.RedisError as exc:
             raise UnavailableError(f"the Redis job store failed: {exc}") from exc
-
-    def _page(self, index: str, top: str, limit: int) -> list[bytes]:
-        """Up to ``limit`` ids of ``index`` below ``top``, highest first."""
-        ids: list[bytes] = self._call(
-            lambda: self._redis.zrevrangebyscore(index, top, "-inf", 0, limit)
-        )
-        return ids
 
     def _read(self, job_id: int) -> Job:
         fields = self._call(lambda: self._redis.hgetall(self._key(f"job:{job_id}")))
@@ -318,11 +356,21 @@ class RedisJobStore:
         else:
             pipe.zrem(leases, member)
         if after.status is not JobStatus.QUEUED:
-            pipe.zrem(self._key(f"queued:{after.kind}"), member)
+            pipe.zrem(self._key(f"queued:{after.kind}"), _queue_member(after.job_id), member)
             pipe.zrem(self._key(f"deadline:{after.kind}"), member)
         if after.status is not before.status:
             pipe.zrem(self._key(f"status:{before.status.value}"), member)
             pipe.zadd(self._key(f"status:{after.status.value}"), {member: after.job_id})
+
+
+def _queue_member(job_id: int) -> str:
+    """The member of ``queued:<kind>``: zero-padded, so equal submission times go by id."""
+    return f"{job_id:020d}"
+
+
+def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
+    """An ``HGETALL`` reply inside a script's reply: a flat list of names and values."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _job(job_id: int, fields: dict[bytes, bytes]) -> Job:

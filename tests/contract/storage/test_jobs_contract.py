@@ -133,6 +133,14 @@ def test_claims_take_the_oldest_queued_job_of_the_kinds(jobs: JobStore) -> None:
     assert taken.job_id == other.job_id
 
 
+def test_jobs_submitted_at_one_instant_are_claimed_in_id_order(jobs: JobStore) -> None:
+    # Twelve ids: 10 and 11 would sort before 2 if compared as text.
+    ids = [submit(jobs, f"batch-{n}", at=5).job_id for n in range(12)]
+    claimed = [claim(jobs, f"w{n}", at=10) for n in range(12)]
+    assert [job.job_id for job in claimed if job is not None] == ids
+    assert claim(jobs, "w-late", at=10) is None
+
+
 def test_concurrent_claimers_never_share_a_job(jobs_backend: JobsBackend) -> None:
     store = jobs_backend.open()
     submitted = {submit(store, f"req-{n}", at=n).job_id for n in range(40)}
