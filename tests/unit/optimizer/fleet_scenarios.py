@@ -1,6 +1,11 @@
-"""Reproducible household fleets: morning and evening peaks, PV on 60 % of the roofs,
-5–15 kWh batteries, a time-of-use import price, feeder caps at half the uncontrolled peaks
-(so they bind, and cost)."""
+"""Reproducible household fleets for tests and the benchmark.
+
+Loads with a morning and an evening peak, PV on 60 % of the roofs, 5–15 kWh batteries of
+3–5 kW, η = 0.95 each way, a dynamic import price (a wholesale component plus a time-of-use
+evening peak), a lower export price following the wholesale component, and feeder caps at
+``cap_share`` of the uncontrolled peak import and export (65 % by default), so that they bind
+in many steps and cost money.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +19,12 @@ def fleet(
     *,
     steps: int = 96,
     seed: int = 0,
-    cap_share: float = 0.5,
+    cap_share: float = 0.65,
     efficiency: float = 0.95,
     final_share: float | None = None,
 ) -> FleetProblem:
     rng = np.random.default_rng(seed)
-    hours = np.arange(steps) * (24 / steps)
+    hours = (np.arange(steps) + 0.5) * (24 / steps)
     profile = (
         0.4
         + 0.6 * np.exp(-(((hours - 7.5) / 1.5) ** 2))
@@ -28,14 +33,17 @@ def fleet(
     load = profile[None, :] * rng.uniform(0.6, 1.6, (households, 1))
     load += rng.normal(0, 0.1, (households, steps))
     sun = np.clip(np.sin((hours - 6) / 12 * np.pi), 0, None)
-    pv = sun[None, :] * rng.uniform(3, 8, (households, 1)) * (rng.random((households, 1)) < 0.6)
-    net = load - pv
+    has_pv = rng.random((households, 1)) < 0.6
+    net = load - sun[None, :] * rng.uniform(3, 8, (households, 1)) * has_pv
     capacity = rng.uniform(5, 15, households)
     power = rng.uniform(3, 5, households)
     eta = np.full(households, efficiency)
-    final = np.full(households, np.nan) if final_share is None else final_share * capacity
-    peak = (hours >= 17) & (hours < 21)
     feeder = net.sum(axis=0)
+    # A dynamic tariff: a wholesale component (cheap at night and midday) under a time-of-use
+    # evening peak; strict price differences make the caps cost money, not merely bind.
+    wholesale = 0.04 + 0.03 * np.cos(2 * np.pi * (hours - 19) / 24) ** 2
+    wholesale -= 0.02 * sun + rng.normal(0, 0.003, steps)
+    import_price = 0.16 + wholesale + 0.15 * ((hours >= 17) & (hours < 21))
     return FleetProblem(
         net_load_kw=net,
         capacity_kwh=capacity,
@@ -46,10 +54,10 @@ def fleet(
         soc_min_kwh=0.1 * capacity,
         soc_max_kwh=0.9 * capacity,
         soc_initial_kwh=0.5 * capacity,
-        soc_final_kwh=final,
-        import_price=np.where(peak, 0.40, 0.20),
-        export_price=np.full(steps, 0.05),
-        feeder_import_max_kw=np.full(steps, cap_share * feeder.max()),
+        soc_final_kwh=None if final_share is None else final_share * capacity,
+        import_price=import_price,
+        export_price=0.05 + 0.25 * wholesale,
+        feeder_import_max_kw=np.full(steps, cap_share * max(feeder.max(), 1.0)),
         feeder_export_max_kw=np.full(steps, cap_share * max(-feeder.min(), 1.0)),
-        step_h=24 / steps,
+        dt_h=24 / steps,
     )
