@@ -1,6 +1,7 @@
 """``osed optimize FILE``: balance a community microgrid; print the result JSON.
 
-The input is pymfm's JSON (its three uses) or OSED's balancing document; the result comes back
+The input is pymfm's JSON (its three uses), OSED's balancing document or OSED's fleet document
+(household batteries under feeder caps, docs/optimizer-fleet.md); the result comes back
 in the same format with ``objective_value``/``objective`` and the solve status. Exit 0 with a
 schedule, 1 when there is none (infeasible: the result names the conflicting requirements; or
 the time budget ended first), 2 when the input is malformed (every problem with its JSON
@@ -19,11 +20,13 @@ from osed.optimizer.documents import Format, solve_document
 def register(groups: Any) -> None:
     parser: argparse.ArgumentParser = groups.add_parser(
         "optimize",
-        help="schedule batteries and PV of a community microgrid (pymfm or OSED JSON)",
+        help="schedule batteries and PV of a community microgrid, or a household fleet",
         description="Optimisation-based or rule-based balancing of a community microgrid "
         "(docs/optimizer.md). FILE is a JSON document, or - for standard input.",
     )
-    parser.add_argument("file", metavar="FILE", help="the request: pymfm or OSED JSON, or -")
+    parser.add_argument(
+        "file", metavar="FILE", help="the request: pymfm, OSED or OSED fleet JSON, or -"
+    )
     parser.add_argument(
         "--format",
         choices=[f.value for f in Format],
@@ -53,5 +56,5 @@ def _optimize(args: argparse.Namespace) -> int:
     status = result.get("solver_status", result.get("status"))
     if status == "applied":  # rules always give their answer
         return 0
-    scheduled = bool(result.get("results")) or "grid" in result
+    scheduled = bool(result.get("results")) or "grid" in result or "households" in result
     return 0 if scheduled else 1

@@ -1,8 +1,9 @@
-"""One entry for a balancing request as a JSON document: pymfm's format or OSED's own.
+"""One entry for a balancing request as a JSON document: pymfm's format, OSED's balancing
+document or OSED's fleet document.
 
 :func:`solve_document` checks the document, runs the mode it asks for (optimisation, rule-based
-scheduling, near-real-time rule) and returns the result document in the same format, with the
-objective value and the solve status included.
+scheduling, near-real-time rule; fleet scheduling under feeder caps) and returns the result
+document in the same format, with the objective value and the solve status included.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from enum import StrEnum
 from typing import Any
 
 from osed.domain.errors import Problem, ValidationError
+from osed.optimizer.formats import fleet, pymfm
 from osed.optimizer.formats import native as osed_format
-from osed.optimizer.formats import pymfm
 from osed.optimizer.optimize import optimize
 from osed.optimizer.rules import schedule_by_rules
 
@@ -20,11 +21,14 @@ from osed.optimizer.rules import schedule_by_rules
 class Format(StrEnum):
     PYMFM = "pymfm"
     OSED = "osed"
+    FLEET = "fleet"
 
 
 def detect_format(document: object) -> Format:
     if pymfm.is_pymfm(document):
         return Format.PYMFM
+    if fleet.is_fleet(document):
+        return Format.FLEET
     if isinstance(document, dict):
         return Format.OSED
     raise ValidationError([Problem("$", "not_object", "expected a JSON object")], subject="input")
@@ -43,6 +47,8 @@ def solve_document(
     chosen = format or detect_format(document)
     if chosen is Format.PYMFM:
         return _pymfm(document, native=native, time_limit_s=time_limit_s)
+    if chosen is Format.FLEET:
+        return fleet.solve(fleet.parse(document), time_limit_s=time_limit_s)
     return _osed(document, time_limit_s=time_limit_s)
 
 

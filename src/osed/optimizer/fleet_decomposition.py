@@ -120,6 +120,7 @@ def _generate(
     nu = np.zeros(problem.steps)
     alpha, iteration, last_round = SMOOTHING, 0, 0.0
     box = BOX * problem.dt_h * float(np.abs(problem.import_price).max() + problem.cycling_cost)
+    ceiling_cost, short_rounds = cost_ceiling(problem), 0
     status = "time_limit"
     while iteration < max_iterations:
         round_started = time.perf_counter()
@@ -135,6 +136,9 @@ def _generate(
         value = responses.value - np.maximum(nu, 0) @ cap_import - np.maximum(-nu, 0) @ cap_export
         if value > lower:
             lower, best_nu = value, nu
+        if lower > ceiling_cost + 1e-6 * (1.0 + abs(ceiling_cost)):
+            # No schedule meeting the caps could cost this much: weak duality proves none.
+            return _infeasible(problem, started, iteration, infeasibility_report(problem))
         net = problem.net_load_kw + responses.charge - responses.discharge
         cost = household_costs(
             problem, np.maximum(net, 0.0), np.maximum(-net, 0.0), responses.discharge
@@ -151,6 +155,7 @@ def _generate(
         )
         duals = master.solve()
         feasible = duals.violation.sum() <= 1e-9
+        short_rounds = 0 if feasible else short_rounds + 1
         if feasible and (duals.objective - lower) <= gap * max(abs(duals.objective), 1e-9):
             status = "optimal"
             break
@@ -172,7 +177,10 @@ def _generate(
             nu = alpha * best_nu + (1.0 - alpha) * duals.multipliers
             # A box around the best multipliers: while artificials are in the master, its
             # duals carry their huge price, and responses to those would be useless (and slow).
-            nu = np.clip(np.clip(nu, best_nu - box, best_nu + box), floor, ceiling)
+            # The box doubles with every round the caps stay unmet, so that multipliers of an
+            # infeasible fleet grow until their bound exceeds any feasible cost.
+            reach = box * 2.0 ** max(short_rounds - 2, 0)
+            nu = np.clip(np.clip(nu, best_nu - reach, best_nu + reach), floor, ceiling)
     assert duals is not None
     seconds = time.perf_counter() - started
     if duals.violation.sum() > 1e-9:
@@ -196,6 +204,24 @@ def _generate(
         seconds=seconds,
         iterations=iteration,
     )
+
+
+def cost_ceiling(problem: FleetProblem) -> float:
+    """More than any schedule can cost: every household at the costlier end of its net power
+    range at every step (the bill is convex in the net power), discharging at full power."""
+    p = problem
+    low = np.maximum(p.net_load_kw - p.discharge_max_kw[:, None], -p.meter_export_kw[:, None])
+    high = np.minimum(p.net_load_kw + p.charge_max_kw[:, None], p.meter_import_kw[:, None])
+
+    def bill(net: Array) -> Array:
+        cost: Array = p.import_price * np.maximum(net, 0) - p.export_price * np.maximum(-net, 0)
+        return cost
+
+    worst = (
+        np.maximum(bill(low), bill(high)).sum()
+        + p.cycling_cost * p.discharge_max_kw.sum() * p.steps
+    )
+    return float(p.dt_h * worst)
 
 
 def _violated(duals: MasterSolution) -> tuple[str, ...]:

@@ -150,12 +150,17 @@ def _problems(p: FleetProblem) -> list[Problem]:
     for name in ("charge_efficiency", "discharge_efficiency"):
         eta = getattr(p, name)
         each(~((eta > 0) & (eta <= 1)), house + name, "out_of_range", "must be in (0, 1]")
-    each(p.soc_max_kwh > p.capacity_kwh, house + "soc_max_kwh", "above_capacity", "> capacity")
-    each(p.soc_min_kwh > p.soc_max_kwh, house + "soc_min_kwh", "above_max", "> soc_max_kwh")
+    each(
+        p.soc_max_kwh > p.capacity_kwh,
+        house + "soc_max_kwh",
+        "above_capacity",
+        "above the capacity",
+    )
+    each(p.soc_min_kwh > p.soc_max_kwh, house + "soc_min_kwh", "above_max", "above the SoC maximum")
     outside = (p.soc_initial_kwh < p.soc_min_kwh) | (p.soc_initial_kwh > p.soc_max_kwh)
-    each(outside, house + "soc_initial_kwh", "outside_window", "outside [soc_min, soc_max]")
+    each(outside, house + "soc_initial_kwh", "outside_window", "outside the SoC window")
     final = p._filled("soc_final_kwh")
-    each(final > p.soc_max_kwh, house + "soc_final_kwh", "above_max", "above soc_max_kwh")
+    each(final > p.soc_max_kwh, house + "soc_final_kwh", "above_max", "above the SoC maximum")
     for name in ("meter_import_max_kw", "meter_export_max_kw"):
         limit = p._filled(name)
         each(~(limit >= 0), house + name, "negative", "must be ≥ 0 (inf: no limit)")

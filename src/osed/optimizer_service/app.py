@@ -7,8 +7,9 @@
     POST /optimizations/{id}/cancel     cancel (queued: at once; running: at the next heartbeat)
 
 A request is checked before it is queued: a malformed one gets 422 with every problem and its
-JSON path, and nothing is stored. The body is pymfm's input or OSED's balancing document
-(docs/optimizer.md); the OpenAPI schema at /openapi.json describes both.
+JSON path, and nothing is stored. The body is pymfm's input, OSED's balancing document
+(docs/optimizer.md) or OSED's fleet document (docs/optimizer-fleet.md); the OpenAPI schema at
+/openapi.json describes all three.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from fastapi.responses import JSONResponse, Response
 
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
 from osed.domain.time import Clock, SystemClock
+from osed.optimizer.formats.fleet import FleetDocument
 from osed.optimizer.formats.native import BalancingDocument
 from osed.optimizer.formats.pymfm import PymfmInput
 from osed.optimizer_service.requests import KIND, checked_request
@@ -42,6 +44,7 @@ def _body_schema() -> dict[str, Any]:
                         "oneOf": [
                             BalancingDocument.model_json_schema(),
                             PymfmInput.model_json_schema(),
+                            FleetDocument.model_json_schema(),
                         ]
                     }
                 }
@@ -126,7 +129,7 @@ def create_app(
         response: Response,
         *,
         idempotency_key: Annotated[str | None, Header()] = None,
-        format: Annotated[str | None, Query(description="pymfm or osed")] = None,
+        format: Annotated[str | None, Query(description="pymfm, osed or fleet")] = None,
         native: Annotated[bool, Query(description="pymfm inputs: drop pymfm's rules")] = False,
         time_limit_s: Annotated[float | None, Query(description="solver budget")] = None,
     ) -> dict[str, Any]:

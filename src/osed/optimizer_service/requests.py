@@ -13,8 +13,8 @@ from typing import Any
 
 from osed.domain.errors import Problem, ValidationError
 from osed.optimizer.documents import Format, detect_format, solve_document
+from osed.optimizer.formats import fleet, pymfm
 from osed.optimizer.formats import native as osed_format
-from osed.optimizer.formats import pymfm
 
 KIND = "balancer"
 DEFAULT_TIME_LIMIT_S = 60.0
@@ -63,7 +63,7 @@ def checked_request(
         try:
             chosen = Format(format)
         except ValueError:
-            problems.append(Problem("$query.format", "unknown", "format is pymfm or osed"))
+            problems.append(Problem("$query.format", "unknown", "format is pymfm, osed or fleet"))
     if time_limit_s is not None and not 0 < time_limit_s <= max_time_limit_s:
         problems.append(
             Problem("$query.time_limit_s", "out_of_range", f"must be in (0, {max_time_limit_s}]")
@@ -75,6 +75,9 @@ def checked_request(
     if chosen is Format.PYMFM:
         pymfm.parse(document)
         limit = time_limit_s or DEFAULT_TIME_LIMIT_S
+    elif chosen is Format.FLEET:
+        fleet_document = fleet.parse(document)
+        limit = time_limit_s or min(fleet_document.time_limit_s, max_time_limit_s)
     else:
         parsed = osed_format.parse(document)
         limit = time_limit_s or min(parsed.time_limit_s, max_time_limit_s)

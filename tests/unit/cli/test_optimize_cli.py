@@ -11,6 +11,7 @@ import pytest
 
 from osed.cli import main
 from tests.unit.optimizer.balancer_cases import osed_document
+from tests.unit.optimizer.fleet_scenarios import fleet, fleet_document
 
 CASES = Path(__file__).parents[2] / "data" / "optimizer" / "pymfm"
 
@@ -101,3 +102,23 @@ def test_rules_and_near_real_time_in_the_osed_format(
     assert code == 0
     assert result["power_kw"] == pytest.approx(45.7)
     assert result["soc_pct"] == pytest.approx(21.428125)
+
+
+def test_a_fleet_document_is_scheduled_or_explained(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "fleet.json"
+    path.write_text(json.dumps(fleet_document(fleet(6, seed=1))))
+    code, result, _ = run(capsys, str(path))
+    assert code == 0
+    assert result["status"] == "optimal"
+    assert [len(h["power_kw"]) for h in result["households"]] == [96] * 6
+    path.write_text(json.dumps(fleet_document(fleet(6, seed=1), feeder={"import_max_kw": 0})))
+    code, result, _ = run(capsys, str(path), "--format", "fleet")
+    assert code == 1
+    assert result["status"] == "infeasible"
+    assert result["report"]
+    path.write_text(json.dumps(fleet_document(fleet(6, seed=1), households=[])))
+    code, result, err = run(capsys, str(path))
+    assert code == 2
+    assert "$.households" in err

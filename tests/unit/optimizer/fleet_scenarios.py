@@ -61,3 +61,51 @@ def fleet(
         feeder_export_max_kw=np.full(steps, cap_share * max(-feeder.min(), 1.0)),
         dt_h=24 / steps,
     )
+
+
+def fleet_document(problem: FleetProblem, **fields: object) -> dict[str, object]:
+    """``problem`` as OSED's fleet document (docs/optimizer-fleet.md), ``fields`` replaced."""
+
+    def pct(values: np.ndarray, i: int) -> float:
+        return float(100 * values[i] / problem.capacity_kwh[i])
+
+    def cap(values: np.ndarray) -> list[float | None]:
+        return [float(v) if np.isfinite(v) else None for v in values]
+
+    final = problem.soc_final_kwh
+    households = []
+    for i in range(problem.households):
+        battery: dict[str, object] = {
+            "capacity_kwh": float(problem.capacity_kwh[i]),
+            "charge_max_kw": float(problem.charge_max_kw[i]),
+            "discharge_max_kw": float(problem.discharge_max_kw[i]),
+            "soc_min_pct": pct(problem.soc_min_kwh, i),
+            "soc_max_pct": pct(problem.soc_max_kwh, i),
+            "soc_initial_pct": pct(problem.soc_initial_kwh, i),
+            "charge_efficiency": float(problem.charge_efficiency[i]),
+            "discharge_efficiency": float(problem.discharge_efficiency[i]),
+        }
+        if final is not None and np.isfinite(final[i]):
+            battery["soc_final_pct"] = pct(final, i)
+        households.append(
+            {
+                "id": f"house-{i}",
+                "net_load_kw": problem.net_load_kw[i].tolist(),
+                "battery": battery,
+            }
+        )
+    document: dict[str, object] = {
+        "id": "feeder-1",
+        "start": "2026-07-01T00:00:00Z",
+        "step_minutes": problem.dt_h * 60,
+        "import_price": problem.import_price.tolist(),
+        "export_price": problem.export_price.tolist(),
+        "feeder": {
+            "import_max_kw": cap(problem.feeder_import_max_kw),
+            "export_max_kw": cap(problem.feeder_export_max_kw),
+        },
+        "households": households,
+        "cycling_cost": problem.cycling_cost,
+    }
+    document.update(fields)
+    return document

@@ -150,6 +150,17 @@ def test_caps_short_of_energy_over_the_horizon_are_explained() -> None:
         assert any("energy limits" in reason for reason in schedule.report)
 
 
+def test_a_fleet_short_of_energy_is_proven_infeasible_in_few_rounds() -> None:
+    # No import at all: the night load cannot be carried by half-full batteries. The bound
+    # must cross the cost ceiling quickly, well before the iteration limit.
+    problem = dataclasses.replace(fleet(6, seed=1), feeder_import_max_kw=np.zeros(96))
+    schedule = solve_fleet(problem, max_iterations=200)
+    assert schedule.status == "infeasible"
+    assert schedule.iterations <= 60
+    assert any("energy limits" in reason for reason in schedule.report)
+    assert solve_monolithic(problem).status == "infeasible"
+
+
 def test_the_time_budget_returns_a_valid_bound() -> None:
     problem = fleet(40, seed=5, cap_share=0.6)
     optimum = solve_monolithic(problem).objective

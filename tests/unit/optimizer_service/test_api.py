@@ -20,6 +20,7 @@ from osed.storage.jobs_redis import RedisJobStore
 from osed.storage.jobs_sqlite import SqliteJobStore
 from tests.services.redis import RedisServer, redis_server  # noqa: F401  (a fixture)
 from tests.unit.optimizer.balancer_cases import osed_document
+from tests.unit.optimizer.fleet_scenarios import fleet, fleet_document
 
 CASES = Path(__file__).parents[2] / "data" / "optimizer" / "pymfm"
 PYMFM = json.loads((CASES / "input_scheduling_optimization_based.json").read_text())
@@ -197,8 +198,24 @@ def test_a_running_job_is_cancelled_at_its_next_heartbeat(
         pool.stop()
 
 
-def test_the_openapi_schema_describes_both_formats(client: TestClient) -> None:
+def test_the_openapi_schema_describes_every_format(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     body = schema["paths"]["/optimizations"]["post"]["requestBody"]["content"]
     titles = {s.get("title") for s in body["application/json"]["schema"]["oneOf"]}
-    assert titles == {"BalancingDocument", "PymfmInput"}
+    assert titles == {"BalancingDocument", "PymfmInput", "FleetDocument"}
+
+
+def test_a_fleet_request_is_solved_and_a_bad_one_is_422(
+    client: TestClient, workers: WorkerPool
+) -> None:
+    document = fleet_document(fleet(8, seed=2, cap_share=0.6))
+    job = submit(client, document, "fleet").json()
+    assert wait_for(client, job["id"])["status"] == "succeeded"
+    result = client.get(f"/optimizations/{job['id']}/result").json()
+    assert result["status"] == "optimal"
+    assert result["objective"]["gap"] <= 1e-3
+    assert len(result["households"]) == 8
+    document["export_price"] = document["export_price"][:-1]  # type: ignore[index]
+    bad = submit(client, document, "bad-fleet")
+    assert bad.status_code == 422
+    assert {p["path"] for p in bad.json()["problems"]} == {"$.export_price"}
