@@ -13,17 +13,17 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from osed.domain.errors import Problem, ValidationError
 from osed.optimizer.fleet_decomposition import solve_fleet
 from osed.optimizer.fleet_monolithic import solve_monolithic
 from osed.optimizer.fleet_problem import Array, FleetProblem, FleetSchedule
+from osed.optimizer.formats._battery import BatteryFields, DocumentModel
 from osed.optimizer.formats._paths import validated
 
 SUBJECT = "fleet document"
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 Limit = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
@@ -32,20 +32,11 @@ class Method(StrEnum):
     MONOLITHIC = "monolithic"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Model = DocumentModel
 
 
-class HouseholdBatteryDoc(_Model):
-    capacity_kwh: float = Field(gt=0, allow_inf_nan=False)
-    charge_max_kw: Limit
-    discharge_max_kw: Limit
-    soc_min_pct: Percent = 0.0
-    soc_max_pct: Percent = 100.0
-    soc_initial_pct: Percent
-    soc_final_pct: Percent | None = None
-    charge_efficiency: float = Field(default=1.0, gt=0, le=1)
-    discharge_efficiency: float = Field(default=1.0, gt=0, le=1)
+class HouseholdBatteryDoc(BatteryFields):
+    """A household's battery: the fields of the balancing document's batteries."""
 
 
 class HouseholdDoc(_Model):

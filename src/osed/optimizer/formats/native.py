@@ -11,9 +11,10 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from osed.domain.errors import Problem
+from osed.optimizer.formats._battery import BatteryFields, DocumentModel
 from osed.optimizer.formats._paths import validated
 from osed.optimizer.problem import (
     BalancingProblem,
@@ -30,7 +31,6 @@ from osed.optimizer.schedule import Schedule
 
 SUBJECT = "balancing document"
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 
 
 class Mode(StrEnum):
@@ -39,22 +39,12 @@ class Mode(StrEnum):
     NEAR_REAL_TIME = "near_real_time"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Model = DocumentModel
 
 
-class BatteryDoc(_Model):
+class BatteryDoc(BatteryFields):
     id: str = Field(min_length=1)
     kind: BatteryKind = BatteryKind.COMMUNITY
-    capacity_kwh: float = Field(gt=0, allow_inf_nan=False)
-    charge_max_kw: float = Field(ge=0, allow_inf_nan=False)
-    discharge_max_kw: float = Field(ge=0, allow_inf_nan=False)
-    soc_min_pct: Percent = 0.0
-    soc_max_pct: Percent = 100.0
-    soc_initial_pct: Percent
-    soc_final_pct: Percent | None = None
-    charge_efficiency: float = Field(default=1.0, gt=0, le=1)
-    discharge_efficiency: float = Field(default=1.0, gt=0, le=1)
 
 
 class BulkDoc(_Model):
