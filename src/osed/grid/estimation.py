@@ -25,7 +25,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 from power_grid_model import CalculationMethod, DatasetType, PowerGridModel, initialize_array
 from power_grid_model.errors import IterationDiverge, NotObservableError, PowerGridError
-from scipy.stats import chi2, norm
+from scipy.special import (
+    chdtri,
+    ndtri,
+)  # chi² and normal quantiles, without scipy.stats' import cost
 
 from osed.grid.admittance import build_admittance
 from osed.grid.measurements import Measurement, SensorSet, build_sensors
@@ -327,8 +330,12 @@ class Estimator:
             m *= 3
             dof = asymmetric_dof(self.network, self.admittance, sensors.data)
         confidence = self.bad_data.confidence
-        single = float(norm.ppf(1.0 - (1.0 - confidence) / (2.0 * max(m, 1))))
-        return dof, float(chi2.ppf(confidence, max(dof, 1))), max(self.bad_data.threshold, single)
+        single = float(ndtri(1.0 - (1.0 - confidence) / (2.0 * max(m, 1))))
+        return (
+            dof,
+            float(chdtri(max(dof, 1), 1.0 - confidence)),
+            max(self.bad_data.threshold, single),
+        )
 
     def _analyse(
         self, sensors: SensorSet, state: GridState, *, threshold: float, limit: float

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from power_grid_model import MeasuredTerminalType
 from scipy.sparse import csr_matrix, diags, hstack, vstack
 from scipy.sparse.linalg import splu
-from scipy.stats import chi2
+from scipy.special import chdtri  # the chi² quantile, without scipy.stats' import cost
 
 from osed.grid.admittance import S_BASE, Admittance
 from osed.grid.network import APPLIANCES, Network, Table
@@ -188,7 +188,7 @@ def normalise(
         "extra_sensors": rows.group,
     }
     largest = float(np.max(np.abs(residual / sigma)[~constraint], initial=0.0))
-    passing = unless_passing is not None and objective <= chi2.ppf(unless_passing, max(dof, 1))
+    passing = unless_passing is not None and objective <= chdtri(max(dof, 1), 1.0 - unless_passing)
     if passing and largest <= weighted_limit:
         unknown = np.full(len(z), np.nan)
         return Rows(normalised=unknown, omega=unknown, **common)  # type: ignore[arg-type]
