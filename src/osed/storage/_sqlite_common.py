@@ -1,9 +1,11 @@
-"""What every SQLite store shares: its error translation, its write transaction, its instant
-encoding and the migrations of components versioned in ``schema_migrations``."""
+"""What every SQLite store shares: switching to WAL, its error translation, its write
+transaction, its instant encoding and the migrations of components versioned in
+``schema_migrations``."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -97,3 +99,18 @@ def write_transaction(db: sqlite3.Connection, what: str) -> Iterator[None]:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+
+
+def switch_to_wal(db: sqlite3.Connection, busy_timeout_s: float) -> None:
+    """Enable WAL; another connection creating the same new file at once may hold the lock
+    this needs, and SQLite's busy handler does not cover this pragma, so retry until the
+    timeout."""
+    deadline = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)

@@ -37,6 +37,7 @@ from osed.storage._sqlite_common import (
     instant_of,
     micros,
     migrate_component,
+    switch_to_wal,
     translated,
     write_transaction,
 )
@@ -101,7 +102,7 @@ class SqliteJobStore(ClosesOnExit):
         except sqlite3.Error as exc:
             raise ConfigurationError(f"cannot open job store {self.path}: {exc}") from exc
         try:
-            self._db.execute("PRAGMA journal_mode = WAL")
+            switch_to_wal(self._db, busy_timeout_s)
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
             migrate_component(self._db, COMPONENT, _MIGRATIONS)
         except sqlite3.DatabaseError as exc:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -48,7 +47,13 @@ from osed.ports.ledger import (
 from osed.storage._closing import ClosesOnExit
 from osed.storage._ledger_plan import LedgerBatchPlan, decoded_entry, stored_entries
 from osed.storage._schema import is_ledger, migrate, schema_version
-from osed.storage._sqlite_common import instant_of, micros, translated, write_transaction
+from osed.storage._sqlite_common import (
+    instant_of,
+    micros,
+    switch_to_wal,
+    translated,
+    write_transaction,
+)
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -109,7 +114,7 @@ class SqliteLedgerStore(ClosesOnExit):
                 if not is_ledger(self._db):
                     raise ConfigurationError(f"{self.path} is not an OSED ledger")
             else:
-                _switch_to_wal(self._db, busy_timeout_s)
+                switch_to_wal(self._db, busy_timeout_s)
                 self._db.execute(f"PRAGMA synchronous = {synchronous}")
                 migrate(self._db)
         except sqlite3.DatabaseError as exc:
@@ -379,17 +384,3 @@ class SqliteLedgerStore(ClosesOnExit):
 
 def _interval_key(interval: Interval) -> tuple[int, int]:
     return micros(interval.start), interval.duration // timedelta(seconds=1)
-
-
-def _switch_to_wal(db: sqlite3.Connection, busy_timeout_s: float) -> None:
-    """Enable WAL; a second process creating the same new file at once may hold the lock that
-    needs, and SQLite's busy handler does not cover this pragma, so retry until the timeout."""
-    deadline = time.monotonic() + busy_timeout_s
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)

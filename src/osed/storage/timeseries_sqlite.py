@@ -33,6 +33,7 @@ from osed.storage._sqlite_common import (
     instant_of,
     micros,
     migrate_component,
+    switch_to_wal,
     translated,
     write_transaction,
 )
@@ -98,7 +99,7 @@ class SqliteTimeSeriesStore(ClosesOnExit):
         except sqlite3.Error as exc:
             raise ConfigurationError(f"cannot open time-series store {self.path}: {exc}") from exc
         try:
-            self._db.execute("PRAGMA journal_mode = WAL")
+            switch_to_wal(self._db, busy_timeout_s)
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
             self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             migrate_component(self._db, COMPONENT, _MIGRATIONS)
