@@ -71,7 +71,8 @@ def test_a_pymfm_request_is_queued_solved_and_its_result_kept(
     assert response.status_code == 202
     job = response.json()
     assert response.headers["Location"] == f"/optimizations/{job['id']}"
-    assert job["status"] == "queued"
+    # The workers poll every 20 ms: one may have claimed the job before the response is made.
+    assert job["status"] in ("queued", "running")
     assert wait_for(client, job["id"])["status"] == "succeeded"
     result = client.get(f"/optimizations/{job['id']}/result").json()
     assert result["solver_status"] == "optimal"
