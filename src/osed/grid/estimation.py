@@ -25,10 +25,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 from power_grid_model import CalculationMethod, DatasetType, PowerGridModel, initialize_array
 from power_grid_model.errors import IterationDiverge, NotObservableError, PowerGridError
-from scipy.special import (
-    chdtri,
-    ndtri,
-)  # chi² and normal quantiles, without scipy.stats' import cost
+
+# The chi² and normal quantiles from scipy.special: scipy.stats takes a second to import.
+from scipy.special import chdtri, ndtri
 
 from osed.grid.admittance import build_admittance
 from osed.grid.measurements import Measurement, SensorSet, build_sensors

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from power_grid_model import MeasuredTerminalType
 from scipy.sparse import csr_matrix, diags, hstack, vstack
 from scipy.sparse.linalg import splu
-from scipy.special import chdtri  # the chi² quantile, without scipy.stats' import cost
+from scipy.special import chdtri  # the chi² quantile; scipy.stats is slow to import
 
 from osed.grid.admittance import S_BASE, Admittance
 from osed.grid.network import APPLIANCES, Network, Table

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from osed.optimizer.fleet_problem import Array, FleetProblem
+from osed.optimizer.highs import colwise_lp
 
 Index = NDArray[np.int64]
 
@@ -38,20 +39,16 @@ class Block:
         return part
 
 
-def household_lp(
-    problem: FleetProblem, households: Index, *, caps: bool, multipliers: Array | None = None
-) -> highspy.HighsLp:
-    """The LP of these households (feeder rows only with ``caps``); ``multipliers`` ν add
-    ν[t]·(import − export) to each household's cost (the Lagrangian of the caps)."""
+def household_lp(problem: FleetProblem, households: Index, *, caps: bool) -> highspy.HighsLp:
+    """The LP of these households, with the feeder rows only when ``caps``."""
     n, t, dt = households.size, problem.steps, problem.dt_h
-    width = 5 * t + 1
+    width = Block(t).width
     steps = np.arange(t)
-    nu = np.zeros(t) if multipliers is None else multipliers
 
     cost = np.zeros((n, width))
     cost[:, t : 2 * t] = dt * problem.cycling_cost
-    cost[:, 2 * t : 3 * t] = dt * problem.import_price + nu
-    cost[:, 3 * t : 4 * t] = -dt * problem.export_price - nu
+    cost[:, 2 * t : 3 * t] = dt * problem.import_price
+    cost[:, 3 * t : 4 * t] = -dt * problem.export_price
     lower = np.zeros((n, width))
     upper = np.empty((n, width))
     upper[:, :t] = problem.charge_max_kw[households, None]
@@ -95,22 +92,13 @@ def household_lp(
     matrix = sp.csc_matrix((vals, (rows, cols)), shape=(row_count, n * width))
     matrix.sort_indices()
 
-    lp = highspy.HighsLp()
-    lp.num_col_ = n * width
-    lp.num_row_ = row_count
-    lp.col_cost_ = cost.ravel()
-    lp.col_lower_ = lower.ravel()
-    lp.col_upper_ = _highs_inf(upper.ravel())
-    lp.row_lower_ = _highs_inf(row_lower)
-    lp.row_upper_ = _highs_inf(row_upper)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
-    lp.a_matrix_.value_ = matrix.data
-    return lp
-
-
-def _highs_inf(values: Array) -> Array:
-    inf = highspy.kHighsInf
-    clipped: Array = np.clip(values, -inf, inf)
-    return clipped
+    return colwise_lp(
+        cost.ravel(),
+        lower.ravel(),
+        upper.ravel(),
+        row_lower,
+        row_upper,
+        starts=matrix.indptr,
+        index=matrix.indices,
+        values=matrix.data,
+    )

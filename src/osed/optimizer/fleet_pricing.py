@@ -41,7 +41,7 @@ class _PricingBlock:
         self.highs.passModel(household_lp(problem, households, caps=False))
         self.highs.setBasis(_idle_basis(problem, households))
         n, t, dt = households.size, problem.steps, problem.dt_h
-        base = (5 * t + 1) * np.arange(n)[:, None] + np.arange(t)
+        base = Block(t).width * np.arange(n)[:, None] + np.arange(t)
         self.columns: NDArray[np.int32] = np.concatenate(
             [(base + 2 * t).ravel(), (base + 3 * t).ravel()]
         ).astype(np.int32)
@@ -112,7 +112,7 @@ def _idle_basis(problem: FleetProblem, households: Index) -> highspy.HighsBasis:
     """The basis of the idle battery (c = d = 0, SoC constant, the meter takes the load):
     a cold start from it needs about a sixth of the pivots of a start from the slack basis."""
     n, t = households.size, problem.steps
-    basic = np.zeros((n, 5 * t + 1), dtype=np.int64)
+    basic = np.zeros((n, Block(t).width), dtype=np.int64)
     importing = problem.net_load_kw[households] >= 0
     basic[:, 2 * t : 3 * t] = importing
     basic[:, 3 * t : 4 * t] = ~importing

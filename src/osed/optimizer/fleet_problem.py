@@ -212,13 +212,18 @@ class FleetSchedule:
         return bool(np.isfinite(self.objective))
 
 
+def household_bills(problem: FleetProblem, imports: Array, exports: Array) -> Array:
+    """(n,) each household's bill on its own meter; rows may be any subset of households."""
+    bills: Array = problem.dt_h * (imports @ problem.import_price - exports @ problem.export_price)
+    return bills
+
+
 def household_costs(
     problem: FleetProblem, imports: Array, exports: Array, discharge: Array
 ) -> Array:
     """(n,) each household's bill plus cycling cost; rows may be any subset of households."""
-    dt = problem.dt_h
-    cost: Array = dt * (imports @ problem.import_price - exports @ problem.export_price)
-    cost += dt * problem.cycling_cost * discharge.sum(axis=1)
+    cycling = problem.dt_h * problem.cycling_cost * discharge.sum(axis=1)
+    cost: Array = household_bills(problem, imports, exports) + cycling
     return cost
 
 

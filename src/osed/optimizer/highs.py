@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import highspy
 import numpy as np
@@ -123,7 +124,7 @@ def solve(
     highs.setOptionValue("mip_rel_gap", mip_gap)
     if time_limit_s is not None:
         highs.setOptionValue("time_limit", float(time_limit_s))
-    highs.passModel(to_highs_lp(program))
+    highs.passModel(_model(program))
     highs.run()
     status = highs.getModelStatus()
     info = highs.getInfo()
@@ -148,16 +149,7 @@ def solve(
     return Solution(result, x, objective, bound, gap, seconds, mip)
 
 
-def to_highs_lp(program: LinearProgram) -> highspy.HighsLp:
-    """The program as a HiGHS LP (column-wise matrix)."""
-    lp = highspy.HighsLp()
-    lp.num_col_ = program.columns
-    lp.num_row_ = program.rows
-    lp.col_cost_ = program.costs()
-    lp.col_lower_ = _finite(np.concatenate(program.col_lower) if program.col_lower else [])
-    lp.col_upper_ = _finite(np.concatenate(program.col_upper) if program.col_upper else [])
-    lp.row_lower_ = _finite(np.concatenate(program.row_lower) if program.row_lower else [])
-    lp.row_upper_ = _finite(np.concatenate(program.row_upper) if program.row_upper else [])
+def _model(program: LinearProgram) -> highspy.HighsLp:
     rows = np.concatenate([e[0] for e in program.entries]) if program.entries else np.empty(0, int)
     cols = np.concatenate([e[1] for e in program.entries]) if program.entries else np.empty(0, int)
     vals = np.concatenate([e[2] for e in program.entries]) if program.entries else np.empty(0)
@@ -170,18 +162,52 @@ def to_highs_lp(program: LinearProgram) -> highspy.HighsLp:
         _, first = np.unique(cols * max(program.rows, 1) + rows, return_index=True)
         vals = np.add.reduceat(vals, first)
         rows, cols = rows[first], cols[first]
-    starts = np.searchsorted(cols, np.arange(program.columns + 1)).astype(np.int32)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = starts
-    lp.a_matrix_.index_ = rows.astype(np.int32)
-    lp.a_matrix_.value_ = vals
-    lp.a_matrix_.num_col_ = program.columns
-    lp.a_matrix_.num_row_ = program.rows
+    starts = np.searchsorted(cols, np.arange(program.columns + 1))
+    lp = colwise_lp(
+        program.costs(),
+        np.concatenate(program.col_lower) if program.col_lower else np.empty(0),
+        np.concatenate(program.col_upper) if program.col_upper else np.empty(0),
+        np.concatenate(program.row_lower) if program.row_lower else np.empty(0),
+        np.concatenate(program.row_upper) if program.row_upper else np.empty(0),
+        starts=starts,
+        index=rows,
+        values=vals,
+    )
     if program.has_integers():
         lp.integrality_ = [
             highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
             for flag in np.concatenate(program.integer)
         ]
+    return lp
+
+
+def colwise_lp(
+    cost: Array,
+    col_lower: Array,
+    col_upper: Array,
+    row_lower: Array,
+    row_upper: Array,
+    *,
+    starts: NDArray[np.integer[Any]],
+    index: NDArray[np.integer[Any]],
+    values: Array,
+) -> highspy.HighsLp:
+    """A HiGHS LP from a column-wise matrix (CSC: ``starts`` per column, row ``index`` and
+    ``values`` per entry, rows sorted within each column); ±inf bounds become HiGHS's."""
+    lp = highspy.HighsLp()
+    lp.num_col_ = cost.size
+    lp.num_row_ = row_lower.size
+    lp.col_cost_ = cost
+    lp.col_lower_ = _finite(col_lower)
+    lp.col_upper_ = _finite(col_upper)
+    lp.row_lower_ = _finite(row_lower)
+    lp.row_upper_ = _finite(row_upper)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = starts.astype(np.int32)
+    lp.a_matrix_.index_ = index.astype(np.int32)
+    lp.a_matrix_.value_ = values
+    lp.a_matrix_.num_col_ = cost.size
+    lp.a_matrix_.num_row_ = row_lower.size
     return lp
 
 

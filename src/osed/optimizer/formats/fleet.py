@@ -18,7 +18,7 @@ from pydantic import Field
 from osed.domain.errors import Problem, ValidationError
 from osed.optimizer.fleet_decomposition import solve_fleet
 from osed.optimizer.fleet_monolithic import solve_monolithic
-from osed.optimizer.fleet_problem import Array, FleetProblem, FleetSchedule
+from osed.optimizer.fleet_problem import Array, FleetProblem, FleetSchedule, household_bills
 from osed.optimizer.formats._battery import BatteryFields, DocumentModel
 from osed.optimizer.formats._paths import validated
 
@@ -238,9 +238,7 @@ def schedule_output(
     document["feeder"] = {"net_kw": _values(schedule.feeder_net_kw)}
     net = schedule.import_kw - schedule.export_kw
     power = schedule.charge_kw - schedule.discharge_kw
-    bills = problem.dt_h * (
-        schedule.import_kw @ problem.import_price - schedule.export_kw @ problem.export_price
-    )
+    bills = household_bills(problem, schedule.import_kw, schedule.export_kw)
     capacity = problem.capacity_kwh[:, None]
     document["households"] = [
         {
