@@ -19,6 +19,7 @@ import numpy as np
 
 from osed.optimizer.fleet_lp import Index
 from osed.optimizer.fleet_problem import Array, FleetProblem
+from osed.optimizer.highs_instance import quiet_highs
 
 ARTIFICIAL_PRICE = 1e4
 """Cost per kW of cap violation per step, in units of the largest |price|·Δt (plus one)."""
@@ -42,8 +43,7 @@ class Master:
             problem.feeder_export_max_kw
         )
         self.capped_steps: Index = np.flatnonzero(capped)
-        self.highs = highspy.Highs()  # type: ignore[no-untyped-call]
-        self.highs.setOptionValue("output_flag", False)
+        self.highs = quiet_highs()
         self.highs.setOptionValue("threads", 1)
         self.highs.setOptionValue("presolve", "off")  # it would discard the warm basis
         self.highs.setOptionValue("solver", "simplex")

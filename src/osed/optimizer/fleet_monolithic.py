@@ -15,6 +15,7 @@ from osed.optimizer.fleet_problem import (
     no_schedule,
     schedule_from_powers,
 )
+from osed.optimizer.highs_instance import quiet_highs
 
 
 def solve_monolithic(
@@ -24,8 +25,7 @@ def solve_monolithic(
     lower bound. At the time limit there is no proven bound, so no schedule is returned."""
     problem.validate()
     started = time.perf_counter()
-    highs = highspy.Highs()  # type: ignore[no-untyped-call]
-    highs.setOptionValue("output_flag", False)
+    highs = quiet_highs()
     highs.setOptionValue("threads", threads)
     if time_limit_s is not None:
         highs.setOptionValue("time_limit", float(time_limit_s))

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from osed.optimizer.fleet_lp import Block, Index, household_lp
 from osed.optimizer.fleet_problem import Array, FleetProblem
+from osed.optimizer.highs_instance import quiet_highs
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +127,7 @@ def _idle_basis(problem: FleetProblem, households: Index) -> highspy.HighsBasis:
 
 
 def _quiet_highs() -> highspy.Highs:
-    highs = highspy.Highs()  # type: ignore[no-untyped-call]
-    highs.setOptionValue("output_flag", False)
+    highs = quiet_highs()
     highs.setOptionValue("threads", 1)
     # Tiny blocks re-solved from a warm basis: presolve would only discard that basis.
     highs.setOptionValue("presolve", "off")

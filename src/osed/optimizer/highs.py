@@ -16,6 +16,8 @@ import highspy
 import numpy as np
 from numpy.typing import NDArray
 
+from osed.optimizer.highs_instance import quiet_highs
+
 INF = math.inf
 Array = NDArray[np.float64]
 
@@ -118,8 +120,7 @@ def solve(
     threads: int = 1,
 ) -> Solution:
     """Minimise the program. A MILP stopped by ``time_limit_s`` returns its incumbent."""
-    highs = highspy.Highs()  # type: ignore[no-untyped-call]
-    highs.setOptionValue("output_flag", False)
+    highs = quiet_highs()
     highs.setOptionValue("threads", threads)
     highs.setOptionValue("mip_rel_gap", mip_gap)
     if time_limit_s is not None:
