@@ -50,7 +50,8 @@ def test_the_caps_bind_and_cost_money() -> None:
     uncapped = solve_fleet(free)
     capped = solve_monolithic(problem)
     assert uncapped.status == "optimal"
-    assert uncapped.gap == pytest.approx(0.0, abs=1e-12)  # without caps the households are independent: one round
+    # Without caps the households are independent: one round, no gap beyond rounding.
+    assert uncapped.gap == pytest.approx(0.0, abs=1e-12)
     over = (uncapped.feeder_net_kw > problem.feeder_import_max_kw + 1e-6) | (
         -uncapped.feeder_net_kw > problem.feeder_export_max_kw + 1e-6
     )
