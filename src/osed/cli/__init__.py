@@ -44,15 +44,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"osed {__version__}")
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
-    registered: set[str] = set()
+    chosen = {module for name, (module, _) in COMMANDS.items() if command in (name, "*")}
+    loaded: set[str] = set()
     for name, (module, help_text) in COMMANDS.items():
-        if name in registered:
-            continue
-        if command in (name, "*"):
+        if module not in chosen:
+            groups.add_parser(name, help=help_text, add_help=False)  # never parsed
+        elif module not in loaded:  # the module registers all of its commands
             importlib.import_module(f"osed.cli.{module}").register(groups)
-            registered |= {other for other, entry in COMMANDS.items() if entry[0] == module}
-        else:
-            groups.add_parser(name, help=help_text, add_help=False)
+            loaded.add(module)
     add_json_flag(parser)
     return parser
 

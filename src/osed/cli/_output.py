@@ -86,7 +86,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A plain text table: columns padded, numbers right-aligned."""
     cells = [[_cell(value) for value in row] for row in rows]
     numeric = [
-        all(_is_number(row[k]) for row in cells if row[k] != "") and any(cells)
+        bool(cells) and all(_is_number(row[k]) for row in cells if row[k] != "")
         for k in range(len(headers))
     ]
     widths = [
@@ -149,3 +149,58 @@ def _line(cells: Sequence[str], widths: Sequence[int], right: Sequence[bool]) ->
         for cell, width, align in zip(cells, widths, right, strict=True)
     ]
     return "  ".join(parts).rstrip()
+
+
+def document_text(value: Any, title: str = "") -> str:
+    """Any JSON result as text: scalars as aligned fields, lists of records and equal-length
+    series as tables, nested objects as titled sections."""
+    if isinstance(value, list):
+        return _list_text(value, title)
+    if not isinstance(value, dict):
+        return f"{title}  {_cell(value)}" if title else _cell(value)
+    scalars = [(key, item) for key, item in value.items() if not _is_nested(item)]
+    parts = [title] if title else []
+    if scalars:
+        parts.append(fields(scalars))
+    series = {key: item for key, item in value.items() if _is_series(item)}
+    lengths = {len(item) for item in series.values()}
+    if len(lengths) == 1:
+        rows = zip(range(lengths.pop()), *series.values(), strict=False)
+        parts.append(table(["step", *series], rows))
+    else:
+        series = {}
+    for key, item in value.items():
+        if _is_nested(item) and key not in series:
+            parts.append(document_text(item, f"{title}.{key}" if title else key))
+    return "\n\n".join(part for part in parts if part)
+
+
+def _list_text(items: list[Any], title: str) -> str:
+    if not items:
+        return f"{title}  none" if title else "none"
+    if all(isinstance(item, dict) and not any(map(_is_nested, item.values())) for item in items):
+        headers = list(dict.fromkeys(key for item in items for key in item))
+        rows = ([item.get(key, "") for key in headers] for item in items)
+        return f"{title}\n{table(headers, rows)}" if title else table(headers, rows)
+    if all(isinstance(item, dict) for item in items):
+        return "\n\n".join(
+            document_text(item, f"{title}[{item.get('id', index)}]")
+            for index, item in enumerate(items)
+        )
+    return f"{title}  {_cell(items)}" if title else _cell(items)
+
+
+def _is_nested(value: Any) -> bool:
+    if isinstance(value, dict):
+        return bool(value)
+    if isinstance(value, list):
+        return any(isinstance(item, dict | list) for item in value) or _is_series(value)
+    return False
+
+
+def _is_series(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) > 1
+        and all(isinstance(item, int | float) and not isinstance(item, bool) for item in value)
+    )

@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from osed.cli._io import print_json
+from osed.cli._output import document_text, emit
 from osed.runtime.container import build_services
 from osed.runtime.health import HealthServer
 from osed.runtime.lifecycle import Runner
@@ -35,7 +35,7 @@ def register(groups: Any) -> None:
     config: argparse.ArgumentParser = groups.add_parser("config", help="inspect settings")
     commands = config.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
     show: argparse.ArgumentParser = commands.add_parser(
-        "show", help="print the effective settings as JSON, secrets masked"
+        "show", help="print the effective settings, secrets masked"
     )
     show.add_argument("--config", type=Path, default=None, help="YAML settings file")
     show.set_defaults(handler=_show)
@@ -72,5 +72,5 @@ def _start(settings: Settings, names: list[ServiceName], state_dir: Path) -> int
 
 
 def _show(args: argparse.Namespace) -> int:
-    print_json(load_settings(args.config).model_dump(mode="json"))
+    emit(load_settings(args.config).model_dump(mode="json"), document_text, args)
     return 0
