@@ -84,6 +84,10 @@ class Window:
         if problems:
             raise ValidationError(problems, subject="ledger filter")
 
+    @property
+    def everything(self) -> bool:
+        return self.party is None and self.start is None and self.end is None
+
     def admits(self, party: str, start: datetime, end: datetime) -> bool:
         return (
             (self.party is None or party == self.party)
@@ -129,7 +133,12 @@ def _show(args: argparse.Namespace) -> int:
         shown = list(itertools.islice(matching, args.limit or None))
         emit_lines([entry_json(stored) for stored in shown], _entries_text, args)
         if args.limit and len(shown) == args.limit and not wants_json(args):
-            more = sum(1 for _ in matching)
+            # Seqs run 1..count without holes, so an unfiltered rest needs no reading.
+            more = (
+                store.head().count - shown[-1].seq
+                if window.everything
+                else sum(1 for _ in matching)
+            )
             if more:
                 note(f"{more} more entries, use --limit (0 for all) or --after-seq {shown[-1].seq}")
     return 0

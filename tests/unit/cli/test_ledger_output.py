@@ -98,3 +98,9 @@ def test_verify_and_head_read_as_sentences_on_a_terminal(ledger: Path) -> None:
         "anchor",
         head["anchor"],
     ]
+
+
+def test_the_count_left_out_follows_the_filter(ledger: Path) -> None:
+    alice = piped("ledger", "show", str(ledger), "--party", "alice", "--limit", "0").json_lines()
+    shown = on_terminal("ledger", "show", str(ledger), "--party", "alice", "--limit", "2")
+    assert f"{len(alice) - 2} more entries" in shown.err
