@@ -53,7 +53,6 @@ def register(commands: Any) -> None:
         help="double-auction pricing rule (default: %(default)s)",
     )
     demo.add_argument("--seed", type=int, default=DemoConfig.seed)
-    demo.add_argument("--json", action="store_true", help="print the summary as JSON")
     demo.set_defaults(handler=_run)
 
 
