@@ -98,8 +98,7 @@ def estimate_text(result: dict[str, Any]) -> str:
             ("suspects", result["suspects"] or "none"),
         ]
     )
-    warnings = "".join(f"\nwarning: {text}" for text in result["warnings"])
-    return f"{summary}{warnings}\n\n{state_text(result)}"
+    return f"{summary}\n\n{state_text(result)}"  # the warnings are on standard error
 
 
 def unobservable_text(failure: dict[str, Any]) -> str:
