@@ -92,8 +92,9 @@ class DemoSummary:
         }
 
 
-# Called with (tenders done, tenders in all): one unit per agent and interval tendered, in
-# the day-ahead and in the real-time round (the clearings in between take less time).
+# Called with (work done, work in all). A unit is one agent tendering for one interval; the
+# clearing of an interval counts as many units as there are agents (it takes about as long as
+# their tenders for it), so the fraction done grows about evenly with time.
 Progress = Callable[[int, int], None]
 
 
@@ -135,7 +136,7 @@ async def _run(
         venue.register(user)
         users.append(user)
 
-    total = 2 * len(users) * len(intervals)
+    total = 4 * len(users) * len(intervals)
     done = 0
     day_ahead = RoundFigures()
     for user in users:
@@ -145,6 +146,9 @@ async def _run(
             progress(done, total)
     for interval in intervals:
         _tally(day_ahead, venue, interval, "day-ahead", units)
+        done += len(users)
+        if progress is not None:
+            progress(done, total)
 
     for controller in controllers.values():
         if isinstance(controller, HouseholdController):
@@ -157,7 +161,7 @@ async def _run(
         for user in users:
             real_time.tenders += len((await user.tender([interval])).tenders)
         _tally(real_time, venue, interval, "real-time", units)
-        done += len(users)
+        done += 2 * len(users)
         if progress is not None:
             progress(done, total)
 
