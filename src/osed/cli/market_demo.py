@@ -102,11 +102,12 @@ def _summary_text(summary: DemoSummary, ledger: Path, *, verified: bool) -> str:
     for label, key in (("day-ahead", "day_ahead"), ("real-time", "real_time")):
         figures = data[key]
         assert isinstance(figures, dict)
+        outcomes = ", ".join(f"{count} {name}" for name, count in figures["outcomes"].items())
         lines.append(
             f"  {label:<9}  {figures['tenders']:>7} tenders  {figures['transactions']:>7} "
             f"transactions  {figures['energy_kwh']:>10.1f} kWh  price min/mean/max "
             f"{figures['price_min']}/{figures['price_mean']}/{figures['price_max']} USD/kWh  "
-            f"outcomes {figures['outcomes']}"
+            f"outcomes: {outcomes}"
         )
     lines += [
         f"  ledger     {ledger}: {summary.ledger_entries} entries, "
