@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from osed.bus.reliable import GapReport, read_gap_reports
-from osed.cli._io import print_json
+from osed.cli._output import emit_lines, table
 from osed.codec.gap import gap_report_to_json
 from osed.domain.errors import NotFoundError
 from osed.runtime.container import POSITIONS_FILES, positions_path
@@ -21,9 +21,10 @@ def register(groups: Any) -> None:
     commands = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
     gaps = commands.add_parser(
         "gaps",
-        help="print the gap reports (messages a consumer will never get) as JSON lines",
-        description="One JSON object per line, oldest first, in the shape published on "
-        "_osed/gaps/<consumer> (docs/bus.md). Reads the position files of the services in "
+        help="print the gap reports (messages a consumer will never get)",
+        description="Oldest first: a table on a terminal; when piped, one JSON object per "
+        "line in the shape published on _osed/gaps/<consumer> (docs/bus.md). Reads the "
+        "position files of the services in "
         "the state folder, or the file given with --db.",
     )
     gaps.add_argument(
@@ -53,10 +54,20 @@ def _gaps(args: argparse.Namespace) -> int:
         reports += read_gap_reports(path, args.consumer)
     # Files interleave by detection; a deferred consumer may save a later gap first.
     reports.sort(key=lambda report: report.detected_at)
-    for report in reports:
-        if args.source is None or report.source == args.source:
-            print_json(gap_report_to_json(report))
+    chosen = [
+        gap_report_to_json(report)
+        for report in reports
+        if args.source is None or report.source == args.source
+    ]
+    emit_lines(chosen, _gaps_text, args)
     return 0
+
+
+def _gaps_text(reports: list[dict[str, Any]]) -> str:
+    if not reports:
+        return "no gaps reported"
+    headers = list(dict.fromkeys(key for report in reports for key in report))
+    return table(headers, ([report.get(key, "") for key in headers] for report in reports))
 
 
 def _position_files(args: argparse.Namespace) -> list[Path]:

@@ -1,20 +1,20 @@
-"""``osed grid``: network summaries, power flow and state estimation, printed as JSON.
+"""``osed grid``: network summaries, power flow and state estimation.
 
-The JSON shapes of ``estimate`` and ``powerflow`` are a stable contract (docs/grid-estimation.md).
+JSON when piped or with --json, tables on a terminal. The JSON shapes of ``estimate`` and
+``powerflow`` are a stable contract (docs/grid-estimation.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-from osed.cli._io import parse_json, print_json, read_text
-from osed.grid.estimation import BadDataOptions, PseudoOptions, UnobservableError, estimate
+from osed.cli import _grid_text
+from osed.cli._io import parse_json, read_text
+from osed.cli._output import emit, note
 from osed.grid.imports.files import load_network, to_document
-from osed.grid.measurements import parse_measurements
-from osed.grid.network import Network
+from osed.grid.network import KINDS, REFERENCES, Network
 from osed.grid.powerflow import power_flow
 
 NETWORK_HELP = (
@@ -28,12 +28,14 @@ def register(groups: Any) -> None:
         "grid", help="network models, power flow and state estimation"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    show = commands.add_parser("show", help="summarise a network, naming unsupported elements")
+    show = commands.add_parser(
+        "show", help="summarise a network: element ids by kind, unsupported elements"
+    )
     show.add_argument("network", help=NETWORK_HELP)
     show.add_argument("--export", metavar="FILE", help="also write the model as osed-network JSON")
     show.set_defaults(handler=_show)
 
-    flow = commands.add_parser("powerflow", help="print the power-flow state as JSON")
+    flow = commands.add_parser("powerflow", help="print the power-flow state")
     flow.add_argument("--network", required=True, help=NETWORK_HELP)
     _symmetry(flow)
     flow.add_argument(
@@ -45,7 +47,7 @@ def register(groups: Any) -> None:
 
     est = commands.add_parser(
         "estimate",
-        help="estimate the state from measurements; print it as JSON",
+        help="estimate the state from measurements; print it",
         description='Measurements file: {"measurements": [{"element", "measurand", '
         '"phase", "side", "value", "sigma"}, ...]} in the SOGNO vocabulary '
         "(docs/grid-estimation.md).",
@@ -96,7 +98,32 @@ def summary(network: Network) -> dict[str, Any]:
             {"kind": u.kind, "id": u.id, "name": u.name, "reason": u.reason}
             for u in network.unsupported
         ],
+        "elements": elements(network),
     }
+
+
+def elements(network: Network) -> dict[str, list[dict[str, str]]]:
+    """Every element by kind: its id, name and the ids of the elements it connects to."""
+    listed: dict[str, list[dict[str, str]]] = {}
+    for kind in KINDS:
+        table = network.table(kind)
+        if not len(table):
+            continue
+        references = {
+            attribute: [network.external_ids[int(i)] for i in table[attribute]]
+            for attribute in REFERENCES.get(kind, ())
+        }
+        listed[kind] = [
+            {
+                "id": external,
+                "name": network.names[int(solver)],
+                **{attribute: ids[row] for attribute, ids in references.items()},
+            }
+            for row, (external, solver) in enumerate(
+                zip(network.ids(kind), table["id"], strict=True)
+            )
+        ]
+    return listed
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -104,18 +131,27 @@ def _show(args: argparse.Namespace) -> int:
     if args.export:
         with open(args.export, "w", encoding="utf-8") as out:
             json.dump(to_document(network), out)
-    print_json(summary(network))
+    emit(summary(network), _grid_text.network_text, args)
     return 0
 
 
 def _powerflow(args: argparse.Namespace) -> int:
     network = load_network(args.network)
     state = power_flow(network, symmetric=args.symmetric, method=args.method)
-    print_json({"network": network.name, **state.to_dict()})
+    emit({"network": network.name, **state.to_dict()}, _grid_text.state_text, args)
     return 0
 
 
 def _estimate(args: argparse.Namespace) -> int:
+    # The estimator (and SciPy behind it) is imported only when an estimate is asked for.
+    from osed.grid.estimation import (  # noqa: PLC0415
+        BadDataOptions,
+        PseudoOptions,
+        UnobservableError,
+        estimate,
+    )
+    from osed.grid.measurements import parse_measurements  # noqa: PLC0415
+
     network = load_network(args.network)
     measurements = parse_measurements(
         parse_json(read_text(args.measurements), subject="measurements"), network
@@ -136,14 +172,15 @@ def _estimate(args: argparse.Namespace) -> int:
             pseudo=PseudoOptions(enabled=not args.no_pseudo, forecast=forecast),
         )
     except UnobservableError as exc:
-        print_json(
-            {
-                "network": network.name,
-                "error": "not_observable",
-                "observability": exc.report.to_dict(),
-            }
-        )
-        print(f"error: {exc}", file=sys.stderr)
+        failure = {
+            "network": network.name,
+            "error": "not_observable",
+            "observability": exc.report.to_dict(),
+        }
+        emit(failure, _grid_text.unobservable_text, args)
+        note(f"error: {exc}")
         return 1
-    print_json({"network": network.name, **result.to_dict()})
+    for warning in result.warnings():
+        note(f"warning: {warning}")
+    emit({"network": network.name, **result.to_dict()}, _grid_text.estimate_text, args)
     return 0

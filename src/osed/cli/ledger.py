@@ -15,7 +15,8 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from typing import Any
 
-from osed.cli._io import print_json
+from osed.cli import ledger_view
+from osed.cli._output import emit, fields
 from osed.domain.errors import ConfigurationError, IntegrityError, NotFoundError
 from osed.domain.ledger import GENESIS_HASH
 from osed.ledger.verify import (
@@ -41,8 +42,8 @@ def register(groups: Any) -> None:
     verify = commands.add_parser(
         "verify",
         help="check the hash chain, the head and the positions of a ledger file",
-        description="Prints a JSON report; exits 0 if intact, 1 if altered or removed, "
-        "2 if PATH is not a ledger.",
+        description="Prints a report (JSON when piped or with --json); exits 0 if intact, "
+        "1 if altered or removed, 2 if PATH is not a ledger.",
     )
     verify.add_argument("path", metavar="PATH", help="the SQLite ledger file")
     verify.add_argument(
@@ -61,11 +62,7 @@ def register(groups: Any) -> None:
     head.add_argument("path", metavar="PATH")
     head.set_defaults(handler=_head)
 
-    show = commands.add_parser("show", help="print entries as JSON lines")
-    show.add_argument("path", metavar="PATH")
-    show.add_argument("--after-seq", type=int, default=0, help="start after this seq")
-    show.add_argument("--limit", type=int, default=20, help="at most this many entries")
-    show.set_defaults(handler=_show)
+    ledger_view.register(commands)
 
 
 def verify_ledger_file(
@@ -139,50 +136,40 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         report = verify_ledger_file(args.path, anchor=anchor, workers=args.workers)
     except (NotFoundError, ConfigurationError) as exc:
-        print_json(
-            {
-                "ok": False,
-                "entries": 0,
-                "first_bad_seq": None,
-                "problem": "not_a_ledger",
-                "detail": str(exc),
-            }
-        )
+        failure = {
+            "ok": False,
+            "entries": 0,
+            "first_bad_seq": None,
+            "problem": "not_a_ledger",
+            "detail": str(exc),
+        }
+        emit(failure, _report_text, args)
         return EXIT_NOT_A_LEDGER
-    print_json(report.to_dict())
+    emit(report.to_dict(), _report_text, args)
     return EXIT_INTACT if report.ok else EXIT_ALTERED
+
+
+def _report_text(report: dict[str, Any]) -> str:
+    if report["ok"]:
+        return f"intact: {report['entries']} entries, hash chain, head and positions verified"
+    pairs = [
+        ("NOT INTACT", report["problem"]),
+        ("verified entries", report["entries"]),
+        ("first bad seq", report["first_bad_seq"]),
+        ("detail", report["detail"]),
+    ]
+    return fields(pairs)
 
 
 def _head(args: argparse.Namespace) -> int:
     with SqliteLedgerStore.open_existing(args.path) as store:
         head = store.head()
-    print_json({"count": head.count, "last_hash": head.last_hash.hex(), "anchor": head.to_text()})
+    result = {"count": head.count, "last_hash": head.last_hash.hex(), "anchor": head.to_text()}
+    emit(result, _head_text, args)
     return EXIT_INTACT
 
 
-def _show(args: argparse.Namespace) -> int:
-    with SqliteLedgerStore.open_existing(args.path) as store:
-        for index, stored in enumerate(store.entries(after_seq=args.after_seq)):
-            if index >= args.limit:
-                break
-            entry = stored.entry
-            print_json(
-                {
-                    "seq": stored.seq,
-                    "message_id": stored.message_id,
-                    "transaction_id": entry.transaction_id,
-                    "party": entry.party,
-                    "counter_party": entry.counter_party,
-                    "side": entry.side.value,
-                    "interval": entry.interval.key(),
-                    "price": entry.price,
-                    "price_scale": entry.price_scale,
-                    "quantity": entry.quantity,
-                    "quantity_scale": entry.quantity_scale,
-                    "currency": entry.currency,
-                    "market_id": entry.market_id,
-                    "committed_at": entry.committed_at.isoformat(),
-                    "hash": stored.hash.hex(),
-                }
-            )
-    return EXIT_INTACT
+def _head_text(head: dict[str, Any]) -> str:
+    return fields(
+        [("entries", head["count"]), ("last hash", head["last_hash"]), ("anchor", head["anchor"])]
+    )

@@ -18,7 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from osed.cli import market_demo
-from osed.cli._io import parse_json, print_json, read_text
+from osed.cli._io import parse_json, read_text
+from osed.cli._market_text import auction_text, replay_text
+from osed.cli._output import emit, emit_lines
 from osed.domain.cts.tenders import Side
 from osed.domain.errors import ValidationError
 from osed.domain.problems import Problems
@@ -102,7 +104,7 @@ def _run_clear(args: argparse.Namespace) -> int:
         pricing=auction.pricing,
         price_cap=auction.price_cap,
     )
-    print_json(auction_output(auction, result))
+    emit(auction_output(auction, result), auction_text, args)
     return 0
 
 
@@ -245,8 +247,7 @@ class Cancel:
 
 def _run_replay(args: argparse.Namespace) -> int:
     actions = parse_replay(read_text(args.file))
-    for event in replay_events(actions):
-        print_json(event)
+    emit_lines(replay_events(actions), replay_text, args)
     return 0
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from osed.cli._io import print_json
+from osed.cli._output import emit
+from osed.cli._progress import ProgressReport
 from osed.domain.errors import ConfigurationError
 from osed.ledger.verify import verify_store
 from osed.runtime.markets import build_market, is_ledger_file, open_ledger
 from osed.sim.market_demo import DemoConfig, DemoSummary, run_market_demo
+
+LEDGER_NAME = "ledger.sqlite"
 
 
 def register(commands: Any) -> None:
@@ -22,15 +24,23 @@ def register(commands: Any) -> None:
             "Households, prosumers with PV, batteries and a supplier trade through the Market "
             "Agent: a day-ahead round for every interval, then a real-time round in which "
             "each agent tenders only the difference between its committed position and its "
-            "new need. Leaves a hash-chained ledger that `osed ledger verify` accepts."
+            "new need. Leaves a hash-chained ledger that `osed ledger verify` accepts, in "
+            "a folder of its own. Progress goes to standard error; the summary (JSON when "
+            "piped or with --json) to standard output."
         ),
+    )
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("osed-demo"),
+        help="folder for the demo's files, created if missing (default: %(default)s)",
     )
     demo.add_argument(
         "--ledger",
         type=Path,
-        default=Path("osed-demo-ledger.sqlite"),
-        help="ledger file to write; an existing demo ledger there is replaced "
-        "(default: %(default)s)",
+        default=None,
+        help=f"ledger file to write; an existing demo ledger there is replaced "
+        f"(default: {LEDGER_NAME} in the --dir folder)",
     )
     demo.add_argument("--households", type=int, default=DemoConfig.households)
     demo.add_argument("--prosumers", type=int, default=DemoConfig.prosumers)
@@ -43,7 +53,6 @@ def register(commands: Any) -> None:
         help="double-auction pricing rule (default: %(default)s)",
     )
     demo.add_argument("--seed", type=int, default=DemoConfig.seed)
-    demo.add_argument("--json", action="store_true", help="print the summary as JSON")
     demo.set_defaults(handler=_run)
 
 
@@ -55,19 +64,21 @@ def _run(args: argparse.Namespace) -> int:
         intervals=args.intervals,
         seed=args.seed,
     )
-    _replace_demo_ledger(args.ledger)
+    path: Path = args.ledger or args.dir / LEDGER_NAME
+    _replace_demo_ledger(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     price_cap = config.price_cap_per_kwh
     market = build_market("double-auction", pricing=args.pricing, price_cap=price_cap)
-    ledger = open_ledger(args.ledger)
+    ledger = open_ledger(path)
+    progress = ProgressReport("market demo")
     try:
-        summary = run_market_demo(config, market=market, ledger=ledger)
+        summary = run_market_demo(config, market=market, ledger=ledger, progress=progress)
         report = verify_store(ledger)
     finally:
+        progress.finish()
         ledger.close()
-    if args.json:
-        print_json({**summary.to_dict(), "ledger": str(args.ledger), "verified": report.ok})
-    else:
-        _print_summary(summary, args.ledger, verified=report.ok)
+    result = {**summary.to_dict(), "ledger": str(path), "verified": report.ok}
+    emit(result, lambda _: _summary_text(summary, path, verified=report.ok), args)
     return 0 if report.ok and summary.max_interval_imbalance == 0 else 1
 
 
@@ -81,7 +92,7 @@ def _replace_demo_ledger(path: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
-def _print_summary(summary: DemoSummary, ledger: Path, *, verified: bool) -> None:
+def _summary_text(summary: DemoSummary, ledger: Path, *, verified: bool) -> str:
     data = summary.to_dict()
     agents = ", ".join(f"{count} {kind}" for kind, count in summary.agents.items())
     lines = [
@@ -91,11 +102,12 @@ def _print_summary(summary: DemoSummary, ledger: Path, *, verified: bool) -> Non
     for label, key in (("day-ahead", "day_ahead"), ("real-time", "real_time")):
         figures = data[key]
         assert isinstance(figures, dict)
+        outcomes = ", ".join(f"{count} {name}" for name, count in figures["outcomes"].items())
         lines.append(
             f"  {label:<9}  {figures['tenders']:>7} tenders  {figures['transactions']:>7} "
             f"transactions  {figures['energy_kwh']:>10.1f} kWh  price min/mean/max "
             f"{figures['price_min']}/{figures['price_mean']}/{figures['price_max']} USD/kWh  "
-            f"outcomes {figures['outcomes']}"
+            f"outcomes: {outcomes}"
         )
     lines += [
         f"  ledger     {ledger}: {summary.ledger_entries} entries, "
@@ -104,4 +116,4 @@ def _print_summary(summary: DemoSummary, ledger: Path, *, verified: bool) -> Non
         f"  time       {summary.seconds:.1f} s",
         f"Check it yourself: osed ledger verify {ledger}",
     ]
-    sys.stdout.write("\n".join(lines) + "\n")
+    return "\n".join(lines)

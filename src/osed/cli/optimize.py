@@ -1,4 +1,4 @@
-"""``osed optimize FILE``: balance a community microgrid; print the result JSON.
+"""``osed optimize FILE``: balance a community microgrid; print the result.
 
 The input is pymfm's JSON (its three uses), OSED's balancing document or OSED's fleet document
 (household batteries under feeder caps, docs/optimizer-fleet.md); the result comes back
@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from osed.cli._io import parse_json, print_json, read_text
+from osed.cli._io import parse_json, read_text
+from osed.cli._output import document_text, emit
 from osed.optimizer.documents import Format, solve_document
 
 
@@ -52,7 +53,7 @@ def _optimize(args: argparse.Namespace) -> int:
         native=args.native,
         time_limit_s=args.time_limit,
     )
-    print_json(result)
+    emit(result, document_text, args)
     status = result.get("solver_status", result.get("status"))
     if status == "applied":  # rules always give their answer
         return 0

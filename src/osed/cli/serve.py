@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
-from osed.cli._io import print_json
+from osed.cli._output import document_text, emit
 from osed.runtime.container import build_services
 from osed.runtime.health import HealthServer
 from osed.runtime.lifecycle import Runner
+from osed.runtime.logs import configure_logging, deployment, with_fields
 from osed.runtime.settings import SERVICES, ServiceName, Settings, load_settings
+
+log = logging.getLogger("osed.serve")
 
 
 def register(groups: Any) -> None:
@@ -20,7 +24,8 @@ def register(groups: Any) -> None:
         "serve",
         help="run every configured service in one process until SIGINT or SIGTERM",
         description="Backends and services come from OSED_* environment variables over the "
-        "optional YAML file; /healthz and /readyz answer on the health port.",
+        "optional YAML file; /healthz and /readyz answer on the health port. Logs go to "
+        "standard error (log.level, log.format: text or json).",
     )
     _common(serve)
     serve.set_defaults(handler=_serve)
@@ -35,7 +40,7 @@ def register(groups: Any) -> None:
     config: argparse.ArgumentParser = groups.add_parser("config", help="inspect settings")
     commands = config.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
     show: argparse.ArgumentParser = commands.add_parser(
-        "show", help="print the effective settings as JSON, secrets masked"
+        "show", help="print the effective settings, secrets masked"
     )
     show.add_argument("--config", type=Path, default=None, help="YAML settings file")
     show.set_defaults(handler=_show)
@@ -65,6 +70,23 @@ def _run_one(args: argparse.Namespace) -> int:
 
 
 def _start(settings: Settings, names: list[ServiceName], state_dir: Path) -> int:
+    configure_logging(settings.log)
+    plan = deployment(settings, names)
+    log.info(
+        "starting %s; bus %s (%s); storage %s (%s); health %s%s",
+        ", ".join(names) or "no services",
+        plan["bus"]["backend"],
+        plan["bus"]["at"],
+        plan["storage"]["backend"],
+        plan["storage"]["at"],
+        plan["health"],
+        "".join(
+            f"; {key.replace('_', ' ')} {plan[key]}"
+            for key in ("balancer_api", "field_broker")
+            if key in plan
+        ),
+        extra=with_fields(**plan, state_dir=str(state_dir)),
+    )
     services = build_services(settings, names, state_dir=state_dir)
     health = HealthServer(settings.health.host, settings.health.port)
     asyncio.run(Runner(services, health=health).run())
@@ -72,5 +94,5 @@ def _start(settings: Settings, names: list[ServiceName], state_dir: Path) -> int
 
 
 def _show(args: argparse.Namespace) -> int:
-    print_json(load_settings(args.config).model_dump(mode="json"))
+    emit(load_settings(args.config).model_dump(mode="json"), document_text, args)
     return 0

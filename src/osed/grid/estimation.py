@@ -84,10 +84,34 @@ class EstimationResult:
     largest: dict[str, Any] | None
     method: str
     extra: dict[str, Any] = field(default_factory=dict)
+    measured: int = 0  # real measurements given (pseudo-measurements not counted)
 
     @property
     def chi2_passed(self) -> bool:
         return self.objective <= self.chi2_threshold
+
+    @property
+    def from_pseudo(self) -> bool:
+        """True when the redundancy comes from forecasts: without the pseudo-measurements
+        there would be none, or they outnumber the real ones."""
+        count = len(self.pseudo)
+        return count > 0 and (self.degrees_of_freedom - count <= 0 or count > self.measured)
+
+    def warnings(self) -> list[str]:
+        """What a reader of the estimate must know about its redundancy."""
+        found = []
+        if self.from_pseudo:
+            found.append(
+                f"the redundancy comes from {len(self.pseudo)} pseudo-measurements (forecasts) "
+                f"against {self.measured} measurements: the estimate and its bad-data tests are "
+                "only as good as the forecast"
+            )
+        if self.degrees_of_freedom <= 0:
+            found.append(
+                f"no redundancy ({self.degrees_of_freedom} degrees of freedom): bad data "
+                "cannot be detected"
+            )
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +135,13 @@ class EstimationResult:
             ],
             "suspects": self.suspects,
             "pseudo_measurements": [m.label() for m in self.pseudo],
+            "redundancy": {
+                "measurements": self.measured,
+                "pseudo_measurements": len(self.pseudo),
+                "degrees_of_freedom": self.degrees_of_freedom,
+                "from_pseudo_measurements": self.from_pseudo,
+            },
+            "warnings": self.warnings(),
             "observability": self.observability.to_dict(),
         }
 
@@ -226,6 +257,7 @@ class Estimator:
             self.pseudo,
             None,
             self.method,
+            measured=len(self.measured),
         )
         if (objective <= self.threshold and largest <= self.limit) or not self.bad_data.enabled:
             return result
@@ -314,6 +346,7 @@ class Estimator:
             self.pseudo,
             largest,
             method,
+            measured=len(self.measured),
         )
 
     def _limits(self, sensors: SensorSet) -> tuple[int, float, float]:

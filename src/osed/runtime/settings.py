@@ -80,6 +80,14 @@ class HealthSettings(_Section):
     port: int = Field(8081, ge=0, le=65535)
 
 
+class LogSettings(_Section):
+    """What ``osed serve`` and ``osed run`` log on standard error: from which level, and as
+    text for people or as one JSON object per line for log collectors."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
 class JobsSettings(_Section):
     """Where long-running requests (balancer jobs) are queued: in the storage backend
     (the SQLite file ``sqlite_path`` or PostgreSQL) or in Redis."""
@@ -257,6 +265,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     market: MarketSettings = MarketSettings()
     health: HealthSettings = HealthSettings()
+    log: LogSettings = LogSettings()
     bridge: BridgeSettings = BridgeSettings()
     stats: StatsSettings = StatsSettings()
     estimation: EstimationSettings = EstimationSettings()

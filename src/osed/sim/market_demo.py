@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -91,11 +92,25 @@ class DemoSummary:
         }
 
 
-def run_market_demo(config: DemoConfig, *, market: Market, ledger: LedgerStore) -> DemoSummary:
-    return asyncio.run(_run(config, market=market, ledger=ledger))
+# Called with (work done, work in all). A unit is one agent tendering for one interval; the
+# clearing of an interval counts as many units as there are agents (it takes about as long as
+# their tenders for it), so the fraction done grows about evenly with time.
+Progress = Callable[[int, int], None]
 
 
-async def _run(config: DemoConfig, *, market: Market, ledger: LedgerStore) -> DemoSummary:
+def run_market_demo(
+    config: DemoConfig,
+    *,
+    market: Market,
+    ledger: LedgerStore,
+    progress: Progress | None = None,
+) -> DemoSummary:
+    return asyncio.run(_run(config, market=market, ledger=ledger, progress=progress))
+
+
+async def _run(
+    config: DemoConfig, *, market: Market, ledger: LedgerStore, progress: Progress | None
+) -> DemoSummary:
     started = time.perf_counter()
     rng = np.random.default_rng(config.seed)
     slot = timedelta(days=1) / config.intervals
@@ -121,11 +136,19 @@ async def _run(config: DemoConfig, *, market: Market, ledger: LedgerStore) -> De
         venue.register(user)
         users.append(user)
 
+    total = 4 * len(users) * len(intervals)
+    done = 0
     day_ahead = RoundFigures()
     for user in users:
         day_ahead.tenders += len((await user.tender(intervals)).tenders)
+        done += len(intervals)
+        if progress is not None:
+            progress(done, total)
     for interval in intervals:
         _tally(day_ahead, venue, interval, "day-ahead", units)
+        done += len(users)
+        if progress is not None:
+            progress(done, total)
 
     for controller in controllers.values():
         if isinstance(controller, HouseholdController):
@@ -138,6 +161,9 @@ async def _run(config: DemoConfig, *, market: Market, ledger: LedgerStore) -> De
         for user in users:
             real_time.tenders += len((await user.tender([interval])).tenders)
         _tally(real_time, venue, interval, "real-time", units)
+        done += 2 * len(users)
+        if progress is not None:
+            progress(done, total)
 
     imbalance = _max_imbalance(ledger)
     kinds = Counter(party.rsplit("-", 1)[0] for party in controllers)
