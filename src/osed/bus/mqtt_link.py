@@ -214,7 +214,7 @@ class MqttLink:
 
     async def _connect(self) -> MqttConnection:
         endpoint = self._endpoint
-        connection: MqttConnection = await MqttConnection.open(
+        connection = await MqttConnection.open(
             endpoint.host,
             endpoint.port,
             client_id=self.client_id,
