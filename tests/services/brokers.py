@@ -160,6 +160,32 @@ def mosquitto_broker(
     return Broker("mosquitto", [binary, "-c", str(config)], folder, port)
 
 
+SHIPPED_MOSQUITTO_CONF = Path(__file__).resolve().parents[2] / "examples/mosquitto/mosquitto.conf"
+_PLACED_BY_TESTS = ("listener", "persistence_location", "user", "log_dest", "pid_file")
+
+
+def shipped_mosquitto_broker(folder: Path) -> Broker:
+    """A Mosquitto (not started) with the settings OSED ships in
+    ``examples/mosquitto/mosquitto.conf``, verbatim but for where it listens and keeps its
+    files: a free port and ``folder``."""
+    binary = _binary(MOSQUITTO, "mosquitto")
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    shipped = [
+        line
+        for line in SHIPPED_MOSQUITTO_CONF.read_text().splitlines()
+        if line.split(" ", 1)[0] not in _PLACED_BY_TESTS
+    ]
+    placed = [
+        f"listener {port} 127.0.0.1",
+        f"persistence_location {folder}/",
+        f"user {getpass.getuser()}",
+    ]
+    config = folder / "mosquitto.conf"
+    config.write_text("\n".join(placed + shipped) + "\n")
+    return Broker("mosquitto", [binary, "-c", str(config)], folder, port)
+
+
 def nats_broker(folder: Path) -> Broker:
     """A nats-server with JetStream storing in ``folder`` (not started)."""
     binary = _binary(NATS_SERVER, "nats-server")

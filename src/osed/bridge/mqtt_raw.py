@@ -13,7 +13,7 @@ import secrets
 import ssl
 from pathlib import Path
 
-from osed.bridge.republish import RawBatchHandler, RawHandler
+from osed.bridge.republish import RawBatchHandler, RawHandler, SessionLostHandler
 from osed.bus.mqtt_link import (
     ConnectionLostError,
     LinkUnavailableError,
@@ -23,6 +23,8 @@ from osed.bus.mqtt_link import (
     MqttMessage,
     OnMessage,
     OnMessages,
+    OnSessionLost,
+    SessionLoss,
 )
 from osed.domain.errors import ConfigurationError
 
@@ -51,7 +53,9 @@ class RawMqttFeed:
     over one message at a time and acknowledges it after the handler returned;
     ``subscribe_batches`` hands over up to ``max_batch`` messages that arrived together and
     lets the handler acknowledge them once they are durable, on a persistent session named
-    after the pattern (``<client_id>.<hash of pattern>``), so a crash loses nothing."""
+    after the pattern (``<client_id>.<hash of pattern>``), so a crash of the bridge loses
+    nothing; a broker that restarts without that session is reported with the time window
+    concerned. Every connection subscribes again, whatever the broker kept."""
 
     def __init__(
         self, target: MqttEndpoint, *, client_id: str, qos: int = 1, max_batch: int = 1000
@@ -80,7 +84,13 @@ class RawMqttFeed:
 
         await self._open(pattern, on_message=on_message)
 
-    async def subscribe_batches(self, pattern: str, handler: RawBatchHandler) -> None:
+    async def subscribe_batches(
+        self,
+        pattern: str,
+        handler: RawBatchHandler,
+        *,
+        on_session_lost: SessionLostHandler | None = None,
+    ) -> None:
         async def on_messages(connection: MqttConnection, messages: list[MqttMessage]) -> None:
             acked = 0
 
@@ -102,11 +112,19 @@ class RawMqttFeed:
 
         # A stable client id and a persistent session: what this subscription had not
         # acknowledged when the process died is delivered to its successor.
+        session_lost: OnSessionLost | None = None
+        if on_session_lost is not None:
+            tell = on_session_lost
+
+            async def session_lost(loss: SessionLoss) -> None:
+                await tell(loss.since, loss.until)
+
         await self._open(
             pattern,
             on_messages=on_messages,
             client_id=f"{self._client_id}.{_pattern_id(pattern)}",
             persistent=True,
+            on_session_lost=session_lost,
         )
 
     async def _open(
@@ -117,10 +135,12 @@ class RawMqttFeed:
         on_messages: OnMessages | None = None,
         client_id: str | None = None,
         persistent: bool = False,
+        on_session_lost: OnSessionLost | None = None,
     ) -> None:
         qos = self._qos
 
         async def on_connect(connection: MqttConnection) -> None:
+            # On every connection: a broker that lost the session also lost the subscription.
             await connection.subscribe(pattern, qos=qos)
 
         link = MqttLink(
@@ -132,6 +152,7 @@ class RawMqttFeed:
             on_messages=on_messages,
             max_batch=self._max_batch,
             manual_ack=True,
+            on_session_lost=on_session_lost,
         )
         await link.start()
         self._links.append(link)

@@ -15,6 +15,7 @@ from osed.bridge.ingress import RawAcknowledger, RawIngress
 from osed.bridge.mqtt_raw import RawMqttPublisher, endpoint
 from osed.bridge.pipeline import Pipeline
 from osed.bridge.republish import Acknowledge, BatchingRawFeed, RawFeed, RawPublisher
+from osed.bridge.session_loss import SessionLossReporter
 from osed.bridge.sink import TimeSeriesSink
 from osed.bus.reliable import (
     Consumer,
@@ -80,6 +81,7 @@ class BridgeService:
         self._publishers: list[Publisher] = []
         self._consumers: list[Consumer] = []
         self._external: list[RawPublisher] = []
+        self._session_losses = SessionLossReporter(bus, self._positions, self._clock)
         self._ready = False
         self._check_wiring()
 
@@ -102,6 +104,7 @@ class BridgeService:
         self._ready = False
         if self._raw_feed is not None:
             await self._raw_feed.stop()
+        await self._session_losses.close()
         for consumer in self._consumers:
             await consumer.close()
         for pipeline in self.pipelines.values():
@@ -173,9 +176,11 @@ class BridgeService:
                 await pipeline.accept_many(envelopes, acknowledger.commit)
 
             feed = self._raw_feed
-            for pattern in config.subscribe:
+            for index, pattern in enumerate(config.subscribe):
                 if isinstance(feed, BatchingRawFeed):  # one call per burst, not per message
-                    await feed.subscribe_batches(pattern, wrap_many)
+                    # Named as a bus pipeline's consumer of the same pattern would be.
+                    lost = self._session_losses.handler(f"{source}.{index}", pattern)
+                    await feed.subscribe_batches(pattern, wrap_many, on_session_lost=lost)
                 else:
                     await feed.subscribe(pattern, wrap)
 

@@ -109,7 +109,7 @@ class Consumer:
         # With deferred commits: per source the last seq saved, and the gaps reported after
         # messages not committed yet (committed as soon as the messages before them are).
         self._committed: dict[str, int] = dict(known)
-        self._open_gaps: dict[str, list[GapReport]] = {}
+        self._open_gaps: dict[str, list[tuple[Gap, GapReport]]] = {}
         self._closed = False
         self._lock = asyncio.Lock()
         self._wakeup = asyncio.Event()
@@ -154,9 +154,10 @@ class Consumer:
         through = max(before, min(seq, self._sequencer.position(source)))
         gaps = self._open_gaps.get(source, [])
         passed: list[GapReport] = []
-        while gaps and gaps[0].first <= through + 1:
-            passed.append(gaps.pop(0))
-            through = max(through, passed[-1].last)
+        while gaps and gaps[0][0].first <= through + 1:
+            gap, report = gaps.pop(0)
+            passed.append(report)
+            through = max(through, gap.last)
         if through <= before:
             return False
         self._committed[source] = through
@@ -252,7 +253,7 @@ class Consumer:
             if type(item) is Gap:
                 report = await self._report(item)
                 if self._deferred:
-                    self._open_gaps.setdefault(item.source, []).append(report)
+                    self._open_gaps.setdefault(item.source, []).append((item, report))
                     if self._advance(item.source, self.committed(item.source)):
                         self._since_ack += 1
                     continue

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from osed.codec.gap import GapReport, encode_gap_report
@@ -119,7 +119,13 @@ def frame_envelope(topic: str, sender: str, frame: bytes, at: datetime) -> Envel
 
 
 def gap_envelope(report: GapReport) -> Envelope:
-    key = f"_osed:gap:{report.consumer}:{report.source}:{report.first}-{report.last}"
+    seqs, window = report.seqs, report.window
+    if seqs is not None:
+        where = f"{seqs[0]}-{seqs[1]}"
+    else:
+        assert window is not None
+        where = window[0].astimezone(UTC).isoformat()
+    key = f"_osed:gap:{report.consumer}:{report.source}:{where}"
     body = encode_gap_report(report)
     return Envelope(
         gaps_topic(report.consumer), report.consumer, 1, body, report.detected_at, JSON, key=key

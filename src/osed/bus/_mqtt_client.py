@@ -75,12 +75,16 @@ class MqttConnection(asyncio.Protocol):
         self._awaiting_release: set[int] = set()  # their QoS 2 publishes we PUBRECed
         self._subacks: dict[int, asyncio.Future[int]] = {}
         self._connack: asyncio.Future[None] = self._loop.create_future()
+        self._session_present = False
         self._messages: deque[MqttMessage] = deque()
         self._message_waiter: asyncio.Future[None] | None = None
         self._paused = False
         self._lost: ConnectionLostError | None = None
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._last_received = self._loop.time()
+        # Loop time each received QoS >= 1 message arrived, until it is acknowledged (manual
+        # acknowledgement only), oldest first.
+        self._unacked_since: dict[int, float] = {}
         self._keepalive_timer: asyncio.TimerHandle | None = None
 
     @classmethod
@@ -134,6 +138,21 @@ class MqttConnection(asyncio.Protocol):
     @property
     def lost(self) -> ConnectionLostError | None:
         return self._lost
+
+    @property
+    def session_present(self) -> bool:
+        """The CONNACK said the broker still held a session for this client id (only ever
+        true for a connection opened with ``clean_session=False``)."""
+        return self._session_present
+
+    @property
+    def known_alive_at(self) -> float:
+        """Loop time of the last moment the broker is known to have held everything of this
+        connection's session: the last packet received, or, when received messages are still
+        unacknowledged, the arrival of the oldest of them (a broker sends only so many
+        unacknowledged messages and queues the rest behind them)."""
+        oldest = next(iter(self._unacked_since.values()), self._last_received)
+        return min(oldest, self._last_received)
 
     def publish(
         self, topic: str, payload: bytes, *, qos: int, retain: bool = False
@@ -193,6 +212,8 @@ class MqttConnection(asyncio.Protocol):
         once the connection is lost: the broker sends the message again."""
         if self._lost is not None:
             return
+        if self._manual_ack:
+            self._unacked_since.pop(message.packet_id, None)
         if message.qos == 1:
             self._send(ack_packet(PUBACK, message.packet_id))
         elif message.qos == 2:
@@ -264,8 +285,11 @@ class MqttConnection(asyncio.Protocol):
             payload = body[topic_end:]
         message = MqttMessage(topic, payload, qos, packet_id, bool(flags & 0x01))
         self._messages.append(message)
-        if qos and not self._manual_ack:
-            self.ack(message)
+        if qos:
+            if self._manual_ack:
+                self._unacked_since.setdefault(packet_id, self._last_received)
+            else:
+                self.ack(message)
 
     def _on_control(self, kind: int, body: bytes) -> None:
         if kind in (PUBACK, PUBCOMP):
@@ -289,6 +313,7 @@ class MqttConnection(asyncio.Protocol):
                 raise MqttProtocolError("second CONNACK")
             code = body[1] if len(body) > 1 else 255
             if code == 0:
+                self._session_present = bool(body[0] & 0x01)
                 self._connack.set_result(None)
             else:
                 reason = CONNACK_REASONS.get(code, f"code {code}")

@@ -5,11 +5,13 @@ Given these positions, a restarted consumer neither delivers a message again nor
 expects ``position + 1`` from each source and asks for a replay of whatever it missed. A gap
 report is saved in the same step as the position that moves past the gap, so a crash can
 neither lose a report (the position is not past the gap either: the gap is found again) nor
-record it twice.
+record it twice. A report of a time window (raw messages a broker may have lost, which never
+had seqs) moves no position and is saved on its own.
 """
 
 from __future__ import annotations
 
+import heapq
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -31,6 +33,11 @@ class PositionStore(Protocol):
         it was."""
         ...
 
+    def record(self, gaps: Sequence[GapReport]) -> None:
+        """Save reports that move no position (time windows of a possible loss); a report
+        already saved (same consumer, source and start) is kept as it was."""
+        ...
+
     def gaps(self, consumer: str | None = None) -> list[GapReport]:
         """The gap reports saved (of ``consumer``, or of every consumer), oldest first."""
         ...
@@ -38,20 +45,24 @@ class PositionStore(Protocol):
     def close(self) -> None: ...
 
 
-def _report_key(report: GapReport) -> tuple[str, str, int]:
-    return (report.consumer, report.source, report.first)
+def _report_key(report: GapReport) -> tuple[str, str, object]:
+    seqs = report.seqs
+    return (report.consumer, report.source, report.lost_from if seqs is None else seqs[0])
 
 
 class InMemoryPositions:
     def __init__(self) -> None:
         self._positions: dict[str, dict[str, int]] = {}
-        self._gaps: dict[tuple[str, str, int], GapReport] = {}  # in the order saved
+        self._gaps: dict[tuple[str, str, object], GapReport] = {}  # in the order saved
 
     def load(self, consumer: str) -> dict[str, int]:
         return dict(self._positions.get(consumer, {}))
 
     def save(self, consumer: str, source: str, seq: int, gaps: Sequence[GapReport] = ()) -> None:
         self._positions.setdefault(consumer, {})[source] = seq
+        self.record(gaps)
+
+    def record(self, gaps: Sequence[GapReport]) -> None:
         for report in gaps:
             self._gaps.setdefault(_report_key(report), report)
 
@@ -79,10 +90,32 @@ CREATE TABLE IF NOT EXISTS consumer_gaps (
     detected_at TEXT NOT NULL,
     PRIMARY KEY (consumer, source, first)
 );
+CREATE TABLE IF NOT EXISTS consumer_loss_windows (
+    consumer TEXT NOT NULL,
+    source TEXT NOT NULL,
+    lost_from TEXT NOT NULL,
+    lost_until TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    detected_at TEXT NOT NULL,
+    PRIMARY KEY (consumer, source, lost_from)
+);
 """
-# consumer_gaps keeps its rowid: reports are read back in the order they were saved.
+# Both tables keep their rowid: reports are read back in the order they were saved.
 _SELECT_GAPS = (
     "SELECT consumer, pattern, source, first, last, reason, detected_at FROM consumer_gaps"
+)
+_SELECT_WINDOWS = (
+    "SELECT consumer, pattern, source, lost_from, lost_until, reason, detected_at "
+    "FROM consumer_loss_windows"
+)
+_INSERT_GAP = (
+    "INSERT INTO consumer_gaps VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (consumer, source, first) DO NOTHING"
+)
+_INSERT_WINDOW = (
+    "INSERT INTO consumer_loss_windows VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (consumer, source, lost_from) DO NOTHING"
 )
 
 
@@ -111,12 +144,11 @@ class SqlitePositions:
                 "ON CONFLICT (consumer, source) DO UPDATE SET seq = excluded.seq",
                 (consumer, source, seq),
             )
-            if gaps:
-                db.executemany(
-                    "INSERT INTO consumer_gaps VALUES (?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (consumer, source, first) DO NOTHING",
-                    [_gap_row(report) for report in gaps],
-                )
+            _insert_reports(db, gaps)
+
+    def record(self, gaps: Sequence[GapReport]) -> None:
+        with transaction(self._db, self._what) as db:
+            _insert_reports(db, gaps)
 
     def gaps(self, consumer: str | None = None) -> list[GapReport]:
         return _select_gaps(self._db, self._what, consumer)
@@ -130,24 +162,48 @@ def read_gap_reports(path: str | Path, consumer: str | None = None) -> list[GapR
     service may be writing it); none when the file predates gap reports."""
     db = connect_read_only(path)
     try:
-        tables = query(db, f"positions {path}", "SELECT name FROM sqlite_master")
-        if ("consumer_gaps",) not in tables:
-            return []
-        return _select_gaps(db, f"positions {path}", consumer)
+        tables = {
+            row[0] for row in query(db, f"positions {path}", "SELECT name FROM sqlite_master")
+        }
+        return _select_gaps(db, f"positions {path}", consumer, tables)
     finally:
         db.close()
 
 
-def _select_gaps(db: sqlite3.Connection, what: str, consumer: str | None) -> list[GapReport]:
-    if consumer is None:
-        rows = query(db, what, f"{_SELECT_GAPS} ORDER BY rowid")
-    else:
-        rows = query(db, what, f"{_SELECT_GAPS} WHERE consumer = ? ORDER BY rowid", consumer)
-    return list(_reports(rows))
+def _select_gaps(
+    db: sqlite3.Connection,
+    what: str,
+    consumer: str | None,
+    tables: Iterable[str] = ("consumer_gaps", "consumer_loss_windows"),
+) -> list[GapReport]:
+    """Both kinds of report, each in the order saved, merged by detection time."""
+    where = "" if consumer is None else " WHERE consumer = ?"
+    parameters = () if consumer is None else (consumer,)
+    ranges: list[GapReport] = []
+    windows: list[GapReport] = []
+    if "consumer_gaps" in tables:
+        rows = query(db, what, f"{_SELECT_GAPS}{where} ORDER BY rowid", *parameters)
+        ranges = [_range_report(*row) for row in rows]
+    if "consumer_loss_windows" in tables:
+        rows = query(db, what, f"{_SELECT_WINDOWS}{where} ORDER BY rowid", *parameters)
+        windows = [_window_report(*row) for row in rows]
+    return list(heapq.merge(ranges, windows, key=lambda report: report.detected_at))
+
+
+def _insert_reports(db: sqlite3.Connection, gaps: Sequence[GapReport]) -> None:
+    ranges = [_gap_row(report) for report in gaps if report.seqs is not None]
+    windows = [_window_row(report) for report in gaps if report.seqs is None]
+    if ranges:
+        db.executemany(_INSERT_GAP, ranges)
+    if windows:
+        db.executemany(_INSERT_WINDOW, windows)
+
+
+def _instant(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
 
 
 def _gap_row(report: GapReport) -> tuple[object, ...]:
-    detected = report.detected_at.astimezone(UTC).isoformat()
     return (
         report.consumer,
         report.source,
@@ -155,18 +211,47 @@ def _gap_row(report: GapReport) -> tuple[object, ...]:
         report.last,
         report.reason,
         report.pattern,
-        detected,
+        _instant(report.detected_at),
     )
 
 
-def _reports(rows: Iterable[Any]) -> Iterable[GapReport]:
-    for consumer, pattern, source, first, last, reason, detected in rows:
-        yield GapReport(
-            consumer=str(consumer),
-            pattern=str(pattern),
-            source=str(source),
-            first=int(first),
-            last=int(last),
-            reason=str(reason),
-            detected_at=datetime.fromisoformat(str(detected)),
-        )
+def _window_row(report: GapReport) -> tuple[object, ...]:
+    window = report.window
+    assert window is not None
+    return (
+        report.consumer,
+        report.source,
+        _instant(window[0]),
+        _instant(window[1]),
+        report.reason,
+        report.pattern,
+        _instant(report.detected_at),
+    )
+
+
+def _range_report(*row: Any) -> GapReport:
+    consumer, pattern, source, first, last, reason, detected = row
+    return GapReport(
+        consumer=str(consumer),
+        pattern=str(pattern),
+        source=str(source),
+        first=int(first),
+        last=int(last),
+        reason=str(reason),
+        detected_at=datetime.fromisoformat(str(detected)),
+    )
+
+
+def _window_report(*row: Any) -> GapReport:
+    consumer, pattern, source, lost_from, lost_until, reason, detected = row
+    return GapReport(
+        consumer=str(consumer),
+        pattern=str(pattern),
+        source=str(source),
+        first=None,
+        last=None,
+        reason=str(reason),
+        detected_at=datetime.fromisoformat(str(detected)),
+        lost_from=datetime.fromisoformat(str(lost_from)),
+        lost_until=datetime.fromisoformat(str(lost_until)),
+    )

@@ -2,6 +2,13 @@
 
 A connection (``osed.bus._mqtt_client``) ends on the first network error; this wraps it so the
 bus sees one link for its whole life. Each (re)connection is a fresh connection object.
+
+A persistent session is the broker's promise to queue what arrives for us while we are away.
+A broker that restarts without having saved the session (Mosquitto writes it only every
+``autosave_interval``) breaks that promise silently: its CONNACK merely says no session is
+present, and what it held or received before the subscriptions were made again is gone. The
+link subscribes again on every connection whatever the CONNACK says, and reports such a
+reconnection as a :class:`SessionLoss` with the time window concerned.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import random
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from osed.bus._mqtt_client import (
     ConnectionLostError,
@@ -22,6 +30,7 @@ from osed.bus._mqtt_client import (
 )
 from osed.bus._mqtt_packets import Will
 from osed.domain.errors import ConfigurationError, UnavailableError
+from osed.domain.time import Clock, SystemClock
 
 __all__ = [
     "Backoff",
@@ -32,6 +41,8 @@ __all__ = [
     "MqttEndpoint",
     "MqttLink",
     "MqttMessage",
+    "OnSessionLost",
+    "SessionLoss",
     "Will",
 ]
 
@@ -40,6 +51,21 @@ log = logging.getLogger(__name__)
 OnConnect = Callable[[MqttConnection], Awaitable[None]]
 OnMessage = Callable[[MqttConnection, MqttMessage], Awaitable[None]]
 OnMessages = Callable[[MqttConnection, list[MqttMessage]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLoss:
+    """The broker took a reconnection of ``client_id`` without the persistent session it held
+    before. What it had queued for us, and what arrived for us before the subscriptions were
+    made again, may be lost: messages it accepted from ``since`` (the last moment the old
+    connection showed the session alive) until ``until`` (subscribed again)."""
+
+    client_id: str
+    since: datetime
+    until: datetime
+
+
+OnSessionLost = Callable[[SessionLoss], Awaitable[None]]
 
 
 class LinkUnavailableError(UnavailableError):
@@ -91,6 +117,8 @@ class MqttLink:
         will: Will | None = None,
         manual_ack: bool = False,
         backoff: Backoff | None = None,
+        on_session_lost: OnSessionLost | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if on_message is not None and on_messages is not None:
             raise ConfigurationError("give an MQTT link on_message or on_messages, not both")
@@ -109,6 +137,11 @@ class MqttLink:
         self._window = asyncio.Semaphore(endpoint.max_inflight) if endpoint.max_inflight else None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._on_session_lost = on_session_lost
+        self._clock = clock if clock is not None else SystemClock()
+        self._session_expected = False  # the broker holds a persistent session of ours
+        self._alive_at: datetime | None = None  # when the last connection last showed it
+        self._forgotten_since: datetime | None = None  # a loss not reported yet
 
     async def start(self) -> None:
         """First connection; ConfigurationError when the broker cannot be reached or refuses."""
@@ -194,14 +227,45 @@ class MqttLink:
             timeout=endpoint.connect_timeout,
             manual_ack=self._manual_ack,
         )
+        forgotten = self._session_expected and not connection.session_present
+        if forgotten and self._forgotten_since is None:
+            # Kept until the subscriptions are made again: a retry finds the empty session
+            # this CONNACK created and would take it for the old one.
+            self._forgotten_since = self._alive_at or self._clock.now()
         try:
-            await self._on_connect(connection)
+            await self._on_connect(connection)  # subscribes again, whatever the broker kept
         except BaseException:
             connection.abort()
             raise
+        self._session_expected = self._persistent
         self._connection = connection
+        if self._forgotten_since is not None:
+            loss = SessionLoss(self.client_id, self._forgotten_since, self._clock.now())
+            self._forgotten_since = None
+            await self._report(loss)
         self._up.set()
         return connection
+
+    async def _report(self, loss: SessionLoss) -> None:
+        log.warning(
+            "MQTT broker %s:%d forgot the session of %s: messages it accepted from %s to %s "
+            "may be lost",
+            self._endpoint.host,
+            self._endpoint.port,
+            self.client_id,
+            loss.since.isoformat(),
+            loss.until.isoformat(),
+        )
+        if self._on_session_lost is None:
+            return
+        try:
+            await self._on_session_lost(loss)
+        except Exception:  # the link must go on; the warning above stays
+            log.exception("MQTT link %s could not report its lost session", self.client_id)
+
+    def _wall_time(self, loop_time: float) -> datetime:
+        ago = max(0.0, asyncio.get_running_loop().time() - loop_time)
+        return self._clock.now() - timedelta(seconds=ago)
 
     async def _run(self, connection: MqttConnection) -> None:
         while True:
@@ -210,6 +274,7 @@ class MqttLink:
             except (ConnectionLostError, OSError) as exc:
                 log.warning("MQTT link %s lost: %s", self.client_id, exc)
             self._up.clear()
+            self._alive_at = self._wall_time(connection.known_alive_at)
             connection.abort()  # the socket may be half-open; close our side too
             connection = await self._reconnect()
 

@@ -57,6 +57,9 @@ pipelines:
     store:
       series: "{device}/{component}/{measurand}/{phase}"
 """
+# The same pipeline reading raw MQTT from a field device instead of the bus.
+RAW_PIPELINES = PIPELINES.replace("ingress: bus", "ingress: raw")
+assert "ingress: raw" in RAW_PIPELINES
 
 
 def tail(path: Path, size: int = 3000) -> str:
@@ -123,13 +126,15 @@ class ManagedProcess:
 
 
 class BridgeProcess(ManagedProcess):
-    """``osed run bridge``: bus and field broker = ``broker``, storage ``ts.sqlite``."""
+    """``osed run bridge``: field broker ``broker``, bus on ``bus_broker`` (default: the same
+    broker), storage ``ts.sqlite``."""
 
     name = "bridge"
 
-    def __init__(self, folder: Path, broker: Broker) -> None:
+    def __init__(self, folder: Path, broker: Broker, *, bus_broker: Broker | None = None) -> None:
         super().__init__(folder)
         self.broker = broker
+        self.bus_broker = bus_broker if bus_broker is not None else broker
         self.database = folder / "ts.sqlite"
         self.state = folder / "state"
         self.pipelines = folder / "pipelines.yaml"
@@ -143,8 +148,8 @@ class BridgeProcess(ManagedProcess):
         return dict(
             os.environ,
             OSED_BUS__BACKEND="mqtt",
-            OSED_BUS__MQTT__HOST=self.broker.host,
-            OSED_BUS__MQTT__PORT=str(self.broker.port),
+            OSED_BUS__MQTT__HOST=self.bus_broker.host,
+            OSED_BUS__MQTT__PORT=str(self.bus_broker.port),
             OSED_BRIDGE__FIELD__HOST=self.broker.host,
             OSED_BRIDGE__FIELD__PORT=str(self.broker.port),
             OSED_BRIDGE__PIPELINES_FILE=str(self.pipelines),

@@ -17,8 +17,16 @@ from osed.bridge import (
 from osed.bridge.samples import Message, StepResult
 from osed.bridge.steps import BUILTIN_STEPS
 from osed.bus.memory import MemoryBus
-from osed.bus.reliable import InMemoryOutbox, InMemoryPositions, Publisher
+from osed.bus.reliable import (
+    GAPS_PATTERN,
+    InMemoryOutbox,
+    InMemoryPositions,
+    Publisher,
+    SqlitePositions,
+    read_gap_reports,
+)
 from osed.codec.envelope import encode_envelope
+from osed.codec.gap import gap_report_to_json
 from osed.domain.envelope import Envelope
 from osed.domain.time import ManualClock
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
@@ -278,9 +286,13 @@ class _BatchingFeed(_Feed):
     def __init__(self) -> None:
         super().__init__()
         self.batch_handlers: list[Any] = []
+        self.session_lost: dict[str, Any] = {}
 
-    async def subscribe_batches(self, pattern: str, handler: Any) -> None:
+    async def subscribe_batches(
+        self, pattern: str, handler: Any, *, on_session_lost: Any = None
+    ) -> None:
         self.batch_handlers.append(handler)
+        self.session_lost[pattern] = on_session_lost
 
 
 RAW_CONFIG = """
@@ -322,6 +334,39 @@ async def test_the_service_takes_raw_messages_one_by_one_or_in_batches(batching:
     assert seconds == ["00", "01", "02"]
     if batching:  # once stored and published, not before
         assert acknowledged == [("first", 2), ("second", 1)]
+
+
+async def test_a_lost_raw_session_is_saved_and_published_as_a_time_window(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(T0)
+    bus = MemoryBus(clock=clock)
+    await bus.start()
+    heard = _Collector()
+    await bus.subscribe(GAPS_PATTERN, heard)
+    path = tmp_path / "bridge-positions.sqlite"
+    feed = _BatchingFeed()
+    service = BridgeService(
+        load_config(RAW_CONFIG), bus, raw_feed=feed, positions=SqlitePositions(path), clock=clock
+    )
+    await service.start()
+    clock.advance(timedelta(seconds=5))
+    lost = feed.session_lost["bal/raw/#"]
+    await lost(T0 + timedelta(seconds=1), T0 + timedelta(seconds=4))
+    await service.stop()  # waits for the report to be published
+    await bus.stop()
+    expected = {
+        "consumer": "bridge.pmu.0",
+        "pattern": "bal/raw/#",
+        "source": "raw.bal.raw.#",
+        "lostFrom": "2023-06-29T10:00:01Z",
+        "lostUntil": "2023-06-29T10:00:04Z",
+        "reason": "session_lost",
+        "detectedAt": "2023-06-29T10:00:05Z",
+    }
+    assert [gap_report_to_json(report) for report in read_gap_reports(path)] == [expected]
+    assert [json.loads(e.payload) for e in heard.envelopes] == [expected]
+    assert [e.topic for e in heard.envelopes] == ["_osed/gaps/bridge.pmu.0"]
 
 
 def test_raw_ingress_wraps_a_batch_in_order() -> None:

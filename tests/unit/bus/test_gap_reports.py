@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -296,6 +299,60 @@ def _firsts(saves: Sequence[tuple[int, list[GapReport]]]) -> list[GapReport]:
     return list(seen.values())
 
 
+def _window(second: int) -> GapReport:
+    """A raw subscription's lost session: messages from ``second`` - 2 s to ``second`` - 1 s."""
+    return GapReport(
+        "bridge.pmu.0",
+        "bal/raw/#",
+        "raw.bal.raw.#",
+        None,
+        None,
+        "session_lost",
+        T0 + timedelta(seconds=second),
+        lost_from=T0 + timedelta(seconds=second - 2),
+        lost_until=T0 + timedelta(seconds=second - 1),
+    )
+
+
+def test_time_windows_are_recorded_once_and_read_back_among_the_ranges(tmp_path: Path) -> None:
+    path = tmp_path / "positions.sqlite"
+    memory, disk = InMemoryPositions(), SqlitePositions(path)
+    # Detected at T0 (a range), T0 + 3 s (a window), T0 + 5 s (a range).
+    for positions in (memory, disk):
+        positions.save("c1", "s1", 7, [REPORTS[0]])
+        positions.record([_window(3)])
+        positions.record([_window(3)])  # the same loss again: kept once
+        positions.save("c1", "s2", 9, [REPORTS[5]])
+    disk.close()
+    expected = [REPORTS[0], _window(3), REPORTS[5]]
+    reopened = SqlitePositions(path)
+    assert memory.gaps() == reopened.gaps() == read_gap_reports(path) == expected
+    assert reopened.gaps("bridge.pmu.0") == read_gap_reports(path, "bridge.pmu.0") == [_window(3)]
+    assert reopened.load("c1") == {"s1": 7, "s2": 9}  # a window moves no position
+    reopened.close()
+
+
+def test_a_positions_file_from_before_time_windows_reads_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE consumer_gaps (consumer TEXT NOT NULL, source TEXT NOT NULL, "
+            "first INTEGER NOT NULL, last INTEGER NOT NULL, reason TEXT NOT NULL, "
+            "pattern TEXT NOT NULL, detected_at TEXT NOT NULL, "
+            "PRIMARY KEY (consumer, source, first))"
+        )
+        db.execute(
+            "INSERT INTO consumer_gaps VALUES ('c1', 's1', 1, 1, 'unavailable', 't/#', ?)",
+            (T0.isoformat(),),
+        )
+    db.close()
+    assert read_gap_reports(path) == [REPORTS[0]]
+    upgraded = SqlitePositions(path)  # the service's next start adds the table
+    upgraded.record([_window(3)])
+    upgraded.close()
+    assert read_gap_reports(path) == [REPORTS[0], _window(3)]
+
+
 # ------------------------------------------------------------------------------- the CLI
 def test_osed_bus_gaps_prints_json_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -321,6 +378,30 @@ def test_osed_bus_gaps_prints_json_lines(
     path = str(positions_path(state, "bridge"))
     assert main(["bus", "gaps", "--db", path, "--consumer", "c1", "--source", "s2"]) == 0
     assert [decode_gap_report(x) for x in capsys.readouterr().out.splitlines()] == [third]
+
+
+def test_osed_bus_gaps_prints_a_lost_session_as_its_time_window(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    bridge = SqlitePositions(positions_path(state, "bridge"))
+    bridge.save("bridge.meters.0", "s1", 7, [REPORTS[5]])  # detected at T0 + 5 s
+    bridge.record([_window(3)])
+    bridge.close()
+    command = [sys.executable, "-m", "osed.cli", "bus", "gaps", "--state-dir", str(state)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line) for line in done.stdout.splitlines()] == [
+        {
+            "consumer": "bridge.pmu.0",
+            "pattern": "bal/raw/#",
+            "source": "raw.bal.raw.#",
+            "lostFrom": "2026-05-01T00:00:01Z",
+            "lostUntil": "2026-05-01T00:00:02Z",
+            "reason": "session_lost",
+            "detectedAt": "2026-05-01T00:00:03Z",
+        },
+        gap_report_to_json(REPORTS[5]),
+    ]
 
 
 def test_osed_bus_gaps_without_a_positions_file_fails(
