@@ -1,0 +1,439 @@
+"""``osed market submit | cancel | position``: a party's requests to a running Market Agent.
+
+The commands reach the agent over the configured databus (MQTT or NATS, the settings
+``osed serve`` reads) through the agents' own :class:`~osed.agents.bus_client.BusMarketClient`:
+the request on ``cts/<market>/requests``, the reply on ``cts/<market>/replies/<source>``,
+the party's transactions on ``cts/<market>/transactions/<party>`` (docs/market-agent.md).
+Prices and quantities are given and printed in units; on the wire they are integers at the
+market's scales (``market.price_scale``, ``market.quantity_scale``). Each command prints one
+JSON object on standard output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from osed.cli import _arguments as arguments
+from osed.cli._io import print_json
+from osed.codec._iso import format_instant
+from osed.domain.cts import (
+    EiCanceledTender,
+    EiCancelTender,
+    EiCreatedTender,
+    EiCreatedTransaction,
+    EiCreateTender,
+    EiCreateTransaction,
+    EiReplyPosition,
+    EiRequestPosition,
+    EiResponse,
+    IntervalDetail,
+    ResponseCode,
+    Side,
+    Tender,
+)
+from osed.domain.envelope import Envelope
+from osed.domain.errors import ConfigurationError, Problem, ValidationError
+from osed.domain.problems import Problems
+from osed.domain.time import Interval, SystemClock
+from osed.domain.units import scaled_to_decimal
+from osed.ports.bus import Subscription
+
+if TYPE_CHECKING:  # the bus, the agents and the settings load only when a command runs
+    from osed.agents.bus_client import BusMarketClient
+    from osed.runtime.settings import Settings
+
+T = TypeVar("T")
+EXIT_REFUSED = 1
+_SIDES = ("buy", "sell")
+
+
+def register(commands: Any) -> None:
+    _register_submit(commands)
+    _register_cancel(commands)
+    _register_position(commands)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--party", required=True, help="the party the request is made for")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="YAML settings file (else $OSED_CONFIG)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        help="seconds to wait for the agent's reply before asking again (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--attempts",
+        type=int,
+        default=3,
+        help="requests sent (same request id) before giving up (default: %(default)s)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON (the default output)")
+
+
+def _register_submit(commands: Any) -> None:
+    submit: argparse.ArgumentParser = commands.add_parser(
+        "submit",
+        help="submit a tender to a running Market Agent",
+        description=(
+            "Sends EiCreateTender for one delivery interval of the market's length and prints "
+            '{"status": "accepted"|"rejected", "code", "reasons", "tender_id", "party", '
+            '"transactions": [...]}: the transactions are the trades the market made within '
+            "--wait seconds of the reply (a continuous market's immediate matches); a call "
+            "market trades at its gate closure, see `osed market position`. Exit 1 when "
+            "the agent rejects the tender."
+        ),
+    )
+    _common(submit)
+    submit.add_argument("--side", required=True, choices=_SIDES, help="buy or sell")
+    submit.add_argument("--quantity", required=True, help="energy in the market's unit, > 0")
+    submit.add_argument("--price", required=True, help="limit price per unit, > 0")
+    submit.add_argument(
+        "--interval",
+        required=True,
+        metavar="START",
+        help="start of the delivery interval, ISO 8601 with time zone (2026-07-01T10:00Z); "
+        "its length is market.interval_minutes",
+    )
+    submit.add_argument(
+        "--tender-id", default=None, help="the tender's id (default: a new unique one)"
+    )
+    submit.add_argument(
+        "--wait",
+        type=float,
+        default=0.5,
+        help="seconds to collect transactions after the reply (default: %(default)s)",
+    )
+    submit.set_defaults(handler=_run_submit)
+
+
+def _register_cancel(commands: Any) -> None:
+    cancel: argparse.ArgumentParser = commands.add_parser(
+        "cancel",
+        help="cancel a tender at a running Market Agent",
+        description=(
+            'Sends EiCancelTender and prints {"status": "cancelled"|"rejected", "code", '
+            '"reasons", "tender_id", "party", "remaining_quantity"}. Exit 1 when refused.'
+        ),
+    )
+    cancel.add_argument("tender_id", metavar="TENDER_ID", help="the id given at submit")
+    _common(cancel)
+    cancel.set_defaults(handler=_run_cancel)
+
+
+def _register_position(commands: Any) -> None:
+    position: argparse.ArgumentParser = commands.add_parser(
+        "position",
+        help="a party's committed position per interval, from a running Market Agent",
+        description=(
+            'Sends EiRequestPosition and prints {"party", "start", "end", "positions": '
+            '[{"start", "end", "quantity"}]}, quantities in units, bought positive, one entry '
+            "per interval with trades."
+        ),
+    )
+    _common(position)
+    position.add_argument("--start", required=True, help="ISO 8601 date-time with time zone")
+    position.add_argument("--end", required=True, help="ISO 8601 date-time with time zone")
+    position.set_defaults(handler=_run_position)
+
+
+# ------------------------------------------------------------------------------ commands
+
+
+@dataclass(frozen=True, slots=True)
+class TenderArguments:
+    party: str
+    side: str
+    quantity: int
+    price: int
+    start: datetime
+    tender_id: str
+
+
+def _run_submit(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    market = settings.market
+    tender = parse_tender_arguments(args, market.price_scale, market.quantity_scale)
+    interval = Interval(tender.start, timedelta(minutes=market.interval_minutes))
+    request = EiCreateTender(
+        request_id=_new_id("submit"),
+        party_id=tender.party,
+        counter_party_id=market.market_id,
+        tender=Tender(
+            tender_id=tender.tender_id,
+            side=Side(tender.side.upper()),
+            detail=IntervalDetail(interval, tender.price, tender.quantity),
+            price_scale=market.price_scale,
+            quantity_scale=market.quantity_scale,
+            currency=market.currency,
+            market_id=market.market_id,
+        ),
+        market_id=market.market_id,
+    )
+    collected: list[EiCreateTransaction] = []
+
+    async def submit(client: BusMarketClient) -> EiCreatedTender:
+        reply = await client.create_tender(request)
+        if reply.response.ok and args.wait > 0:
+            await asyncio.sleep(args.wait)
+        return reply
+
+    reply = _session(settings, args, tender.party, submit, collected)
+    transactions = [
+        _transaction_json(message)
+        for message in collected
+        if message.transaction.tender.tender_id == tender.tender_id
+    ]
+    print_json(
+        {
+            "status": "accepted" if reply.response.ok else "rejected",
+            **_response_json(reply.response),
+            "tender_id": tender.tender_id,
+            "party": tender.party,
+            "transactions": transactions,
+        }
+    )
+    return 0 if reply.response.ok else EXIT_REFUSED
+
+
+def _run_cancel(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    problems = Problems("market cancel arguments")
+    party = arguments.name(args.party, "--party", problems)
+    if not args.tender_id:
+        problems.add("TENDER_ID", "missing", "needs the id given at submit")
+    _check_client_options(args, problems)
+    problems.check()
+    assert party is not None
+    request = EiCancelTender(
+        request_id=_new_id("cancel"),
+        party_id=party,
+        counter_party_id=settings.market.market_id,
+        tender_id=args.tender_id,
+    )
+
+    async def cancel(client: BusMarketClient) -> EiCanceledTender:
+        return await client.cancel_tender(request)
+
+    reply = _session(settings, args, party, cancel, [])
+    remaining = scaled_to_decimal(reply.remaining_quantity, settings.market.quantity_scale)
+    print_json(
+        {
+            "status": "cancelled" if reply.response.ok else "rejected",
+            **_response_json(reply.response),
+            "tender_id": args.tender_id,
+            "party": party,
+            "remaining_quantity": _number(remaining),
+        }
+    )
+    return 0 if reply.response.ok else EXIT_REFUSED
+
+
+def _run_position(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    problems = Problems("market position arguments")
+    party = arguments.name(args.party, "--party", problems)
+    start = arguments.instant(args.start, "--start", problems)
+    end = arguments.instant(args.end, "--end", problems)
+    if start is not None and end is not None and end <= start:
+        problems.add("--end", "empty_range", "must be after --start")
+    _check_client_options(args, problems)
+    problems.check()
+    assert party is not None
+    assert start is not None
+    assert end is not None
+    request = EiRequestPosition(
+        request_id=_new_id("position"),
+        requestor_party_id=party,
+        position_party_id=party,
+        bounding_interval=Interval(start, end - start),
+        market_id=settings.market.market_id,
+    )
+
+    async def position(client: BusMarketClient) -> EiReplyPosition:
+        return await client.request_position(request)
+
+    reply = _session(settings, args, party, position, [])
+    print_json(
+        {
+            "party": party,
+            "start": format_instant(start),
+            "end": format_instant(end),
+            "positions": [
+                {
+                    "start": format_instant(row.interval.start),
+                    "end": format_instant(row.interval.end),
+                    "quantity": _number(scaled_to_decimal(row.quantity, reply.quantity_scale)),
+                }
+                for row in reply.positions
+            ],
+        }
+    )
+    return 0
+
+
+# ----------------------------------------------------------------------------- arguments
+
+
+def parse_tender_arguments(
+    args: argparse.Namespace, price_scale: int, quantity_scale: int
+) -> TenderArguments:
+    """The tender options, checked all at once (ValidationError naming each option)."""
+    problems = Problems("market submit arguments")
+    party = arguments.name(args.party, "--party", problems)
+    quantity = arguments.scaled(args.quantity, quantity_scale, "--quantity", problems)
+    price = arguments.scaled(args.price, price_scale, "--price", problems)
+    start = arguments.instant(args.interval, "--interval", problems)
+    tender_id = args.tender_id if args.tender_id is not None else _new_id("tender")
+    arguments.name(tender_id, "--tender-id", problems)
+    if not (math.isfinite(args.wait) and args.wait >= 0):
+        problems.add("--wait", "bad_wait", "must be a number of seconds >= 0")
+    _check_client_options(args, problems)
+    problems.check()
+    assert party is not None
+    assert quantity is not None
+    assert price is not None
+    assert start is not None
+    return TenderArguments(party, args.side, quantity, price, start, tender_id)
+
+
+def _check_client_options(args: argparse.Namespace, problems: Problems) -> None:
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        problems.add("--timeout", "bad_timeout", "must be a number of seconds above zero")
+    if args.attempts < 1:
+        problems.add("--attempts", "bad_attempts", "must be at least 1")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from osed.runtime.settings import load_settings  # noqa: PLC0415 - pydantic: load late
+
+    settings = load_settings(args.config)
+    if settings.bus.backend == "memory":
+        raise ValidationError(
+            [
+                Problem(
+                    "$.bus.backend",
+                    "memory_bus",
+                    "the memory bus lives inside one process: set bus.backend to mqtt or nats "
+                    "(OSED_BUS__BACKEND), as the running Market Agent has it",
+                )
+            ],
+            subject="settings",
+        )
+    return settings
+
+
+# ------------------------------------------------------------------------------- the bus
+
+
+def _session(
+    settings: Settings,
+    args: argparse.Namespace,
+    party: str,
+    call: Callable[[BusMarketClient], Awaitable[T]],
+    transactions: list[EiCreateTransaction],
+) -> T:
+    """Connect, run ``call`` with a started client, disconnect; the party's transactions
+    arriving meanwhile are appended to ``transactions`` (and confirmed, as a party does)."""
+    return asyncio.run(_connected(settings, args, party, call, transactions))
+
+
+async def _connected(
+    settings: Settings,
+    args: argparse.Namespace,
+    party: str,
+    call: Callable[[BusMarketClient], Awaitable[T]],
+    transactions: list[EiCreateTransaction],
+) -> T:
+    # The bus and the agents load only when a command runs, not for `osed --help`.
+    from osed.agents.bus_client import BusMarketClient  # noqa: PLC0415
+    from osed.runtime.container import build_bus  # noqa: PLC0415
+    from osed.runtime.cts_bus import CtsBusLink  # noqa: PLC0415
+
+    clock = SystemClock()
+    # A source (and broker client id) of its own: replies come back to this run only, and a
+    # running service with the configured client id is not disconnected.
+    source = _new_id("cli")
+    bus = build_bus(settings, clock, client_id=source)
+
+    async def subscribe(
+        pattern: str, handler: Callable[[Envelope], Awaitable[None]], _name: str
+    ) -> Subscription:
+        # Not durable: a one-off command must leave no session behind at the broker.
+        return await bus.subscribe(pattern, handler)
+
+    async def on_transaction(message: EiCreateTransaction) -> EiCreatedTransaction:
+        transactions.append(message)
+        return EiCreatedTransaction(
+            EiResponse(int(ResponseCode.OK), message.request_id, clock.now()),
+            party,
+            message.counter_party_id,
+            message.transaction.transaction_id,
+        )
+
+    try:
+        await bus.start()
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"cannot reach the {settings.bus.backend} bus: {exc}") from None
+    try:
+        link = CtsBusLink(bus, source=source, clock=clock)
+        client = BusMarketClient(
+            market_id=settings.market.market_id,
+            party_id=party,
+            source=source,
+            publish=link.publish,
+            subscribe=subscribe,
+            timeout_s=args.timeout,
+            attempts=args.attempts,
+        )
+        await client.start(on_transaction)
+        try:
+            return await call(client)
+        finally:
+            await client.stop()
+    finally:
+        await bus.stop()
+
+
+# -------------------------------------------------------------------------------- output
+
+
+def _response_json(response: EiResponse) -> dict[str, Any]:
+    reasons = [response.response_description] if response.response_description else []
+    reasons += list(response.response_terms_violated)
+    return {"code": int(response.response_code), "reasons": reasons}
+
+
+def _transaction_json(message: EiCreateTransaction) -> dict[str, Any]:
+    tender = message.transaction.tender
+    detail = tender.interval_detail
+    return {
+        "transaction_id": message.transaction.transaction_id,
+        "side": tender.side.value.lower(),
+        "quantity": _number(scaled_to_decimal(detail.quantity, tender.quantity_scale)),
+        "price": _number(scaled_to_decimal(detail.price, tender.price_scale)),
+        "currency": tender.currency,
+        "start": format_instant(detail.interval.start),
+        "end": format_instant(detail.interval.end),
+        "counter_party": message.counter_party_id,
+    }
+
+
+def _number(value: Decimal) -> int | float:
+    """A scaled quantity for JSON: an integer when whole, else the nearest float."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _new_id(kind: str) -> str:
+    return f"{kind}-{secrets.token_hex(8)}"
