@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from osed import __version__
-from osed.cli import bus, grid, ledger, market, optimize, serve
+from osed.cli import bus, grid, ledger, market, optimize, series, serve
 from osed.domain.errors import OsedError, ValidationError
 
 EXIT_INVALID = 2
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     bus.register(groups)
     grid.register(groups)
     optimize.register(groups)
+    series.register(groups)
     return parser
 
 

@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from osed.codec._iso import parse_duration
+from osed.codec._reader import BadValueError
 from osed.domain.problems import Problems
 
 _NAME = re.compile(r"[^/+#\s\x00-\x1f]+")
@@ -36,12 +38,16 @@ def instant(value: str, option: str, problems: Problems) -> datetime | None:
 
 
 def duration(value: str, option: str, problems: Problems) -> timedelta | None:
-    """A positive duration such as ``15min``, ``1h``, ``30s``, ``1d``."""
+    """A positive duration such as ``15min``, ``1h``, ``30s``, ``1d`` or ISO 8601 ``PT15M``."""
     match = _DURATION.fullmatch(value.strip())
-    if match is None:
-        problems.add(option, "bad_duration", f"{value!r} is not like 15min, 1h, 30s or 1d")
-        return None
-    amount = int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if match is not None:
+        amount = int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    else:
+        try:
+            amount = parse_duration(value.strip())
+        except BadValueError:
+            problems.add(option, "bad_duration", f"{value!r} is not like 15min, 1h, 1d or PT15M")
+            return None
     if amount <= timedelta(0):
         problems.add(option, "bad_duration", "must be longer than zero")
         return None
