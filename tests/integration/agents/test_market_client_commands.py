@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.integration.agents.market_process import MarketAgentProcess
-from tests.services.brokers import Broker
+from tests.services.brokers import Broker, nats_server  # noqa: F401 (a fixture)
 
 INTERVAL = "2026-07-01T10:00:00Z"
 
@@ -112,3 +112,27 @@ def test_no_agent_on_the_bus_is_reported_after_the_attempts(mosquitto: Broker) -
     assert out is None
     assert "no answer" in err
     assert "after 2 attempts" in err
+
+
+def test_the_commands_work_over_nats_too(tmp_path: Path, nats_server: Broker) -> None:  # noqa: F811
+    process = MarketAgentProcess(tmp_path / "agent", nats_server)
+    process.folder.mkdir()
+    process.env.pop("OSED_BUS__MQTT__HOST")
+    process.env.pop("OSED_BUS__MQTT__PORT")
+    process.env["OSED_BUS__BACKEND"] = "nats"
+    process.env["OSED_BUS__NATS__SERVERS"] = f'["nats://127.0.0.1:{nats_server.port}"]'
+    process.start()
+    try:
+        process.wait_ready()
+        argv = ["--quantity", "1.5", "--interval", INTERVAL]
+        code, _, err = osed(
+            process.env, "submit", "--party", "a", "--side", "sell", "--price", "0.1", *argv
+        )
+        assert code == 0, err
+        code, bought, err = osed(
+            process.env, "submit", "--party", "b", "--side", "buy", "--price", "0.2", *argv
+        )
+        assert code == 0, err
+        assert [t["quantity"] for t in bought["transactions"]] == [1.5]
+    finally:
+        assert process.stop() == 0
