@@ -14,44 +14,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from osed.cli import _arguments as arguments
 from osed.cli._io import print_json
+from osed.cli._market_session import Connection, market_session, new_id
 from osed.codec._iso import format_instant
 from osed.domain.cts import (
     EiCanceledTender,
     EiCancelTender,
     EiCreatedTender,
-    EiCreatedTransaction,
     EiCreateTender,
     EiCreateTransaction,
     EiReplyPosition,
     EiRequestPosition,
     EiResponse,
     IntervalDetail,
-    ResponseCode,
     Side,
     Tender,
 )
-from osed.domain.envelope import Envelope
-from osed.domain.errors import ConfigurationError, Problem, ValidationError
+from osed.domain.errors import Problem, ValidationError
 from osed.domain.problems import Problems
-from osed.domain.time import Interval, SystemClock
+from osed.domain.time import Interval
 from osed.domain.units import scaled_to_decimal
-from osed.ports.bus import Subscription
 
 if TYPE_CHECKING:  # the bus, the agents and the settings load only when a command runs
     from osed.agents.bus_client import BusMarketClient
     from osed.runtime.settings import Settings
 
-T = TypeVar("T")
 EXIT_REFUSED = 1
 _SIDES = ("buy", "sell")
 
@@ -167,7 +161,7 @@ def _run_submit(args: argparse.Namespace) -> int:
     tender = parse_tender_arguments(args, market.price_scale, market.quantity_scale)
     interval = Interval(tender.start, timedelta(minutes=market.interval_minutes))
     request = EiCreateTender(
-        request_id=_new_id("submit"),
+        request_id=new_id("submit"),
         party_id=tender.party,
         counter_party_id=market.market_id,
         tender=Tender(
@@ -189,7 +183,7 @@ def _run_submit(args: argparse.Namespace) -> int:
             await asyncio.sleep(args.wait)
         return reply
 
-    reply = _session(settings, args, tender.party, submit, collected)
+    reply = market_session(settings, _connection(args), tender.party, submit, collected)
     transactions = [
         _transaction_json(message)
         for message in collected
@@ -217,7 +211,7 @@ def _run_cancel(args: argparse.Namespace) -> int:
     problems.check()
     assert party is not None
     request = EiCancelTender(
-        request_id=_new_id("cancel"),
+        request_id=new_id("cancel"),
         party_id=party,
         counter_party_id=settings.market.market_id,
         tender_id=args.tender_id,
@@ -226,7 +220,7 @@ def _run_cancel(args: argparse.Namespace) -> int:
     async def cancel(client: BusMarketClient) -> EiCanceledTender:
         return await client.cancel_tender(request)
 
-    reply = _session(settings, args, party, cancel, [])
+    reply = market_session(settings, _connection(args), party, cancel, [])
     remaining = scaled_to_decimal(reply.remaining_quantity, settings.market.quantity_scale)
     print_json(
         {
@@ -254,7 +248,7 @@ def _run_position(args: argparse.Namespace) -> int:
     assert start is not None
     assert end is not None
     request = EiRequestPosition(
-        request_id=_new_id("position"),
+        request_id=new_id("position"),
         requestor_party_id=party,
         position_party_id=party,
         bounding_interval=Interval(start, end - start),
@@ -264,7 +258,7 @@ def _run_position(args: argparse.Namespace) -> int:
     async def position(client: BusMarketClient) -> EiReplyPosition:
         return await client.request_position(request)
 
-    reply = _session(settings, args, party, position, [])
+    reply = market_session(settings, _connection(args), party, position, [])
     print_json(
         {
             "party": party,
@@ -295,7 +289,7 @@ def parse_tender_arguments(
     quantity = arguments.scaled(args.quantity, quantity_scale, "--quantity", problems)
     price = arguments.scaled(args.price, price_scale, "--price", problems)
     start = arguments.instant(args.interval, "--interval", problems)
-    tender_id = args.tender_id if args.tender_id is not None else _new_id("tender")
+    tender_id = args.tender_id if args.tender_id is not None else new_id("tender")
     arguments.name(tender_id, "--tender-id", problems)
     if not (math.isfinite(args.wait) and args.wait >= 0):
         problems.add("--wait", "bad_wait", "must be a number of seconds >= 0")
@@ -315,6 +309,10 @@ def _check_client_options(args: argparse.Namespace, problems: Problems) -> None:
         problems.add("--attempts", "bad_attempts", "must be at least 1")
 
 
+def _connection(args: argparse.Namespace) -> Connection:
+    return Connection(timeout_s=args.timeout, attempts=args.attempts)
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     from osed.runtime.settings import load_settings  # noqa: PLC0415 - pydantic: load late
 
@@ -332,78 +330,6 @@ def _settings(args: argparse.Namespace) -> Settings:
             subject="settings",
         )
     return settings
-
-
-# ------------------------------------------------------------------------------- the bus
-
-
-def _session(
-    settings: Settings,
-    args: argparse.Namespace,
-    party: str,
-    call: Callable[[BusMarketClient], Awaitable[T]],
-    transactions: list[EiCreateTransaction],
-) -> T:
-    """Connect, run ``call`` with a started client, disconnect; the party's transactions
-    arriving meanwhile are appended to ``transactions`` (and confirmed, as a party does)."""
-    return asyncio.run(_connected(settings, args, party, call, transactions))
-
-
-async def _connected(
-    settings: Settings,
-    args: argparse.Namespace,
-    party: str,
-    call: Callable[[BusMarketClient], Awaitable[T]],
-    transactions: list[EiCreateTransaction],
-) -> T:
-    # The bus and the agents load only when a command runs, not for `osed --help`.
-    from osed.agents.bus_client import BusMarketClient  # noqa: PLC0415
-    from osed.runtime.container import build_bus  # noqa: PLC0415
-    from osed.runtime.cts_bus import CtsBusLink  # noqa: PLC0415
-
-    clock = SystemClock()
-    # A source (and broker client id) of its own: replies come back to this run only, and a
-    # running service with the configured client id is not disconnected.
-    source = _new_id("cli")
-    bus = build_bus(settings, clock, client_id=source)
-
-    async def subscribe(
-        pattern: str, handler: Callable[[Envelope], Awaitable[None]], _name: str
-    ) -> Subscription:
-        # Not durable: a one-off command must leave no session behind at the broker.
-        return await bus.subscribe(pattern, handler)
-
-    async def on_transaction(message: EiCreateTransaction) -> EiCreatedTransaction:
-        transactions.append(message)
-        return EiCreatedTransaction(
-            EiResponse(int(ResponseCode.OK), message.request_id, clock.now()),
-            party,
-            message.counter_party_id,
-            message.transaction.transaction_id,
-        )
-
-    try:
-        await bus.start()
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"cannot reach the {settings.bus.backend} bus: {exc}") from None
-    try:
-        link = CtsBusLink(bus, source=source, clock=clock)
-        client = BusMarketClient(
-            market_id=settings.market.market_id,
-            party_id=party,
-            source=source,
-            publish=link.publish,
-            subscribe=subscribe,
-            timeout_s=args.timeout,
-            attempts=args.attempts,
-        )
-        await client.start(on_transaction)
-        try:
-            return await call(client)
-        finally:
-            await client.stop()
-    finally:
-        await bus.stop()
 
 
 # -------------------------------------------------------------------------------- output
@@ -433,7 +359,3 @@ def _transaction_json(message: EiCreateTransaction) -> dict[str, Any]:
 def _number(value: Decimal) -> int | float:
     """A scaled quantity for JSON: an integer when whole, else the nearest float."""
     return int(value) if value == value.to_integral_value() else float(value)
-
-
-def _new_id(kind: str) -> str:
-    return f"{kind}-{secrets.token_hex(8)}"
