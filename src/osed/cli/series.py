@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +25,7 @@ from osed.codec._iso import format_duration, format_instant
 from osed.domain.errors import NotFoundError
 from osed.domain.problems import Problems
 from osed.ports.bus import topic_matches
-from osed.ports.timeseries import Aggregate, SeriesInfo, TimeSeriesStore
+from osed.ports.timeseries import Aggregate, SeriesInfo, TimeSeriesPoint, TimeSeriesStore
 
 if TYPE_CHECKING:
     from osed.runtime.settings import Settings
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 _FORMATS = ("json", "csv")
 _RAW_COLUMNS = ("series_id", "unit", "time", "value", "source", "belief_time", "quality")
 _BUCKET_COLUMNS = ("series_id", "unit", "time", "value", "count")
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def register(groups: Any) -> None:
@@ -126,6 +129,7 @@ def _run_query(args: argparse.Namespace) -> int:
     assert end is not None
     function = Aggregate(args.agg or Aggregate.MEAN) if every is not None else None
     settings = _settings(args)
+    query = Query(start, end, every, function)
     with _open_store(settings) as store:
         found = _matching(store.series(), args.series)
         if not found:
@@ -133,23 +137,19 @@ def _run_query(args: argparse.Namespace) -> int:
                 f"no stored series matches {', '.join(args.series)} "
                 "(`osed series list` shows the stored ones)"
             )
-        query = Query(start, end, every, function)
-        rows = [(info, _rows(store, info, query)) for info in found]
-    if _format(args) == "csv":
-        _print_csv(rows, aggregated=every is not None)
-    else:
-        print_json(
-            {
+        rows = [_rows(store, info, query) for info in found]
+        if every is not None:  # buckets are few: all of them (an overflow refuses) before output
+            rows = [list(buckets) for buckets in rows]
+        if _format(args) == "csv":
+            _print_csv(zip(found, rows, strict=True), aggregated=every is not None)
+        else:
+            header = {
                 "start": format_instant(start),
                 "end": format_instant(end),
                 "every": None if every is None else format_duration(every),
                 "aggregate": None if function is None else function.value,
-                "series": [
-                    {"series_id": info.series_id, "unit": info.unit, "points": points}
-                    for info, points in rows
-                ],
             }
-        )
+            _print_json(header, zip(found, rows, strict=True))
     return 0
 
 
@@ -161,10 +161,10 @@ class Query:
     function: Aggregate | None
 
 
-def _rows(store: TimeSeriesStore, info: SeriesInfo, query: Query) -> list[dict[str, Any]]:
+def _rows(store: TimeSeriesStore, info: SeriesInfo, query: Query) -> Iterable[dict[str, Any]]:
     start, end, every, function = query.start, query.end, query.every, query.function
     if every is None or function is None:
-        return [
+        return (
             {
                 "time": format_instant(point.event_time),
                 "value": point.value,
@@ -172,19 +172,64 @@ def _rows(store: TimeSeriesStore, info: SeriesInfo, query: Query) -> list[dict[s
                 "belief_time": format_instant(point.belief_time),
                 "quality": point.quality.value,
             }
-            for point in store.read(info.series_id, start, end)
-        ]
-    return [
+            for point in points_in_windows(store, info.series_id, start, end)
+        )
+    return (
         {"time": format_instant(bucket.start), "value": bucket.value, "count": bucket.count}
         for bucket in store.aggregate(info.series_id, start, end, every, function)
-    ]
+    )
 
 
-def _print_csv(rows: list[tuple[SeriesInfo, list[dict[str, Any]]]], *, aggregated: bool) -> None:
+def points_in_windows(
+    store: TimeSeriesStore,
+    series_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    per_read: int = 50_000,
+) -> Iterator[TimeSeriesPoint]:
+    """What ``store.read(series_id, start, end)`` returns, read in consecutive windows sized
+    to hold about ``per_read`` points, so memory stays bounded at any sampling rate."""
+    window = timedelta(hours=1)
+    at = start
+    while at < end:
+        upto = min(at + window, end)
+        points = store.read(series_id, at, upto)
+        yield from points
+        at = upto
+        if len(points) > per_read:
+            window = max(window / 2, _MICROSECOND)
+        elif len(points) < per_read // 4:
+            window *= 2
+
+
+def _print_json(
+    header: dict[str, Any], series: Iterable[tuple[SeriesInfo, Iterable[dict[str, Any]]]]
+) -> None:
+    """One compact JSON object, written as the points are read."""
+    write = sys.stdout.write
+    write("{" + "".join(f"{_json(key)}:{_json(value)}," for key, value in header.items()))
+    write('"series":[')
+    for number, (info, points) in enumerate(series):
+        write("," if number else "")
+        write(f'{{"series_id":{_json(info.series_id)},"unit":{_json(info.unit)},"points":[')
+        for index, point in enumerate(points):
+            write(("," if index else "") + _json(point))
+        write("]}")
+    write("]}\n")
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def _print_csv(
+    series: Iterable[tuple[SeriesInfo, Iterable[dict[str, Any]]]], *, aggregated: bool
+) -> None:
     columns = _BUCKET_COLUMNS if aggregated else _RAW_COLUMNS
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(columns)
-    for info, points in rows:
+    for info, points in series:
         for point in points:
             fields = point | {"series_id": info.series_id, "unit": info.unit}
             writer.writerow([_csv_value(fields[column]) for column in columns])

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from osed.cli.series import points_in_windows
 from osed.ports.timeseries import Quality, TimeSeriesPoint
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
 
@@ -125,3 +126,20 @@ def test_no_matching_series_and_no_store_are_clear_errors(store: Path, tmp_path:
     assert done.returncode == 1
     assert f"no time-series store at {missing}" in done.stderr
     assert not missing.parent.exists()  # nothing created
+
+
+def test_raw_points_read_in_windows_are_the_points_of_one_read(tmp_path: Path) -> None:
+    # Bursts and silences: windows must shrink and grow without losing or repeating a point.
+    offsets = [k * 0.01 for k in range(300)] + [3600 * 30 + k for k in range(50)]
+    offsets += [86400 * 9 + k * 0.001 for k in range(400)]
+    points = [
+        TimeSeriesPoint(VOLTAGE, T0 + timedelta(seconds=o), float(i), "V", T0, "bridge")
+        for i, o in enumerate(offsets)
+    ]
+    with SqliteTimeSeriesStore(tmp_path / "ts.sqlite") as store:
+        store.write(points)
+        end = T0 + timedelta(days=10)
+        whole = store.read(VOLTAGE, T0, end)
+        windowed = list(points_in_windows(store, VOLTAGE, T0, end, per_read=16))
+    assert len(whole) == len(points)
+    assert windowed == whole
