@@ -21,13 +21,20 @@ EXIT_FAILED = 1
 
 # command: (module under osed.cli that registers it, help shown by `osed --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "market": ("market", "clear auctions, replay order books, run the market demo"),
+    "market": (
+        "market",
+        "clear auctions, replay order books, run the market demo, talk to a Market Agent",
+    ),
     "ledger": ("ledger", "verify and inspect ledgers"),
     "serve": ("serve", "run every configured service in one process until SIGINT or SIGTERM"),
     "run": ("serve", "run one service alone (with its bus connection), for separate deployment"),
     "config": ("serve", "inspect settings"),
     "bus": ("bus", "inspect the reliable databus state of the services"),
     "grid": ("grid", "network models, power flow and state estimation"),
+    "series": (
+        "series",
+        "list and query the stored time series (measurements, statistics, states)",
+    ),
     "optimize": (
         "optimize",
         "schedule batteries and PV of a community microgrid, or a household fleet",

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from osed.cli import market_demo
+from osed.cli import market_client, market_demo
 from osed.cli._io import parse_json, read_text
 from osed.cli._market_text import auction_text, replay_text
 from osed.cli._output import emit, emit_lines
@@ -38,12 +38,14 @@ JsonId = str | int
 
 def register(groups: Any) -> None:
     parser: argparse.ArgumentParser = groups.add_parser(
-        "market", help="clear auctions, replay order books, run the market demo"
+        "market",
+        help="clear auctions, replay order books, run the market demo, talk to a Market Agent",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
     _register_clear(commands)
     _register_replay(commands)
     market_demo.register(commands)
+    market_client.register(commands)
 
 
 def _register_clear(commands: Any) -> None:

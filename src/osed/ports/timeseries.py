@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -47,6 +47,26 @@ class SeriesInfo:
     unit: str
 
 
+class Aggregate(StrEnum):
+    """How the points in one bucket become one value."""
+
+    MEAN = "mean"
+    MIN = "min"
+    MAX = "max"
+    SUM = "sum"
+    LAST = "last"  # the value at the bucket's latest event time (the greatest source at a tie)
+    COUNT = "count"
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One aggregated bucket ``[start, start + every)``: its value and how many points made it."""
+
+    start: datetime
+    value: float
+    count: int
+
+
 class TimeSeriesStore(Protocol):
     def write(self, points: Sequence[TimeSeriesPoint]) -> int:
         """Store ``points`` in one atomic step and return how many were new (the rest were
@@ -67,6 +87,24 @@ class TimeSeriesStore(Protocol):
         """Points of the series with ``start <= event_time < end``, ordered by event time,
         source, belief time. With ``latest_belief`` only each source's latest belief per event
         time; with ``as_of`` only beliefs held then (``belief_time <= as_of``)."""
+        ...
+
+    def aggregate(
+        self,
+        series_id: str,
+        start: datetime,
+        end: datetime,
+        every: timedelta,
+        function: Aggregate,
+        *,
+        as_of: datetime | None = None,
+    ) -> list[Bucket]:
+        """The series in buckets ``[start + k·every, start + (k+1)·every)`` over
+        ``start <= event_time < end``, in time order, each bucket that holds a point once. It
+        aggregates what :meth:`read` returns (each source's latest belief per event time, held
+        at ``as_of``) without the points of quality bad. ``every`` is whole microseconds > 0.
+        A sum or mean beyond the float range raises :class:`ValidationError`.
+        """
         ...
 
     def series(self) -> list[SeriesInfo]:
@@ -144,6 +182,44 @@ def check_range(start: datetime, end: datetime, as_of: datetime | None) -> None:
         raise ValidationError(problems, subject="time-series query")
 
 
+def check_aggregate(
+    start: datetime, end: datetime, every: timedelta, function: Aggregate, as_of: datetime | None
+) -> int:
+    """The arguments of :meth:`TimeSeriesStore.aggregate`; the bucket width in microseconds."""
+    problems: list[Problem] = []
+    try:
+        check_range(start, end, as_of)
+    except ValidationError as exc:
+        problems += exc.problems
+    width, rest = divmod(every, timedelta(microseconds=1))
+    if width <= 0 or rest:
+        problems.append(
+            Problem("$.every", "bad_every", "must be a positive whole number of microseconds")
+        )
+    if not isinstance(function, str) or function not in _AGGREGATES:
+        names = ", ".join(_AGGREGATES)
+        problems.append(Problem("$.function", "bad_aggregate", f"must be one of {names}"))
+    if problems:
+        raise ValidationError(problems, subject="time-series query")
+    return int(width)
+
+
+def finite_buckets(buckets: list[Bucket], function: Aggregate) -> list[Bucket]:
+    """``buckets`` if every value is finite; else ValidationError naming each overflow."""
+    problems = [
+        Problem(
+            "$.function",
+            "overflow",
+            f"the {function} of the bucket at {bucket.start.isoformat()} is beyond the float range",
+        )
+        for bucket in buckets
+        if not math.isfinite(bucket.value)
+    ]
+    if problems:
+        raise ValidationError(problems, subject="time-series query")
+    return buckets
+
+
 def _plainly_valid(point: TimeSeriesPoint) -> bool:
     """The hot path: a point of the usual shape, checked with as few operations as possible."""
     try:
@@ -213,3 +289,4 @@ def _aware(value: object) -> bool:
 
 
 _QUALITIES = frozenset(quality.value for quality in Quality)
+_AGGREGATES = tuple(function.value for function in Aggregate)

@@ -10,16 +10,19 @@ Durability as for the ledger: ``synchronous_commit = on``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, LiteralString
 
 import psycopg
 from psycopg import errors as pg_errors
 
 from osed.ports.timeseries import (
+    Aggregate,
+    Bucket,
     Quality,
     SeriesInfo,
     TimeSeriesPoint,
+    check_aggregate,
     check_range,
     check_recorded_units,
     checked_points,
@@ -53,6 +56,29 @@ _SELECT_LATEST = """SELECT DISTINCT ON (event_time, source)
     WHERE series_key = %(key)s AND event_time >= %(start)s AND event_time < %(end)s
       AND (%(as_of)s::timestamptz IS NULL OR belief_time <= %(as_of)s)
     ORDER BY event_time, source, belief_time DESC"""
+
+# Aggregates over what a latest-belief read returns, bad points left out; date_bin
+# (PostgreSQL 14) gives each point's bucket start, counted from the query's start.
+_KEPT = """WITH latest AS (
+        SELECT DISTINCT ON (event_time, source) event_time, source, value, quality
+        FROM ts_points
+        WHERE series_key = %(key)s AND event_time >= %(start)s AND event_time < %(end)s
+          AND (%(as_of)s::timestamptz IS NULL OR belief_time <= %(as_of)s)
+        ORDER BY event_time, source, belief_time DESC
+    ), kept AS (
+        SELECT date_bin(%(every)s, event_time, %(start)s) AS bucket, event_time, source, value
+        FROM latest WHERE quality != 'bad'
+    )"""
+_AGGREGATES: dict[Aggregate, LiteralString] = {
+    Aggregate.MEAN: _KEPT + " SELECT bucket, avg(value), count(*) FROM kept GROUP BY bucket",
+    Aggregate.MIN: _KEPT + " SELECT bucket, min(value), count(*) FROM kept GROUP BY bucket",
+    Aggregate.MAX: _KEPT + " SELECT bucket, max(value), count(*) FROM kept GROUP BY bucket",
+    Aggregate.SUM: _KEPT + " SELECT bucket, sum(value), count(*) FROM kept GROUP BY bucket",
+    Aggregate.COUNT: _KEPT + " SELECT bucket, count(*), count(*) FROM kept GROUP BY bucket",
+    Aggregate.LAST: _KEPT
+    + """ SELECT DISTINCT ON (bucket) bucket, value, count(*) OVER (PARTITION BY bucket)
+        FROM kept ORDER BY bucket, event_time DESC, source DESC""",
+}
 
 
 class PostgresTimeSeriesStore(ClosesOnExit):
@@ -116,6 +142,33 @@ class PostgresTimeSeriesStore(ClosesOnExit):
             )
             for event_time, source, belief_time, value, quality in rows
         ]
+
+    def aggregate(
+        self,
+        series_id: str,
+        start: datetime,
+        end: datetime,
+        every: timedelta,
+        function: Aggregate,
+        *,
+        as_of: datetime | None = None,
+    ) -> list[Bucket]:
+        check_aggregate(start, end, every, function, as_of)
+        query = _AGGREGATES[Aggregate(function)]
+        if Aggregate(function) is not Aggregate.LAST:
+            query += " ORDER BY bucket"
+        with self._session.translated():
+            connection = self._session.connection()
+            found = connection.execute(
+                "SELECT series_key FROM ts_series WHERE series_id = %s", (series_id,)
+            ).fetchone()
+            if found is None:
+                return []
+            rows = connection.execute(
+                query,
+                {"key": found[0], "start": start, "end": end, "as_of": as_of, "every": every},
+            ).fetchall()
+        return [Bucket(bucket, float(value), count) for bucket, value, count in rows]
 
     def series(self) -> list[SeriesInfo]:
         with self._session.translated():

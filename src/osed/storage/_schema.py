@@ -72,6 +72,11 @@ SCHEMA_VERSION = len(MIGRATIONS)
 LEDGER_TABLES = frozenset({"ledger", "messages", "positions", "head", "trace"})
 
 
+# What the other stores of a shared file (storage.sqlite_path) create first: their migrations
+# table (osed.storage._sqlite_common.migrate_component) and the time-series tables.
+_SHARED_TABLES = frozenset({"schema_migrations", "ts_series", "ts_points"})
+
+
 def schema_version(connection: sqlite3.Connection) -> int:
     version: int = connection.execute("PRAGMA user_version").fetchone()[0]
     return version
@@ -89,7 +94,7 @@ def migrate(connection: sqlite3.Connection) -> None:
             raise ConfigurationError(
                 f"ledger schema version {version} is newer than this OSED ({SCHEMA_VERSION})"
             )
-        if version == 0 and _table_names(connection):
+        if version == 0 and not _table_names(connection) <= _SHARED_TABLES:
             raise ConfigurationError("the file is an SQLite database but not an OSED ledger")
         for target in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[target - 1]:

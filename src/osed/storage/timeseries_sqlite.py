@@ -13,7 +13,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -21,12 +21,16 @@ from osed.domain.errors import (
     ConfigurationError,
 )
 from osed.ports.timeseries import (
+    Aggregate,
+    Bucket,
     Quality,
     SeriesInfo,
     TimeSeriesPoint,
+    check_aggregate,
     check_range,
     check_recorded_units,
     checked_points,
+    finite_buckets,
 )
 from osed.storage._closing import ClosesOnExit
 from osed.storage._sqlite_common import (
@@ -71,6 +75,33 @@ _SELECT_ALL = """SELECT event_us, source, belief_us, value, quality FROM ts_poin
 _SELECT_LATEST = """SELECT event_us, source, max(belief_us), value, quality FROM ts_points
     WHERE series_key = ? AND event_us >= ? AND event_us < ? AND belief_us <= ?
     GROUP BY event_us, source ORDER BY event_us, source"""
+# Aggregates over what a latest-belief read returns, bad points left out; the bucket index is
+# the integer quotient of the offset from the start (non-negative, so it floors).
+_KEPT = """WITH latest AS (
+        SELECT event_us, source, max(belief_us), value, quality FROM ts_points
+        WHERE series_key = :key AND event_us >= :start AND event_us < :end
+          AND belief_us <= :as_of
+        GROUP BY event_us, source
+    ), kept AS (
+        SELECT (event_us - :start) / :every AS bucket, event_us, source, value FROM latest
+        WHERE quality != 'bad'
+    )"""
+_SQL_FUNCTIONS = {
+    Aggregate.MEAN: "avg(value)",
+    Aggregate.MIN: "min(value)",
+    Aggregate.MAX: "max(value)",
+    Aggregate.SUM: "sum(value)",
+    Aggregate.COUNT: "count(*)",
+}
+_AGGREGATE_LAST = (
+    _KEPT
+    + """
+    SELECT bucket, value, n FROM (
+        SELECT bucket, value, count(*) OVER (PARTITION BY bucket) AS n,
+            row_number() OVER (PARTITION BY bucket ORDER BY event_us DESC, source DESC) AS r
+        FROM kept
+    ) WHERE r = 1 ORDER BY bucket"""
+)
 _NO_LIMIT = 2**63 - 1
 CACHE_KIB = 65_536  # batches land all over the index (one place per series): keep it cached
 
@@ -169,6 +200,48 @@ class SqliteTimeSeriesStore(ClosesOnExit):
             )
             for event_us, source, belief_us, value, quality in rows
         ]
+
+    def aggregate(
+        self,
+        series_id: str,
+        start: datetime,
+        end: datetime,
+        every: timedelta,
+        function: Aggregate,
+        *,
+        as_of: datetime | None = None,
+    ) -> list[Bucket]:
+        width = check_aggregate(start, end, every, function, as_of)
+        function = Aggregate(function)
+        if function is Aggregate.LAST:
+            query = _AGGREGATE_LAST
+        else:
+            query = (
+                f"{_KEPT} SELECT bucket, {_SQL_FUNCTIONS[function]}, count(*) FROM kept "
+                "GROUP BY bucket ORDER BY bucket"
+            )
+        with translated("time-series"):
+            found = self._db.execute(
+                "SELECT series_key FROM ts_series WHERE series_id = ?", (series_id,)
+            ).fetchone()
+            if found is None:
+                return []
+            origin = micros(start)
+            rows = self._db.execute(
+                query,
+                {
+                    "key": found[0],
+                    "start": origin,
+                    "end": micros(end),
+                    "as_of": _NO_LIMIT if as_of is None else micros(as_of),
+                    "every": width,
+                },
+            ).fetchall()
+        buckets = [
+            Bucket(instant_of(origin + bucket * width), float(value), count)
+            for bucket, value, count in rows
+        ]
+        return finite_buckets(buckets, function)
 
     def series(self) -> list[SeriesInfo]:
         with translated("time-series"):
