@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-CIGRE_MV = Path(__file__).parents[1] / "tests" / "data" / "grid" / "cigre_mv.json"
+CIGRE_MV = Path(__file__).parents[1] / "examples" / "grid" / "cigre-mv.json"
 COMMANDS = {
     "python -c pass": [sys.executable, "-c", "pass"],
     "osed --help": [sys.executable, "-m", "osed.cli", "--help"],

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import cmath
-import getpass
 import json
 import math
 import os
@@ -26,7 +25,7 @@ import aiomqtt
 
 from osed.grid.imports.files import load_network
 from osed.grid.powerflow import power_flow
-from tests.services.brokers import MOSQUITTO, Broker, free_port, running
+from tests.services.brokers import Broker, free_port, running, shipped_mosquitto_broker
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "serve" / "osed.yaml"
@@ -190,18 +189,10 @@ def test_the_serve_example_stores_estimates_and_trades(tmp_path: Path, mosquitto
         assert serve.stdout.read() == b""  # a service prints nothing on standard output
 
 
-def test_the_example_mosquitto_configuration_runs(tmp_path: Path) -> None:
-    """examples/serve/mosquitto.conf as given, on a free port and in a folder of the test's."""
-    port = free_port()
-    text = (ROOT / "examples" / "serve" / "mosquitto.conf").read_text()
-    assert "listener 1883 127.0.0.1\n" in text
-    config = tmp_path / "mosquitto.conf"
-    # As root Mosquitto would drop to user "mosquitto", which cannot write the test's folder.
-    config.write_text(
-        text.replace("listener 1883", f"listener {port}") + f"user {getpass.getuser()}\n"
-    )
-    broker = Broker("mosquitto", [MOSQUITTO, "-c", str(config)], tmp_path, port)
+def test_the_shipped_mosquitto_configuration_runs(tmp_path: Path) -> None:
+    """examples/mosquitto/mosquitto.conf, on a free port and in a folder of the test's."""
+    broker = shipped_mosquitto_broker(tmp_path)
     with running(broker):
-        asyncio.run(publish_frames(port, [reading("bus1", "frequency", "A", 50.0)], 0.5))
+        asyncio.run(publish_frames(broker.port, [reading("bus1", "frequency", "A", 50.0)], 0.5))
         broker.stop()
-    assert (tmp_path / "mosquitto.db").exists()  # persistence on, in the folder it runs in
+    assert (tmp_path / "mosquitto.db").exists()  # persistence on, in the folder given
