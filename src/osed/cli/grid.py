@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any
 
-from osed.cli._io import parse_json, print_json, read_text
+from osed.cli._io import print_json, read_json
 from osed.grid.estimation import BadDataOptions, PseudoOptions, UnobservableError, estimate
 from osed.grid.imports.files import load_network, to_document
 from osed.grid.measurements import parse_measurements
@@ -117,12 +117,10 @@ def _powerflow(args: argparse.Namespace) -> int:
 
 def _estimate(args: argparse.Namespace) -> int:
     network = load_network(args.network)
-    measurements = parse_measurements(
-        parse_json(read_text(args.measurements), subject="measurements"), network
-    )
+    measurements = parse_measurements(read_json(args.measurements, subject="measurements"), network)
     forecast = None
     if args.forecast:
-        raw = parse_json(read_text(args.forecast), subject="forecast")
+        raw = read_json(args.forecast, subject="forecast")
         forecast = {str(k): (float(v[0]), float(v[1])) for k, v in raw.items()}
     try:
         result = estimate(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from osed.cli._io import parse_json, print_json, read_text
+from osed.cli._io import print_json, read_json
 from osed.optimizer.documents import Format, solve_document
 
 
@@ -45,7 +45,7 @@ def register(groups: Any) -> None:
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    document = parse_json(read_text(args.file), subject="balancing request")
+    document = read_json(args.file, subject="balancing request")
     result = solve_document(
         document,
         format=Format(args.format) if args.format else None,

@@ -12,7 +12,13 @@ from osed.cli._io import print_json
 from osed.runtime.container import build_services
 from osed.runtime.health import HealthServer
 from osed.runtime.lifecycle import Runner
-from osed.runtime.settings import SERVICES, ServiceName, Settings, load_settings
+from osed.runtime.settings import (
+    SERVICES,
+    ServiceName,
+    Settings,
+    load_settings,
+    masked_settings,
+)
 
 
 def register(groups: Any) -> None:
@@ -72,5 +78,5 @@ def _start(settings: Settings, names: list[ServiceName], state_dir: Path) -> int
 
 
 def _show(args: argparse.Namespace) -> int:
-    print_json(load_settings(args.config).model_dump(mode="json"))
+    print_json(masked_settings(load_settings(args.config)))
     return 0
