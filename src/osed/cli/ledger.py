@@ -23,7 +23,9 @@ from osed.ledger.verify import (
     SegmentCheck,
     VerifyReport,
     check_segment,
+    first_trace_damage,
     verify_segments,
+    with_trace,
 )
 from osed.ports.ledger import LedgerHead
 from osed.storage.sqlite import SqliteLedgerStore
@@ -93,10 +95,12 @@ def verify_ledger_file(
                 head = store.head()
                 last = _check_range(path, ranges[-1][0], None, anchor, store=store)
                 recorded = store.all_positions()
+                trace_damage = first_trace_damage(store)
             segments = [future.result() for future in earlier] + [last]
     except IntegrityError as exc:  # no readable head, or SQLite could not read a page
         return VerifyReport(0, Finding.UNREADABLE, None, str(exc))
-    return verify_segments(segments, head=head, recorded=recorded, anchor=anchor)
+    report = verify_segments(segments, head=head, recorded=recorded, anchor=anchor)
+    return with_trace(report, trace_damage)
 
 
 def _check_range(
