@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
 from osed.cli._io import print_json, read_json
+from osed.domain.problems import Problems
 from osed.grid.estimation import BadDataOptions, PseudoOptions, UnobservableError, estimate
 from osed.grid.imports.files import load_network, to_document
 from osed.grid.measurements import parse_measurements
@@ -120,8 +122,7 @@ def _estimate(args: argparse.Namespace) -> int:
     measurements = parse_measurements(read_json(args.measurements, subject="measurements"), network)
     forecast = None
     if args.forecast:
-        raw = read_json(args.forecast, subject="forecast")
-        forecast = {str(k): (float(v[0]), float(v[1])) for k, v in raw.items()}
+        forecast = parse_forecast(read_json(args.forecast, subject="forecast"))
     try:
         result = estimate(
             network,
@@ -145,3 +146,26 @@ def _estimate(args: argparse.Namespace) -> int:
         return 1
     print_json({"network": network.name, **result.to_dict()})
     return 0
+
+
+def parse_forecast(document: Any) -> dict[str, tuple[float, float]]:
+    """``{appliance id: [P W, Q var]}``; raises ValidationError naming every bad entry."""
+    problems = Problems("forecast")
+    if not isinstance(document, dict):
+        problems.add("$", "not_object", "must be an object {appliance id: [P in W, Q in var]}")
+        problems.check()
+    forecast: dict[str, tuple[float, float]] = {}
+    for key, value in document.items():
+        pair = value if isinstance(value, list) and len(value) == 2 else []
+        if not pair or not all(_is_finite(number) for number in pair):
+            problems.add(
+                f"$[{json.dumps(key)}]", "bad_forecast", "must be [P in W, Q in var], two numbers"
+            )
+            continue
+        forecast[key] = (float(pair[0]), float(pair[1]))
+    problems.check()
+    return forecast
+
+
+def _is_finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -157,3 +157,29 @@ def test_config_show_masks_the_password_in_every_url() -> None:
     ]
     for secret in ("hunter2", "token-s3cret", "pg-secret"):
         assert secret not in out
+
+
+def test_a_malformed_forecast_names_every_bad_entry(tmp_path: Path) -> None:
+    measurements = tmp_path / "measurements.json"
+    measurements.write_text('{"measurements": []}')
+    forecast = tmp_path / "forecast.json"
+    forecast.write_text('{"7": [1], "8": [1, "x"], "9": [1.5, 2]}')
+    network = NETWORK / "pgm_se" / "dummy-test-sym" / "input.json"
+    result = osed(
+        "grid",
+        "estimate",
+        "--network",
+        str(network),
+        "--measurements",
+        str(measurements),
+        "--forecast",
+        str(forecast),
+    )
+    assert_rejected(result, 2, '$["7"]', '$["8"]', "bad_forecast")
+    assert '$["9"]' not in result[2]
+
+
+def test_bus_gaps_on_a_directory_says_so(tmp_path: Path) -> None:
+    exit_code, out, err = osed("bus", "gaps", "--db", str(tmp_path))
+    assert (exit_code, out) == (1, "")
+    assert f"{tmp_path} is a directory" in err
