@@ -9,9 +9,12 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 from osed.cli._io import print_json, read_json
+from osed.codec import json_text
+from osed.domain.errors import ConfigurationError
 from osed.domain.problems import Problems
 from osed.grid.estimation import BadDataOptions, PseudoOptions, UnobservableError, estimate
 from osed.grid.imports.files import load_network, to_document
@@ -104,8 +107,11 @@ def summary(network: Network) -> dict[str, Any]:
 def _show(args: argparse.Namespace) -> int:
     network = load_network(args.network)
     if args.export:
-        with open(args.export, "w", encoding="utf-8") as out:
-            json.dump(to_document(network), out)
+        text = json_text.dumps(to_document(network), subject="network export")
+        try:
+            Path(args.export).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write {args.export}: {exc.strerror}") from None
     print_json(summary(network))
     return 0
 
