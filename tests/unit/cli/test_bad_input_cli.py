@@ -183,3 +183,11 @@ def test_bus_gaps_on_a_directory_says_so(tmp_path: Path) -> None:
     exit_code, out, err = osed("bus", "gaps", "--db", str(tmp_path))
     assert (exit_code, out) == (1, "")
     assert f"{tmp_path} is a directory" in err
+
+
+def test_serve_rejects_a_bridge_pipelines_file_that_is_not_utf8(tmp_path: Path) -> None:
+    pipelines = tmp_path / "pipelines.yaml"
+    pipelines.write_bytes("pipelines:\n  - name: Ä\n".encode("latin-1"))
+    env = {"OSED_SERVICES": '["bridge"]', "OSED_BRIDGE__PIPELINES_FILE": str(pipelines)}
+    result = osed("serve", "--state-dir", str(tmp_path / "state"), env=env)
+    assert_rejected(result, 2, f"{pipelines}: line 2", "not_utf8")
