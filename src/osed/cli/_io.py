@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from osed.codec import json_text
-from osed.domain.errors import NotFoundError
+from osed.domain.errors import NotFoundError, OsedError, ValidationError
 
 STDIN = "-"
 
@@ -51,5 +51,11 @@ def parse_json(text: str, *, subject: str) -> Any:
 
 
 def print_json(value: object) -> None:
-    """One line of compact JSON; a NaN or infinity is an error naming its path."""
-    sys.stdout.write(json_text.dumps(value) + "\n")
+    """One line of compact JSON; a NaN or infinity is an error naming its path (exit 1: the
+    input was accepted, the result cannot be written), and nothing is printed."""
+    try:
+        text = json_text.dumps(value)
+    except ValidationError as exc:
+        where = exc.problems[0].path
+        raise OsedError(f"the result holds a non-finite number at {where}; not printed") from None
+    sys.stdout.write(text + "\n")

@@ -5,12 +5,16 @@ traceback, and never NaN or Infinity in JSON."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from osed.cli._io import print_json
+from osed.domain.errors import OsedError
 
 NETWORK = Path(__file__).parents[2] / "data" / "grid"
 
@@ -191,3 +195,11 @@ def test_serve_rejects_a_bridge_pipelines_file_that_is_not_utf8(tmp_path: Path) 
     env = {"OSED_SERVICES": '["bridge"]', "OSED_BRIDGE__PIPELINES_FILE": str(pipelines)}
     result = osed("serve", "--state-dir", str(tmp_path / "state"), env=env)
     assert_rejected(result, 2, f"{pipelines}: line 2", "not_utf8")
+
+
+def test_a_non_finite_result_is_an_error_and_nothing_is_printed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(OsedError, match=r"non-finite number at \$\.fills\[0\]\.price"):
+        print_json({"fills": [{"price": math.nan}]})
+    assert capsys.readouterr().out == ""
