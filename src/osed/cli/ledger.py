@@ -1,6 +1,7 @@
 """``osed ledger``: verify and inspect a ledger.
 
-``verify`` exits 0 when the ledger is intact, 1 when something was altered or removed, and 2
+``verify`` exits 0 when the ledger is intact, 1 when something was altered, removed or damaged
+(a truncated SQLite file is ``unreadable``; a damaged trace row is ``trace_mismatch``), and 2
 when the path is not a ledger. Large ledgers are checked in segments by several processes:
 each segment is checked against the stored hash just before it, and the segments are combined
 in order, so the report is the same as a single pass.
@@ -42,9 +43,9 @@ def register(groups: Any) -> None:
 
     verify = commands.add_parser(
         "verify",
-        help="check the hash chain, the head and the positions of a ledger file",
-        description="Prints a JSON report; exits 0 if intact, 1 if altered or removed, "
-        "2 if PATH is not a ledger.",
+        help="check the hash chains (entries and trace), the head and the positions of a ledger",
+        description="Prints a JSON report; exits 0 if intact, 1 if altered, removed or "
+        "damaged, 2 if PATH is not a ledger.",
     )
     verify.add_argument("path", metavar="PATH", help="the SQLite ledger file")
     verify.add_argument(
