@@ -18,6 +18,7 @@ from osed.bridge.formats import FORMAT_NAMES
 from osed.bridge.sogno import SOGNO_UNITS
 from osed.bridge.steps import Step, StepRegistry
 from osed.bridge.units import factor, is_known
+from osed.codec.json_text import decode_utf8
 from osed.domain.errors import ConfigurationError, Problem, ValidationError
 from osed.domain.problems import Problems
 
@@ -79,9 +80,10 @@ class BridgeConfig:
 
 def load_config_file(path: str | Path, registry: StepRegistry | None = None) -> BridgeConfig:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigurationError(f"bridge configuration {path} unreadable: {exc}") from exc
+    text = decode_utf8(data, where=str(path), subject="bridge configuration")
     return load_config(text, registry)
 
 
@@ -92,6 +94,10 @@ def load_config(text: str, registry: StepRegistry | None = None) -> BridgeConfig
     except yaml.YAMLError as exc:
         raise ValidationError(
             [Problem("$", "bad_yaml", f"not YAML: {exc}")], subject="bridge configuration"
+        ) from None
+    except RecursionError:
+        raise ValidationError(
+            [Problem("$", "too_deep", "nested too deeply")], subject="bridge configuration"
         ) from None
     return parse_config(document, registry or StepRegistry.discover())
 

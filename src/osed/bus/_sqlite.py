@@ -35,6 +35,8 @@ def connect(path: str | Path, schema: str, synchronous: Synchronous) -> sqlite3.
 def connect_read_only(path: str | Path) -> sqlite3.Connection:
     """A connection that cannot change the file (for tools reading a running service's state);
     NotFoundError when there is no such file."""
+    if Path(path).is_dir():
+        raise NotFoundError(f"{path} is a directory, not a file")
     if not Path(path).is_file():
         raise NotFoundError(f"no such file: {path}")
     try:

@@ -1,33 +1,61 @@
-"""Reading input files (or standard input) for CLI commands, with errors that name the line."""
+"""Reading input files (or standard input) and writing JSON for CLI commands.
+
+Every command reads a user's file through :func:`read_text` and parses JSON through
+:func:`parse_json`, so a missing file, a directory, bytes that are not UTF-8, NaN, overflowing
+numbers and deep nesting are reported the same way everywhere: a ValidationError naming the
+file and the line, never a traceback. :func:`print_json` never prints NaN or Infinity.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from osed.domain.errors import NotFoundError, Problem, ValidationError
+from osed.codec import json_text
+from osed.domain.errors import NotFoundError, OsedError, ValidationError
+
+STDIN = "-"
 
 
-def read_text(source: str) -> str:
-    if source == "-":
-        return sys.stdin.read()
+def read_bytes(source: str) -> bytes:
+    """The bytes of file ``source`` (``-``: standard input); a file that cannot be read is a
+    NotFoundError saying why (exit 1), its content's problems are ValidationErrors (exit 2)."""
+    if source == STDIN:
+        stream = getattr(sys.stdin, "buffer", None)
+        return stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
     path = Path(source)
-    if not path.is_file():
-        raise NotFoundError(f"no such file: {source}")
-    return path.read_text(encoding="utf-8")
+    if path.is_dir():
+        raise NotFoundError(f"{source} is a directory, not a file")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(f"no such file: {source}") from None
+    except OSError as exc:
+        raise NotFoundError(f"cannot read {source}: {exc.strerror or exc}") from None
+
+
+def read_text(source: str, *, subject: str = "input") -> str:
+    """The UTF-8 text of file ``source`` (``-``: standard input)."""
+    where = "<stdin>" if source == STDIN else source
+    return json_text.decode_utf8(read_bytes(source), where=where, subject=subject)
+
+
+def read_json(source: str, *, subject: str) -> Any:
+    """The JSON document in file ``source`` (``-``: standard input)."""
+    return parse_json(read_text(source, subject=subject), subject=subject)
 
 
 def parse_json(text: str, *, subject: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(
-            [Problem("$", "bad_json", f"line {exc.lineno} column {exc.colno}: {exc.msg}")],
-            subject=subject,
-        ) from exc
+    return json_text.loads(text, subject=subject)
 
 
 def print_json(value: object) -> None:
-    sys.stdout.write(json.dumps(value, separators=(",", ":")) + "\n")
+    """One line of compact JSON; a NaN or infinity is an error naming its path (exit 1: the
+    input was accepted, the result cannot be written), and nothing is printed."""
+    try:
+        text = json_text.dumps(value)
+    except ValidationError as exc:
+        where = exc.problems[0].path
+        raise OsedError(f"the result holds a non-finite number at {where}; not printed") from None
+    sys.stdout.write(text + "\n")

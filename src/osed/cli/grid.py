@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+from pathlib import Path
 from typing import Any
 
 from osed.cli import _grid_text
-from osed.cli._io import parse_json, read_text
+from osed.cli._io import read_json
 from osed.cli._output import emit, note
+from osed.codec import json_text
+from osed.domain.errors import ConfigurationError
+from osed.domain.problems import Problems
 from osed.grid.imports.files import load_network, to_document
 from osed.grid.network import KINDS, REFERENCES, Network
 from osed.grid.powerflow import power_flow
@@ -129,8 +134,11 @@ def elements(network: Network) -> dict[str, list[dict[str, str]]]:
 def _show(args: argparse.Namespace) -> int:
     network = load_network(args.network)
     if args.export:
-        with open(args.export, "w", encoding="utf-8") as out:
-            json.dump(to_document(network), out)
+        text = json_text.dumps(to_document(network), subject="network export")
+        try:
+            Path(args.export).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write {args.export}: {exc.strerror}") from None
     emit(summary(network), _grid_text.network_text, args)
     return 0
 
@@ -153,13 +161,10 @@ def _estimate(args: argparse.Namespace) -> int:
     from osed.grid.measurements import parse_measurements  # noqa: PLC0415
 
     network = load_network(args.network)
-    measurements = parse_measurements(
-        parse_json(read_text(args.measurements), subject="measurements"), network
-    )
+    measurements = parse_measurements(read_json(args.measurements, subject="measurements"), network)
     forecast = None
     if args.forecast:
-        raw = parse_json(read_text(args.forecast), subject="forecast")
-        forecast = {str(k): (float(v[0]), float(v[1])) for k, v in raw.items()}
+        forecast = parse_forecast(read_json(args.forecast, subject="forecast"))
     try:
         result = estimate(
             network,
@@ -184,3 +189,26 @@ def _estimate(args: argparse.Namespace) -> int:
         note(f"warning: {warning}")
     emit({"network": network.name, **result.to_dict()}, _grid_text.estimate_text, args)
     return 0
+
+
+def parse_forecast(document: Any) -> dict[str, tuple[float, float]]:
+    """``{appliance id: [P W, Q var]}``; raises ValidationError naming every bad entry."""
+    problems = Problems("forecast")
+    if not isinstance(document, dict):
+        problems.add("$", "not_object", "must be an object {appliance id: [P in W, Q in var]}")
+        problems.check()
+    forecast: dict[str, tuple[float, float]] = {}
+    for key, value in document.items():
+        pair = value if isinstance(value, list) and len(value) == 2 else []
+        if not pair or not all(_is_finite(number) for number in pair):
+            problems.add(
+                f"$[{json.dumps(key)}]", "bad_forecast", "must be [P in W, Q in var], two numbers"
+            )
+            continue
+        forecast[key] = (float(pair[0]), float(pair[1]))
+    problems.check()
+    return forecast
+
+
+def _is_finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

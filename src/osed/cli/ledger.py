@@ -1,6 +1,7 @@
 """``osed ledger``: verify and inspect a ledger.
 
-``verify`` exits 0 when the ledger is intact, 1 when something was altered or removed, and 2
+``verify`` exits 0 when the ledger is intact, 1 when something was altered, removed or damaged
+(a truncated SQLite file is ``unreadable``; a damaged trace row is ``trace_mismatch``), and 2
 when the path is not a ledger. Large ledgers are checked in segments by several processes:
 each segment is checked against the stored hash just before it, and the segments are combined
 in order, so the report is the same as a single pass.
@@ -24,7 +25,9 @@ from osed.ledger.verify import (
     SegmentCheck,
     VerifyReport,
     check_segment,
+    first_trace_damage,
     verify_segments,
+    with_trace,
 )
 from osed.ports.ledger import LedgerHead
 from osed.storage.sqlite import SqliteLedgerStore
@@ -41,9 +44,9 @@ def register(groups: Any) -> None:
 
     verify = commands.add_parser(
         "verify",
-        help="check the hash chain, the head and the positions of a ledger file",
+        help="check the hash chains (entries and trace), the head and the positions of a ledger",
         description="Prints a report (JSON when piped or with --json); exits 0 if intact, "
-        "1 if altered or removed, 2 if PATH is not a ledger.",
+        "1 if altered, removed or damaged, 2 if PATH is not a ledger.",
     )
     verify.add_argument("path", metavar="PATH", help="the SQLite ledger file")
     verify.add_argument(
@@ -90,10 +93,12 @@ def verify_ledger_file(
                 head = store.head()
                 last = _check_range(path, ranges[-1][0], None, anchor, store=store)
                 recorded = store.all_positions()
+                trace_damage = first_trace_damage(store)
             segments = [future.result() for future in earlier] + [last]
     except IntegrityError as exc:  # no readable head, or SQLite could not read a page
         return VerifyReport(0, Finding.UNREADABLE, None, str(exc))
-    return verify_segments(segments, head=head, recorded=recorded, anchor=anchor)
+    report = verify_segments(segments, head=head, recorded=recorded, anchor=anchor)
+    return with_trace(report, trace_damage)
 
 
 def _check_range(

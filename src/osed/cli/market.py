@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from osed.cli import market_client, market_demo
-from osed.cli._io import parse_json, read_text
+from osed.cli._io import parse_json, read_json, read_text
 from osed.cli._market_text import auction_text, replay_text
 from osed.cli._output import emit, emit_lines
 from osed.domain.cts.tenders import Side
@@ -34,6 +34,11 @@ _SIDES = {"buy": Side.BUY, "sell": Side.SELL}
 _PRICING_NAMES = ", ".join(rule.value for rule in Pricing)
 
 JsonId = str | int
+
+MAX_MAGNITUDE = 1e15
+"""The largest price or quantity accepted: totals over millions of orders, and price times
+quantity, stay far from float overflow (1.8e308)."""
+_BOUND_TEXT = "of magnitude at most 1e15"
 
 
 def register(groups: Any) -> None:
@@ -97,7 +102,7 @@ class AuctionInput:
 
 def _run_clear(args: argparse.Namespace) -> int:
     subject = "market clear input"
-    auction = parse_auction(parse_json(read_text(args.file), subject=subject), subject=subject)
+    auction = parse_auction(read_json(args.file, subject=subject), subject=subject)
     result = clear_auction(
         auction.bid_prices,
         auction.bid_quantities,
@@ -143,8 +148,8 @@ def _parse_price_cap(data: dict[str, Any], problems: Problems) -> float | None:
     value = data.get("price_cap")
     if value is None:
         return None
-    if not _is_number(value) or not math.isfinite(value) or value <= 0:
-        problems.add("$.price_cap", "bad_price_cap", "must be a positive finite number")
+    if not _is_bounded(value) or value <= 0:
+        problems.add("$.price_cap", "bad_price_cap", f"must be a positive number {_BOUND_TEXT}")
         return None
     return float(value)
 
@@ -182,8 +187,10 @@ def _parse_orders(
                     "unresponsive_without_cap",
                     "a null price needs a valid price_cap",
                 )
-        elif not _is_number(price) or not math.isfinite(price):
-            problems.add(f"{path}.price", "not_a_number", "must be a finite number or null")
+        elif not _is_bounded(price):
+            problems.add(
+                f"{path}.price", "not_a_number", f"must be a number {_BOUND_TEXT}, or null"
+            )
         quantity = _parse_quantity(entry, path, problems, allow_zero=True)
         ids.append(order_id if order_id is not None else "")
         prices.append(float(price) if _is_number(price) else math.nan)
@@ -248,7 +255,7 @@ class Cancel:
 
 
 def _run_replay(args: argparse.Namespace) -> int:
-    actions = parse_replay(read_text(args.file))
+    actions = parse_replay(read_text(args.file, subject="market replay input"))
     emit_lines(replay_events(actions), replay_text, args)
     return 0
 
@@ -265,7 +272,7 @@ def parse_replay(text: str, *, subject: str = "market replay input") -> list[Sub
         try:
             data = parse_json(line, subject=subject)
         except ValidationError as exc:
-            problems.add(where, "bad_json", exc.problems[0].message)
+            problems.add(where, exc.problems[0].code, exc.problems[0].message)
             continue
         if not isinstance(data, dict):
             problems.add(where, "not_object", "each line must be a JSON object")
@@ -298,8 +305,10 @@ def _parse_submit(
     if side not in _SIDES:
         problems.add(f"{where}.side", "bad_side", 'must be "buy" or "sell"')
     price: Any = data.get("price")
-    if not _is_number(price) or not math.isfinite(price):
-        problems.add(f"{where}.price", "not_a_number", "must be a finite number")
+    if not _is_bounded(price):
+        problems.add(
+            f"{where}.price", _code(price, "not_a_number"), f"must be a number {_BOUND_TEXT}"
+        )
     quantity = _parse_quantity(data, where, problems, allow_zero=False)
     all_or_none = data.get("all_or_none", False)
     if not isinstance(all_or_none, bool):
@@ -322,10 +331,8 @@ def _parse_cancel(
     elif order_id not in submitted:
         problems.add(f"{where}.id", "unknown_id", f"no earlier submit has id {order_id!r}")
     remaining: Any = data.get("quantity")
-    if remaining is not None and (
-        not _is_number(remaining) or not math.isfinite(remaining) or remaining < 0
-    ):
-        problems.add(f"{where}.quantity", "bad_quantity", "must be a finite number >= 0")
+    if remaining is not None and (not _is_bounded(remaining) or remaining < 0):
+        problems.add(f"{where}.quantity", "bad_quantity", f"must be a number >= 0 {_BOUND_TEXT}")
     if len(problems) > before:
         return None
     return Cancel(order_id, str(order_id), float(remaining) if remaining else None)
@@ -370,6 +377,17 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _code(value: Any, otherwise: str) -> str:
+    """``too_large`` for a finite number beyond the bound, else the field's own code."""
+    finite = _is_number(value) and math.isfinite(value)
+    return "too_large" if finite and abs(value) > MAX_MAGNITUDE else otherwise
+
+
+def _is_bounded(value: Any) -> bool:
+    """A number small enough that sums and products of many stay finite floats."""
+    return _is_number(value) and math.isfinite(value) and abs(value) <= MAX_MAGNITUDE
+
+
 def _is_id(value: Any) -> bool:
     return (isinstance(value, str) and value != "") or (
         isinstance(value, int) and not isinstance(value, bool)
@@ -406,8 +424,10 @@ def _parse_quantity(
         problems.add(f"{path}.quantity", "missing", "required")
         return None
     value = entry["quantity"]
-    if not _is_number(value) or not math.isfinite(value):
-        problems.add(f"{path}.quantity", "not_a_number", "must be a finite number")
+    if not _is_bounded(value):
+        problems.add(
+            f"{path}.quantity", _code(value, "not_a_number"), f"must be a number {_BOUND_TEXT}"
+        )
         return None
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"

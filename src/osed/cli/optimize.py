@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from osed.cli._io import parse_json, read_text
+from osed.cli._io import read_json
 from osed.cli._output import document_text, emit
 from osed.optimizer.documents import Format, solve_document
 
@@ -46,7 +46,7 @@ def register(groups: Any) -> None:
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    document = parse_json(read_text(args.file), subject="balancing request")
+    document = read_json(args.file, subject="balancing request")
     result = solve_document(
         document,
         format=Format(args.format) if args.format else None,

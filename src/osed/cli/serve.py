@@ -14,7 +14,13 @@ from osed.runtime.container import build_services
 from osed.runtime.health import HealthServer
 from osed.runtime.lifecycle import Runner
 from osed.runtime.logs import configure_logging, deployment, with_fields
-from osed.runtime.settings import SERVICES, ServiceName, Settings, load_settings
+from osed.runtime.settings import (
+    SERVICES,
+    ServiceName,
+    Settings,
+    load_settings,
+    masked_settings,
+)
 
 log = logging.getLogger("osed.serve")
 
@@ -94,5 +100,5 @@ def _start(settings: Settings, names: list[ServiceName], state_dir: Path) -> int
 
 
 def _show(args: argparse.Namespace) -> int:
-    emit(load_settings(args.config).model_dump(mode="json"), document_text, args)
+    emit(masked_settings(load_settings(args.config)), document_text, args)
     return 0

@@ -119,3 +119,24 @@ def _instant(value: datetime) -> str:
 
 def _corrupt(message: str) -> ValidationError:
     return ValidationError([Problem("$.entry", "corrupt_entry", message)], subject="ledger entry")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def trace_hash(
+    previous: bytes, message_id: str, kind: str, received_at: datetime, body: str
+) -> bytes:
+    """The hash of a trace row, chaining it to the row before (``GENESIS_HASH`` for the first).
+
+    The instant enters as UTC microseconds, so every backend's timestamp type hashes alike;
+    the seq does not enter, because PostgreSQL numbers rows only as it inserts them."""
+    digest = hashlib.sha256(previous)
+    digest.update(
+        ((received_at - _EPOCH) // timedelta(microseconds=1)).to_bytes(8, "big", signed=True)
+    )
+    for text in (message_id, kind):
+        digest.update(text.encode())
+        digest.update(b"\x00")
+    digest.update(body.encode())
+    return digest.digest()

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from osed.domain.errors import ValidationError
+from osed.domain.errors import IntegrityError, ValidationError
 from osed.domain.ledger import GENESIS_HASH
 from osed.ledger.positions import (
     ENTRY_FIELDS,
@@ -41,6 +41,7 @@ class Finding(StrEnum):
     ANCHOR_MISMATCH = "anchor_mismatch"  # the chain does not pass through the anchored head
     POSITION_MISMATCH = "position_mismatch"  # a position differs from its entries' sum
     UNREADABLE = "unreadable"  # the storage itself could not be read (e.g. no head record)
+    TRACE_MISMATCH = "trace_mismatch"  # a trace row breaks the trace's hash chain
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,9 +249,28 @@ def verify_positions(
 def verify_store(store: LedgerStore, *, anchor: LedgerHead | None = None) -> VerifyReport:
     """The chain, the head, the anchor if given, then the positions against the entries."""
     segment = check_segment(store.raw_rows(), anchor=anchor)
-    return verify_segments(
+    report = verify_segments(
         [segment], head=store.head(), recorded=store.all_positions(), anchor=anchor
     )
+    return with_trace(report, first_trace_damage(store))
+
+
+def first_trace_damage(store: LedgerStore) -> str | None:
+    """What is wrong with the first trace row that breaks the trace's hash chain (the store
+    checks the chain as it reads), or None."""
+    try:
+        for _ in store.traces():
+            pass
+    except IntegrityError as exc:
+        return str(exc)
+    return None
+
+
+def with_trace(report: VerifyReport, trace_damage: str | None) -> VerifyReport:
+    """The ledger's report, or, if the ledger is intact, the trace's damage."""
+    if not report.ok or trace_damage is None:
+        return report
+    return VerifyReport(report.entries, Finding.TRACE_MISMATCH, None, trace_damage)
 
 
 def verify_segments(

@@ -14,7 +14,6 @@ JSON path, and nothing is stored. The body is pymfm's input, OSED's balancing do
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -23,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from osed.codec import json_text
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
 from osed.domain.time import Clock, SystemClock
 from osed.optimizer.formats.fleet import FleetDocument
@@ -136,10 +136,10 @@ def create_app(
         problems: list[Problem] = []
         if not idempotency_key:
             problems.append(Problem("$header.Idempotency-Key", "missing", "required"))
-        try:
-            document = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            problems.append(Problem("$", "bad_json", str(exc)))
+        try:  # not UTF-8, not JSON, NaN, overflowing numbers, deep nesting: a 422
+            document = json_text.loads(await request.body(), subject="balancing request")
+        except ValidationError as exc:
+            problems.extend(exc.problems)
             document = None
         if problems:
             raise ValidationError(problems, subject="balancing request")

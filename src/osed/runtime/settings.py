@@ -7,18 +7,26 @@ Every problem is reported at once with its path (``$.bus.mqtt.port``), as a Vali
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
+from osed.codec.json_text import decode_utf8
 from osed.domain.errors import Problem, ValidationError
 from osed.grid.estimation import BadDataOptions
 from osed.grid.stats import DEFAULT_STATS
@@ -35,7 +43,8 @@ SUBJECT = "settings"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Infinity and NaN (``inf``, ``1e400``) are refused in every float setting.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class MqttSettings(_Section):
@@ -258,7 +267,11 @@ SERVICES: tuple[ServiceName, ...] = ("market-agent", "bridge", "stats", "estimat
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="OSED_", env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix="OSED_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
     )
 
     bus: BusSettings = BusSettings()
@@ -295,17 +308,62 @@ def load_settings(config_file: Path | None = None) -> Settings:
         return Settings(**from_file)
     except PydanticValidationError as exc:
         raise ValidationError(_problems(exc), subject=SUBJECT) from None
+    except SettingsError:  # a list or mapping in the environment that is not JSON
+        raise ValidationError(_environment_problems(), subject=SUBJECT) from None
+
+
+def _environment_problems() -> list[Problem]:
+    """Every ``OSED_…`` variable whose setting is a list or a mapping (given as JSON in the
+    environment) and whose value is not JSON."""
+    problems = []
+    for name, value in sorted(os.environ.items()):
+        if not name.upper().startswith("OSED_"):
+            continue
+        parts = name.lower().removeprefix("osed_").split("__")
+        shape = _json_shape(parts)
+        if shape is None:
+            continue
+        try:
+            json.loads(value)
+        except ValueError:
+            message = f"{name}={value!r} is not JSON; this setting is given as a JSON {shape}"
+            problems.append(Problem("$." + ".".join(parts), "not_json", message))
+    return problems or [Problem("$", "bad_environment", "an OSED_ variable cannot be read")]
+
+
+def _json_shape(parts: list[str]) -> str | None:
+    """``"list"`` or ``"object"`` when the setting at ``parts`` is given as JSON in the
+    environment, None for a single value."""
+    model: type[BaseModel] = Settings
+    for depth, part in enumerate(parts, start=1):
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+            continue
+        if depth < len(parts):
+            return None
+        origins = {get_origin(a) or a for a in (annotation, *get_args(annotation))}
+        return "list" if list in origins else "object" if dict in origins else None
+    return "object"  # a whole section
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ValidationError(
             [Problem("$", "unreadable_file", f"{path}: {exc.strerror}")], subject=SUBJECT
         ) from exc
+    text = decode_utf8(raw, where=str(path), subject=SUBJECT)
     try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise ValidationError(
+            [Problem("$", "too_deep", f"{path}: nested too deeply")], subject=SUBJECT
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
@@ -331,3 +389,25 @@ def _problems(exc: PydanticValidationError) -> list[Problem]:
         )
         problems.append(Problem(path, error["type"], error["msg"]))
     return problems
+
+
+# user:password@ keeps the user; a lone userinfo may be a token (nats://token@host): masked.
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@:]*:)?)[^/?#@]+(?=@)")
+MASK = "**********"  # what pydantic shows for a SecretStr
+
+
+def masked_settings(settings: Settings) -> dict[str, Any]:
+    """The settings as JSON values for people to read: secrets, and the password (or token)
+    inside any URL-valued setting (``nats://user:secret@host``), replaced by asterisks."""
+    masked: dict[str, Any] = _mask_urls(settings.model_dump(mode="json"))
+    return masked
+
+
+def _mask_urls(value: Any) -> Any:
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(rf"\g<head>{MASK}", value)
+    if isinstance(value, dict):
+        return {key: _mask_urls(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask_urls(item) for item in value]
+    return value

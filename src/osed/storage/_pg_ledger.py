@@ -36,6 +36,7 @@ from osed.storage._ledger_plan import LedgerBatchPlan, decoded_entry, stored_ent
 from osed.storage._pg_connection import PgSession
 from osed.storage._pg_migrations import migrate, schema_version
 from osed.storage._pg_schema import LEDGER_COMPONENT, LEDGER_MIGRATIONS
+from osed.storage._trace_chain import PendingTrace, chained, verified
 
 TRACE_BUFFER_ROWS = 1024
 _PAGE_ROWS = 10_000
@@ -60,7 +61,9 @@ _APPLY_DELTAS = """INSERT INTO positions
 # Every write takes this lock first, so writers (appends and trace flushes) commit one after
 # another, and trace seq numbers, taken under it, follow the commit order.
 _LOCK_HEAD = "SELECT entry_count, last_hash FROM head WHERE id = 1 FOR UPDATE"
-_INSERT_TRACE = "INSERT INTO trace (message_id, kind, received_at, body) VALUES (%s, %s, %s, %s)"
+_INSERT_TRACE = """INSERT INTO trace (message_id, kind, received_at, body, hash)
+    VALUES (%s, %s, %s, %s, %s)"""
+_TRACE_CHAIN_SINCE_VERSION = 3
 _SELECT_POSITIONS = """SELECT party, interval_start, duration_s, quantity_scale, quantity
     FROM positions"""
 _POSITION_ORDER = " ORDER BY party, interval_start, duration_s, quantity_scale"
@@ -84,7 +87,7 @@ class PostgresLedgerStore(ClosesOnExit):
     def __init__(self, conninfo: str, *, schema: str = "osed", read_only: bool = False) -> None:
         self.schema = schema
         self.read_only = read_only
-        self._pending_traces: list[tuple[str, str, datetime, str]] = []
+        self._pending_traces: list[PendingTrace] = []
         self._session = PgSession(
             conninfo,
             schema,
@@ -221,9 +224,18 @@ class PostgresLedgerStore(ClosesOnExit):
     def traces(self, *, after_seq: int = 0) -> Iterator[TraceRecord]:
         if not self.read_only:
             self.flush()
-        query = "SELECT seq, message_id, kind, received_at, body FROM trace"
-        for seq, message_id, kind, received_at, body in self._pages(query, after_seq, None):
-            yield TraceRecord(seq, message_id, kind, received_at, body)
+        with self._session.translated():
+            connection = self._session.connection()
+            hashed = schema_version(connection, LEDGER_COMPONENT) >= _TRACE_CHAIN_SINCE_VERSION
+            # Older schemas (before the chain) are read as unhashed rows.
+            digest: LiteralString = "hash" if hashed else "NULL::bytea"
+            before = connection.execute(
+                "SELECT " + digest + " FROM trace WHERE seq <= %s ORDER BY seq DESC LIMIT 1",
+                (after_seq,),
+            ).fetchone()
+        query: LiteralString = "SELECT seq, message_id, kind, received_at, body, " + digest
+        rows = self._pages(query + " FROM trace", after_seq, None)
+        yield from verified(rows, before[0] if before else None)
 
     def snapshots(self, format: str) -> Iterator[SnapshotRecord]:
         with self._session.translated():
@@ -280,8 +292,13 @@ class PostgresLedgerStore(ClosesOnExit):
         transaction keeps them for the next one."""
         written = len(self._pending_traces)
         if written:
+            last = connection.execute("SELECT hash FROM trace ORDER BY seq DESC LIMIT 1").fetchone()
+            hashes = chained(last[0] if last else None, self._pending_traces)
+            rows = [
+                (*row, digest) for row, digest in zip(self._pending_traces, hashes, strict=True)
+            ]
             with connection.cursor() as cursor:
-                cursor.executemany(_INSERT_TRACE, self._pending_traces)
+                cursor.executemany(_INSERT_TRACE, rows)
         return written
 
     def _forget_traces(self, written: int) -> None:

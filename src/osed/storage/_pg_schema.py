@@ -78,7 +78,13 @@ _LEDGER_V2: Migration = (
     "CREATE INDEX snapshots_newest ON snapshots (format, trace_seq, id)",
 )
 
-LEDGER_MIGRATIONS: tuple[Migration, ...] = (_LEDGER_V1, _LEDGER_V2)
+_LEDGER_V3: Migration = (
+    # Each trace row's place in the trace hash chain (osed.storage._trace_chain); rows written
+    # before this version keep NULL.
+    "ALTER TABLE trace ADD COLUMN hash bytea",
+)
+
+LEDGER_MIGRATIONS: tuple[Migration, ...] = (_LEDGER_V1, _LEDGER_V2, _LEDGER_V3)
 
 _TIMESERIES_V1: Migration = (
     """CREATE TABLE ts_series (

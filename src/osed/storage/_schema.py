@@ -67,7 +67,13 @@ _V2 = (
     "CREATE INDEX snapshots_newest ON snapshots (format, trace_seq, id)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+_V3 = (
+    # Each trace row's place in the trace hash chain (osed.storage._trace_chain); rows written
+    # before this version keep NULL.
+    "ALTER TABLE trace ADD COLUMN hash BLOB",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 LEDGER_TABLES = frozenset({"ledger", "messages", "positions", "head", "trace"})
 

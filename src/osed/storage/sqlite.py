@@ -54,6 +54,7 @@ from osed.storage._sqlite_common import (
     translated,
     write_transaction,
 )
+from osed.storage._trace_chain import DamagedTraceError, PendingTrace, chained, verified
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -73,7 +74,9 @@ _POSITION_ORDER = " ORDER BY party, interval_start_us, duration_s, quantity_scal
 
 
 TRACE_BUFFER_ROWS = 1024
-_INSERT_TRACE = "INSERT INTO trace (message_id, kind, received_at, body) VALUES (?, ?, ?, ?)"
+_INSERT_TRACE = """INSERT INTO trace (message_id, kind, received_at, body, hash)
+    VALUES (?, ?, ?, ?, ?)"""
+_TRACE_CHAIN_SINCE_VERSION = 3
 
 _SNAPSHOTS_SINCE_VERSION = 2
 _INSERT_SNAPSHOT = """INSERT INTO snapshots (format, trace_seq, taken_at, body, checksum)
@@ -96,7 +99,7 @@ class SqliteLedgerStore(ClosesOnExit):
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
-        self._pending_traces: list[tuple[str, str, str, str]] = []
+        self._pending_traces: list[PendingTrace] = []
         for name, level in (("synchronous", synchronous), ("trace_synchronous", trace_synchronous)):
             if level not in ("FULL", "NORMAL"):
                 raise ConfigurationError(f"{name} must be FULL or NORMAL, not {level!r}")
@@ -111,6 +114,8 @@ class SqliteLedgerStore(ClosesOnExit):
             raise ConfigurationError(f"cannot open ledger {self.path}: {exc}") from exc
         try:
             if read_only:
+                if _is_cut_short(self.path):
+                    raise IntegrityError(f"{self.path} is damaged: it ends inside a page")
                 if not is_ledger(self._db):
                     raise ConfigurationError(f"{self.path} is not an OSED ledger")
             else:
@@ -119,6 +124,8 @@ class SqliteLedgerStore(ClosesOnExit):
                 migrate(self._db)
         except sqlite3.DatabaseError as exc:
             self._db.close()
+            if _is_sqlite_file(self.path):  # an SQLite file that cannot be read: damaged
+                raise IntegrityError(f"{self.path} is damaged: {exc}") from exc
             raise ConfigurationError(f"{self.path} is not an OSED ledger: {exc}") from exc
         except BaseException:
             self._db.close()
@@ -127,6 +134,8 @@ class SqliteLedgerStore(ClosesOnExit):
     @classmethod
     def open_existing(cls, path: str | os.PathLike[str], *, read_only: bool = True) -> Self:
         """Open a ledger that must already exist; never creates a file."""
+        if Path(path).is_dir():
+            raise NotFoundError(f"{path} is a directory, not a ledger file")
         if not Path(path).is_file():
             raise NotFoundError(f"no such ledger file: {path}")
         return cls(path, read_only=read_only)
@@ -169,7 +178,7 @@ class SqliteLedgerStore(ClosesOnExit):
                 [Problem("$.body", "bad_text", f"not encodable text: {exc.reason}")],
                 subject="trace record",
             ) from exc
-        instant = require_aware(received_at, path="$.receivedAt").isoformat()
+        instant = require_aware(received_at, path="$.receivedAt")
         # Trace rows ride along with the next append's transaction: a message costs no fsync of
         # its own, and a committed transaction is never on disk without the messages before it.
         self._pending_traces.append((message_id, kind, instant, body))
@@ -209,7 +218,17 @@ class SqliteLedgerStore(ClosesOnExit):
         """Insert the buffered rows; they leave the buffer only once the transaction commits
         (:meth:`_forget_traces`), so a rolled-back append loses none."""
         if self._pending_traces:
-            self._db.executemany(_INSERT_TRACE, self._pending_traces)
+            last = self._db.execute("SELECT hash FROM trace ORDER BY seq DESC LIMIT 1").fetchone()
+            hashes = chained(last[0] if last else None, self._pending_traces)
+            self._db.executemany(
+                _INSERT_TRACE,
+                [
+                    (message_id, kind, instant.isoformat(), body, digest)
+                    for (message_id, kind, instant, body), digest in zip(
+                        self._pending_traces, hashes, strict=True
+                    )
+                ],
+            )
         return len(self._pending_traces)
 
     def _forget_traces(self, written: int) -> None:
@@ -273,12 +292,26 @@ class SqliteLedgerStore(ClosesOnExit):
     def traces(self, *, after_seq: int = 0) -> Iterator[TraceRecord]:
         if not self.read_only:
             self.flush()
+        # Older files (before the chain) are read as unhashed rows.
+        hashed = schema_version(self._db) >= _TRACE_CHAIN_SINCE_VERSION
+        digest = "hash" if hashed else "NULL"
+        with translated("ledger"):
+            before = self._db.execute(
+                f"SELECT {digest} FROM trace WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
+                (after_seq,),
+            ).fetchone()
         rows = self._fetch(
-            "SELECT seq, message_id, kind, received_at, body FROM trace WHERE seq > ? ORDER BY seq",
+            f"SELECT seq, message_id, kind, received_at, body, {digest} FROM trace"
+            " WHERE seq > ? ORDER BY seq",
             (after_seq,),
         )
-        for seq, message_id, kind, received_at, body in rows:
-            yield TraceRecord(seq, message_id, kind, datetime.fromisoformat(received_at), body)
+        yield from verified(
+            (
+                (seq, message_id, kind, _instant_of_text(seq, received_at), body, stored)
+                for seq, message_id, kind, received_at, body, stored in rows
+            ),
+            before[0] if before else None,
+        )
 
     def snapshots(self, format: str) -> Iterator[SnapshotRecord]:
         if schema_version(self._db) < _SNAPSHOTS_SINCE_VERSION:
@@ -380,6 +413,42 @@ class SqliteLedgerStore(ClosesOnExit):
             cursor = self._db.execute(query, parameters)
             while chunk := cursor.fetchmany(_FETCH_ROWS):
                 yield from chunk
+
+
+def _instant_of_text(seq: int, text: object) -> datetime:
+    try:
+        return datetime.fromisoformat(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise DamagedTraceError(seq, "its received_at is not an instant") from None
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_HEADER_BYTES = 100
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    """Whether the file starts as every SQLite database does."""
+    return _header(path)[: len(_SQLITE_MAGIC)] == _SQLITE_MAGIC
+
+
+def _is_cut_short(path: Path) -> bool:
+    """An SQLite file is whole pages; one that ends inside its header or a page was cut."""
+    header = _header(path)
+    if header[: len(_SQLITE_MAGIC)] != _SQLITE_MAGIC:
+        return False
+    if len(header) < _HEADER_BYTES:
+        return True
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    return page_size == 0 or path.stat().st_size % page_size != 0
+
+
+def _header(path: Path) -> bytes:
+    try:
+        with path.open("rb") as file:
+            return file.read(_HEADER_BYTES)
+    except OSError:
+        return b""
 
 
 def _interval_key(interval: Interval) -> tuple[int, int]:

@@ -1,5 +1,6 @@
 """A Market Agent rebuilt from the trace after a crash is the agent that crashed."""
 
+import sqlite3
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -7,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +23,7 @@ from osed.domain.cts import (
     Quote,
     Side,
 )
+from osed.domain.errors import IntegrityError
 from osed.domain.time import ManualClock
 from osed.ledger.verify import verify_store
 from osed.markets.registry import create_market
@@ -218,3 +221,16 @@ def test_a_crash_anywhere_changes_nothing_the_parties_can_see(
         assert verify_store(second.ledger).ok
         for agent in (reference, first, second):
             agent.ledger.close()
+
+
+def test_a_restart_refuses_to_replay_a_damaged_trace(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    clock = ManualClock(START - timedelta(hours=1))
+    crashed = new_agent(SqliteLedgerStore(path), clock, "bilateral")
+    run(crashed, clock, crossing_tenders(30))
+    crashed.ledger.close()
+    with sqlite3.connect(path) as connection:  # a forged request, 10 rows into the trace
+        connection.execute("UPDATE trace SET received_at = ? WHERE seq = 10", (START.isoformat(),))
+    connection.close()
+    with pytest.raises(IntegrityError, match="trace row 10 is damaged"):
+        new_agent(SqliteLedgerStore(path), clock, "bilateral")

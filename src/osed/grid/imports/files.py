@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from osed.codec import json_text
 from osed.domain.errors import Problem, ValidationError
 from osed.grid.network import KINDS, REFERENCES, Network, NetworkBuilder, component_rows
 
@@ -43,12 +44,14 @@ def load_network(spec: str | Path) -> Network:
         from osed.grid.imports.cgmes import from_cgmes  # noqa: PLC0415 - optional
 
         return from_cgmes([path])
+    # Not UTF-8, not JSON, NaN, overflowing numbers, deep nesting: a problem at the file name.
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValidationError(
-            [Problem(text, "not_json", f"not a JSON network: {exc}")], subject="network"
-        ) from exc
+        document = json_text.loads(path.read_bytes(), subject="network", where=text)
+    except ValidationError as exc:
+        problems = [
+            Problem(p.path, p.code, f"not a JSON network: {p.message}") for p in exc.problems
+        ]
+        raise ValidationError(problems, subject="network") from None
     if isinstance(document, Mapping) and document.get("format") == FORMAT:
         return from_document(document, source=text)
     if isinstance(document, Mapping) and document.get("type") == "input" and "data" in document:

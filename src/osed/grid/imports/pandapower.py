@@ -623,8 +623,8 @@ def _geojson_point(value: Any) -> tuple[float, float] | None:
             return None
         x, y = shape["coordinates"][:2]
         return float(x), float(y)
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return None
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None  # no usable point: the bus has no coordinates
 
 
 def _zip_shares(load: Any) -> list[tuple[Floats, Floats]]:

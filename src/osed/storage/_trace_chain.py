@@ -1,0 +1,62 @@
+"""The hash chain of the trace, shared by the SQLite and PostgreSQL ledgers.
+
+Recovery replays the trace as the truth of what the Market Agent did, so every row carries
+``trace_hash`` of itself and the row before; a row that was altered, removed or moved breaks
+the chain at the next row read. Rows written before the chain existed (schema version 2 files)
+have no hash; they may only come before the first hashed row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from osed.domain.errors import IntegrityError
+from osed.domain.ledger import GENESIS_HASH, trace_hash
+from osed.ports.ledger import TraceRecord
+
+PendingTrace = tuple[str, str, datetime, str]
+"""A buffered trace row: message id, kind, instant, body."""
+
+
+class DamagedTraceError(IntegrityError):
+    """A trace row does not carry the hash the chain requires."""
+
+    def __init__(self, seq: int, reason: str) -> None:
+        super().__init__(f"trace row {seq} is damaged: {reason}; the trace cannot be trusted")
+        self.seq = seq
+
+
+def chained(previous: bytes | None, pending: Iterable[PendingTrace]) -> list[bytes]:
+    """The hashes of ``pending`` rows appended after a row whose hash is ``previous``."""
+    hashes = []
+    last = previous or GENESIS_HASH  # an empty or unhashed (older) trace: a new chain
+    for message_id, kind, received_at, body in pending:
+        last = trace_hash(last, message_id, kind, received_at, body)
+        hashes.append(last)
+    return hashes
+
+
+def verified(
+    rows: Iterable[tuple[int, object, object, datetime, object, object]],
+    previous: bytes | None,
+) -> Iterator[TraceRecord]:
+    """Trace records of ``rows`` (seq, message id, kind, instant, body, hash) in seq order,
+    each checked against the chain; ``previous`` is the stored hash of the row just before
+    the first (None: no row, or an unhashed one). Raises DamagedTraceError at the first row
+    that does not verify."""
+    last = previous
+    for seq, message_id, kind, received_at, body, stored in rows:
+        if not (isinstance(message_id, str) and isinstance(kind, str) and isinstance(body, str)):
+            raise DamagedTraceError(seq, "a column has the wrong type")
+        if stored is None:
+            if last is not None:
+                raise DamagedTraceError(seq, "its hash was removed")
+        else:
+            expected = trace_hash(last or GENESIS_HASH, message_id, kind, received_at, body)
+            if bytes(stored) != expected:  # type: ignore[call-overload]
+                raise DamagedTraceError(
+                    seq, "its hash does not match (altered, moved or removed rows)"
+                )
+            last = expected
+        yield TraceRecord(seq, message_id, kind, received_at, body)
