@@ -120,11 +120,17 @@ class BalancerSettings(_Section):
     queue_timeout_s: float | None = Field(None, gt=0)
 
 
+class FieldMqttSettings(MqttSettings):
+    """The field devices' broker: its own client id, kept when other fields are set."""
+
+    client_id: str = "osed-bridge-field"
+
+
 class BridgeSettings(_Section):
     """The MQTT bridge: its pipelines file, and the broker the field devices publish to."""
 
     pipelines_file: Path | None = None
-    field: MqttSettings = MqttSettings(client_id="osed-bridge-field")
+    field: FieldMqttSettings = FieldMqttSettings()
 
 
 def _checked(problem: Callable[[str], str | None]) -> AfterValidator:

@@ -54,3 +54,11 @@ def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="unreadable_file"):
         load_settings(tmp_path / "absent.yaml")
+
+
+def test_the_field_broker_keeps_its_client_id_when_another_field_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OSED_BRIDGE__FIELD__HOST", "field.example")
+    field = load_settings(None).bridge.field
+    assert (field.host, field.client_id) == ("field.example", "osed-bridge-field")
