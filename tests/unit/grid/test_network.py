@@ -95,6 +95,7 @@ def test_power_grid_model_json_imports_with_its_ids(tmp_path: object) -> None:
     network = from_pgm_document(json.loads(text), name="pgm")
     assert len(network.table("node")) == 12
     assert network.kind("0") == "node"
+    assert network.unsupported == ()  # every kind of a radial feeder is represented
     np.testing.assert_allclose(power_flow(network).u_pu, power_flow(feeder).u_pu, atol=1e-12)
 
 

@@ -169,6 +169,7 @@ def from_pgm_document(document: Mapping[str, Any], *, name: str, source: str = "
                 columns[attribute] = values
         builder.add_many(kind, [str(int(i)) for i in table["id"]], **columns)
     for kind in data:
-        if str(kind) not in KINDS:
-            builder.unsupported(str(kind), "*", "", "component kind not represented")
+        kind_name = str(getattr(kind, "value", kind))  # ComponentType, a str enum, or a str
+        if kind_name not in KINDS:
+            builder.unsupported(kind_name, "*", "", "component kind not represented")
     return builder.build()
