@@ -108,6 +108,8 @@ class Solution:
     gap: float
     seconds: float
     mip: bool
+    detail: str = ""
+    """HiGHS' own words for the model status (why it failed, when it did)."""
 
 
 def solve(
@@ -146,7 +148,8 @@ def solve(
         result = SolveStatus.TIME_LIMIT  # with or without an incumbent (``x`` empty)
     else:
         result = SolveStatus.FAILED
-    return Solution(result, x, objective, bound, gap, seconds, mip)
+    detail = str(highs.modelStatusToString(status))
+    return Solution(result, x, objective, bound, gap, seconds, mip, detail)
 
 
 def _model(program: LinearProgram) -> highspy.HighsLp:
