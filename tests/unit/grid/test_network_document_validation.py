@@ -88,6 +88,12 @@ def test_row_values_are_checked(attribute: str, value: object, code: str) -> Non
         assert problems(from_document, bad) == {(f"$.components.line[0].{attribute}", code)}
 
 
+def test_a_rated_voltage_below_a_volt_is_named() -> None:
+    bad = document()
+    bad["components"]["node"][2]["u_rated"] = 1e-300
+    assert problems(from_document, bad) == {("$.components.node[2].u_rated", "too_small")}
+
+
 def test_coordinates_come_in_pairs_and_duplicates_are_named() -> None:
     bad = document()
     bad["components"]["node"][0]["x"] = 1.0

@@ -16,6 +16,7 @@ VERSION = 1
 # beyond it the solver's numbers mean nothing.
 MAGNITUDE_LIMIT = 1e15
 MAX_FREQUENCY_HZ = 1000.0
+MIN_RATED_VOLTAGE_V = 1.0  # below it a node's per-unit base is meaningless to the solver
 _ROW_KEYS = ("id", "name", "x", "y")
 
 
@@ -69,6 +70,10 @@ def row_problems(kind: str, row: Mapping[str, Any], path: str) -> list[Problem]:
                 problems.extend(_number_problems(item, f"{where}[{n}]"))
         else:
             problems.extend(_number_problems(value, where))
+            if attribute == "u_rated" and _is_number(value) and 0 < value < MIN_RATED_VOLTAGE_V:
+                problems.append(
+                    Problem(where, "too_small", f"{value:g} V is below {MIN_RATED_VOLTAGE_V:g} V")
+                )
     return problems
 
 
