@@ -99,7 +99,7 @@ from osed.domain.cts import (
 from osed.domain.errors import OsedError, ValidationError
 from osed.domain.ledger import LedgerEntry
 from osed.domain.time import Clock, Interval
-from osed.markets.protocol import ClearingResult, Fill, Market, Order
+from osed.markets.protocol import ClearingResult, Fill, Market, Order, Withdrawal, take_withdrawals
 from osed.ports.ledger import LedgerStore
 
 Request = (
@@ -434,8 +434,13 @@ class MarketAgent:
         trades = self._with_tenders(fills)
         notifications, _, _ = self._commit(request.request_id, trades, now)
         self._settle_open(fills)
+        withdrawn = take_withdrawals(self._book)
+        for withdrawal in withdrawn:
+            self._open.pop(withdrawal.order_id, None)
         created = EiCreatedTender(
-            self._response(request.request_id, ResponseCode.CREATED, now),
+            self._response(
+                request.request_id, ResponseCode.CREATED, now, _withdrawn_text(withdrawn)
+            ),
             request.party_id,
             request.counter_party_id,
             tender.tender_id,
@@ -793,6 +798,15 @@ class MarketAgent:
 
     def _refusal(self, ref_id: str, text: str) -> EiResponse:
         return self._response(ref_id, ResponseCode.BAD_REQUEST, self.clock.now(), text)
+
+
+def _withdrawn_text(withdrawn: Sequence[Withdrawal]) -> str:
+    """What the reply tells the party when self-trade prevention withdrew its tenders: they
+    would have traded with its own (the withdrawn quantity in the market's scale)."""
+    if not withdrawn:
+        return ""
+    named = ", ".join(f"{w.order_id} ({round(w.quantity)} open)" for w in withdrawn)
+    return f"self-trade prevention withdrew tenders that met your own: {named}"
 
 
 def _request_id_of(data: bytes | str) -> str:

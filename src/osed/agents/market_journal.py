@@ -33,6 +33,8 @@ from osed.markets.protocol import (
     Fill,
     Market,
     Order,
+    Withdrawal,
+    take_withdrawals,
 )
 
 
@@ -96,6 +98,7 @@ class JournaledMarket:
         self._latest: dict[str, datetime] = {}  # the last instant the engine saw, per book
         self._last_raw_match = 0
         self._match_shift = 0
+        self._withdrawals: list[Withdrawal] = []
 
     @property
     def last_match_id(self) -> int:
@@ -108,7 +111,17 @@ class JournaledMarket:
             order, order.quantity, now
         )
         self._filled(instrument, fills)
+        withdrawals = take_withdrawals(self.engine)  # self-trade prevention
+        live = self._live[instrument]
+        for withdrawal in withdrawals:
+            live.pop(withdrawal.order_id, None)
+        self._withdrawals.extend(withdrawals)
         return self._numbered(fills)
+
+    def take_withdrawals(self) -> tuple[Withdrawal, ...]:
+        """The orders the engine withdrew on its own since the last call."""
+        withdrawals, self._withdrawals = tuple(self._withdrawals), []
+        return withdrawals
 
     def cancel(
         self, instrument: str, order_id: str, *, remaining: float | None = None
@@ -167,6 +180,7 @@ class JournaledMarket:
                         )
                     case Sweep():
                         self.clear(book.instrument, now=operation.at)
+        self._withdrawals.clear()  # reported when they happened, before the snapshot
         self._match_shift = journal.last_match_id - self._last_raw_match
 
     # ------------------------------------------------------------------ helpers

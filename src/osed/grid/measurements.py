@@ -142,6 +142,12 @@ def parse_measurements(document: object, network: Network) -> list[Measurement]:
     return measurements
 
 
+# Bounds of a meaningful reading (SI units, radians): beyond them the estimator's squared,
+# weighted residuals overflow instead of meaning anything.
+MAGNITUDE_LIMIT = 1e15
+SIGMA_MIN = 1e-9
+
+
 def _parse_one(
     item: object, path: str, network: Network, problems: list[Problem]
 ) -> Measurement | None:
@@ -176,6 +182,15 @@ def _parse_one(
         sigma = _number(sigma_given, f"{path}.sigma", problems)
         if math.isfinite(sigma) and sigma <= 0:
             problems.append(Problem(f"{path}.sigma", "not_positive", "sigma must be > 0"))
+        elif math.isfinite(sigma) and sigma < SIGMA_MIN:
+            problems.append(
+                Problem(
+                    f"{path}.sigma",
+                    "too_small",
+                    f"sigma below {SIGMA_MIN:g} claims a "
+                    "precision no meter has, and makes the weights overflow",
+                )
+            )
     if len(problems) > start:
         return None
     assert isinstance(element, str)
@@ -206,6 +221,8 @@ def _number(raw: object, path: str, problems: list[Problem]) -> float:
     value = float(raw)
     if not math.isfinite(value):
         problems.append(Problem(path, "not_finite", "expected a finite number"))
+    elif abs(value) > MAGNITUDE_LIMIT:
+        problems.append(Problem(path, "too_large", f"{value:g} is beyond {MAGNITUDE_LIMIT:g}"))
     return value
 
 

@@ -12,7 +12,7 @@ Solver ids are dense integers assigned in ``KINDS`` order; external ids are stri
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -91,6 +91,15 @@ DEFAULTS: Mapping[str, Mapping[str, float]] = {
     # constant power unless told otherwise
     **{kind: {"status": 1, "type": 0} for kind in ("sym_load", "asym_load", "sym_gen", "asym_gen")},
 }
+
+
+# Where a component is named in a problem: (kind, external id or "*") -> JSON path. By default
+# by kind and external id; an importer passes where the component is in the user's file.
+Locate = Callable[[str, str], str]
+
+
+def by_external_id(kind: str, external_id: str) -> str:
+    return f"$.{kind}[{external_id}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +193,18 @@ class NetworkBuilder:
     required attributes, and what power-grid-model's own validation finds.
     """
 
-    def __init__(self, name: str, *, frequency_hz: float = 50.0, source: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        frequency_hz: float = 50.0,
+        source: str = "",
+        locate: Locate = by_external_id,
+    ) -> None:
         self.name = name
         self.frequency_hz = frequency_hz
         self.source = source
+        self._locate = locate
         self._columns: dict[str, list[tuple[Sequence[str], Sequence[str], dict[str, Any]]]] = {}
         self._xy: dict[str, tuple[float, float]] = {}
         self._unsupported: list[Unsupported] = []
@@ -239,7 +256,7 @@ class NetworkBuilder:
                     if ext in index:
                         problems.append(
                             Problem(
-                                f"$.{kind}[{ext}]",
+                                self._locate(kind, ext),
                                 "duplicate_id",
                                 f"id {ext!r} is already used by a {kinds[index[ext]]}",
                             )
@@ -254,7 +271,7 @@ class NetworkBuilder:
             if not chunks:
                 continue
             data[kind] = self._table(kind, chunks, starts[kind], index, problems)
-        if problems:
+        if problems and not validate:
             raise ValidationError(problems, subject=f"network {self.name}")
         xy = np.full((len(data.get("node", ())), 2), np.nan)
         if self._xy and "node" in data:
@@ -274,7 +291,15 @@ class NetworkBuilder:
             metadata=dict(self.metadata),
         )
         if validate:
-            check(network)
+            try:
+                check(network, locate=self._locate)
+            except ValidationError as exc:
+                # The model's own checks run on what could be read, so that their findings
+                # come with the builder's; a place the builder named is not named again.
+                named = {problem.path for problem in problems}
+                problems.extend(p for p in exc.problems if p.path not in named)
+        if problems:
+            raise ValidationError(problems, subject=f"network {self.name}")
         return network
 
     def _table(
@@ -299,7 +324,7 @@ class NetworkBuilder:
                 if attribute not in (table.dtype.names or ()) or attribute == "id":
                     problems.append(
                         Problem(
-                            f"$.{kind}[{ids[0]}].{attribute}",
+                            f"{self._locate(kind, str(ids[0]))}.{attribute}",
                             "unknown_attribute",
                             f"{kind} has no attribute {attribute!r}",
                         )
@@ -311,11 +336,11 @@ class NetworkBuilder:
                     )
                 else:
                     try:
-                        table[attribute][rows] = np.asarray(column)
+                        table[attribute][rows] = _column(column, table.dtype[attribute])
                     except (TypeError, ValueError) as exc:
                         problems.append(
                             Problem(
-                                f"$.{kind}[{ids[0]}].{attribute}",
+                                f"{self._locate(kind, str(ids[0]))}.{attribute}",
                                 "bad_value",
                                 f"cannot read {attribute}: {exc}",
                             )
@@ -326,15 +351,15 @@ class NetworkBuilder:
             if attribute not in given and attribute not in DEFAULTS.get(kind, {}):
                 problems.append(
                     Problem(
-                        f"$.{kind}[*].{attribute}",
+                        f"{self._locate(kind, '*')}.{attribute}",
                         "missing_attribute",
                         f"every {kind} needs {attribute}",
                     )
                 )
         return table
 
-    @staticmethod
     def _resolve(
+        self,
         kind: str,
         attribute: str,
         ids: Sequence[str],
@@ -349,7 +374,7 @@ class NetworkBuilder:
             if solver is None:
                 problems.append(
                     Problem(
-                        f"$.{kind}[{ids[row]}].{attribute}",
+                        f"{self._locate(kind, str(ids[row]))}.{attribute}",
                         "unknown_reference",
                         f"{attribute} names {reference!r}, which is not in the network",
                     )
@@ -359,8 +384,12 @@ class NetworkBuilder:
         return resolved
 
 
-def check(network: Network) -> None:
-    """power-grid-model's input validation, every error named by external id and attribute."""
+_NAMED_PER_ERROR = 10  # components named one by one per validation error, then a summary
+
+
+def check(network: Network, *, locate: Locate = by_external_id) -> None:
+    """power-grid-model's input validation: every error named per component (at ``locate``'s
+    path for it) and attribute."""
     from power_grid_model import CalculationType  # noqa: PLC0415
     from power_grid_model.validation import validate_input_data  # noqa: PLC0415 - slow import
 
@@ -379,17 +408,18 @@ def check(network: Network) -> None:
         if isinstance(component, list | tuple):
             component = ",".join(str(getattr(c, "value", c)) for c in component)
         fields = getattr(error, "field", "?")
-        ids = getattr(error, "ids", None) or []
-        names = [network.external_ids[i] for i in ids[:5] if 0 <= i < len(network.external_ids)]
-        more = f" (+{len(ids) - 5} more)" if len(ids) > 5 else ""
-        where = ",".join(names) if names else "*"
-        problems.append(
-            Problem(
-                f"$.{component}[{where}{more}].{fields}",
-                type(error).__name__,
-                str(error),
-            )
-        )
+        if isinstance(fields, list | tuple):
+            fields = ",".join(str(f) for f in fields)
+        ids = [i for i in getattr(error, "ids", None) or [] if 0 <= i < len(network.external_ids)]
+        code, message = type(error).__name__, str(error)
+        for solver_id in ids[:_NAMED_PER_ERROR]:
+            external = network.external_ids[solver_id]
+            where = locate(network.kind_of_solver_id(solver_id), external)
+            problems.append(Problem(f"{where}.{fields}", code, message))
+        if not ids or len(ids) > _NAMED_PER_ERROR:
+            more = f" ({len(ids) - _NAMED_PER_ERROR} more not named)" if ids else ""
+            where = f"{locate(str(component), '*')}.{fields}"
+            problems.append(Problem(where, code, message + more))
     raise ValidationError(problems, subject=f"network {network.name}")
 
 
@@ -421,6 +451,23 @@ def component_rows(network: Network, kind: str) -> list[dict[str, Any]]:
                 row[attribute] = int(value)
         rows.append(row)
     return rows
+
+
+def _column(column: Any, dtype: np.dtype[Any]) -> NDArray[Any]:
+    """``column`` as values of ``dtype``; an integer column (status, type, tap) takes only
+    whole numbers in its range: a cast would silently round or wrap them."""
+    values = np.asarray(column)
+    if np.issubdtype(dtype.base, np.integer) and values.size:
+        limits = np.iinfo(dtype.base)
+        if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.bool_):
+            raise ValueError(f"expected whole numbers, got {values.dtype}")
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(values) & (values == np.round(values))
+            inside = (values >= limits.min) & (values <= limits.max)
+        if not (whole & inside).all():
+            bad = values[~(whole & inside)][0].item()
+            raise ValueError(f"{bad!r} is not a whole number in [{limits.min}, {limits.max}]")
+    return values
 
 
 def _int_missing(dtype: np.dtype[Any]) -> int:

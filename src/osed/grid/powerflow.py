@@ -49,6 +49,8 @@ def power_flow(
 
 
 def solver_model(data: Mapping[str, Table], network: Network) -> PowerGridModel:
+    if not len(network.table("node")):
+        raise CalculationError(f"{network.name}: the network has no node to calculate")
     try:
         return PowerGridModel(dict(data), system_frequency=network.frequency_hz)
     except PowerGridError as exc:

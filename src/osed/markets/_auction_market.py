@@ -13,6 +13,7 @@ from osed.domain.cts.tenders import Side
 from osed.domain.errors import ConflictError, Problem, ValidationError
 from osed.markets._auction_result import AuctionResult, Pricing
 from osed.markets._call_auction import DEFAULT_BID_OFFSET, clear_auction
+from osed.markets._self_trade import net_own_fills, own_pairs
 from osed.markets.protocol import (
     BookLevel,
     BookSnapshot,
@@ -20,6 +21,7 @@ from osed.markets.protocol import (
     ClearingResult,
     Fill,
     Order,
+    SelfTradePrevention,
 )
 
 # Each round drops every all-or-none order left part-filled; after this many rounds the last
@@ -31,7 +33,9 @@ class DoubleAuctionMarket:
     """A sealed-bid call market per instrument, cleared by :func:`clear_auction`.
 
     Orders collect until :meth:`clear`, which trades them all at once and empties the
-    instrument's book: unfilled quantity does not carry over to a later call.
+    instrument's book: unfilled quantity does not carry over to a later call. With
+    ``self_trade="net"`` (the default) a party's own bid and offer are never matched to each
+    other (:mod:`osed.markets._self_trade`); ``"off"`` clears the curves as they are.
     """
 
     continuous = False
@@ -42,8 +46,12 @@ class DoubleAuctionMarket:
         pricing: Pricing | str = Pricing.GRIDLABD,
         price_cap: float | None = None,
         bid_offset: float = DEFAULT_BID_OFFSET,
+        self_trade: SelfTradePrevention | str = SelfTradePrevention.NET,
     ) -> None:
         self.name = name
+        self.self_trade = SelfTradePrevention.parse(
+            self_trade, (SelfTradePrevention.NET, SelfTradePrevention.OFF)
+        )
         self.pricing = Pricing.parse(pricing) if not isinstance(pricing, Pricing) else pricing
         self.price_cap = price_cap
         self.bid_offset = bid_offset
@@ -88,12 +96,17 @@ class DoubleAuctionMarket:
             detail["clearing_type"] = result.clearing_type.value
         if excluded:
             detail["all_or_none_excluded"] = ",".join(sorted(excluded))
+        fills, netted = self._fills(instrument, bids, offers, result)
+        quantity = result.quantity
+        if netted > 0.0:
+            detail["self_trade_netted"] = repr(netted)
+            quantity = max(quantity - netted, 0.0)
         return ClearingResult(
             instrument=instrument,
             outcome=result.outcome,
             price=result.price,
-            quantity=result.quantity,
-            fills=self._fills(instrument, bids, offers, result, excluded),
+            quantity=quantity,
+            fills=fills,
             expired=expired,
             detail=detail,
         )
@@ -137,19 +150,19 @@ class DoubleAuctionMarket:
         )
 
     def _fills(
-        self,
-        instrument: str,
-        bids: list[Order],
-        offers: list[Order],
-        result: AuctionResult,
-        excluded: set[str],
-    ) -> tuple[Fill, ...]:
-        del excluded  # excluded orders were cleared with zero quantity: they have no fill
+        self, instrument: str, bids: list[Order], offers: list[Order], result: AuctionResult
+    ) -> tuple[tuple[Fill, ...], float]:
+        """One fill per order that trades (all-or-none orders excluded from the clear have
+        zero quantity, so none), a party's own bid and offer netted unless ``self_trade`` is
+        off; and the quantity netted."""
         if result.pricing is Pricing.PAY_AS_BID:
             return self._pair_fills(instrument, bids, offers, result)
+        bid_fills, offer_fills, netted = result.bid_fills, result.offer_fills, 0.0
+        if self.self_trade is SelfTradePrevention.NET:
+            bid_fills, offer_fills, netted = net_own_fills(bids, offers, bid_fills, offer_fills)
         fills: list[Fill] = []
         price = result.price if result.price is not None else 0.0
-        for orders, quantities in ((bids, result.bid_fills), (offers, result.offer_fills)):
+        for orders, quantities in ((bids, bid_fills), (offers, offer_fills)):
             for index in np.flatnonzero(quantities > 0.0):
                 order = orders[int(index)]
                 fills.append(
@@ -163,14 +176,19 @@ class DoubleAuctionMarket:
                         float(quantities[index]),
                     )
                 )
-        return tuple(fills)
+        return tuple(fills), netted
 
     def _pair_fills(
         self, instrument: str, bids: list[Order], offers: list[Order], result: AuctionResult
-    ) -> tuple[Fill, ...]:
+    ) -> tuple[tuple[Fill, ...], float]:
         matches = result.matches
+        own = (
+            own_pairs(bids, offers, matches)
+            if self.self_trade is SelfTradePrevention.NET
+            else np.zeros(len(matches), dtype=bool)
+        )
         fills: list[Fill] = []
-        for k in range(len(matches)):
+        for k in np.flatnonzero(~own).tolist():
             bid, offer = bids[int(matches.bid_index[k])], offers[int(matches.offer_index[k])]
             price, quantity = float(matches.price[k]), float(matches.quantity[k])
             match_id = next(self._match_ids)
@@ -188,7 +206,7 @@ class DoubleAuctionMarket:
                         other.party,
                     )
                 )
-        return tuple(fills)
+        return tuple(fills), float(matches.quantity[own].sum())
 
 
 def _check_order(order: Order, price_cap: float | None) -> None:

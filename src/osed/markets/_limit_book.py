@@ -9,6 +9,11 @@ All-or-none: an incoming AON order trades only if it can be filled whole right n
 rests without trading. A resting AON order is taken only by an incoming order that can take
 all of it; otherwise the incoming order passes it by (it keeps its place) and goes on to the
 next order, even at a worse price. A book holding AON orders can therefore stay crossed.
+
+Self-trade prevention: an incoming order never trades with a resting order of its own party.
+Under ``cancel_incoming=False`` (cancel resting) the resting order is withdrawn and matching
+goes on; under ``cancel_incoming=True`` matching stops there and the rest of the incoming
+order is withdrawn. Withdrawn orders are listed by :meth:`LimitBook.take_withdrawn`.
 """
 
 from __future__ import annotations
@@ -77,13 +82,26 @@ Trade = tuple[Resting, float]  # the resting order met and the quantity traded a
 
 
 class LimitBook:
-    __slots__ = ("_asks", "_bids", "_expired", "_orders")
+    __slots__ = (
+        "_asks",
+        "_bids",
+        "_cancel_incoming",
+        "_expired",
+        "_orders",
+        "_prevent",
+        "_stopped",
+        "_withdrawn",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, *, prevent_self_trade: bool = True, cancel_incoming: bool = False) -> None:
         self._bids = _BookSide()
         self._asks = _BookSide()
         self._orders: dict[str, Resting] = {}
         self._expired: list[str] = []
+        self._prevent = prevent_self_trade
+        self._cancel_incoming = cancel_incoming
+        self._withdrawn: list[tuple[Order, float]] = []
+        self._stopped = False  # the last match stopped at an order of the incoming party
 
     def submit(self, order: Order, is_buy: bool, now: datetime) -> tuple[Resting, list[Trade]]:
         """Match ``order`` against the book; the rest of it rests. Returns the trades made."""
@@ -101,8 +119,15 @@ class LimitBook:
             else (self._bids, self._asks, -price, price)
         )
         trades: list[Trade] = []
-        if not order.all_or_none or self._can_fill_whole(order.quantity, opposite, bound, now):
+        party = order.party if self._prevent else ""
+        if not order.all_or_none or self._can_fill_whole(
+            order.quantity, opposite, bound, now, party
+        ):
             trades = self._match(incoming, opposite, bound, now)
+        if self._stopped:  # cancel incoming: its rest would meet the party's own order
+            self._stopped = False
+            self._withdrawn.append((order, incoming.remaining))
+            incoming.remaining = 0.0
         if incoming.remaining > 0:
             own.add(key, incoming)
             self._orders[order.order_id] = incoming
@@ -127,6 +152,12 @@ class LimitBook:
             return True, 0.0, before
         resting.remaining = remaining
         return True, before - remaining, remaining
+
+    def take_withdrawn(self) -> list[tuple[Order, float]]:
+        """The orders withdrawn by self-trade prevention since the last call, each with the
+        open quantity withdrawn."""
+        withdrawn, self._withdrawn = self._withdrawn, []
+        return withdrawn
 
     def open_quantity(self, order_id: str) -> float:
         resting = self._orders.get(order_id)
@@ -164,7 +195,8 @@ class LimitBook:
         heap, levels, orders = opposite.heap, opposite.levels, self._orders
         remaining = incoming.remaining
         passed: list[float] = []  # levels holding only AON orders too big for this order
-        while remaining > 0 and heap and heap[0] <= bound:
+        party = incoming.order.party if self._prevent else ""
+        while remaining > 0 and heap and heap[0] <= bound and not self._stopped:
             key = heap[0]
             level = levels[key]
             skipped: list[Resting] = []
@@ -174,6 +206,13 @@ class LimitBook:
                     continue
                 if resting.expires_at is not None and resting.expires_at <= now:
                     self._expire(resting)
+                    continue
+                if party and resting.order.party == party:
+                    if self._cancel_incoming:
+                        level.appendleft(resting)
+                        self._stopped = True
+                        break
+                    self._withdraw(resting)
                     continue
                 if resting.remaining > remaining:
                     if resting.all_or_none:
@@ -195,15 +234,21 @@ class LimitBook:
             if not level:
                 heappop(heap)
                 del levels[key]
-            elif remaining > 0:
+            elif remaining > 0 and not self._stopped:
                 passed.append(heappop(heap))
         for key in passed:
             heappush(heap, key)
         incoming.remaining = remaining
         return trades
 
+    def _withdraw(self, resting: Resting) -> None:
+        self._withdrawn.append((resting.order, resting.remaining))
+        resting.live = False
+        resting.remaining = 0.0
+        del self._orders[resting.order_id]
+
     def _can_fill_whole(
-        self, quantity: float, opposite: _BookSide, bound: float, now: datetime
+        self, quantity: float, opposite: _BookSide, bound: float, now: datetime, party: str
     ) -> bool:
         """Would :meth:`_match` fill ``quantity`` completely? Same rules, nothing changed."""
         needed = quantity
@@ -213,6 +258,10 @@ class LimitBook:
                     resting.expires_at is not None and resting.expires_at <= now
                 ):
                     continue
+                if party and resting.order.party == party:
+                    if self._cancel_incoming:
+                        return False  # matching would stop here
+                    continue  # it would be withdrawn, not traded
                 if resting.remaining > needed:
                     if resting.all_or_none:
                         continue

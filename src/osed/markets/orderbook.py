@@ -2,6 +2,8 @@
 
 One :class:`LimitBook` per instrument. Every match trades at the resting order's price and
 yields two fills sharing a ``match_id``, one per side, each naming the other order and party.
+A party never trades with itself (``self_trade``, :class:`SelfTradePrevention`): by default the
+party's resting order is withdrawn; :meth:`BilateralMarket.take_withdrawals` lists it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ from osed.markets.protocol import (
     Fill,
     Order,
     Outcome,
+    SelfTradePrevention,
+    Withdrawal,
+)
+
+_POLICIES = (
+    SelfTradePrevention.CANCEL_RESTING,
+    SelfTradePrevention.CANCEL_INCOMING,
+    SelfTradePrevention.OFF,
 )
 
 
@@ -27,16 +37,29 @@ class BilateralMarket:
 
     continuous = True
 
-    def __init__(self, name: str = "bilateral") -> None:
+    def __init__(
+        self,
+        name: str = "bilateral",
+        self_trade: SelfTradePrevention | str = SelfTradePrevention.CANCEL_RESTING,
+    ) -> None:
         self.name = name
+        self.self_trade = SelfTradePrevention.parse(self_trade, _POLICIES)
         self._books: dict[str, LimitBook] = {}
         self._match_ids = count(1)
+        self._withdrawals: list[Withdrawal] = []
 
     def submit(self, instrument: str, order: Order, *, now: datetime) -> tuple[Fill, ...]:
         book = self._books.get(instrument)
         if book is None:
-            book = self._books[instrument] = LimitBook()
+            book = self._books[instrument] = LimitBook(
+                prevent_self_trade=self.self_trade is not SelfTradePrevention.OFF,
+                cancel_incoming=self.self_trade is SelfTradePrevention.CANCEL_INCOMING,
+            )
         incoming, trades = book.submit(order, order.side is Side.BUY, now)
+        for withdrawn, quantity in book.take_withdrawn():
+            self._withdrawals.append(
+                Withdrawal(instrument, withdrawn.order_id, withdrawn.party, quantity)
+            )
         if not trades:
             return ()
         fills: list[Fill] = []
@@ -98,6 +121,11 @@ class BilateralMarket:
             bids=tuple(BookLevel(p, q, n) for p, q, n in book.levels(bids=True)),
             offers=tuple(BookLevel(p, q, n) for p, q, n in book.levels(bids=False)),
         )
+
+    def take_withdrawals(self) -> tuple[Withdrawal, ...]:
+        """The orders self-trade prevention withdrew since the last call."""
+        withdrawals, self._withdrawals = tuple(self._withdrawals), []
+        return withdrawals
 
     def open_quantity(self, instrument: str, order_id: str) -> float:
         """The quantity of ``order_id`` still resting (0 once filled, canceled or expired)."""

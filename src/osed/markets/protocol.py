@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from osed.domain.cts.tenders import Side
+from osed.domain.errors import ConfigurationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,55 @@ class Fill:
     quantity: float
     counter_order_id: str | None = None
     counter_party: str | None = None
+
+
+class SelfTradePrevention(StrEnum):
+    """What a market does when an order would trade with an order of the same party (orders
+    with an empty ``party`` are never taken for the same party).
+
+    Continuous book: ``cancel-resting`` (the default) withdraws the party's resting order and
+    matching goes on; ``cancel-incoming`` withdraws the rest of the incoming order, keeping
+    what it traded before. Call auction: ``net`` (the default) fills a party only its net
+    quantity, its own bid and offer never matched to each other. ``off`` lets a party trade
+    with itself.
+    """
+
+    CANCEL_RESTING = "cancel-resting"
+    CANCEL_INCOMING = "cancel-incoming"
+    NET = "net"
+    OFF = "off"
+
+    @classmethod
+    def parse(
+        cls, value: SelfTradePrevention | str, allowed: tuple[SelfTradePrevention, ...]
+    ) -> SelfTradePrevention:
+        try:
+            policy = cls(value)
+        except ValueError:
+            policy = None
+        if policy not in allowed:
+            names = ", ".join(p.value for p in allowed)
+            raise ConfigurationError(f"self_trade {value!r}: expected one of {names}")
+        assert policy is not None
+        return policy
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """An order the market withdrew on its own, with the open quantity it withdrew."""
+
+    instrument: str
+    order_id: str
+    party: str
+    quantity: float
+    reason: str = "self_trade"
+
+
+def take_withdrawals(market: object) -> tuple[Withdrawal, ...]:
+    """The orders ``market`` withdrew on its own since the last call (none for a market that
+    never does)."""
+    take = getattr(market, "take_withdrawals", None)
+    return tuple(take()) if callable(take) else ()
 
 
 class Outcome(StrEnum):
@@ -98,6 +148,9 @@ class Market(Protocol):
     - ``cancel`` removes an order, or reduces it to ``remaining`` when that is given.
     - ``clear`` runs the call (auction) or removes expired orders (continuous book).
     - ``snapshot`` shows the aggregated book of one instrument.
+
+    A market that withdraws orders on its own (self-trade prevention) also has
+    ``take_withdrawals() -> tuple[Withdrawal, ...]``, read through :func:`take_withdrawals`.
     """
 
     name: str

@@ -110,6 +110,8 @@ class Solution:
     gap: float
     seconds: float
     mip: bool
+    detail: str = ""
+    """HiGHS' own words for the model status (why it failed, when it did)."""
 
 
 def solve(
@@ -147,7 +149,8 @@ def solve(
         result = SolveStatus.TIME_LIMIT  # with or without an incumbent (``x`` empty)
     else:
         result = SolveStatus.FAILED
-    return Solution(result, x, objective, bound, gap, seconds, mip)
+    detail = str(highs.modelStatusToString(status))
+    return Solution(result, x, objective, bound, gap, seconds, mip, detail)
 
 
 def _model(program: LinearProgram) -> highspy.HighsLp:

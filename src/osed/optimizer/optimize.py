@@ -46,7 +46,12 @@ def optimize(
     if solution.status is SolveStatus.INFEASIBLE:
         return empty_schedule(problem, "infeasible", method, diagnose(problem), seconds)
     if solution.status is SolveStatus.FAILED:
-        return empty_schedule(problem, "failed", method, seconds=seconds)
+        message = (
+            f"HiGHS ended without a schedule ({solution.detail or 'no status'}); the problem's "
+            "numbers may span too many orders of magnitude (efficiencies, sizes, powers)"
+        )
+        conflict = Conflict("solver", problem.id, message)
+        return empty_schedule(problem, "failed", method, (conflict,), seconds)
     if solution.x.size == 0:  # the budget ended before any schedule was found
         message = f"no schedule found within the time budget of {time_limit_s:g} s"
         conflict = Conflict("time_limit", problem.id, message)

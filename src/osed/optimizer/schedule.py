@@ -14,7 +14,8 @@ from osed.optimizer.problem import Array, BalancingProblem, Objective
 class Conflict:
     """A requirement that cannot hold together with the others, and by how much it is missed."""
 
-    requirement: str  # final_soc, day_end_soc, bulk, net_upper, net_lower, input, time_limit
+    # final_soc, day_end_soc, bulk, net_upper, net_lower, input, time_limit, solver
+    requirement: str
     subject: str
     message: str
     time: str | None = None

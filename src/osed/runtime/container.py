@@ -111,6 +111,8 @@ class MarketAgentRunner:
         options: dict[str, object] = {}
         if market.mechanism == "double-auction":
             options = {"pricing": market.pricing, "price_cap": market.price_cap}
+        if market.self_trade is not None:
+            options["self_trade"] = market.self_trade
         self.ledger = build_ledger(settings)
         slot = timedelta(minutes=market.interval_minutes)
         agent = MarketAgent(

@@ -82,6 +82,8 @@ class MarketSettings(_Section):
     quantity_scale: int = Field(3, ge=-18, le=18)
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     interval_minutes: int = Field(15, ge=1, le=1440)
+    # None: the mechanism's default (cancel-resting in the book, net in the auction).
+    self_trade: Literal["cancel-resting", "cancel-incoming", "net", "off"] | None = None
 
 
 class HealthSettings(_Section):

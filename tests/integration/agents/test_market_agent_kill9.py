@@ -3,15 +3,17 @@
 The agent runs as ``osed run market-agent`` on a real Mosquitto with a SQLite ledger; the
 test sends tenders of 20 parties with crossing prices through ``BusMarketClient`` (a retry
 reuses the request id) and kills the agent at random moments, restarting it each time. In the
-end: no transaction twice, every acknowledged tender is filled or still resting (as a recovered
-agent shows), positions equal the ledger's sums, the ledger verifies, and per interval as much
-was bought as sold.
+end: no transaction twice, no party trading with itself, every acknowledged tender is filled,
+still resting (as a recovered agent shows) or withdrawn by self-trade prevention (as the reply
+to the tender that met it says), positions equal the ledger's sums, the ledger verifies, and
+per interval as much was bought as sold.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -66,8 +68,17 @@ async def never_called(message: EiCreateTransaction) -> EiCreatedTransaction:
     raise AssertionError(f"the observer party trades nothing: {message}")
 
 
-async def send_all(client: BusMarketClient, requests: list[EiCreateTender], done: list[int]) -> int:
-    """Send every tender, ``IN_FLIGHT`` at a time; returns how many were acknowledged."""
+WITHDRAWN = re.compile(r"(\S+) \((\d+) open\)")
+
+
+async def send_all(
+    client: BusMarketClient,
+    requests: list[EiCreateTender],
+    done: list[int],
+    withdrawn: Counter[str],
+) -> int:
+    """Send every tender, ``IN_FLIGHT`` at a time; returns how many were acknowledged. The
+    tenders self-trade prevention withdrew, as the replies name them, go to ``withdrawn``."""
     queue = list(reversed(requests))
     acknowledged = 0
 
@@ -77,6 +88,8 @@ async def send_all(client: BusMarketClient, requests: list[EiCreateTender], done
             request = queue.pop()
             created = await client.create_tender(request)
             assert created.response.ok, created.response
+            for tender_id, quantity in WITHDRAWN.findall(created.response.response_description):
+                withdrawn[tender_id] += int(quantity)
             acknowledged += 1
             done[0] += 1
 
@@ -127,10 +140,11 @@ async def test_kill_9_during_10000_tenders_loses_and_duplicates_nothing(
     )
     await client.start(never_called)
     done = [0]
+    withdrawn: Counter[str] = Counter()
     began = time.monotonic()
     try:
         acknowledged, _ = await asyncio.gather(
-            send_all(client, requests, done), kill_at_random(agent, rng, done)
+            send_all(client, requests, done, withdrawn), kill_at_random(agent, rng, done)
         )
         elapsed = time.monotonic() - began
     finally:
@@ -145,7 +159,7 @@ async def test_kill_9_during_10000_tenders_loses_and_duplicates_nothing(
     ledger = SqliteLedgerStore(agent.ledger_path)
     try:
         check_ledger(ledger)
-        check_every_tender_filled_or_resting(ledger, requests)
+        check_every_tender_filled_resting_or_withdrawn(ledger, requests, withdrawn)
     finally:
         ledger.close()
 
@@ -162,6 +176,7 @@ def check_ledger(ledger: SqliteLedgerStore) -> None:
         if i == 0 or stored[i - 1].message_id != s.message_id
     ]
     assert len(runs) == len(set(runs))
+    assert all(entry.party != entry.counter_party for entry in (s.entry for s in stored))
     report = verify_store(ledger)
     assert report.ok, report
     entries = [s.entry for s in stored]
@@ -174,11 +189,12 @@ def check_ledger(ledger: SqliteLedgerStore) -> None:
     assert bought == sold
 
 
-def check_every_tender_filled_or_resting(
-    ledger: SqliteLedgerStore, requests: list[EiCreateTender]
+def check_every_tender_filled_resting_or_withdrawn(
+    ledger: SqliteLedgerStore, requests: list[EiCreateTender], withdrawn: Counter[str]
 ) -> None:
-    """A recovered agent (the state the last process had) rests exactly what did not fill:
-    recovered from the snapshot the graceful stop wrote, and from the whole trace."""
+    """A recovered agent (the state the last process had) rests exactly what did not fill and
+    was not withdrawn: recovered from the snapshot the graceful stop wrote, and from the whole
+    trace."""
     filled: Counter[str] = Counter()
     for stored in ledger.entries():
         filled[stored.entry.tender_id] += stored.entry.quantity
@@ -204,4 +220,5 @@ def check_every_tender_filled_or_resting(
             tender = request.tender
             detail = tender.interval_detail
             resting = market.open_quantity(detail.interval.key(), tender.tender_id)
-            assert filled[tender.tender_id] + resting == detail.quantity, tender.tender_id
+            accounted = filled[tender.tender_id] + resting + withdrawn[tender.tender_id]
+            assert accounted == detail.quantity, tender.tender_id

@@ -23,6 +23,7 @@ import numpy as np
 
 from osed.codec import json_text
 from osed.domain.errors import Problem, ValidationError
+from osed.grid.imports._document_checks import header_problems, row_problems
 from osed.grid.network import KINDS, REFERENCES, Network, NetworkBuilder, component_rows
 
 FORMAT = "osed-network"
@@ -73,17 +74,28 @@ def load_network(spec: str | Path) -> Network:
 
 
 def from_document(document: Mapping[str, Any], *, source: str = "") -> Network:
-    problems: list[Problem] = []
+    """A network from an OSED network document; every problem is named at its path in the
+    document (``$.components.line[0].r1``), all at once."""
+    problems = header_problems(document)
     components = document.get("components")
     if not isinstance(components, Mapping):
-        raise ValidationError(
-            [Problem("$.components", "required", "expected an object of component lists")],
-            subject="network",
+        problems.append(
+            Problem("$.components", "required", "expected an object of component lists")
         )
+        raise ValidationError(problems, subject="network")
+    positions: dict[tuple[str, str], int] = {}
+
+    def locate(kind: str, external_id: str) -> str:
+        position = positions.get((kind, external_id))
+        return f"$.components.{kind}[{'*' if position is None else position}]"
+
+    name = document.get("name", "network")
+    frequency = document.get("frequency_hz", 50.0)
     builder = NetworkBuilder(
-        str(document.get("name", "network")),
-        frequency_hz=float(document.get("frequency_hz", 50.0)),
+        name if isinstance(name, str) else "network",
+        frequency_hz=float(frequency) if not problems else 50.0,
         source=source,
+        locate=locate,
     )
     for kind, rows in components.items():
         if kind not in KINDS:
@@ -96,13 +108,21 @@ def from_document(document: Mapping[str, Any], *, source: str = "") -> Network:
             continue
         for position, row in enumerate(rows):
             path = f"$.components.{kind}[{position}]"
-            if not isinstance(row, Mapping) or not isinstance(row.get("id"), str | int):
+            identity = row.get("id") if isinstance(row, Mapping) else None
+            if isinstance(identity, bool) or not isinstance(identity, str | int):
                 problems.append(Problem(path, "bad_row", "expected an object with an id"))
                 continue
+            external = str(identity)
+            if (kind, external) in positions:
+                first = positions[kind, external]
+                problems.append(Problem(f"{path}.id", "duplicate_id", f"as {kind}[{first}]"))
+                continue
+            positions[kind, external] = position
+            problems.extend(row_problems(kind, row, path))
             attributes = {k: v for k, v in row.items() if k not in ("id", "name", "x", "y")}
-            if kind == "node" and "x" in row and "y" in row:
+            if kind == "node" and _is_point(row.get("x"), row.get("y")):
                 attributes["xy"] = (row["x"], row["y"])
-            builder.add(kind, str(row["id"]), name=str(row.get("name", "")), **attributes)
+            builder.add(kind, external, name=str(row.get("name", "")), **attributes)
     for position, item in enumerate(document.get("unsupported", []) or []):
         if isinstance(item, Mapping):
             builder.unsupported(
@@ -113,9 +133,22 @@ def from_document(document: Mapping[str, Any], *, source: str = "") -> Network:
             )
         else:
             problems.append(Problem(f"$.unsupported[{position}]", "bad_row", "expected an object"))
+    try:
+        network = builder.build()
+    except ValidationError as exc:
+        # What the document checks named already is not named again by the model's checks.
+        named = {problem.path for problem in problems}
+        problems.extend(p for p in exc.problems if p.path not in named)
+        raise ValidationError(problems, subject=f"network {builder.name}") from None
     if problems:
-        raise ValidationError(problems, subject="network")
-    return builder.build()
+        raise ValidationError(problems, subject=f"network {builder.name}")
+    return network
+
+
+def _is_point(x: object, y: object) -> bool:
+    return all(
+        isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v) for v in (x, y)
+    )
 
 
 def to_document(network: Network) -> dict[str, Any]:
@@ -153,7 +186,13 @@ def from_pgm_document(document: Mapping[str, Any], *, name: str, source: str = "
         raise ValidationError(
             [Problem("$.data", "bad_pgm_input", str(exc).splitlines()[0])], subject="network"
         ) from exc
-    builder = NetworkBuilder(name, source=source)
+    positions: dict[tuple[str, str], int] = {}
+
+    def locate(kind: str, external_id: str) -> str:
+        position = positions.get((kind, external_id))
+        return f"$.data.{kind}[{'*' if position is None else position}]"
+
+    builder = NetworkBuilder(name, source=source, locate=locate)
     for kind in KINDS:
         table = data.get(kind)  # type: ignore[call-overload,unused-ignore]
         if table is None or not len(table):
@@ -167,7 +206,9 @@ def from_pgm_document(document: Mapping[str, Any], *, name: str, source: str = "
                 columns[attribute] = [str(int(v)) for v in values]
             else:
                 columns[attribute] = values
-        builder.add_many(kind, [str(int(i)) for i in table["id"]], **columns)
+        ids = [str(int(i)) for i in table["id"]]
+        positions.update(((kind, external), n) for n, external in enumerate(ids))
+        builder.add_many(kind, ids, **columns)
     for kind in data:
         kind_name = str(getattr(kind, "value", kind))  # ComponentType, a str enum, or a str
         if kind_name not in KINDS:

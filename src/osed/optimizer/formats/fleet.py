@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 from pydantic import Field
@@ -19,12 +19,20 @@ from osed.domain.errors import Problem, ValidationError
 from osed.optimizer.fleet_decomposition import solve_fleet
 from osed.optimizer.fleet_monolithic import solve_monolithic
 from osed.optimizer.fleet_problem import Array, FleetProblem, FleetSchedule, household_bills
-from osed.optimizer.formats._battery import BatteryFields, DocumentModel
-from osed.optimizer.formats._paths import validated
+from osed.optimizer.formats._battery import (
+    BatteryFields,
+    DocumentModel,
+    Quantity,
+    Size,
+    SocWindow,
+    horizon_problems,
+    soc_window_problems,
+)
+from osed.optimizer.formats._paths import valid_parts, validated
 
 SUBJECT = "fleet document"
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-Limit = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Finite = Quantity
+Limit = Size
 
 
 class Method(StrEnum):
@@ -65,7 +73,7 @@ class FleetDocument(_Model):
     export_price: list[Finite] = Field(min_length=1)
     feeder: FeederDoc = FeederDoc()
     households: list[HouseholdDoc] = Field(min_length=1)
-    cycling_cost: float = Field(default=1e-4, ge=0, allow_inf_nan=False)
+    cycling_cost: Size = 1e-4
     method: Method = Method.DECOMPOSITION
     time_limit_s: float = Field(default=60.0, gt=0, le=3600)
     gap: float = Field(default=1e-3, ge=0, le=1)
@@ -77,13 +85,35 @@ def is_fleet(document: object) -> bool:
 
 def parse(document: object) -> FleetDocument:
     """The checked document; :class:`ValidationError` names every problem with its path."""
-    data = validated(FleetDocument, document, _shape_problems, subject=SUBJECT)
+    return validated(
+        FleetDocument,
+        document,
+        _shape_problems,
+        subject=SUBJECT,
+        independent=_soc_windows,
+        engine_problems=_problem_problems,
+    )
+
+
+def _problem_problems(data: FleetDocument) -> list[Problem]:
+    """:class:`FleetProblem`'s checks across fields, at the document's paths."""
     try:
         to_problem(data).validate()
     except ValidationError as exc:
-        problems = [_in_document(problem) for problem in exc.problems]
-        raise ValidationError(problems, subject=SUBJECT) from None
-    return data
+        return [_in_document(problem) for problem in exc.problems]
+    return []
+
+
+def _soc_windows(document: object) -> list[Problem]:
+    households = document.get("households") if isinstance(document, dict) else None
+    if not isinstance(households, list):
+        return []
+    batteries = [
+        (f"$.households[{i}].battery", h.get("battery"))
+        for i, h in enumerate(households)
+        if isinstance(h, dict)
+    ]
+    return valid_parts(SocWindow, batteries, soc_window_problems)
 
 
 def _shape_problems(data: FleetDocument) -> list[Problem]:
@@ -91,6 +121,7 @@ def _shape_problems(data: FleetDocument) -> list[Problem]:
     if data.start.tzinfo is None:
         problems.append(Problem("$.start", "naive", "give the time zone (e.g. Z for UTC)"))
     steps = len(data.import_price)
+    problems.extend(horizon_problems(data.start, data.step_minutes, steps))
     series: list[tuple[str, object]] = [("$.export_price", data.export_price)]
     series += [(f"$.feeder.{name}", getattr(data.feeder, name)) for name in _CAPS]
     series += [

@@ -6,16 +6,25 @@ JSON path (``$.batteries[1].capacity_kwh``); time series must have one value per
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 from pydantic import Field
 
-from osed.domain.errors import Problem
-from osed.optimizer.formats._battery import BatteryFields, DocumentModel
-from osed.optimizer.formats._paths import validated
+from osed.domain.errors import Problem, ValidationError
+from osed.optimizer.formats._battery import (
+    BatteryFields,
+    DocumentModel,
+    Quantity,
+    Size,
+    SocWindow,
+    horizon_problems,
+    soc_window_problems,
+)
+from osed.optimizer.formats._paths import valid_parts, validated
 from osed.optimizer.problem import (
     BalancingProblem,
     Battery,
@@ -28,9 +37,13 @@ from osed.optimizer.problem import (
 )
 from osed.optimizer.rules import rule_step
 from osed.optimizer.schedule import Schedule
+from osed.optimizer.validate import check_problem
 
 SUBJECT = "balancing document"
-Finite = Annotated[float, Field(allow_inf_nan=False)]
+Finite = Quantity
+
+
+MAX_DURATION_H = 8784.0  # a leap year
 
 
 class Mode(StrEnum):
@@ -61,17 +74,17 @@ class NetLimitsDoc(_Model):
 
 class ObjectiveDoc(_Model):
     kind: Objective = Objective.GRID_INTERACTION
-    peak_weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    peak_weight: Size = 1.0
     import_price: list[Finite] | None = None
     export_price: list[Finite] | None = None
-    demand_charge: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    demand_charge: Size = 0.0
     capacity_kw: list[Finite] | Finite | None = None
 
 
 class NearRealTimeDoc(_Model):
     measured_net_kw: Finite
     request_kw: Finite = 0.0
-    duration_h: float = Field(gt=0, allow_inf_nan=False)
+    duration_h: float = Field(gt=0, le=MAX_DURATION_H, allow_inf_nan=False)
 
 
 class BalancingDocument(_Model):
@@ -80,7 +93,7 @@ class BalancingDocument(_Model):
     start: datetime
     step_minutes: float = Field(default=15.0, gt=0, allow_inf_nan=False)
     load_kw: list[Finite] = Field(default_factory=list)
-    pv_kw: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
+    pv_kw: list[Size] | None = None
     pv_curtailable: bool = False
     net_limits: NetLimitsDoc | None = None
     batteries: list[BatteryDoc] = Field(default_factory=list)
@@ -96,13 +109,62 @@ class BalancingDocument(_Model):
 
 
 def parse(document: object) -> BalancingDocument:
-    return validated(BalancingDocument, document, _problems, subject=SUBJECT)
+    """The checked document; :class:`ValidationError` names every problem with its path,
+    also those the balancing problem's own checks find."""
+    return validated(
+        BalancingDocument,
+        document,
+        _problems,
+        subject=SUBJECT,
+        independent=_soc_windows,
+        engine_problems=_problem_problems,
+    )
+
+
+def _problem_problems(data: BalancingDocument) -> list[Problem]:
+    """The balancing problem's own checks, at the document's paths."""
+    if data.mode is Mode.NEAR_REAL_TIME:
+        return []
+    try:
+        check_problem(to_problem(data))
+    except ValidationError as exc:
+        return [_in_document(problem) for problem in exc.problems]
+    return []
+
+
+def _soc_windows(document: object) -> list[Problem]:
+    batteries = document.get("batteries") if isinstance(document, dict) else None
+    if not isinstance(batteries, list):
+        return []
+    parts = [(f"$.batteries[{n}]", battery) for n, battery in enumerate(batteries)]
+    return valid_parts(SocWindow, parts, soc_window_problems)
+
+
+_PROBLEM_FIELDS = {
+    "soc_min_kwh": "soc_min_pct",
+    "soc_max_kwh": "soc_max_pct",
+    "soc_initial_kwh": "soc_initial_pct",
+    "soc_final_kwh": "soc_final_pct",
+    "net_upper_kw": "net_limits.upper_kw",
+    "net_lower_kw": "net_limits.lower_kw",
+    "step": "step_minutes",
+}
+
+
+def _in_document(problem: Problem) -> Problem:
+    """A path of the balancing problem as the document's (``$.batteries[0].soc_final_pct``,
+    ``$.net_limits.upper_kw[3]``)."""
+    path = re.sub(
+        r"(?<=\.)(\w+)", lambda match: _PROBLEM_FIELDS.get(match[1], match[1]), problem.path
+    )
+    return Problem(path, problem.code, problem.message)
 
 
 def _problems(data: BalancingDocument) -> list[Problem]:
     problems: list[Problem] = []
     if data.start.tzinfo is None:
         problems.append(Problem("$.start", "naive", "give the time zone (e.g. Z for UTC)"))
+    problems.extend(horizon_problems(data.start, data.step_minutes, len(data.load_kw)))
     if data.mode is Mode.NEAR_REAL_TIME:
         if data.near_real_time is None:
             problems.append(Problem("$.near_real_time", "missing", "the measurement is missing"))

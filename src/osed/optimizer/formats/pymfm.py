@@ -17,8 +17,8 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from osed.domain.errors import Problem
-from osed.optimizer.formats._paths import validated
+from osed.domain.errors import Problem, ValidationError
+from osed.optimizer.formats._paths import MAGNITUDE_LIMIT, validated
 from osed.optimizer.formats.sun import BERLIN, sunset
 from osed.optimizer.problem import (
     Array,
@@ -31,6 +31,7 @@ from osed.optimizer.problem import (
 )
 from osed.optimizer.rules import rule_step
 from osed.optimizer.schedule import Schedule
+from osed.optimizer.validate import check_problem
 
 SUBJECT = "pymfm input"
 
@@ -45,14 +46,19 @@ class OperationMode(StrEnum):
     SCHEDULING = "scheduling"
 
 
+# kW, kWh: finite and within a physically meaningful magnitude.
+Quantity = Annotated[float, Field(ge=-MAGNITUDE_LIMIT, le=MAGNITUDE_LIMIT, allow_inf_nan=False)]
+Size = Annotated[float, Field(ge=0, le=MAGNITUDE_LIMIT, allow_inf_nan=False)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
 
 class ForecastValue(_Model):
     timestamp: datetime
-    P_gen_kW: float = Field(allow_inf_nan=False)
-    P_load_kW: float = Field(allow_inf_nan=False)
+    P_gen_kW: Quantity
+    P_load_kW: Quantity
 
 
 class GenerationAndLoad(_Model):
@@ -63,20 +69,20 @@ class GenerationAndLoad(_Model):
 class BulkWindow(_Model):
     bulk_start: datetime
     bulk_end: datetime
-    bulk_energy_kWh: float = Field(allow_inf_nan=False)
+    bulk_energy_kWh: Quantity
 
 
 class NetLimit(_Model):
     timestamp: datetime
-    upper_bound: float | None = Field(default=None, allow_inf_nan=False)
-    lower_bound: float | None = Field(default=None, allow_inf_nan=False)
+    upper_bound: Quantity | None = None
+    lower_bound: Quantity | None = None
 
 
 class MeasurementsRequest(_Model):
     timestamp: datetime
-    P_req_kW: float | None = Field(default=None, allow_inf_nan=False)
-    delta_T_h: float = Field(gt=0, allow_inf_nan=False)
-    P_net_meas_kW: float = Field(allow_inf_nan=False)
+    P_req_kW: Quantity | None = None
+    delta_T_h: float = Field(gt=0, le=MAGNITUDE_LIMIT, allow_inf_nan=False)
+    P_net_meas_kW: Quantity
 
 
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
@@ -87,11 +93,11 @@ class BatterySpecs(_Model):
     bat_type: BatteryKind
     initial_SoC: Percent
     final_SoC: Percent | None = None
-    P_dis_max_kW: float = Field(ge=0, allow_inf_nan=False)
-    P_ch_max_kW: float = Field(ge=0, allow_inf_nan=False)
+    P_dis_max_kW: Size
+    P_ch_max_kW: Size
     min_SoC: Percent
     max_SoC: Percent
-    bat_capacity_kWh: float = Field(gt=0, allow_inf_nan=False)
+    bat_capacity_kWh: float = Field(gt=0, le=MAGNITUDE_LIMIT, allow_inf_nan=False)
     ch_efficiency: float = Field(default=1.0, gt=0, le=1)
     dis_efficiency: float = Field(default=1.0, gt=0, le=1)
 
@@ -115,16 +121,46 @@ class PymfmInput(_Model):
     battery_specs: Annotated[list[BatterySpecs], BeforeValidator(_as_list), Field(min_length=1)]
 
 
+# Keys only pymfm's input has (OSED's documents share none of them), so that a pymfm document
+# missing one of its required fields is still recognised and told what it misses.
+DISTINCTIVE_KEYS = frozenset(
+    {
+        "application",
+        "control_logic",
+        "operation_mode",
+        "uc_start",
+        "uc_end",
+        "generation_and_load",
+        "measurements_request",
+        "P_net_after_kW_limitation",
+        "battery_specs",
+    }
+)
+
+
 def is_pymfm(document: object) -> bool:
-    """Whether ``document`` looks like a pymfm input (by its keys)."""
-    return (
-        isinstance(document, dict) and "control_logic" in document and "battery_specs" in document
-    )
+    """Whether ``document`` looks like a pymfm input: it has a key only pymfm's input has."""
+    return isinstance(document, dict) and not DISTINCTIVE_KEYS.isdisjoint(document)
 
 
 def parse(document: object) -> PymfmInput:
-    """The input, checked; :class:`ValidationError` names every problem with its path."""
-    return validated(PymfmInput, document, _mode_problems, subject=SUBJECT)
+    """The input, checked; :class:`ValidationError` names every problem with its path, also
+    those the scheduling problem's own checks find (at the document's paths)."""
+    return validated(
+        PymfmInput, document, _mode_problems, subject=SUBJECT, engine_problems=_problem_problems
+    )
+
+
+def _problem_problems(data: PymfmInput) -> list[Problem]:
+    """The scheduling problem's own checks, at the document's paths."""
+    if data.operation_mode is not OperationMode.SCHEDULING:
+        return []
+    try:
+        check_problem(to_problem(data))
+    except ValidationError as exc:
+        paths = _DocumentPaths(data)
+        return [paths.problem(problem) for problem in exc.problems]
+    return []
 
 
 def _mode_problems(data: PymfmInput) -> list[Problem]:
@@ -160,6 +196,16 @@ def _mode_problems(data: PymfmInput) -> list[Problem]:
     for n, name in enumerate(ids):
         if name in ids[:n]:
             problems.append(Problem(f"$.battery_specs[{n}].id", "duplicate", f"{name!r} twice"))
+    for j, limit in enumerate(data.P_net_after_kW_limitation or ()):
+        upper, lower = limit.upper_bound, limit.lower_bound
+        if upper is not None and lower is not None and upper < lower:
+            problems.append(
+                Problem(
+                    f"$.P_net_after_kW_limitation[{j}].upper_bound",
+                    "below_lower",
+                    f"upper bound {upper} kW is below the lower bound {lower} kW",
+                )
+            )
     if data.generation_and_load is not None and not problems:
         problems.extend(_forecast_problems(data))
     return problems
@@ -194,6 +240,51 @@ def _forecast_problems(data: PymfmInput) -> list[Problem]:
                     )
                 )
                 break
+    if not problems and not _horizon(data):
+        problems.append(
+            Problem("$.generation_and_load.values", "empty", "no value in [uc_start, uc_end]")
+        )
+    if not problems and data.P_net_after_kW_limitation is not None:
+        problems.extend(_limitation_problems(data))
+    return problems
+
+
+def _horizon(data: PymfmInput) -> list[ForecastValue]:
+    """The forecast values from uc_start to uc_end: the steps that are scheduled."""
+    assert data.generation_and_load is not None
+    values = data.generation_and_load.values
+    return [v for v in values if data.uc_start <= v.timestamp <= data.uc_end]
+
+
+def _limitation_problems(data: PymfmInput) -> list[Problem]:
+    """Limits given must cover every scheduled step, each once and on a forecast step (limits
+    outside [uc_start, uc_end] are ignored, as pymfm does)."""
+    assert data.P_net_after_kW_limitation is not None
+    steps = [v.timestamp for v in _horizon(data)]
+    on_grid = set(steps)
+    problems: list[Problem] = []
+    seen: dict[datetime, int] = {}
+    for j, limit in enumerate(data.P_net_after_kW_limitation):
+        path = f"$.P_net_after_kW_limitation[{j}].timestamp"
+        if not data.uc_start <= limit.timestamp <= data.uc_end:
+            continue
+        if limit.timestamp not in on_grid:
+            problems.append(Problem(path, "off_grid", "not a timestamp of the forecast"))
+        elif limit.timestamp in seen:
+            problems.append(
+                Problem(path, "duplicate", f"as P_net_after_kW_limitation[{seen[limit.timestamp]}]")
+            )
+        seen.setdefault(limit.timestamp, j)
+    uncovered = [t for t in steps if t not in seen]
+    if uncovered:
+        problems.append(
+            Problem(
+                "$.P_net_after_kW_limitation",
+                "incomplete",
+                f"no limit for {len(uncovered)} of the {len(steps)} scheduled steps, the first "
+                f"at {uncovered[0].isoformat()}; give one entry per step (null bounds for none)",
+            )
+        )
     return problems
 
 
@@ -220,9 +311,7 @@ def _battery(spec: BatterySpecs, index: int, final_kwh: float | None) -> Battery
 def to_problem(data: PymfmInput, *, native: bool = False) -> BalancingProblem:
     """The scheduling problem of a pymfm input (rule-based or optimisation-based)."""
     assert data.generation_and_load is not None
-    forecast = [
-        v for v in data.generation_and_load.values if data.uc_start <= v.timestamp <= data.uc_end
-    ]
+    forecast = _horizon(data)
     times = [v.timestamp for v in forecast]
     step = times[1] - times[0] if len(times) > 1 else timedelta(hours=1)
     start = times[0]
@@ -274,6 +363,65 @@ def to_problem(data: PymfmInput, *, native: bool = False) -> BalancingProblem:
         rules=Rules.NATIVE if native else Rules.PYMFM,
         efficiency=EfficiencyModel.TEXTBOOK if native else EfficiencyModel.PYMFM,
     )
+
+
+_BATTERY_FIELDS = {
+    "id": "id",
+    "capacity_kwh": "bat_capacity_kWh",
+    "charge_max_kw": "P_ch_max_kW",
+    "discharge_max_kw": "P_dis_max_kW",
+    "soc_min_kwh": "min_SoC",
+    "soc_max_kwh": "max_SoC",
+    "soc_initial_kwh": "initial_SoC",
+    "soc_final_kwh": "final_SoC",
+    "charge_efficiency": "ch_efficiency",
+    "discharge_efficiency": "dis_efficiency",
+}
+
+
+class _DocumentPaths:
+    """Where a path of the scheduling problem (``$.net_upper_kw[3]``) is in the pymfm document
+    (``$.P_net_after_kW_limitation[3].upper_bound``)."""
+
+    def __init__(self, data: PymfmInput) -> None:
+        assert data.generation_and_load is not None
+        values = data.generation_and_load.values
+        self._first = next(i for i, v in enumerate(values) if v.timestamp >= data.uc_start)
+        self._times = [v.timestamp for v in _horizon(data)]
+        self._limits = {
+            limit.timestamp: j for j, limit in enumerate(data.P_net_after_kW_limitation or ())
+        }
+
+    def problem(self, problem: Problem) -> Problem:
+        return Problem(self.path(problem.path), problem.code, problem.message)
+
+    def path(self, path: str) -> str:
+        name, _, rest = path.removeprefix("$.").partition(".")
+        series, index = _indexed(name)
+        values = "$.generation_and_load.values"
+        if series in ("load_kw", "pv_kw"):
+            field = "P_load_kW" if series == "load_kw" else "P_gen_kW"
+            where = "*" if index is None else str(self._first + index)
+            return f"{values}[{where}].{field}"
+        if series in ("net_upper_kw", "net_lower_kw"):
+            field = "upper_bound" if series == "net_upper_kw" else "lower_bound"
+            j = None if index is None else self._limits.get(self._times[index])
+            return f"$.P_net_after_kW_limitation[{'*' if j is None else j}].{field}"
+        if series == "batteries" and index is not None:
+            return f"$.battery_specs[{index}].{_BATTERY_FIELDS.get(rest, rest)}".rstrip(".")
+        if series == "step":
+            return f"{values}[{self._first + 1}].timestamp"
+        if series == "bulk":
+            return f"$.bulk.bulk_{rest}".replace("energy_kwh", "energy_kWh") if rest else "$.bulk"
+        if series == "day_end":
+            return "$.day_end"
+        return "$"
+
+
+def _indexed(name: str) -> tuple[str, int | None]:
+    """``net_upper_kw[3]`` → (``net_upper_kw``, 3)."""
+    head, _, tail = name.partition("[")
+    return head, int(tail.rstrip("]")) if tail else None
 
 
 # ----------------------------------------------------------------------- results
