@@ -156,7 +156,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_cli_names_the_path_prints_nothing_and_warns_nothing(tmp_path: Path) -> None:
     bad = document(version=99)
-    bad["components"]["line"][0]["r1"] = float("nan")
+    bad["components"]["line"][0]["r1"] = 1e300
     network = tmp_path / "network.json"
     network.write_text(json.dumps(bad))
     shown = run_cli("show", str(network))
@@ -164,6 +164,14 @@ def test_the_cli_names_the_path_prints_nothing_and_warns_nothing(tmp_path: Path)
     assert "$.components.line[0].r1" in shown.stderr
     assert "$.version" in shown.stderr
     assert "Traceback" not in shown.stderr
+
+    # NaN is no JSON number: the file is refused where the token stands.
+    bad["components"]["line"][0]["r1"] = float("nan")
+    network.write_text(json.dumps(bad))
+    shown = run_cli("show", str(network))
+    assert (shown.returncode, shown.stdout) == (2, "")
+    assert "line 1 column" in shown.stderr
+    assert "not_finite" in shown.stderr
 
     good = tmp_path / "good.json"
     good.write_text(json.dumps(DOCUMENT))
