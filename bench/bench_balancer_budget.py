@@ -1,0 +1,152 @@
+"""The balancer's time budget on large requests, printing JSON.
+
+Three requests are generated: pymfm's optimisation example stretched to 40,000 steps of
+15 min (about 6.8 MB of JSON) and to 400,000 steps (about 64 MB), and an OSED balancing
+document of 200,000 steps. Each is run as a user runs it, ``osed optimize FILE --time-limit
+BUDGET`` in a subprocess (the 64 MB file with ``--max-request-mb 100``, above the default
+limit), and the figures are the wall time against the budget, the peak resident memory of the
+process, the exit code and the solve status reported.
+
+    .venv/bin/python bench/bench_balancer_budget.py [--budget 5] [--big-budget 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+EXAMPLE = HERE.parent / "tests" / "data" / "optimizer" / "pymfm"
+START = datetime(2021, 4, 1, tzinfo=UTC)
+STEP = timedelta(minutes=15)
+
+
+def _stamp(k: int) -> str:
+    return (START + k * STEP).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _load(k: int) -> float:
+    """A daily load shape with a little variation from day to day."""
+    hour = (k % 96) / 4
+    return round(20.0 + 10.0 * math.sin(math.pi * hour / 12) ** 2 + (k // 96) % 7, 3)
+
+
+def _pv(k: int) -> float:
+    hour = (k % 96) / 4
+    return round(max(0.0, 60.0 * math.sin(math.pi * (hour - 6) / 12)), 3)
+
+
+def pymfm_request(steps: int) -> dict[str, Any]:
+    """pymfm's optimisation example over ``steps`` steps, with a net limit per step."""
+    example = json.loads((EXAMPLE / "input_scheduling_optimization_based.json").read_text())
+    example["uc_start"] = _stamp(0)
+    example["uc_end"] = _stamp(steps - 1)
+    example["day_end"] = _stamp(72)
+    example["generation_and_load"] = {
+        "pv_curtailment": False,
+        "values": [
+            {"timestamp": _stamp(k), "P_gen_kW": _pv(k), "P_load_kW": _load(k)}
+            for k in range(steps)
+        ],
+    }
+    example["P_net_after_kW_limitation"] = [
+        {"timestamp": _stamp(k), "upper_bound": 80, "lower_bound": -80} for k in range(steps)
+    ]
+    document: dict[str, Any] = example
+    return document
+
+
+def osed_request(steps: int) -> dict[str, Any]:
+    """An OSED balancing document with one community and one household battery."""
+    return {
+        "id": f"budget-{steps}",
+        "start": START.isoformat(),
+        "step_minutes": 15,
+        "load_kw": [_load(k) for k in range(steps)],
+        "pv_kw": [_pv(k) for k in range(steps)],
+        "net_limits": {"upper_kw": [80.0] * steps, "lower_kw": [-80.0] * steps},
+        "batteries": [
+            {
+                "id": "community",
+                "kind": "cbes",
+                "capacity_kwh": 800,
+                "charge_max_kw": 300,
+                "discharge_max_kw": 300,
+                "soc_min_pct": 10,
+                "soc_max_pct": 90,
+                "soc_initial_pct": 50,
+                "charge_efficiency": 0.95,
+                "discharge_efficiency": 0.95,
+            },
+            {
+                "id": "house",
+                "kind": "hbes",
+                "capacity_kwh": 80,
+                "charge_max_kw": 30,
+                "discharge_max_kw": 30,
+                "soc_min_pct": 10,
+                "soc_max_pct": 90,
+                "soc_initial_pct": 40,
+            },
+        ],
+    }
+
+
+def run(path: Path, budget: float, extra: list[str]) -> dict[str, Any]:
+    """``osed optimize`` on ``path`` as a child process: wall time, peak RSS, outcome."""
+    command = [sys.executable, "-m", "osed.cli", "optimize", str(path)]
+    command += ["--time-limit", str(budget), *extra]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    status = None
+    if done.stdout.strip():
+        result = json.loads(done.stdout)
+        status = result.get("solver_status", result.get("status"))
+    return {
+        "file_mb": round(path.stat().st_size / 1e6, 1),
+        "budget_s": budget,
+        "wall_s": round(wall, 2),
+        "kept": wall <= budget + 2.0,
+        "peak_rss_mb": round(peak_kb / 1024, 0),
+        "exit": done.returncode,
+        "status": status,
+        "stderr": done.stderr.strip().splitlines()[-1:] if done.returncode == 2 else [],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=5.0, help="for the 6.8 MB request")
+    parser.add_argument("--big-budget", type=float, default=30.0, help="for the large ones")
+    parser.add_argument("--only", choices=["pymfm_6_8mb", "pymfm_64mb", "osed_200k"])
+    args = parser.parse_args()
+    cases = {
+        "pymfm_6_8mb": (lambda: pymfm_request(40_000), args.budget, []),
+        "pymfm_64mb": (lambda: pymfm_request(400_000), args.big_budget, ["--max-request-mb", "100"]),
+        "osed_200k": (lambda: osed_request(200_000), args.big_budget, []),
+    }
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, (make, budget, extra) in cases.items():
+            if args.only and name != args.only:
+                continue
+            path = Path(folder) / f"{name}.json"
+            path.write_text(json.dumps(make()))
+            figures[name] = run(path, budget, extra)
+            # ru_maxrss of children is the largest so far: run each case alone for exact peaks.
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
