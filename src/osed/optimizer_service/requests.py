@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from osed.domain.errors import Problem, ValidationError
-from osed.optimizer.documents import Format, detect_format, solve_document
+from osed.optimizer.documents import DEFAULT_TIME_LIMIT_S, Format, detect_format, solve_document
 from osed.optimizer.formats import fleet, pymfm
 from osed.optimizer.formats import native as osed_format
 
 KIND = "balancer"
-DEFAULT_TIME_LIMIT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +41,15 @@ class BalancingRequest:
         return cls(body["document"], Format(body["format"]), body["native"], body["time_limit_s"])
 
     def solve(self) -> dict[str, Any]:
+        """The result document; the time budget counts from now."""
         return solve_document(
             self.document, format=self.format, native=self.native, time_limit_s=self.time_limit_s
         )
+
+
+def payload_time_limit(payload: bytes) -> float:
+    """The time budget of an encoded request."""
+    return float(BalancingRequest.decode(payload).time_limit_s)
 
 
 def checked_request(
