@@ -133,7 +133,11 @@ def main() -> None:
     args = parser.parse_args()
     cases = {
         "pymfm_6_8mb": (lambda: pymfm_request(40_000), args.budget, []),
-        "pymfm_64mb": (lambda: pymfm_request(400_000), args.big_budget, ["--max-request-mb", "100"]),
+        "pymfm_64mb": (
+            lambda: pymfm_request(400_000),
+            args.big_budget,
+            ["--max-request-mb", "100"],
+        ),
         "osed_200k": (lambda: osed_request(200_000), args.big_budget, []),
     }
     figures: dict[str, Any] = {}

@@ -19,7 +19,7 @@ from typing import Protocol
 Run = Callable[[bytes], bytes]
 
 
-class SolveFailed(Exception):
+class SolveFailedError(Exception):
     """The solve raised, or its process ended without a result; the message says why."""
 
 
@@ -28,7 +28,7 @@ class RunningSolve(Protocol):
         """Whether the solve has ended (waiting up to ``timeout`` seconds)."""
 
     def result(self) -> bytes:
-        """The result of an ended solve; :class:`SolveFailed` if it has none."""
+        """The result of an ended solve; :class:`SolveFailedError` if it has none."""
 
     def stop(self) -> None:
         """Stop the solve now where possible."""
@@ -37,7 +37,7 @@ class RunningSolve(Protocol):
 def _child(run: Run, payload: bytes, send: Connection) -> None:
     try:
         outcome: tuple[bool, bytes | str] = (True, run(payload))
-    except BaseException as exc:  # noqa: BLE001  (every failure goes back to the parent)
+    except BaseException as exc:
         outcome = (False, "".join(traceback.format_exception_only(exc)).strip())
     send.send(outcome)
     send.close()
@@ -58,14 +58,14 @@ class ProcessSolve:
             ok, value = self._receive.recv()
         except EOFError:
             self._process.join(1.0)
-            raise SolveFailed(
+            raise SolveFailedError(
                 f"the solver process ended without a result (exit code {self._process.exitcode})"
             ) from None
         finally:
             self._receive.close()
         self._process.join()
         if not ok:
-            raise SolveFailed(str(value))
+            raise SolveFailedError(str(value))
         assert isinstance(value, bytes)
         return value
 
@@ -90,7 +90,7 @@ class ThreadSolve:
         try:
             return self._future.result()
         except Exception as exc:
-            raise SolveFailed("".join(traceback.format_exception_only(exc)).strip()) from exc
+            raise SolveFailedError("".join(traceback.format_exception_only(exc)).strip()) from exc
 
     def stop(self) -> None:
         self._future.cancel()  # a running thread cannot be stopped: its result is dropped

@@ -29,9 +29,9 @@ from osed.optimizer.budget import HARD_STOP_GRACE_S
 from osed.optimizer_service.requests import KIND, BalancingRequest, payload_time_limit
 from osed.optimizer_service.solves import (
     ProcessSolve,
-    RunningSolve,
     Run,
-    SolveFailed,
+    RunningSolve,
+    SolveFailedError,
     ThreadSolve,
     solver_processes,
 )
@@ -160,7 +160,7 @@ class WorkerPool:
             solve.stop()
             log.warning("job %s was taken over from worker %s", job.job_id, worker_id)
             return
-        except SolveFailed as exc:
+        except SolveFailedError as exc:
             self._finish(store, job, worker_id, JobStatus.FAILED, error=str(exc))
             return
         except Exception as exc:  # the store failed: the job is not left half-done

@@ -17,7 +17,9 @@ def long_request(name: str, steps: int = 20_000) -> dict[str, Any]:
     """Lossy batteries under net limits over ``steps`` quarter hours: HiGHS needs more than
     15 s for it on one core."""
     load = [round(20 + 10 * math.sin(k / 7.0) ** 2 + (k // 96) % 7, 3) for k in range(steps)]
-    pv = [round(max(0.0, 60 * math.sin(math.pi * ((k % 96) / 4 - 6) / 12)), 3) for k in range(steps)]
+    pv = [
+        round(max(0.0, 60 * math.sin(math.pi * ((k % 96) / 4 - 6) / 12)), 3) for k in range(steps)
+    ]
     battery = {
         "capacity_kwh": 800,
         "charge_max_kw": 300,

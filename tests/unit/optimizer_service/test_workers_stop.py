@@ -16,7 +16,12 @@ from osed.optimizer_service.app import create_app
 from osed.optimizer_service.workers import WorkerPool
 from osed.ports.jobs import JobStore
 from osed.storage.jobs_sqlite import SqliteJobStore
-from tests.unit.optimizer_service.long_solves import alive, long_request, pid_file, run_recording_pid
+from tests.unit.optimizer_service.long_solves import (
+    alive,
+    long_request,
+    pid_file,
+    run_recording_pid,
+)
 
 STOPPED_WITHIN_S = 2.0
 
