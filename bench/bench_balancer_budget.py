@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -109,23 +109,28 @@ def run(path: Path, budget: float, extra: list[str], startup: float = 0.0) -> di
     """``osed optimize`` on ``path`` as a child process: wall time, peak RSS, outcome."""
     command = [sys.executable, "-m", "osed.cli", "optimize", str(path)]
     command += ["--time-limit", str(budget), *extra]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    status = "stopped" if "time_limit" in done.stderr else None
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=out, stderr=err)
+        _, wait_status, usage = os.wait4(child.pid, 0)  # this child's own peak memory
+        wall = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(wait_status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    status = "stopped" if "time_limit" in stderr else None
     whole_json = None
-    if done.stdout.strip():
+    if stdout.strip():
         try:
-            json.loads(done.stdout)
+            json.loads(stdout)
             whole_json = True
         except json.JSONDecodeError:
             whole_json = False  # something besides the result on standard output
-        last = done.stdout.strip().splitlines()[-1]
+        last = stdout.strip().splitlines()[-1]
         if last.startswith("{"):
             result = json.loads(last)
             status = result.get("solver_status", result.get("status"))
-    elif done.returncode == 2:
+    elif code == 2:
         status = "refused"
     return {
         "file_mb": round(path.stat().st_size / 1e6, 1),
@@ -134,8 +139,8 @@ def run(path: Path, budget: float, extra: list[str], startup: float = 0.0) -> di
         "after_startup_s": round(wall - startup, 2),
         # One second of hard-stop grace, half a second of scheduling noise.
         "kept": wall - startup <= budget + HARD_STOP_GRACE_S + 0.5,
-        "peak_rss_mb": round(peak_kb / 1024, 0),
-        "exit": done.returncode,
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "exit": code,
         "status": status,
         "stdout_only_json": whole_json,
     }
@@ -171,8 +176,6 @@ def main() -> None:
                 continue
             path = Path(folder) / f"{name}.json"
             path.write_text(json.dumps(make()))
-            # ru_maxrss of children is the largest so far: run each case alone (--only) for
-            # the peak of each.
             figures[name] = run(path, budget, extra, startup)
     print(json.dumps(figures, indent=2))
 
