@@ -9,19 +9,28 @@ budget (the command's start-up, about 1-2 s of imports, comes on top of the budg
 resident memory of the process, the exit code and the solve status reported (``stopped``:
 stopped outright one second past the budget, nothing on standard output).
 
-    .venv/bin/python bench/bench_balancer_budget.py [--budget 5] [--big-budget 30]
+With ``--api``, the 6.8 MB request also goes through the job service (``BalancerRunner``:
+uvicorn, a SQLite job store, one worker process) with ``time_limit_s=5``: the time to queue
+it, the time until its job ends and how; then the same request with a budget of 60 s,
+cancelled after 2 s (the time until the job says ``cancelled``), and again, with the service
+stopped after 2 s (how long the stop takes).
+
+    .venv/bin/python bench/bench_balancer_budget.py [--budget 5] [--big-budget 30] [--api]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -146,12 +155,76 @@ def run(path: Path, budget: float, extra: list[str], startup: float = 0.0) -> di
     }
 
 
+def _call(url: str, body: bytes | None = None, key: str = "") -> dict[str, Any]:
+    request = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET")
+    request.add_header("Content-Type", "application/json")
+    if key:
+        request.add_header("Idempotency-Key", key)
+    with urllib.request.urlopen(request, timeout=120) as response:
+        document: dict[str, Any] = json.loads(response.read())
+        return document
+
+
+def _until(url: str, statuses: set[str]) -> dict[str, Any]:
+    while True:
+        job = _call(url)
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.02)
+
+
+async def through_api(body: bytes, budget: float) -> dict[str, Any]:
+    from osed.domain.time import SystemClock
+    from osed.runtime.container import BalancerRunner
+    from osed.runtime.settings import Settings
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = Path(tempfile.mkdtemp(prefix="osed-bench-budget-"))
+    settings = Settings(
+        jobs={"backend": "sqlite", "sqlite_path": folder / "jobs.sqlite"},
+        balancer={"port": port, "workers": 1},
+    )
+    runner = BalancerRunner(settings, SystemClock())
+    await runner.start()
+    base = f"http://127.0.0.1:{port}/optimizations"
+    figures: dict[str, Any] = {"file_mb": round(len(body) / 1e6, 1), "budget_s": budget}
+    try:
+        sent = time.perf_counter()
+        job = await asyncio.to_thread(_call, f"{base}?time_limit_s={budget}", body, "budget")
+        figures["submit_s"] = round(time.perf_counter() - sent, 2)
+        done = await asyncio.to_thread(
+            _until, f"{base}/{job['id']}", {"succeeded", "failed", "cancelled"}
+        )
+        figures["finished_s"] = round(time.perf_counter() - sent, 2)
+        figures["status"] = done["status"]
+        figures["error"] = done.get("error")
+        job = await asyncio.to_thread(_call, f"{base}?time_limit_s=60", body, "cancel")
+        await asyncio.to_thread(_until, f"{base}/{job['id']}", {"running"})
+        await asyncio.sleep(2.0)
+        asked = time.perf_counter()
+        await asyncio.to_thread(_call, f"{base}/{job['id']}/cancel", b"")
+        await asyncio.to_thread(_until, f"{base}/{job['id']}", {"cancelled"})
+        figures["cancel_s"] = round(time.perf_counter() - asked, 2)
+        job = await asyncio.to_thread(_call, f"{base}?time_limit_s=60", body, "shutdown")
+        await asyncio.to_thread(_until, f"{base}/{job['id']}", {"running"})
+        await asyncio.sleep(2.0)
+    finally:
+        stopping = time.perf_counter()
+        await runner.stop()
+        figures["shutdown_s"] = round(time.perf_counter() - stopping, 2)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=5.0, help="for the 6.8 MB request")
     parser.add_argument("--big-budget", type=float, default=30.0, help="for the large ones")
+    parser.add_argument("--api", action="store_true", help="also through the job service")
     parser.add_argument(
-        "--only", choices=["pymfm_6_8mb", "pymfm_64mb_default_limit", "pymfm_64mb", "osed_200k"]
+        "--only",
+        choices=["pymfm_6_8mb", "pymfm_64mb_default_limit", "pymfm_64mb", "osed_200k", "api"],
     )
     args = parser.parse_args()
     cases = {
@@ -177,6 +250,9 @@ def main() -> None:
             path = Path(folder) / f"{name}.json"
             path.write_text(json.dumps(make()))
             figures[name] = run(path, budget, extra, startup)
+        if args.api or args.only == "api":
+            body = json.dumps(pymfm_request(40_000)).encode()
+            figures["api_pymfm_6_8mb"] = asyncio.run(through_api(body, args.budget))
     print(json.dumps(figures, indent=2))
 
 

@@ -12,6 +12,7 @@ import multiprocessing
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from typing import Protocol
@@ -100,4 +101,5 @@ def solver_processes(preload: list[str]) -> ForkServerContext:
     """Processes forked from a server that has imported ``preload`` once."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(preload)
+    forkserver.ensure_running()  # now, rather than when the first job waits for it
     return context

@@ -128,9 +128,10 @@ class WorkerPool:
         return ThreadSolve(self._executor, self._run_payload, payload)
 
     def _run(self, store: JobStore, job: Job, worker_id: str) -> None:
+        started = time.monotonic()
         budget = self._budget(job.payload)
+        hard_stop = started + budget + HARD_STOP_GRACE_S
         solve = self._start(job.payload)
-        hard_stop = time.monotonic() + budget + HARD_STOP_GRACE_S
         beat = self._lease.total_seconds() / 3
         next_beat = time.monotonic() + beat
         try:
