@@ -82,7 +82,7 @@ def test_the_time_budget_covers_everything_and_ends_with_time_limit(tmp_path: Pa
     if out:  # the budget was seen between phases: a result that says so
         result = json.loads(out)
         assert result["status"] == "time_limit"
-        assert result["conflicts"][0]["kind"] == "time_limit"
+        assert result["conflicts"][0]["requirement"] == "time_limit"
     else:  # HiGHS overran: the command was stopped
         assert "time_limit" in err
 
