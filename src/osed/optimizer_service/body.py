@@ -1,10 +1,12 @@
 """A request body read with limits: its media type, its size (declared and counted as it
-arrives, before anything is parsed), its JSON (strict: no NaN or Infinity, no integer of
-more digits than Python converts) and its nesting depth."""
+arrives, before anything is parsed), its JSON (strict: no NaN or Infinity, no number that
+overflows to infinity, no integer of more digits than Python converts) and its nesting
+depth."""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from fastapi import Request
@@ -52,19 +54,32 @@ async def read_document(request: Request, limit: int) -> Any:
     return parse_strict(b"".join(chunks))
 
 
+class _NotFiniteError(ValueError):
+    pass
+
+
 def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
+    raise _NotFiniteError(f"{name} is not a finite number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFiniteError(f"{text} is not a finite number")
+    return value
 
 
 def parse_strict(body: bytes) -> Any:
     try:
-        document = json.loads(body, parse_constant=_no_constant)
+        document = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
     except UnicodeDecodeError as exc:
         problem = Problem("$", "not_utf8", f"not UTF-8 text at byte {exc.start}")
         raise ValidationError([problem], subject=SUBJECT) from None
     except json.JSONDecodeError as exc:
         message = f"line {exc.lineno} column {exc.colno}: {exc.msg}"
         raise ValidationError([Problem("$", "bad_json", message)], subject=SUBJECT) from None
+    except _NotFiniteError as exc:
+        raise ValidationError([Problem("$", "not_finite", str(exc))], subject=SUBJECT) from None
     except RecursionError:
         problem = Problem("$", "too_deep", f"nested more than {MAX_DEPTH} levels")
         raise ValidationError([problem], subject=SUBJECT) from None
