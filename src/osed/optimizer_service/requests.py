@@ -73,10 +73,12 @@ def checked_request(
         problems.append(
             Problem("$query.time_limit_s", "out_of_range", f"must be in (0, {max_time_limit_s}]")
         )
+    if not isinstance(document, dict):
+        problems.append(Problem("$", "not_object", "the request must be a JSON object"))
     if problems:
         raise ValidationError(problems, subject="balancing request")
-    chosen = chosen or detect_format(document)
     assert isinstance(document, dict)
+    chosen = chosen or detect_format(document)
     if chosen is Format.PYMFM:
         pymfm.parse(document)
         limit = time_limit_s or DEFAULT_TIME_LIMIT_S

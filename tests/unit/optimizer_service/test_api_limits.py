@@ -89,6 +89,24 @@ def test_non_finite_numbers_are_refused(client: TestClient, token: bytes) -> Non
     assert nothing_queued(client)
 
 
+@pytest.mark.parametrize("body", [b"null", b"[]", b'"text"', b"7"])
+@pytest.mark.parametrize("format", [None, "pymfm", "osed", "fleet"])
+def test_a_body_that_is_not_an_object_is_422(
+    client: TestClient, body: bytes, format: str | None
+) -> None:
+    params = {} if format is None else {"format": format}
+    response = client.post(
+        "/optimizations", content=body, params=params, headers={"Idempotency-Key": "k", **JSON}
+    )
+    assert response.status_code == 422
+    assert response.json()["problems"][0] == {
+        "path": "$",
+        "code": "not_object",
+        "message": "the request must be a JSON object",
+    }
+    assert nothing_queued(client)
+
+
 @pytest.mark.parametrize("media_type", ["text/plain", "application/x-www-form-urlencoded", ""])
 def test_a_body_that_is_not_json_is_415(client: TestClient, media_type: str) -> None:
     body = b'{"id": "x"}'

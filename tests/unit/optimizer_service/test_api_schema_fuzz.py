@@ -25,7 +25,7 @@ from osed.storage.jobs_sqlite import SqliteJobStore
 
 load_all_checks()
 EVERY_CHECK = CHECKS.get_all()
-EXAMPLES = 25
+EXAMPLES = 60
 # A request body valid by the schema may still break a rule across fields that JSON Schema
 # cannot state (one value per step, the prices a cost objective needs, one battery for the
 # rules): that body is answered 422 with the problems, which counts as accepting valid data.
