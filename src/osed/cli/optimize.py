@@ -85,14 +85,17 @@ def _optimize(args: argparse.Namespace) -> int:
     document = parse_json(text, subject=SUBJECT)
     del text
     limit = args.time_limit or _document_limit(document)
-    _stop_after(limit + HARD_STOP_GRACE_S - (time.monotonic() - started), limit)
-    result = solve_document(
-        document,
-        format=Format(args.format) if args.format else None,
-        native=args.native,
-        time_limit_s=args.time_limit,
-        started=started,
-    )
+    stop = _stop_after(limit + HARD_STOP_GRACE_S - (time.monotonic() - started), limit)
+    try:
+        result = solve_document(
+            document,
+            format=Format(args.format) if args.format else None,
+            native=args.native,
+            time_limit_s=args.time_limit,
+            started=started,
+        )
+    finally:
+        stop.cancel()  # the command may run inside a longer-lived process (tests, scripts)
     print_json(result)
     status = result.get("solver_status", result.get("status"))
     if status == "applied":  # rules always give their answer
@@ -139,7 +142,7 @@ def _document_limit(document: object) -> float:
     return DEFAULT_TIME_LIMIT_S
 
 
-def _stop_after(seconds: float, limit: float) -> None:
+def _stop_after(seconds: float, limit: float) -> threading.Timer:
     """End the process ``seconds`` from now if it is still working (a solver that overran)."""
 
     def stop() -> None:
@@ -150,3 +153,4 @@ def _stop_after(seconds: float, limit: float) -> None:
     timer = threading.Timer(max(seconds, 0.0), stop)
     timer.daemon = True
     timer.start()
+    return timer
