@@ -16,6 +16,7 @@ describes all three and every answer of every operation.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -185,7 +186,8 @@ def create_app(
         document = await read_document(request, max_request_bytes)
         if isinstance(document, JSONResponse):
             return document
-        checked = checked_request(
+        checked = await asyncio.to_thread(
+            checked_request,
             document,
             format=format,
             native=native,

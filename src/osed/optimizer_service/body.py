@@ -5,6 +5,7 @@ depth."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from typing import Any
@@ -51,7 +52,8 @@ async def read_document(request: Request, limit: int) -> Any:
         if size > limit:
             return _too_large(limit)
         chunks.append(chunk)
-    return parse_strict(b"".join(chunks))
+    # Parsing a large body takes a while: off the event loop that serves every request.
+    return await asyncio.to_thread(parse_strict, b"".join(chunks))
 
 
 class _NotFiniteError(ValueError):
