@@ -129,7 +129,12 @@ class WorkerPool:
 
     def _run(self, store: JobStore, job: Job, worker_id: str) -> None:
         started = time.monotonic()
-        budget = self._budget(job.payload)
+        try:
+            budget = self._budget(job.payload)
+        except (ValueError, KeyError, TypeError) as exc:  # a payload no request encodes
+            error = f"unreadable job payload: {exc!r}"
+            self._finish(store, job, worker_id, JobStatus.FAILED, error=error)
+            return
         hard_stop = started + budget + HARD_STOP_GRACE_S
         solve = self._start(job.payload)
         beat = self._lease.total_seconds() / 3

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from osed.optimizer_service.app import create_app
 from osed.optimizer_service.workers import WorkerPool
-from osed.ports.jobs import JobStore
+from osed.ports.jobs import JobStatus, JobStore
 from osed.storage.jobs_sqlite import SqliteJobStore
 from tests.unit.optimizer_service.long_solves import (
     alive,
@@ -131,3 +131,23 @@ def test_a_solve_past_its_budget_is_stopped_and_fails_with_time_limit(
         pid_file(name).unlink()
     finally:
         pool.stop()
+
+
+def test_a_payload_without_a_budget_fails_its_job_and_the_worker_goes_on(
+    open_store: Callable[[], JobStore],
+) -> None:
+    store = open_store()
+    now = datetime.now(UTC)
+    broken = store.submit("balancer", b"not a request", idempotency_key="broken", submitted_at=now)
+    pool = WorkerPool(open_store, workers=1, poll_s=0.02)
+    pool.start()
+    try:
+        started = time.monotonic()
+        while store.get(broken.job_id).status is not JobStatus.FAILED:
+            assert time.monotonic() - started < 10
+            time.sleep(0.02)
+        assert "unreadable job payload" in (store.get(broken.job_id).error or "")
+        assert pool.alive()
+    finally:
+        pool.stop()
+        store.close()
