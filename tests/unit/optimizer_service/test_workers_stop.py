@@ -85,6 +85,7 @@ def test_cancel_stops_the_solving_process(
         while client.get(f"/optimizations/{next_id}").json()["status"] != "succeeded":
             assert time.monotonic() < deadline
             time.sleep(0.05)
+        pid_file(small["id"]).unlink()
     finally:
         pool.stop()
 
