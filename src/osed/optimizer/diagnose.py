@@ -19,9 +19,11 @@ from osed.optimizer.schedule import Conflict
 MISSED = 1e-6
 
 
-def diagnose(problem: BalancingProblem) -> tuple[Conflict, ...]:
+def diagnose(
+    problem: BalancingProblem, *, time_limit_s: float | None = None
+) -> tuple[Conflict, ...]:
     program, layout = build(problem, elastic=True)
-    solution = solve(program)
+    solution = solve(program, time_limit_s=time_limit_s)
     if solution.status is not SolveStatus.OPTIMAL:
         return (
             Conflict(

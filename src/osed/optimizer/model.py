@@ -210,21 +210,25 @@ def build(
         if over is not None:
             lp.add_entries(np.array([row]), np.array([over]), -sign)
 
-    # Net-power bounds: lower ≤ import − export ≤ upper, where given.
+    # Net-power bounds: lower ≤ import − export ≤ upper, where given (one row per bound).
     for bounds, kind in ((problem.net_upper_kw, "net_upper"), (problem.net_lower_kw, "net_lower")):
         if bounds is None:
             continue
-        for k in np.flatnonzero(~np.isnan(bounds)):
-            value = float(bounds[k])
-            if kind == "net_upper":
-                row = int(lp.add_rows(1, upper=value)[0])
-            else:
-                row = int(lp.add_rows(1, lower=value)[0])
-            lp.add_entries(
-                np.array([row, row]), np.array([imports[k], exports[k]]), np.array([1.0, -1.0])
+        at = np.flatnonzero(~np.isnan(bounds))
+        values = bounds[at]
+        if kind == "net_upper":
+            rows = lp.add_rows(at.size, upper=values)
+        else:
+            rows = lp.add_rows(at.size, lower=values)
+        lp.add_entries(rows, imports[at], 1.0)
+        lp.add_entries(rows, exports[at], -1.0)
+        if elastic:
+            shorts = lp.add_columns(at.size, cost=1.0)
+            lp.add_entries(rows, shorts, -1.0 if kind == "net_upper" else 1.0)
+            requirements.extend(
+                Requirement(kind, str(int(k)), int(k), float(value), int(short), None)
+                for k, value, short in zip(at, values, shorts, strict=True)
             )
-            short, _ = requirement(kind, str(int(k)), int(k), value, equality=False)
-            slack_entries(row, short, None, -1.0 if kind == "net_upper" else 1.0)
 
     # SoC targets.
     for n, battery in enumerate(problem.batteries):

@@ -6,14 +6,14 @@ may have used it to lose energy on purpose (or, under pymfm's efficiency convent
 it), so the problem is solved again as a MILP with a binary per battery and step, within the
 time budget. An LP answer without simultaneous charge and discharge is optimal for the MILP
 too, since the LP is its relaxation. An infeasible problem is handed to :mod:`diagnose`.
+Every phase checks the deadline first; HiGHS gets what is left of it.
 """
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from osed.optimizer.budget import Deadline, time_limit_message
 from osed.optimizer.diagnose import diagnose
 from osed.optimizer.highs import Solution, SolveStatus, solve
 from osed.optimizer.model import Layout, build, import_export_binaries_needed
@@ -26,25 +26,37 @@ SIMULTANEOUS_KW = 1e-6
 
 
 def optimize(
-    problem: BalancingProblem, *, time_limit_s: float = 60.0, mip_gap: float = 1e-4
+    problem: BalancingProblem,
+    *,
+    time_limit_s: float = 60.0,
+    mip_gap: float = 1e-4,
+    deadline: Deadline | None = None,
 ) -> Schedule:
-    """The optimal schedule of ``problem``, or one that says why there is none."""
+    """The optimal schedule of ``problem``, or one that says why there is none. ``deadline``
+    (by default ``time_limit_s`` from now) bounds model building and solving."""
+    deadline = deadline or Deadline(time_limit_s)
     check_problem(problem)
-    started = time.perf_counter()
+    started = deadline.elapsed()
     program, layout = build(problem)
-    solution = solve(program, time_limit_s=time_limit_s)
     method = "milp" if program.has_integers() else "lp"
+    if deadline.expired():
+        return _out_of_time(problem, method, deadline, started)
+    solution = solve(program, time_limit_s=deadline.solver_s())
     if solution.status is SolveStatus.OPTIMAL and _simultaneous(solution, layout):
         if _lossless(problem):
             solution = _netted(solution, layout)
         else:
-            left = max(time_limit_s - (time.perf_counter() - started), 0.1)
-            program, layout = build(problem, exclusive=True)
-            solution = solve(program, time_limit_s=left, mip_gap=mip_gap)
             method = "milp"
-    seconds = time.perf_counter() - started
+            program, layout = build(problem, exclusive=True)
+            if deadline.expired():
+                return _out_of_time(problem, method, deadline, started)
+            solution = solve(program, time_limit_s=deadline.solver_s(), mip_gap=mip_gap)
+    seconds = deadline.elapsed() - started
     if solution.status is SolveStatus.INFEASIBLE:
-        return empty_schedule(problem, "infeasible", method, diagnose(problem), seconds)
+        if deadline.expired():
+            return empty_schedule(problem, "infeasible", method, seconds=seconds)
+        conflicts = diagnose(problem, time_limit_s=deadline.solver_s())
+        return empty_schedule(problem, "infeasible", method, conflicts, seconds)
     if solution.status is SolveStatus.FAILED:
         message = (
             f"HiGHS ended without a schedule ({solution.detail or 'no status'}); the problem's "
@@ -53,10 +65,16 @@ def optimize(
         conflict = Conflict("solver", problem.id, message)
         return empty_schedule(problem, "failed", method, (conflict,), seconds)
     if solution.x.size == 0:  # the budget ended before any schedule was found
-        message = f"no schedule found within the time budget of {time_limit_s:g} s"
-        conflict = Conflict("time_limit", problem.id, message)
-        return empty_schedule(problem, "time_limit", method, (conflict,), seconds)
+        return _out_of_time(problem, method, deadline, started)
     return _schedule(problem, solution, layout, method, seconds)
+
+
+def _out_of_time(
+    problem: BalancingProblem, method: str, deadline: Deadline, started: float
+) -> Schedule:
+    conflict = Conflict("time_limit", problem.id, time_limit_message(deadline.seconds))
+    seconds = deadline.elapsed() - started
+    return empty_schedule(problem, "time_limit", method, (conflict,), seconds)
 
 
 def _simultaneous(solution: Solution, layout: Layout) -> bool:

@@ -7,50 +7,41 @@
     POST /optimizations/{id}/cancel     cancel (queued: at once; running: at the next heartbeat)
 
 A request is checked before it is queued: a malformed one gets 422 with every problem and its
-JSON path, and nothing is stored. The body is pymfm's input, OSED's balancing document
-(docs/optimizer.md) or OSED's fleet document (docs/optimizer-fleet.md); the OpenAPI schema at
-/openapi.json describes all three.
+path (``$.…`` in the body, ``$header.…``, ``$query.…``, ``$path.…``), and nothing is stored.
+The body is pymfm's input, OSED's balancing document (docs/optimizer.md) or OSED's fleet
+document (docs/optimizer-fleet.md), as ``application/json`` (else 415) of at most
+``max_request_bytes`` (else 413, counted as it arrives); the OpenAPI schema at /openapi.json
+describes all three and every answer of every operation.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from osed.codec import json_text
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
 from osed.domain.time import Clock, SystemClock
-from osed.optimizer.formats.fleet import FleetDocument
-from osed.optimizer.formats.native import BalancingDocument
-from osed.optimizer.formats.pymfm import PymfmInput
+from osed.optimizer.budget import MAX_REQUEST_BYTES
+from osed.optimizer_service.api_schema import (
+    IDEMPOTENCY_KEY_PATTERN,
+    MAX_IDEMPOTENCY_KEY,
+    MAX_JOB_ID,
+    body_schemas,
+    responses,
+)
+from osed.optimizer_service.body import read_document
 from osed.optimizer_service.requests import KIND, checked_request
 from osed.ports.jobs import MAX_PAGE, Job, JobStatus, JobStore
 
 PREFIX = "/optimizations"
-
-
-def _body_schema() -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "oneOf": [
-                            BalancingDocument.model_json_schema(),
-                            PymfmInput.model_json_schema(),
-                            FleetDocument.model_json_schema(),
-                        ]
-                    }
-                }
-            },
-        }
-    }
+JobId = Annotated[int, Path(ge=1, le=MAX_JOB_ID, description="a job id")]
 
 
 def job_document(job: Job) -> dict[str, Any]:
@@ -76,15 +67,30 @@ def _problems(exc: ValidationError) -> JSONResponse:
     return JSONResponse(exc.to_dict(), status_code=422)
 
 
+def _request_problems(exc: RequestValidationError) -> ValidationError:
+    """FastAPI's parameter errors as OSED problems: ``$header.Idempotency-Key``, …"""
+    problems = []
+    for item in exc.errors():
+        where, *rest = [str(part) for part in item.get("loc", ())] or ["body"]
+        name = ".".join(rest)
+        if where == "header" and name.lower() == "idempotency-key":
+            name = "Idempotency-Key"
+        path = f"${where}.{name}" if where != "body" else "$"
+        problems.append(Problem(path, str(item.get("type", "invalid")), str(item.get("msg", ""))))
+    return ValidationError(problems or [Problem("$", "invalid", "bad request")], subject="request")
+
+
 def create_app(
     open_store: Callable[[], JobStore],
     *,
     clock: Clock | None = None,
     max_time_limit_s: float = 600.0,
     queue_timeout: timedelta | None = None,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
 ) -> FastAPI:
     """The API over the job store ``open_store()`` opens (in the server's event loop, which
-    serves every request). ``queue_timeout``: a job not started by then fails."""
+    serves every request). ``queue_timeout``: a job not started by then fails;
+    ``max_request_bytes``: larger bodies are refused before they are parsed."""
     clock = clock or SystemClock()
     stores: list[JobStore] = []
 
@@ -106,6 +112,22 @@ def create_app(
     def store() -> JobStore:
         return stores[0]
 
+    members, definitions = body_schemas()
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = default_openapi()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameters(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _problems(_request_problems(exc))
+
     @app.exception_handler(ValidationError)
     async def invalid(_: Request, exc: ValidationError) -> JSONResponse:
         return _problems(exc)
@@ -118,32 +140,54 @@ def create_app(
     async def conflict(_: Request, exc: ConflictError) -> JSONResponse:
         return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
 
-    @app.post(
-        PREFIX,
-        status_code=202,
-        openapi_extra=_body_schema(),
-        responses={202: {"description": "queued (or the job of this key)"}, 422: {}, 409: {}},
-    )
+    def submit_route(endpoint: Any) -> Any:
+        # The budget's bound is this app's setting: a real annotation, not a string.
+        endpoint.__annotations__["time_limit_s"] = Annotated[
+            float | None,
+            Query(gt=0, le=max_time_limit_s, description="the time budget in seconds"),
+        ]
+        return app.post(
+            PREFIX,
+            status_code=202,
+            openapi_extra={
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"anyOf": members}}},
+                }
+            },
+            responses=responses(
+                {202: "queued (or the job of this key)", 409: "key used for another request"},
+                413,
+                415,
+            ),
+        )(endpoint)
+
+    @submit_route
     async def submit(
         request: Request,
         response: Response,
         *,
-        idempotency_key: Annotated[str | None, Header()] = None,
-        format: Annotated[str | None, Query(description="pymfm, osed or fleet")] = None,
+        idempotency_key: Annotated[
+            str,
+            Header(
+                min_length=1,
+                max_length=MAX_IDEMPOTENCY_KEY,
+                pattern=IDEMPOTENCY_KEY_PATTERN,
+                description="a retry with the same key and request returns the same job",
+            ),
+        ],
+        format: Annotated[
+            Literal["pymfm", "osed", "fleet"] | None,
+            Query(description="the body's format (default: recognised from its keys)"),
+        ] = None,
         native: Annotated[bool, Query(description="pymfm inputs: drop pymfm's rules")] = False,
-        time_limit_s: Annotated[float | None, Query(description="solver budget")] = None,
-    ) -> dict[str, Any]:
-        problems: list[Problem] = []
-        if not idempotency_key:
-            problems.append(Problem("$header.Idempotency-Key", "missing", "required"))
-        try:  # not UTF-8, not JSON, NaN, overflowing numbers, deep nesting: a 422
-            document = json_text.loads(await request.body(), subject="balancing request")
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-            document = None
-        if problems:
-            raise ValidationError(problems, subject="balancing request")
-        checked = checked_request(
+        time_limit_s: float | None = None,
+    ) -> Any:
+        document = await read_document(request, max_request_bytes)
+        if isinstance(document, JSONResponse):
+            return document
+        checked = await asyncio.to_thread(
+            checked_request,
             document,
             format=format,
             native=native,
@@ -152,7 +196,6 @@ def create_app(
         )
         now = clock.now()
         deadline = None if queue_timeout is None else now + queue_timeout
-        assert idempotency_key is not None
         job = store().submit(
             KIND,
             checked.encode(),
@@ -163,22 +206,25 @@ def create_app(
         response.headers["Location"] = f"{PREFIX}/{job.job_id}"
         return job_document(job)
 
-    @app.get(PREFIX)
+    @app.get(PREFIX, responses=responses({200: "jobs, newest first"}))
     async def listing(
         status: JobStatus | None = None,
-        before: int | None = None,
+        before: Annotated[int | None, Query(ge=1, le=MAX_JOB_ID)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     ) -> dict[str, Any]:
         jobs = store().jobs(kind=KIND, status=status, before=before, limit=limit)
         following = jobs[-1].job_id if len(jobs) == limit else None
         return {"items": [job_document(j) for j in jobs], "next_before": following}
 
-    @app.get(PREFIX + "/{job_id}")
-    async def status(job_id: int) -> dict[str, Any]:
+    @app.get(PREFIX + "/{job_id}", responses=responses({200: "the job"}, 404))
+    async def status(job_id: JobId) -> dict[str, Any]:
         return job_document(store().get(job_id))
 
-    @app.get(PREFIX + "/{job_id}/result", responses={409: {"description": "no result (yet)"}})
-    async def result(job_id: int) -> Response:
+    @app.get(
+        PREFIX + "/{job_id}/result",
+        responses=responses({200: "the result document", 409: "no result (yet)"}, 404),
+    )
+    async def result(job_id: JobId) -> Response:
         job = store().get(job_id)
         if job.status is not JobStatus.SUCCEEDED or job.result is None:
             return JSONResponse(
@@ -187,8 +233,8 @@ def create_app(
             )
         return Response(job.result, media_type="application/json")
 
-    @app.post(PREFIX + "/{job_id}/cancel")
-    async def cancel(job_id: int) -> dict[str, Any]:
+    @app.post(PREFIX + "/{job_id}/cancel", responses=responses({200: "the job"}, 404))
+    async def cancel(job_id: JobId) -> dict[str, Any]:
         return job_document(store().cancel(job_id, now=clock.now()))
 
     @app.get("/healthz")

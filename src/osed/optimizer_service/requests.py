@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from osed.domain.errors import Problem, ValidationError
-from osed.optimizer.documents import Format, detect_format, solve_document
+from osed.optimizer.documents import DEFAULT_TIME_LIMIT_S, Format, detect_format, solve_document
 from osed.optimizer.formats import fleet, pymfm
 from osed.optimizer.formats import native as osed_format
 
 KIND = "balancer"
-DEFAULT_TIME_LIMIT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +41,15 @@ class BalancingRequest:
         return cls(body["document"], Format(body["format"]), body["native"], body["time_limit_s"])
 
     def solve(self) -> dict[str, Any]:
+        """The result document; the time budget counts from now."""
         return solve_document(
             self.document, format=self.format, native=self.native, time_limit_s=self.time_limit_s
         )
+
+
+def payload_time_limit(payload: bytes) -> float:
+    """The time budget of an encoded request."""
+    return float(BalancingRequest.decode(payload).time_limit_s)
 
 
 def checked_request(
@@ -68,10 +73,12 @@ def checked_request(
         problems.append(
             Problem("$query.time_limit_s", "out_of_range", f"must be in (0, {max_time_limit_s}]")
         )
+    if not isinstance(document, dict):
+        problems.append(Problem("$", "not_object", "the request must be a JSON object"))
     if problems:
         raise ValidationError(problems, subject="balancing request")
-    chosen = chosen or detect_format(document)
     assert isinstance(document, dict)
+    chosen = chosen or detect_format(document)
     if chosen is Format.PYMFM:
         pymfm.parse(document)
         limit = time_limit_s or DEFAULT_TIME_LIMIT_S

@@ -188,6 +188,7 @@ class BalancerRunner:
             clock=clock,
             max_time_limit_s=config.max_time_limit_s,
             queue_timeout=queue_timeout,
+            max_request_bytes=config.max_request_bytes,
         )
         self.pool = WorkerPool(
             lambda: build_jobs(settings),

@@ -38,6 +38,7 @@ from osed.grid_services.stats_service import (
     series_template_problem,
     topic_template_problem,
 )
+from osed.optimizer.budget import MAX_REQUEST_BYTES
 
 SUBJECT = "settings"
 
@@ -120,6 +121,9 @@ class BalancerSettings(_Section):
     max_time_limit_s: float = Field(600.0, gt=0)
     lease_s: float = Field(30.0, gt=0)
     queue_timeout_s: float | None = Field(None, gt=0)
+    max_request_bytes: int = Field(MAX_REQUEST_BYTES, ge=1024, le=2**31)
+    """Larger request bodies are refused (413) before they are parsed: this bounds the memory
+    of a solve (about a hundred times the request's size)."""
 
 
 class FieldMqttSettings(MqttSettings):

@@ -60,3 +60,24 @@ async def test_the_runner_serves_the_api_and_solves_in_worker_processes(tmp_path
     finally:
         await runner.stop()
     assert not runner.ready()
+
+
+async def test_the_runner_refuses_bodies_above_its_setting(tmp_path: Path) -> None:
+    port = free_port()
+    settings = Settings(
+        jobs={"backend": "sqlite", "sqlite_path": tmp_path / "jobs.sqlite"},
+        balancer={"port": port, "workers": 1, "max_request_bytes": 4096},
+    )
+    runner = BalancerRunner(settings, SystemClock())
+    await runner.start()
+    try:
+        base = f"http://127.0.0.1:{port}/optimizations"
+        body = (CASES / "input_scheduling_optimization_based.json").read_bytes()
+        assert len(body) > 4096
+        code, answer = await asyncio.to_thread(call, base, body, "too-large")
+        assert code == 413
+        assert answer["error"] == "too_large"
+        code, listing = await asyncio.to_thread(call, base)
+        assert listing["items"] == []
+    finally:
+        await runner.stop()
