@@ -129,7 +129,11 @@ def solve(
     highs.setOptionValue("mip_rel_gap", mip_gap)
     if time_limit_s is not None:
         highs.setOptionValue("time_limit", float(time_limit_s))
-    _pass_model(highs, program)
+    if not _pass_model(highs, program):
+        refused = "HiGHS refused the model: a coefficient, cost or bound is out of its range"
+        return Solution(
+            SolveStatus.FAILED, np.empty(0), INF, -INF, INF, 0.0, program.has_integers(), refused
+        )
     highs.run()
     status = highs.getModelStatus()
     info = highs.getInfo()
@@ -155,8 +159,8 @@ def solve(
     return Solution(result, x, objective, bound, gap, seconds, mip, detail)
 
 
-def _pass_model(highs: highspy.Highs, program: LinearProgram) -> None:
-    """The program into ``highs`` as a column-wise matrix."""
+def _pass_model(highs: highspy.Highs, program: LinearProgram) -> bool:
+    """The program into ``highs`` as a column-wise matrix; False if HiGHS refuses it."""
     rows = np.concatenate([e[0] for e in program.entries]) if program.entries else np.empty(0, int)
     cols = np.concatenate([e[1] for e in program.entries]) if program.entries else np.empty(0, int)
     vals = np.concatenate([e[2] for e in program.entries]) if program.entries else np.empty(0)
@@ -188,8 +192,7 @@ def _pass_model(highs: highspy.Highs, program: LinearProgram) -> None:
         matrix.data.astype(float),
         integrality,
     )
-    if status == highspy.HighsStatus.kError:
-        raise ValueError("HiGHS refused the model")
+    return bool(status != highspy.HighsStatus.kError)
 
 
 def colwise_lp(
