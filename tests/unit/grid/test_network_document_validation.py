@@ -88,6 +88,12 @@ def test_row_values_are_checked(attribute: str, value: object, code: str) -> Non
         assert problems(from_document, bad) == {(f"$.components.line[0].{attribute}", code)}
 
 
+def test_an_ideal_source_of_1e18_va_is_accepted() -> None:
+    stiff = document()
+    stiff["components"]["source"][0]["sk"] = 1e18  # how the pandapower import writes it
+    assert from_document(stiff).table("source")["sk"][0] == 1e18
+
+
 def test_a_rated_voltage_below_a_volt_is_named() -> None:
     bad = document()
     bad["components"]["node"][2]["u_rated"] = 1e-300

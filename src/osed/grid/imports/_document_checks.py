@@ -13,8 +13,9 @@ from osed.grid.network import REFERENCES
 
 VERSION = 1
 # No quantity of a distribution grid model exceeds this in SI units (V, Ω, S, W, var, VA, A):
-# beyond it the solver's numbers mean nothing.
-MAGNITUDE_LIMIT = 1e15
+# beyond it the solver's numbers mean nothing. An ideal source's short-circuit power is written
+# as 1e18 VA (the pandapower import does so), which must stay inside.
+MAGNITUDE_LIMIT = 1e20
 MAX_FREQUENCY_HZ = 1000.0
 MIN_RATED_VOLTAGE_V = 1.0  # below it a node's per-unit base is meaningless to the solver
 _ROW_KEYS = ("id", "name", "x", "y")
