@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from osed.domain.errors import Problem, ValidationError
 from osed.domain.problems import Problems
 
 
@@ -16,6 +17,13 @@ class FieldReader:
 
     def __init__(self, subject: str) -> None:
         self.problems = Problems(subject)
+
+    def root(self, document: Any) -> Mapping[str, Any]:
+        """The document, which must be an object; nothing else can be read otherwise."""
+        if isinstance(document, Mapping):
+            return document
+        problem = Problem("$", "not_object", "the document must be a JSON object")
+        raise ValidationError([problem], subject=self.problems.subject)
 
     def object(self, raw: Any, path: str) -> Mapping[str, Any]:
         if not isinstance(raw, Mapping):

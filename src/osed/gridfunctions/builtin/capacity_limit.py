@@ -108,17 +108,17 @@ def allocate(
 
 def _read_document(document: Any) -> tuple[dict[str, Any], list[str], Vector, Vector, Vector]:
     reader = FieldReader(f"{NAME} document")
-    root = reader.object(document, "$")
+    root = reader.root(document)
     reader.unknown_keys(root, "$", ("import_limit_kw", "export_limit_kw", "buildings"))
     limits = {
         key: reader.optional_number(root, key, "$", minimum=0.0)
         for key in ("import_limit_kw", "export_limit_kw")
     }
-    if root and limits["import_limit_kw"] is None and limits["export_limit_kw"] is None:
+    if limits["import_limit_kw"] is None and limits["export_limit_kw"] is None:
         reader.problems.add("$.import_limit_kw", "missing", "give an import or export limit")
     ids: list[str] = []
     columns: list[list[float]] = [[], [], []]
-    buildings = reader.items(root, "buildings", "$") if root else []
+    buildings = reader.items(root, "buildings", "$")
     for index, raw in enumerate(buildings):
         path = f"$.buildings[{index}]"
         building = reader.object(raw, path)

@@ -98,7 +98,7 @@ _DOCUMENT_FIELDS = (
 
 def run_document(document: Any) -> dict[str, Any]:
     reader = FieldReader(f"{NAME} document")
-    root = reader.object(document, "$")
+    root = reader.root(document)
     reader.unknown_keys(root, "$", _DOCUMENT_FIELDS)
     step_s = reader.number(root, "step_s", "$", minimum=1.0, maximum=3600.0, default=60.0)
     outage_h = reader.number(root, "outage_h", "$", minimum=0.0, maximum=72.0)
@@ -107,13 +107,13 @@ def run_document(document: Any) -> dict[str, Any]:
     outdoor = reader.number(root, "outdoor_c", "$", minimum=-60.0, maximum=60.0)
     group_count = reader.integer(root, "group_count", "$", minimum=1, maximum=1000, default=10)
     min_gap_s = reader.number(root, "min_gap_s", "$", minimum=0.0, maximum=86400.0, default=0.0)
-    if root and reader.problems.items == () and horizon_h * 3600 / step_s > 20_000:
+    if not reader.problems and horizon_h * 3600 / step_s > 20_000:
         reader.problems.add("$.horizon_h", "too_large", "more than 20000 steps")
     ids: list[str] = []
     columns: dict[str, list[float]] = {key: [] for key in _LOAD_FIELDS[1:8]}
     on: list[bool] = []
     given_groups: list[int | None] = []
-    for index, raw in enumerate(reader.items(root, "loads", "$") if root else []):
+    for index, raw in enumerate(reader.items(root, "loads", "$")):
         path = f"$.loads[{index}]"
         load = reader.object(raw, path)
         reader.unknown_keys(load, path, _LOAD_FIELDS)

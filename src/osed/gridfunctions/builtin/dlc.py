@@ -86,24 +86,24 @@ _ZONE_FIELDS = (
 
 def run_document(document: Any) -> dict[str, Any]:
     reader = FieldReader(f"{NAME} document")
-    root = reader.object(document, "$")
+    root = reader.root(document)
     reader.unknown_keys(
         root,
         "$",
         ("steps", "step_h", "outdoor_c", "offset_k", "start_step", "end_step", "buildings"),
     )
-    steps = reader.integer(root, "steps", "$", minimum=1, maximum=10_000) if root else 0
-    h = reader.number(root, "step_h", "$", above=0.0, maximum=24.0) if root else 1.0
-    outdoor = reader.series(root, "outdoor_c", "$", steps, minimum=-60, maximum=60) if root else []
-    offset = reader.number(root, "offset_k", "$", minimum=-5.0, maximum=5.0) if root else 0.0
-    start = reader.integer(root, "start_step", "$", minimum=0) if root else 0
-    end = reader.integer(root, "end_step", "$", minimum=0) if root else 0
-    if root and not (start < end <= steps):
+    steps = reader.integer(root, "steps", "$", minimum=1, maximum=10_000)
+    h = reader.number(root, "step_h", "$", above=0.0, maximum=24.0)
+    outdoor = reader.series(root, "outdoor_c", "$", steps, minimum=-60, maximum=60)
+    offset = reader.number(root, "offset_k", "$", minimum=-5.0, maximum=5.0)
+    start = reader.integer(root, "start_step", "$", minimum=0)
+    end = reader.integer(root, "end_step", "$", minimum=0)
+    if "start_step" in root and "end_step" in root and not start < end <= steps:
         reader.problems.add("$.end_step", "bad_period", "needs start_step < end_step <= steps")
     owners: list[tuple[str, str]] = []
     columns: dict[str, list[float]] = {key: [] for key in _ZONE_FIELDS[1:]}
     building_ids: list[str] = []
-    for b, raw in enumerate(reader.items(root, "buildings", "$") if root else []):
+    for b, raw in enumerate(reader.items(root, "buildings", "$")):
         path = f"$.buildings[{b}]"
         building = reader.object(raw, path)
         reader.unknown_keys(building, path, ("id", "zones"))

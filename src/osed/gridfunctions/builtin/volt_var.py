@@ -139,7 +139,7 @@ _INVERTER_FIELDS = ("id", "node", "s_rated_kva", "p_rated_kw")
 
 def run_document(document: Any) -> dict[str, Any]:
     reader = FieldReader(f"{NAME} document")
-    root = reader.object(document, "$")
+    root = reader.root(document)
     reader.unknown_keys(root, "$", ("settings", "voltages_pu", "inverters"))
     settings_raw = root.get("settings", {})
     checked: dict[str, Any] = {}
@@ -147,11 +147,11 @@ def run_document(document: Any) -> dict[str, Any]:
         checked = MANIFEST.check_parameters(settings_raw, path="$.settings")
     except ValidationError as exc:
         reader.problems.extend(list(exc.problems))
-    voltages = reader.object(root.get("voltages_pu"), "$.voltages_pu") if root else {}
+    voltages = reader.object(root.get("voltages_pu"), "$.voltages_pu")
     for node, value in voltages.items():
         reader.value(value, f"$.voltages_pu.{node}", minimum=0.0, maximum=2.0)
     rows: list[tuple[str, str, float, float]] = []
-    inverters = reader.items(root, "inverters", "$") if root else []
+    inverters = reader.items(root, "inverters", "$")
     for index, raw in enumerate(inverters):
         path = f"$.inverters[{index}]"
         inverter = reader.object(raw, path)
