@@ -4,9 +4,11 @@ Each load is a 1R1C zone heated by an on/off thermostat with a dead band: on bel
 setpoint − band/2, off above setpoint + band/2. During the outage every zone cools; once
 re-enabled the cold ones all run at full power until back in their band (the diversity is
 lost), which is the pickup peak. Staggering re-enables groups one after another, each at the
-earliest step at which the whole future aggregate stays under the limit; the loads do not
-influence each other, so the already enabled groups' aggregate is fixed and the candidate start
-steps of the next group are simulated side by side (a block of them at a time).
+earliest step at which the aggregate stays under the limit for the whole pickup, that is until
+every load enabled so far is back in its band (afterwards the loads cycle as they do on any
+day, which is not the pickup's doing). The loads do not influence each other, so the already
+enabled groups' aggregate is fixed and the candidate start steps of the next group are
+simulated side by side (a block of them at a time).
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ def stagger(
     recovered = np.full(loads.power_kw.shape, -1, dtype=np.intp)
     enable_steps: list[int | None] = []
     earliest = 0
+    pickup_end = 0  # the step by which every load enabled so far is back in its band
+    steps = np.arange(horizon)
     for members in groups:
         group = loads.subset(members)
         chosen: int | None = None
@@ -122,11 +126,15 @@ def stagger(
             power, back = simulate(
                 group, start_temps, candidates, outdoor_c=outdoor_c, h=h, horizon=horizon
             )
-            peaks = (power + aggregate).max(axis=1)
+            group_end = np.where((back < 0).any(axis=1), horizon, back.max(axis=1) + 1)
+            window_end = np.maximum(group_end, pickup_end)
+            during_pickup = steps[None, :] < window_end[:, None]
+            peaks = np.where(during_pickup, power + aggregate, 0.0).max(axis=1)
             fits = np.nonzero(peaks <= limit_kw + 1e-9)[0]
             if fits.size:
                 pick = int(fits[0])
                 chosen = int(candidates[pick])
+                pickup_end = int(window_end[pick])
                 aggregate = aggregate + power[pick]
                 recovered[members] = back[pick]
                 break
@@ -136,6 +144,17 @@ def stagger(
         earliest = chosen + min_gap_steps
     enable_steps += [None] * (len(groups) - len(enable_steps))
     return Staggered(aggregate, enable_steps, recovered)
+
+
+def pickup_peak(profile_kw: Vector, recovered_step: NDArray[np.intp]) -> tuple[float, float]:
+    """The peak until every load is back in its band, and the peak after that."""
+    horizon = profile_kw.size
+    end = horizon if (recovered_step < 0).any() or recovered_step.size == 0 else 0
+    if end == 0:
+        end = int(recovered_step.max()) + 1
+    during = float(profile_kw[:end].max()) if end > 0 else 0.0
+    after = float(profile_kw[end:].max()) if end < horizon else 0.0
+    return during, after
 
 
 def simultaneous(

@@ -164,6 +164,10 @@ def run_document(document: Any) -> dict[str, Any]:
         loads, temps, outdoor_c=outdoor, h=h, outage_steps=outage_steps, horizon=horizon
     )
     complete = all(step is not None for step in staggered.enable_steps)
+    staggered_peak, staggered_after = pickup.pickup_peak(
+        staggered.profile_kw, staggered.recovered_step
+    )
+    at_once_peak, at_once_after = pickup.pickup_peak(at_once.profile_kw, at_once.recovered_step)
     return {
         "status": "restored" if complete and _all_back(staggered.recovered_step) else "incomplete",
         "step_s": step_s,
@@ -171,7 +175,8 @@ def run_document(document: Any) -> dict[str, Any]:
         "peak_limit_kw": limit,
         "pre_outage_kw": float(loads.power_kw[np.asarray(on, dtype=bool)].sum()),
         "staggered": {
-            "peak_kw": float(staggered.profile_kw.max()),
+            "peak_kw": staggered_peak,
+            "peak_after_pickup_kw": staggered_after,
             "restored_all_h": _restored_all_h(staggered.recovered_step, h),
             "groups": [
                 {
@@ -184,7 +189,8 @@ def run_document(document: Any) -> dict[str, Any]:
             "profile_kw": staggered.profile_kw.tolist(),
         },
         "simultaneous": {
-            "peak_kw": float(at_once.profile_kw.max()),
+            "peak_kw": at_once_peak,
+            "peak_after_pickup_kw": at_once_after,
             "restored_all_h": _restored_all_h(at_once.recovered_step, h),
             "profile_kw": at_once.profile_kw.tolist(),
         },
