@@ -103,6 +103,7 @@ def test_bad_document_names_every_problem_at_its_path() -> None:
     loads = neighbourhood(3)
     loads[0]["power_kw"] = 0
     loads[1]["group"] = 1
+    loads[1]["capacitance_kwh_per_k"] = 0.001  # R·C under a minute: shorter than the step
     loads[2]["on"] = "yes"
     del loads[2]["cop"]
     with pytest.raises(ValidationError) as caught:
@@ -115,6 +116,7 @@ def test_bad_document_names_every_problem_at_its_path() -> None:
         ("$.loads[2].cop", "missing"),
         ("$.loads[2].on", "not_a_boolean"),
         ("$.loads[0].group", "missing"),
+        ("$.loads[1].capacitance_kwh_per_k", "step_too_long"),
     }
 
 

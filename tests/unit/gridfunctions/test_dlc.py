@@ -124,7 +124,7 @@ def test_bad_document_names_every_problem_at_its_path() -> None:
     with pytest.raises(ValidationError) as caught:
         FUNCTION.run(
             document(
-                [bad_zone, zone("z")],
+                [bad_zone, zone("z"), zone("fast", capacitance_kwh_per_k=0.04)],
                 outdoor_c=[1.0, 2.0],
                 offset_k=-7,
                 start_step=5,
@@ -139,6 +139,8 @@ def test_bad_document_names_every_problem_at_its_path() -> None:
         ("$.buildings[0].zones[0].temp_init_c", "missing"),
         ("$.buildings[0].zones[0].setpoint_c", "out_of_band"),
         ("$.buildings[0].zones[1].id", "duplicate"),
+        # R·C = 0.4 h is shorter than the 0.5 h step: the step-by-step model would overshoot.
+        ("$.buildings[0].zones[2].capacitance_kwh_per_k", "step_too_long"),
     }
 
 

@@ -52,11 +52,11 @@ class Pickup:
     """Per load, the first step at whose end it is back in its band (−1: not in the horizon)."""
 
 
-def cool_down(loads: Loads, temp: Vector, outdoor_c: float, steps: int, h: float) -> Matrix:
-    """Temperatures at the start of each of ``steps + 1`` steps without heating."""
+def cool_down(loads: Loads, temp: Vector, outdoor_c: float, steps: int, h: float) -> Vector:
+    """Temperatures after ``steps`` steps without heating (the step-by-step model in closed
+    form; the step is shorter than every zone's time constant, so the decay is positive)."""
     decay = 1.0 - h / (loads.capacitance_kwh_per_k * loads.resistance_k_per_kw)
-    exponents = np.arange(steps + 1, dtype=np.float64)[:, None]
-    result: Matrix = outdoor_c + (temp - outdoor_c) * np.power(decay, exponents)
+    result: Vector = outdoor_c + (temp - outdoor_c) * np.power(decay, steps)
     return result
 
 
@@ -109,7 +109,7 @@ def stagger(
     limit_kw: float,
     min_gap_steps: int,
 ) -> Staggered:
-    cooled = cool_down(loads, temp_at_outage, outdoor_c, outage_steps + horizon, h)
+    cooled = cool_down(loads, temp_at_outage, outdoor_c, outage_steps, h)
     aggregate = np.zeros(horizon, dtype=np.float64)
     recovered = np.full(loads.power_kw.shape, -1, dtype=np.intp)
     enable_steps: list[int | None] = []
@@ -122,7 +122,7 @@ def stagger(
         for first in range(earliest, horizon, _CANDIDATE_BLOCK):
             candidates = np.arange(first, min(first + _CANDIDATE_BLOCK, horizon), dtype=np.intp)
             # Before its start a candidate's loads keep cooling, which simulate() does too.
-            start_temps = np.repeat(cooled[outage_steps][members][None, :], candidates.size, 0)
+            start_temps = np.repeat(cooled[members][None, :], candidates.size, 0)
             power, back = simulate(
                 group, start_temps, candidates, outdoor_c=outdoor_c, h=h, horizon=horizon
             )
@@ -166,7 +166,7 @@ def simultaneous(
     outage_steps: int,
     horizon: int,
 ) -> Pickup:
-    cooled = cool_down(loads, temp_at_outage, outdoor_c, outage_steps, h)[outage_steps]
+    cooled = cool_down(loads, temp_at_outage, outdoor_c, outage_steps, h)
     power, back = simulate(
         loads,
         cooled[None, :],

@@ -120,6 +120,13 @@ def run_document(document: Any) -> dict[str, Any]:
         ids.append(reader.string(load, "id", path))
         for key in ("power_kw", "capacitance_kwh_per_k", "resistance_k_per_kw", "cop"):
             columns[key].append(reader.number(load, key, path, above=0.0))
+        time_constant_h = columns["capacitance_kwh_per_k"][-1] * columns["resistance_k_per_kw"][-1]
+        if time_constant_h <= step_s / 3600.0:
+            reader.problems.add(
+                f"{path}.capacitance_kwh_per_k",
+                "step_too_long",
+                f"the time constant R·C ({time_constant_h:g} h) must exceed the step",
+            )
         for key in ("setpoint_c", "temp_c"):
             columns[key].append(reader.number(load, key, path, minimum=-60.0, maximum=60.0))
         columns["deadband_k"].append(

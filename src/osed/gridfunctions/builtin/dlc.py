@@ -118,6 +118,15 @@ def run_document(document: Any) -> dict[str, Any]:
             for key in ("capacitance_kwh_per_k", "resistance_k_per_kw", "cop"):
                 columns[key].append(reader.number(zone, key, zpath, above=0.0))
             columns["power_max_kw"].append(reader.number(zone, "power_max_kw", zpath, minimum=0))
+            time_constant_h = (
+                columns["capacitance_kwh_per_k"][-1] * columns["resistance_k_per_kw"][-1]
+            )
+            if time_constant_h <= h:
+                reader.problems.add(
+                    f"{zpath}.capacitance_kwh_per_k",
+                    "step_too_long",
+                    f"the time constant R·C ({time_constant_h:g} h) must exceed step_h",
+                )
             for key in ("temp_init_c", "setpoint_c", "comfort_min_c", "comfort_max_c"):
                 columns[key].append(reader.number(zone, key, zpath, minimum=-60, maximum=60))
             low, high = columns["comfort_min_c"][-1], columns["comfort_max_c"][-1]
