@@ -43,7 +43,7 @@ def main() -> None:
     ]
     for load in loads:
         load["temp_c"] = load["setpoint_c"] + float(rng.uniform(-0.5, 0.5))
-    pre_outage = sum(l["power_kw"] for l in loads if l["temp_c"] < l["setpoint_c"])
+    pre_outage = sum(h["power_kw"] for h in loads if h["temp_c"] < h["setpoint_c"])
     document = {
         "step_s": 60,
         "outage_h": args.outage_h,
