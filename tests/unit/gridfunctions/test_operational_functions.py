@@ -4,13 +4,14 @@ or reads declared in its manifest."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from osed.domain.errors import ValidationError
 from osed.gridfunctions.registry import function_names, load_function
-from osed.gridfunctions.spec import AreaView
+from osed.gridfunctions.spec import AreaView, Inbound, Session
 
 NAMES = ("dlc", "capacity-limit", "volt-var", "cold-load-pickup")
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -92,3 +93,32 @@ def test_sessions_exchange_only_declared_messages(name: str) -> None:
     session = function.open(parameters, area)
     for sent in session.start(area) + session.on_tick(area) + session.close(area):
         assert sent.message_type in outbound
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_status_and_snapshot_are_strict_json_and_resume_after_a_json_round_trip(name: str) -> None:
+    function = load_function(name)
+    required = {
+        "capacity-limit": {"import_limit_kw": 10},
+        "cold-load-pickup": {"peak_limit_kw": 10},
+    }
+    parameters = function.manifest.check_parameters(required.get(name, {}))
+    state = {"building_kw": {"b1": 4.0, "b2": 8.0}, "voltages_pu": {"n1": 1.07}}
+    area = AreaView("area", NOW, ("b1", "b2"), state)
+    session = function.open(parameters, area)
+    assert isinstance(session, Session)
+    session.start(area)
+    inbound = {
+        "dlc": ("flexibility", {"available_kw": 1.0}),
+        "capacity-limit": ("flexibility", {"min_kw": 1.0, "max_kw": 5.0}),
+        "volt-var": ("inverter", {"inverter_id": "pv", "node": "n1", "s_rated_kva": 5}),
+        "cold-load-pickup": ("load", {"power_kw": 3.0}),
+    }[name]
+    session.on_message(Inbound("b1", inbound[0], inbound[1], NOW), area)
+    later = AreaView("area", NOW + timedelta(seconds=90), ("b1", "b2"), state)
+    session.on_tick(later)
+    stored = json.dumps(session.snapshot(), allow_nan=False)
+    json.dumps(session.status(), allow_nan=False)
+    resumed = function.open(parameters, later, resume=json.loads(stored))
+    assert resumed.status() == session.status()
+    assert resumed.snapshot() == json.loads(stored)
