@@ -229,3 +229,30 @@ def test_session_rejects_a_malformed_flexibility_and_needs_a_limit() -> None:
     with pytest.raises(ValidationError) as missing:
         FUNCTION.open(FUNCTION.manifest.check_parameters({}), area(0, {}))
     assert missing.value.problems[0].path == "$.import_limit_kw"
+
+
+def test_an_event_announced_ahead_sends_its_bounds_when_the_interval_begins() -> None:
+    begins = (T0 + timedelta(minutes=15)).isoformat()
+    parameters = FUNCTION.manifest.check_parameters(
+        {"import_limit_kw": 30, "start": begins, "duration": 600}
+    )
+    session = FUNCTION.open(parameters, area(0, {}))
+    measured = {"b1": 20.0, "b2": 15.0, "b3": 5.0}
+    announced = session.start(area(0, measured))
+    assert [m.message_type for m in announced] == ["flexibility_request"]
+    assert announced[0].body["interval"] == {
+        "start": begins,
+        "end": (T0 + timedelta(minutes=25)).isoformat(),
+    }
+    assert session.on_tick(area(60, measured)) == []
+    assert session.status()["phase"] == "pending"
+    caps = limits(session.on_tick(area(900, measured)))
+    assert sum(caps.values()) == pytest.approx(30.0)
+    assert session.status()["phase"] == "active"
+    for bad in ("tomorrow", "2026-01-05T17:15:00"):
+        with pytest.raises(ValidationError) as caught:
+            FUNCTION.open(
+                FUNCTION.manifest.check_parameters({"import_limit_kw": 30, "start": bad}),
+                area(0, {}),
+            )
+        assert [(p.path, p.code) for p in caught.value.problems] == [("$.start", "not_a_time")]

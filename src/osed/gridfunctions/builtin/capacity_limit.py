@@ -41,6 +41,12 @@ MANIFEST = Manifest(
             "export_limit_kw", "most the area may export", unit="kW", minimum=0, default=None
         ),
         Parameter(
+            "start",
+            "start of the event interval, ISO 8601 with a time zone; empty: when assigned",
+            kind="string",
+            default="",
+        ),
+        Parameter(
             "duration",
             "length of the event interval; 0: until removed",
             unit="s",
@@ -191,6 +197,21 @@ def _number_field(body: Mapping[str, Any], key: str, where: str) -> float:
     return float(value)
 
 
+def _interval_start(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValidationError(
+            [Problem("$.start", "not_a_time", "must be an ISO 8601 time with a time zone")],
+            subject=f"{NAME} parameters",
+        )
+    return moment
+
+
 class CapacityLimitSession:
     """One capacity-limit event in one EDC."""
 
@@ -202,6 +223,7 @@ class CapacityLimitSession:
                 [Problem("$.import_limit_kw", "missing", "give an import or export limit")],
                 subject=f"{NAME} parameters",
             )
+        self._start = _interval_start(str(parameters.get("start", "")))
         self._duration = float(parameters.get("duration", 0.0))
         self._deadband = float(parameters.get("deadband_kw", 0.05))
         saved = resume or {}
@@ -229,9 +251,12 @@ class CapacityLimitSession:
         return {"start": self._started_at, "end": None if ends is None else ends.isoformat()}
 
     def start(self, area: AreaView) -> list[Outbound]:
-        self._started_at = area.now.isoformat()
-        self._phase = "active"
+        self._started_at = (self._start or area.now).isoformat()
         request = Outbound("flexibility_request", {"interval": self._interval()})
+        if self._start is not None and area.now < self._start:
+            self._phase = "pending"  # announced ahead; bounds go out when the interval begins
+            return [request]
+        self._phase = "active"
         return [request, *self._enforce(area)]
 
     def on_message(self, message: Inbound, area: AreaView) -> list[Outbound]:
@@ -248,6 +273,8 @@ class CapacityLimitSession:
         return []  # taken into account at the next control cycle
 
     def on_tick(self, area: AreaView) -> list[Outbound]:
+        if self._phase == "pending" and self._start is not None and area.now >= self._start:
+            self._phase = "active"
         if self._phase != "active":
             return []
         ends = self._ends_at()
@@ -343,7 +370,7 @@ class CapacityLimitSession:
         }
 
     def close(self, area: AreaView) -> list[Outbound]:
-        if self._phase != "active":
+        if self._phase not in ("pending", "active"):
             return []
         self._phase = "ended"
         return [Outbound("release", {"interval": self._interval()})]
