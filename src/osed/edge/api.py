@@ -7,7 +7,7 @@
     POST   /api/v1/edcs/{id}/functions/{name}    assign with {"parameters": {…}} → 201
     GET    /api/v1/edcs/{id}/functions/{name}    the function's status
     DELETE /api/v1/edcs/{id}/functions/{name}    remove (restorations sent) → 204
-    POST   /api/v1/edcs/{id}/buildings           enrol {"building_id", "functions"} → tokens
+    POST   /api/v1/edcs/{id}/buildings           enrol {"building_id", "functions"} → token
     GET    /api/v1/edcs/{id}/aggregate           demand, production, flexibility of the area
     GET    /api/v1/grid-functions                the installed functions' manifests
 
@@ -60,7 +60,7 @@ class Assignment(_Body):
 class Enrolment(_Body):
     building_id: str = Field(pattern=BUILDING_ID_PATTERN, max_length=128)
     functions: list[Annotated[str, Field(max_length=64)]] | None = Field(
-        None, max_length=64, description="default: every function running in the EDC"
+        None, max_length=64, description="default: every function, also those assigned later"
     )
 
 
@@ -78,6 +78,7 @@ def edc_document(edc: Coordinator, *, detail: bool = False) -> dict[str, Any]:
     if detail:
         document["function_status"] = {n: edc.function_status(n) for n in edc.function_names()}
         document["aggregate"] = edc.aggregate()
+        document["enrolled"] = edc.enrolment()
     return document
 
 
@@ -191,11 +192,11 @@ def create_app(manager: EdcManager, *, max_request_bytes: int = MAX_REQUEST_BYTE
     @app.post(
         PREFIX + "/{edc_id}/buildings",
         status_code=201,
-        responses=responses({201: "enrolled: one token per function, shown only now"}, 404),
+        responses=responses({201: "enrolled: the building's token, shown only now"}, 404),
     )
     async def enrol(edc_id: EdcId, body: Enrolment) -> dict[str, Any]:
-        tokens = await manager.get(edc_id).enrol(body.building_id, body.functions)
-        return {"building_id": body.building_id, "tokens": tokens}
+        token = await manager.get(edc_id).enrol(body.building_id, body.functions)
+        return {"building_id": body.building_id, "functions": body.functions, "token": token}
 
     @app.get(PREFIX + "/{edc_id}/aggregate", responses=responses({200: "the area"}, 404))
     async def aggregate(edc_id: EdcId) -> dict[str, Any]:

@@ -19,8 +19,15 @@ from typing import Any
 
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
 from osed.domain.time import Clock
-from osed.edge.names import dead_letter_topic, inbound_topic, outbound_topic
+from osed.edge.names import (
+    dead_letter_topic,
+    inbound_topic,
+    outbound_topic,
+    valid_building_id,
+    valid_function_name,
+)
 from osed.edge.publisher import Publisher
+from osed.edge.tokens import TokenHash, issue_token
 from osed.edge.user_manager import Accepted, UserManager
 from osed.edge.wire import REPORT, REPORT_FIELDS, dead_letter_payload, outbound_payload
 from osed.gridfunctions.spec import AreaView, GridFunction, Inbound, Outbound, Session
@@ -54,6 +61,26 @@ class _Running:
     last_error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Enrolled:
+    token: TokenHash
+    functions: tuple[str, ...] | None  # None: every function, also those assigned later
+
+    def takes_part_in(self, name: str) -> bool:
+        return self.functions is None or name in self.functions
+
+    def to_dict(self) -> dict[str, Any]:
+        functions = None if self.functions is None else list(self.functions)
+        return {"token": self.token.to_dict(), "functions": functions}
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any]) -> _Enrolled:
+        functions = stored.get("functions")
+        return cls(
+            TokenHash.from_dict(stored["token"]), None if functions is None else tuple(functions)
+        )
+
+
 class Coordinator:
     def __init__(
         self,
@@ -73,6 +100,7 @@ class Coordinator:
         self._save = save
         self._publisher = Publisher(config.bus, edc_id)
         self._functions: dict[str, _Running] = {}
+        self._enrolled: dict[str, _Enrolled] = {}
         self._reports: dict[str, dict[str, Any]] = {}  # building → its last report
         self._grid_state: dict[str, Any] = {}
         self._lock = asyncio.Lock()
@@ -127,7 +155,7 @@ class Coordinator:
             raise ConflictError(f"{name!r} already runs in EDC {self.edc_id!r}; remove it first")
         function = self._config.load_function(name)
         checked = function.manifest.check_parameters(parameters, path="$.parameters")
-        users = UserManager(function.manifest, deadline=self._config.response_deadline)
+        users = self._user_manager(name, function)
         area = self._area(users)
         session = function.open(checked, area)
         running = _Running(function, checked, session, users)
@@ -170,6 +198,13 @@ class Coordinator:
             },
         }
 
+    def _user_manager(self, name: str, function: GridFunction) -> UserManager:
+        users = UserManager(function.manifest, deadline=self._config.response_deadline)
+        for building, enrolled in self._enrolled.items():
+            if enrolled.takes_part_in(name):
+                users.admit(building, enrolled.token)
+        return users
+
     def function_names(self) -> list[str]:
         return list(self._functions)
 
@@ -181,26 +216,37 @@ class Coordinator:
 
     # ------------------------------------------------------------------ buildings
 
-    async def enrol(self, building_id: str, functions: list[str] | None) -> dict[str, str]:
-        """Enrol ``building_id`` in ``functions`` (default: every function running here); a
-        token per function, returned only now."""
-        names = list(self._functions) if functions is None else functions
-        problems = [
-            Problem(f"$.functions[{k}]", "not_assigned", f"{n!r} does not run in this EDC")
-            for k, n in enumerate(names)
-            if n not in self._functions
+    async def enrol(self, building_id: str, functions: list[str] | None) -> str:
+        """Enrol ``building_id`` in ``functions`` (None: every function, also those assigned
+        later); its token, returned only now (enrolling again replaces token and functions)."""
+        problems = []
+        if not valid_building_id(building_id):
+            problems.append(Problem("$.building_id", "bad_id", "not a building id"))
+        problems += [
+            Problem(f"$.functions[{k}]", "bad_name", "not a grid function name")
+            for k, name in enumerate(functions or ())
+            if not valid_function_name(name)
         ]
-        if not names and not problems:
-            problems.append(Problem("$.functions", "empty", "no function runs in this EDC yet"))
         if problems:
             raise ValidationError(problems, subject="enrolment")
+        token, hashed = issue_token()
+        enrolled = _Enrolled(hashed, None if functions is None else tuple(functions))
         async with self._lock:
-            tokens = {name: self._functions[name].users.enrol(building_id) for name in names}
+            self._enrolled[building_id] = enrolled
+            for name, running in self._functions.items():
+                if enrolled.takes_part_in(name):
+                    running.users.admit(building_id, hashed)
+                else:
+                    running.users.withdraw(building_id)
         self._save(self)
-        return tokens
+        return token
 
-    def _enrolled_anywhere(self) -> set[str]:
-        return {b for r in self._functions.values() for b in r.users.buildings}
+    def enrolment(self) -> dict[str, Any]:
+        """Who is enrolled in what (never the tokens)."""
+        return {
+            b: None if e.functions is None else list(e.functions)
+            for b, e in sorted(self._enrolled.items())
+        }
 
     def set_grid_state(self, state: Mapping[str, Any]) -> None:
         """The area's latest estimated state (voltages, loadings, …) for the functions."""
@@ -216,7 +262,7 @@ class Coordinator:
         return {
             "edc": self.edc_id,
             "element": self.element,
-            "buildings": len(self._enrolled_anywhere()),
+            "buildings": len(self._enrolled),
             "reporting": len(self._reports),
             **totals,
             "net_kw": totals["demand_kw"] - totals["production_kw"],
@@ -354,6 +400,7 @@ class Coordinator:
             "element": self.element,
             "created_at": self.created_at.isoformat(),
             "idempotency_key": self.idempotency_key,
+            "enrolled": {b: e.to_dict() for b, e in self._enrolled.items()},
             "reports": self._reports,
             "grid_state": self._grid_state,
             "functions": functions,
@@ -373,12 +420,13 @@ class Coordinator:
             idempotency_key=document["idempotency_key"],
             save=save,
         )
+        edc._enrolled = {b: _Enrolled.from_dict(e) for b, e in document.get("enrolled", {}).items()}
         edc._reports = dict(document.get("reports", {}))
         edc._grid_state = dict(document.get("grid_state", {}))
         for name, stored in document.get("functions", {}).items():
             try:
                 function = config.load_function(name)
-                users = UserManager(function.manifest, deadline=config.response_deadline)
+                users = edc._user_manager(name, function)
                 users.restore(stored["users"])
                 session = function.open(
                     stored["parameters"], edc._area(users), resume=stored.get("snapshot")

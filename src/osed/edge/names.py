@@ -20,6 +20,7 @@ FUNCTION_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 _EDC_ID = re.compile(EDC_ID_PATTERN)
 _BUILDING_ID = re.compile(BUILDING_ID_PATTERN)
+_FUNCTION_NAME = re.compile(FUNCTION_NAME_PATTERN)
 
 ROOT = "edc"
 
@@ -30,6 +31,10 @@ def valid_edc_id(value: str) -> bool:
 
 def valid_building_id(value: str) -> bool:
     return bool(_BUILDING_ID.match(value))
+
+
+def valid_function_name(value: str) -> bool:
+    return bool(_FUNCTION_NAME.match(value))
 
 
 def outbound_topic(edc_id: str, function: str, building_id: str) -> str:

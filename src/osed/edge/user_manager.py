@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from osed.domain.errors import Problem
-from osed.edge.tokens import TokenHash, issue_token
+from osed.edge.tokens import TokenHash
 from osed.edge.wire import REPORT, REPORT_MAX_BYTES, parse_inbound, report_problems
 from osed.gridfunctions.spec import Manifest
 
@@ -46,11 +46,9 @@ class UserManager:
     def buildings(self) -> tuple[str, ...]:
         return tuple(self._tokens)
 
-    def enrol(self, building_id: str) -> str:
-        """A new token for ``building_id`` (a second enrolment replaces the first token)."""
-        token, hashed = issue_token()
-        self._tokens[building_id] = hashed
-        return token
+    def admit(self, building_id: str, token: TokenHash) -> None:
+        """``building_id`` takes part in this function, proving itself with ``token``."""
+        self._tokens[building_id] = token
 
     def withdraw(self, building_id: str) -> None:
         self._tokens.pop(building_id, None)
@@ -133,13 +131,12 @@ class UserManager:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "tokens": {b: h.to_dict() for b, h in self._tokens.items()},
             "awaiting": {b: at.isoformat() for b, at in self._awaiting.items()},
             "answered": {b: at.isoformat() for b, at in self._answered.items()},
         }
 
     def restore(self, stored: Mapping[str, Any]) -> None:
-        self._tokens = {b: TokenHash.from_dict(h) for b, h in stored.get("tokens", {}).items()}
+        """The deadlines' state as :meth:`to_dict` gave it (tokens come from the enrolment)."""
         self._awaiting = {
             b: datetime.fromisoformat(at) for b, at in stored.get("awaiting", {}).items()
         }

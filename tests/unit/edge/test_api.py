@@ -124,18 +124,17 @@ async def test_scenario_create_assign_enrol_answer_reject_destroy(
     client: httpx.AsyncClient, manager: EdcManager, field: Field
 ) -> None:
     assert (await create(client)).status_code == 201
-    assigned = await client.post(
-        "/api/v1/edcs/area-1/functions/probe", json={"parameters": {"limit_kw": 40}}
-    )
-    assert assigned.status_code == 201
     tokens = {}
     for building in ("b1", "b2"):
         enrolled = await client.post(
             "/api/v1/edcs/area-1/buildings", json={"building_id": building}
         )
         assert enrolled.status_code == 201, enrolled.text
-        tokens[building] = enrolled.json()["tokens"]["probe"]
-    await manager.get("area-1").tick()
+        tokens[building] = enrolled.json()["token"]
+    assigned = await client.post(
+        "/api/v1/edcs/area-1/functions/probe", json={"parameters": {"limit_kw": 40}}
+    )
+    assert assigned.status_code == 201
     await eventually(lambda: len(field.on("edc/area-1/probe/out/")) == 2)
     assert {m["body"]["limit_kw"] for m in field.on("edc/area-1/probe/out/")} == {40.0}
 
@@ -166,8 +165,8 @@ async def test_scenario_create_assign_enrol_answer_reject_destroy(
 async def test_a_restarted_manager_resumes_its_edcs(site: Site, field: Field) -> None:
     manager = await site.manager()
     edc, _ = await manager.create("area-1", "trafo-7", idempotency_key="k")
+    token = await edc.enrol("b1", None)
     await edc.assign("probe", {"limit_kw": 25})
-    token = (await edc.enrol("b1", None))["probe"]
     await edc.tick()
     await answer(field, "b1", token, kw=7.5)
     await eventually(lambda: edc.function_status("probe")["status"]["responses"] == {"b1": 7.5})

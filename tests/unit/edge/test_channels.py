@@ -20,7 +20,7 @@ async def area_with_two_buildings(site: Site) -> tuple[EdcManager, dict[str, str
     manager = await site.manager()
     edc, _ = await manager.create("area-1", "trafo-7", idempotency_key="k1")
     await edc.assign("probe", {"limit_kw": 50})
-    tokens = {b: (await edc.enrol(b, None))["probe"] for b in ("b1", "b2")}
+    tokens = {b: await edc.enrol(b, None) for b in ("b1", "b2")}
     return manager, tokens
 
 
@@ -137,7 +137,7 @@ async def test_requests_go_to_each_enrolled_building_and_overdue_ones_are_asked_
     manager = await site.manager(clock=clock, response_deadline=timedelta(seconds=30))
     edc, _ = await manager.create("area-1", "trafo-7", idempotency_key="k1")
     await edc.assign("probe", {"limit_kw": 50})
-    tokens = {b: (await edc.enrol(b, ["probe"]))["probe"] for b in ("b1", "b2")}
+    tokens = {b: await edc.enrol(b, ["probe"]) for b in ("b1", "b2")}
     await edc.tick()  # the first tick asks the buildings enrolled after the start
     await eventually(lambda: len(field.on("edc/area-1/probe/out/")) == 2)
     await field.send(
@@ -152,11 +152,24 @@ async def test_requests_go_to_each_enrolled_building_and_overdue_ones_are_asked_
     assert field.on("edc/area-1/probe/out/b2")[-1]["type"] == "request"
 
 
-async def test_enrolling_in_a_function_that_does_not_run_is_refused(site: Site) -> None:
+async def test_a_building_enrolled_first_takes_part_from_the_start_of_its_functions(
+    site: Site, field: Field
+) -> None:
     manager = await site.manager()
     edc, _ = await manager.create("area-1", "trafo-7", idempotency_key="k1")
+    await edc.enrol("b1", None)
+    await edc.enrol("b2", ["dlc"])
     await edc.assign("probe", {"limit_kw": 50})
+    await eventually(lambda: len(field.on("edc/area-1/probe/out/")) == 1)
+    assert field.on("edc/area-1/probe/out/b1")[0]["body"] == {"limit_kw": 50.0}
+    assert edc.function_status("probe")["buildings"] == ["b1"]
+    assert manager.get("area-1").enrolment() == {"b1": None, "b2": ["dlc"]}
+
+
+async def test_a_bad_enrolment_names_every_problem_and_changes_nothing(site: Site) -> None:
+    manager = await site.manager()
+    edc, _ = await manager.create("area-1", "trafo-7", idempotency_key="k1")
     with pytest.raises(ValidationError) as caught:
-        await edc.enrol("b1", ["probe", "dlc"])
-    assert [p.path for p in caught.value.problems] == ["$.functions[1]"]
-    assert edc.function_status("probe")["buildings"] == []
+        await edc.enrol("b/1", ["probe", "no such/function"])
+    assert [p.path for p in caught.value.problems] == ["$.building_id", "$.functions[1]"]
+    assert edc.enrolment() == {}
