@@ -8,6 +8,7 @@
     GET    /api/v1/edcs/{id}/functions/{name}    the function's status
     DELETE /api/v1/edcs/{id}/functions/{name}    remove (restorations sent) → 204
     POST   /api/v1/edcs/{id}/buildings           enrol {"building_id", "functions"} → token
+    POST   /api/v1/edcs/{id}/buildings/batch     enrol {"buildings": [...]} (up to 10,000)
     GET    /api/v1/edcs/{id}/aggregate           demand, production, flexibility of the area
     GET    /api/v1/grid-functions                the installed functions' manifests
 
@@ -59,9 +60,16 @@ class Assignment(_Body):
 
 class Enrolment(_Body):
     building_id: str = Field(pattern=BUILDING_ID_PATTERN, max_length=128)
-    functions: list[Annotated[str, Field(max_length=64)]] | None = Field(
-        None, max_length=64, description="default: every function, also those assigned later"
+    functions: list[Annotated[str, Field(pattern=FUNCTION_NAME_PATTERN, max_length=64)]] | None = (
+        Field(None, max_length=64, description="default: every function, also those assigned later")
     )
+
+
+MAX_BATCH = 10_000
+
+
+class Enrolments(_Body):
+    buildings: list[Enrolment] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 def edc_document(edc: Coordinator, *, detail: bool = False) -> dict[str, Any]:
@@ -197,6 +205,21 @@ def create_app(manager: EdcManager, *, max_request_bytes: int = MAX_REQUEST_BYTE
     async def enrol(edc_id: EdcId, body: Enrolment) -> dict[str, Any]:
         token = await manager.get(edc_id).enrol(body.building_id, body.functions)
         return {"building_id": body.building_id, "functions": body.functions, "token": token}
+
+    @app.post(
+        PREFIX + "/{edc_id}/buildings/batch",
+        status_code=201,
+        responses=responses({201: "enrolled: each building's token, shown only now"}, 404),
+    )
+    async def enrol_batch(edc_id: EdcId, body: Enrolments) -> dict[str, Any]:
+        pairs = [(e.building_id, e.functions) for e in body.buildings]
+        tokens = await manager.get(edc_id).enrol_many(pairs)
+        return {
+            "items": [
+                {"building_id": e.building_id, "functions": e.functions, "token": t}
+                for e, t in zip(body.buildings, tokens, strict=True)
+            ]
+        }
 
     @app.get(PREFIX + "/{edc_id}/aggregate", responses=responses({200: "the area"}, 404))
     async def aggregate(edc_id: EdcId) -> dict[str, Any]:

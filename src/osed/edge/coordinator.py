@@ -219,27 +219,38 @@ class Coordinator:
     async def enrol(self, building_id: str, functions: list[str] | None) -> str:
         """Enrol ``building_id`` in ``functions`` (None: every function, also those assigned
         later); its token, returned only now (enrolling again replaces token and functions)."""
+        return (await self.enrol_many([(building_id, functions)]))[0]
+
+    async def enrol_many(self, enrolments: list[tuple[str, list[str] | None]]) -> list[str]:
+        """Several enrolments in one change (one stored state): their tokens, in order. Every
+        problem is named (``$.buildings[3].functions[0]``) and then none is enrolled."""
+        single = len(enrolments) == 1
         problems = []
-        if not valid_building_id(building_id):
-            problems.append(Problem("$.building_id", "bad_id", "not a building id"))
-        problems += [
-            Problem(f"$.functions[{k}]", "bad_name", "not a grid function name")
-            for k, name in enumerate(functions or ())
-            if not valid_function_name(name)
-        ]
+        for index, (building_id, functions) in enumerate(enrolments):
+            at = "$" if single else f"$.buildings[{index}]"
+            if not valid_building_id(building_id):
+                problems.append(Problem(f"{at}.building_id", "bad_id", "not a building id"))
+            problems += [
+                Problem(f"{at}.functions[{k}]", "bad_name", "not a grid function name")
+                for k, name in enumerate(functions or ())
+                if not valid_function_name(name)
+            ]
         if problems:
             raise ValidationError(problems, subject="enrolment")
-        token, hashed = issue_token()
-        enrolled = _Enrolled(hashed, None if functions is None else tuple(functions))
+        tokens = []
         async with self._lock:
-            self._enrolled[building_id] = enrolled
-            for name, running in self._functions.items():
-                if enrolled.takes_part_in(name):
-                    running.users.admit(building_id, hashed)
-                else:
-                    running.users.withdraw(building_id)
+            for building_id, functions in enrolments:
+                token, hashed = issue_token()
+                tokens.append(token)
+                enrolled = _Enrolled(hashed, None if functions is None else tuple(functions))
+                self._enrolled[building_id] = enrolled
+                for name, running in self._functions.items():
+                    if enrolled.takes_part_in(name):
+                        running.users.admit(building_id, hashed)
+                    else:
+                        running.users.withdraw(building_id)
         self._save(self)
-        return token
+        return tokens
 
     def enrolment(self) -> dict[str, Any]:
         """Who is enrolled in what (never the tokens)."""

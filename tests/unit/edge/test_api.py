@@ -183,3 +183,24 @@ async def test_a_restarted_manager_resumes_its_edcs(site: Site, field: Field) ->
     await restarted.destroy("area-1")
     await site.stop(restarted)
     assert (await site.manager()).edcs() == []
+
+
+async def test_many_buildings_enrol_in_one_request_and_a_bad_one_stops_all(
+    client: httpx.AsyncClient, manager: EdcManager
+) -> None:
+    await create(client)
+    good = {"buildings": [{"building_id": f"b{k}"} for k in range(50)]}
+    enrolled = await client.post("/api/v1/edcs/area-1/buildings/batch", json=good)
+    assert enrolled.status_code == 201, enrolled.text
+    tokens = [item["token"] for item in enrolled.json()["items"]]
+    assert len(set(tokens)) == 50
+    bad = {
+        "buildings": [
+            {"building_id": "c1"},
+            {"building_id": "c 2"},
+            {"building_id": "c3", "functions": ["probe", "no/such"]},
+        ]
+    }
+    refused = await client.post("/api/v1/edcs/area-1/buildings/batch", json=bad)
+    assert paths(refused) == {"$.buildings[1].building_id", "$.buildings[2].functions[1]"}
+    assert len(manager.get("area-1").enrolment()) == 50
