@@ -57,10 +57,13 @@ class EdcManager:
         self._running = False
 
     async def start(self) -> None:
-        """Resume every stored EDC."""
+        """Resume every stored EDC (one whose state cannot be read is logged and left)."""
         for edc_id, raw in self._store.load_all().items():
-            document = json.loads(raw)
-            edc = Coordinator.resumed(document, self._config, self._save)
+            try:
+                edc = Coordinator.resumed(json.loads(raw), self._config, self._save)
+            except (ValueError, KeyError, TypeError):
+                log.exception("EDC %s: its stored state cannot be read; not resumed", edc_id)
+                continue
             await edc.start()
             self._edcs[edc_id] = edc
             log.info("EDC %s resumed with %s", edc_id, ", ".join(edc.function_names()) or "-")

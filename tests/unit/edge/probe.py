@@ -49,6 +49,8 @@ class ProbeSession:
         return [Outbound("request", {"limit_kw": self.limit_kw})]
 
     def on_message(self, message: Inbound, area: AreaView) -> list[Outbound]:
+        if message.body.get("boom"):
+            raise RuntimeError("the probe broke")
         self.responses[message.building_id] = message.body.get("kw")
         return []
 

@@ -173,3 +173,28 @@ async def test_a_bad_enrolment_names_every_problem_and_changes_nothing(site: Sit
         await edc.enrol("b/1", ["probe", "no such/function"])
     assert [p.path for p in caught.value.problems] == ["$.building_id", "$.functions[1]"]
     assert edc.enrolment() == {}
+
+
+async def test_a_failing_function_is_reported_and_the_edc_goes_on(site: Site, field: Field) -> None:
+    manager, tokens = await area_with_two_buildings(site)
+    await field.send(
+        IN, {"building": "b1", "token": tokens["b1"], "type": "response", "body": {"boom": 1}}
+    )
+    await field.send(
+        IN, {"building": "b2", "token": tokens["b2"], "type": "response", "body": {"kw": 1}}
+    )
+    await eventually(lambda: responses(manager) == {"b2": 1})
+    status = manager.get("area-1").function_status("probe")
+    assert status["last_error"] == "RuntimeError: the probe broke"
+
+
+async def test_an_unreadable_stored_edc_is_left_and_the_others_resume(site: Site) -> None:
+    manager = await site.manager()
+    await manager.create("area-1", "trafo-7", idempotency_key="k1")
+    await site.stop(manager)
+    from osed.storage.edc_sqlite import SqliteEdcStateStore
+
+    with SqliteEdcStateStore(site.path) as store:
+        store.put("area-0", b"{not json")
+    restarted = await site.manager()
+    assert [edc.edc_id for edc in restarted.edcs()] == ["area-1"]
