@@ -160,6 +160,8 @@ class Coordinator:
         session = function.open(checked, area)
         running = _Running(function, checked, session, users)
         async with self._lock:
+            if name in self._functions:  # assigned meanwhile by a concurrent request
+                raise ConflictError(f"{name!r} already runs in EDC {self.edc_id!r}")
             self._functions[name] = running
             running.subscription = await self._subscribe(name, running)
             await self._send(name, running, self._call(running, session.start, area))

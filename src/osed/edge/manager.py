@@ -110,9 +110,13 @@ class EdcManager:
             idempotency_key=idempotency_key,
             save=self._save,
         )
-        self._save(edc)
-        await edc.start()
-        self._edcs[edc_id] = edc
+        self._edcs[edc_id] = edc  # before any await: a concurrent create sees it
+        try:
+            self._save(edc)
+            await edc.start()
+        except BaseException:
+            del self._edcs[edc_id]
+            raise
         log.info("EDC %s created at %s", edc_id, element)
         return edc, True
 

@@ -204,3 +204,16 @@ async def test_many_buildings_enrol_in_one_request_and_a_bad_one_stops_all(
     refused = await client.post("/api/v1/edcs/area-1/buildings/batch", json=bad)
     assert paths(refused) == {"$.buildings[1].building_id", "$.buildings[2].functions[1]"}
     assert len(manager.get("area-1").enrolment()) == 50
+
+
+async def test_concurrent_creates_and_assigns_make_one_each(
+    client: httpx.AsyncClient, manager: EdcManager
+) -> None:
+    created = await asyncio.gather(*(create(client) for _ in range(5)))
+    assert sorted(r.status_code for r in created) == [200, 200, 200, 200, 201]
+    body = {"parameters": {"limit_kw": 1}}
+    assigned = await asyncio.gather(
+        *(client.post("/api/v1/edcs/area-1/functions/probe", json=body) for _ in range(5))
+    )
+    assert sorted(r.status_code for r in assigned) == [201, 409, 409, 409, 409]
+    assert manager.resources()["subscriptions"] == 1
