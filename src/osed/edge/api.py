@@ -18,12 +18,15 @@ A rejected request gets 422 with every problem and its path (``$.parameters.limi
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
 from osed.edge.api_schema import responses
@@ -99,16 +102,37 @@ def _request_problems(exc: RequestValidationError) -> ValidationError:
         if where == "header" and tail.lower() == ".idempotency-key":
             tail = ".Idempotency-Key"
         path = f"${tail}" if where == "body" else f"${where}{tail}"
-        problems.append(Problem(path, str(item.get("type", "invalid")), str(item.get("msg", ""))))
+        code, message = str(item.get("type", "invalid")), str(item.get("msg", ""))
+        if code == "json_invalid":  # the location is a character offset, not a JSON path
+            path, message = "$", f"{message} at character {rest[0] if rest else 0}"
+        problems.append(Problem(path, code, message))
     return ValidationError(problems or [Problem("$", "invalid", "bad request")], subject="request")
 
 
-def create_app(manager: EdcManager, *, max_request_bytes: int = MAX_REQUEST_BYTES) -> FastAPI:
-    """The API over ``manager`` (started and stopped by its owner, in this event loop)."""
+def create_app(
+    manager: EdcManager,
+    *,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
+    run_manager: bool = False,
+) -> FastAPI:
+    """The API over ``manager``, which its owner starts and stops in the server's event loop
+    (``run_manager``: the app does, as the server starts and stops)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if run_manager:
+            await manager.start()
+        try:
+            yield
+        finally:
+            if run_manager:
+                await manager.stop()
+
     app = FastAPI(
         title="OSED EDC manager",
         version="1",
         description="EDGE DERMS Coordinators per electric area (docs/edge.md).",
+        lifespan=lifespan,
     )
 
     @app.middleware("http")
@@ -122,6 +146,15 @@ def create_app(manager: EdcManager, *, max_request_bytes: int = MAX_REQUEST_BYTE
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(_request_problems(exc).to_dict(), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body that is not JSON (not UTF-8, malformed, too deep)
+            problem = Problem("$", "bad_json", f"the body is not JSON text: {exc.detail}")
+            return JSONResponse(ValidationError([problem], subject="request").to_dict(), 422)
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        body = {"error": code, "message": str(exc.detail)}
+        return JSONResponse(body, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(ValidationError)
     async def invalid(_: Request, exc: ValidationError) -> JSONResponse:

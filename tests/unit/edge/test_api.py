@@ -217,3 +217,17 @@ async def test_concurrent_creates_and_assigns_make_one_each(
     )
     assert sorted(r.status_code for r in assigned) == [201, 409, 409, 409, 409]
     assert manager.resources()["subscriptions"] == 1
+
+
+@pytest.mark.parametrize("body", [b"\xff\x12\xfe", b'{"id": ', b"[" * 5000])
+async def test_a_body_that_is_not_json_is_a_problem_not_a_400(
+    client: httpx.AsyncClient, body: bytes
+) -> None:
+    response = await client.post(
+        "/api/v1/edcs",
+        content=body,
+        headers={**KEY, "Content-Type": "application/json"},
+    )
+    assert response.status_code in (413, 422), response.text
+    if response.status_code == 422:
+        assert "$" in paths(response)
