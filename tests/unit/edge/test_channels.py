@@ -4,6 +4,7 @@ and never reaches the function."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -198,3 +199,10 @@ async def test_an_unreadable_stored_edc_is_left_and_the_others_resume(site: Site
         store.put("area-0", b"{not json")
     restarted = await site.manager()
     assert [edc.edc_id for edc in restarted.edcs()] == ["area-1"]
+
+
+async def test_the_control_cycle_ticks_every_session_on_its_own(site: Site) -> None:
+    manager = await site.manager(control_cycle=timedelta(milliseconds=20))
+    edc, _ = await manager.create("area-1", "trafo-7", idempotency_key="k1")
+    await edc.assign("probe", {"limit_kw": 5})
+    await eventually(lambda: edc.function_status("probe")["status"]["ticks"] >= 3)
