@@ -4,12 +4,13 @@ and never reaches the function."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from osed.domain.errors import ValidationError
+from osed.domain.time import ManualClock
 from osed.edge.manager import EdcManager
 from tests.unit.edge.conftest import Field, Site, eventually
 from tests.unit.edge.probe import RESPONSE_MAX_BYTES
@@ -130,10 +131,6 @@ async def test_a_report_with_a_bad_value_is_rejected(site: Site, field: Field) -
 async def test_requests_go_to_each_enrolled_building_and_overdue_ones_are_asked_again(
     site: Site, field: Field
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from osed.domain.time import ManualClock
-
     clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
     manager = await site.manager(clock=clock, response_deadline=timedelta(seconds=30))
     edc, _ = await manager.create("area-1", "trafo-7", idempotency_key="k1")
