@@ -4,6 +4,8 @@
   the building receives the function's first request (target <= 1 s).
 - ``dispatch_s``: one EDC with ``--buildings`` enrolled (10,000) sends one setpoint to every
   building; the time until the last building received its own message (target <= 1 s).
+- ``inbound_all_s``: every building answers once with its token; the time until the function
+  had every answer (each checked: enrolment, token, type, size).
 
 Both are the best of ``--repeat`` runs, since other processes share this machine. The function
 is a minimal one defined here (it broadcasts a setpoint at the start and at every tick), so the
@@ -21,7 +23,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,8 @@ from osed.gridfunctions.spec import (
 )
 from osed.storage.edc_sqlite import SqliteEdcStateStore
 
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
 MANIFEST = Manifest(
     name="setpoint",
     version="1",
@@ -51,18 +55,20 @@ MANIFEST = Manifest(
 class SetpointSession:
     def __init__(self, limit_kw: float) -> None:
         self.limit_kw = limit_kw
+        self.received = 0
 
     def start(self, area: AreaView) -> list[Outbound]:
         return [Outbound("setpoint", {"limit_kw": self.limit_kw})]
 
     def on_message(self, message: Any, area: AreaView) -> list[Outbound]:
+        self.received += 1
         return []
 
     def on_tick(self, area: AreaView) -> list[Outbound]:
         return [Outbound("setpoint", {"limit_kw": self.limit_kw})]
 
     def status(self) -> dict[str, Any]:
-        return {}
+        return {"received": self.received}
 
     def snapshot(self) -> dict[str, Any]:
         return {}
@@ -144,7 +150,7 @@ async def dispatch(folder: Path, buildings: int) -> dict[str, float]:
     await field.start()
     edc, _ = await manager.create("area", "trafo", idempotency_key="k")
     started = time.perf_counter()
-    await edc.enrol_many([(f"b{k}", None) for k in range(buildings)])
+    tokens = await edc.enrol_many([(f"b{k}", None) for k in range(buildings)])
     enrol_s = time.perf_counter() - started
     await edc.assign("setpoint", {})
     await asyncio.sleep(0.1)  # the start's messages are delivered before the measured tick
@@ -154,11 +160,31 @@ async def dispatch(folder: Path, buildings: int) -> dict[str, float]:
     await edc.tick()
     await arrivals.done.wait()
     elapsed = time.perf_counter() - started
+    inbound_s = await answers(edc, field, tokens)
     await manager.destroy("area")
     await manager.stop()
     await field.stop()
     await bus.stop()
-    return {"dispatch_s": elapsed, "enrol_all_s": enrol_s}
+    return {"dispatch_s": elapsed, "enrol_all_s": enrol_s, "inbound_s": inbound_s}
+
+
+async def answers(edc: Any, field: MemoryBus, tokens: list[str]) -> float:
+    """Every building answers once, with its token: the time until the function had all."""
+    envelopes = [
+        Envelope(
+            "edc/area/setpoint/in",
+            f"b{k}",
+            1,
+            json.dumps({"building": f"b{k}", "token": t, "type": "ack", "body": {}}).encode(),
+            T0,
+        )
+        for k, t in enumerate(tokens)
+    ]
+    started = time.perf_counter()
+    await field.publish_many(envelopes)
+    while edc.function_status("setpoint")["status"]["received"] < len(tokens):
+        await asyncio.sleep(0.005)
+    return time.perf_counter() - started
 
 
 async def main() -> None:
@@ -183,6 +209,7 @@ async def main() -> None:
                 "create_to_first_request_s": round(min(firsts), 4),
                 "dispatch_s": round(best["dispatch_s"], 4),
                 "enrol_all_s": round(best["enrol_all_s"], 3),
+                "inbound_all_s": round(min(d["inbound_s"] for d in dispatches), 3),
                 "targets_s": {"create_to_first_request": 1.0, "dispatch": 1.0},
             }
         )

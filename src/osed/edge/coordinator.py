@@ -19,6 +19,7 @@ from typing import Any
 
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
 from osed.domain.time import Clock
+from osed.edge.area import AreaReports, AreaState
 from osed.edge.names import (
     dead_letter_topic,
     inbound_topic,
@@ -29,7 +30,7 @@ from osed.edge.names import (
 from osed.edge.publisher import Publisher
 from osed.edge.tokens import TokenHash, issue_token
 from osed.edge.user_manager import Accepted, UserManager
-from osed.edge.wire import REPORT, REPORT_FIELDS, dead_letter_payload, outbound_payload
+from osed.edge.wire import REPORT, dead_letter_payload, outbound_payload
 from osed.gridfunctions.spec import AreaView, GridFunction, Inbound, Outbound, Session
 from osed.ports.bus import Bus, Subscription
 
@@ -101,7 +102,7 @@ class Coordinator:
         self._publisher = Publisher(config.bus, edc_id)
         self._functions: dict[str, _Running] = {}
         self._enrolled: dict[str, _Enrolled] = {}
-        self._reports: dict[str, dict[str, Any]] = {}  # building → its last report
+        self._reports = AreaReports()
         self._grid_state: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -267,11 +268,7 @@ class Coordinator:
 
     def aggregate(self) -> dict[str, Any]:
         """The area's demand, production and flexibility, from what its buildings reported."""
-        totals = dict.fromkeys(REPORT_FIELDS, 0.0)
-        for report in self._reports.values():
-            for name in REPORT_FIELDS:
-                totals[name] += float(report.get(name, 0.0))
-        latest = max((r["at"] for r in self._reports.values()), default=None)
+        totals = self._reports.totals
         return {
             "edc": self.edc_id,
             "element": self.element,
@@ -279,13 +276,14 @@ class Coordinator:
             "reporting": len(self._reports),
             **totals,
             "net_kw": totals["demand_kw"] - totals["production_kw"],
-            "updated_at": latest,
+            "updated_at": self._reports.latest,
         }
 
     # ------------------------------------------------------------------ events
 
     async def tick(self) -> None:
         """One control cycle: every session sees the area's latest state."""
+        self._reports.resum()
         async with self._lock:
             for name, running in list(self._functions.items()):
                 area = self._area(running.users)
@@ -320,7 +318,7 @@ class Coordinator:
         now = self._config.clock.now()
         self._dirty = True
         if accepted.message_type == REPORT:
-            self._reports[accepted.building_id] = {**accepted.body, "at": now.isoformat()}
+            self._reports.record(accepted.building_id, accepted.body, now.isoformat())
             if running.function.manifest.message(REPORT, "inbound") is None:
                 return
         else:
@@ -361,7 +359,6 @@ class Coordinator:
 
     async def _send(self, name: str, running: _Running, outbound: list[Outbound]) -> None:
         now = self._config.clock.now()
-        enrolled = set(running.users.buildings)
         messages: list[tuple[str, bytes]] = []
         for item in outbound:
             if not running.users.declares_outbound(item.message_type):
@@ -371,7 +368,7 @@ class Coordinator:
             payload = outbound_payload(self.edc_id, name, item.message_type, item.body, now)
             targets = running.users.buildings if item.building_id is None else (item.building_id,)
             for building in targets:
-                if building not in enrolled:
+                if not running.users.is_enrolled(building):
                     log.warning("EDC %s: %s addressed unenrolled %s", self.edc_id, name, building)
                     continue
                 running.users.requested(building, now)
@@ -380,16 +377,12 @@ class Coordinator:
 
     def _area(self, users: UserManager) -> AreaView:
         now = self._config.clock.now()
-        totals = self.aggregate()
-        state: dict[str, Any] = {
+        values: dict[str, Any] = {
             **self._grid_state,
-            **{name: totals[name] for name in REPORT_FIELDS},
-            "building_kw": {
-                b: float(r.get("demand_kw", 0.0)) - float(r.get("production_kw", 0.0))
-                for b, r in self._reports.items()
-            },
-            "responses": users.responses(now),
+            **self._reports.totals,
+            "building_kw": self._reports.building_kw,
         }
+        state = AreaState(values, lambda: users.responses(now))
         return AreaView(self.edc_id, now, users.buildings, state)
 
     # ------------------------------------------------------------------ state
@@ -414,7 +407,7 @@ class Coordinator:
             "created_at": self.created_at.isoformat(),
             "idempotency_key": self.idempotency_key,
             "enrolled": {b: e.to_dict() for b, e in self._enrolled.items()},
-            "reports": self._reports,
+            "reports": self._reports.to_dict(),
             "grid_state": self._grid_state,
             "functions": functions,
         }
@@ -434,7 +427,7 @@ class Coordinator:
             save=save,
         )
         edc._enrolled = {b: _Enrolled.from_dict(e) for b, e in document.get("enrolled", {}).items()}
-        edc._reports = dict(document.get("reports", {}))
+        edc._reports = AreaReports.restored(document.get("reports", {}))
         edc._grid_state = dict(document.get("grid_state", {}))
         for name, stored in document.get("functions", {}).items():
             try:

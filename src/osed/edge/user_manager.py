@@ -33,6 +33,7 @@ class UserManager:
         self.manifest = manifest
         self.deadline = deadline
         self._tokens: dict[str, TokenHash] = {}
+        self._buildings: tuple[str, ...] | None = None  # the enrolled, as sessions see them
         self._inbound = {m.name: m.max_bytes for m in manifest.messages if m.direction == "inbound"}
         self._inbound.setdefault(REPORT, REPORT_MAX_BYTES)
         self._outbound = {m.name for m in manifest.messages if m.direction == "outbound"}
@@ -44,14 +45,22 @@ class UserManager:
 
     @property
     def buildings(self) -> tuple[str, ...]:
-        return tuple(self._tokens)
+        if self._buildings is None:
+            self._buildings = tuple(self._tokens)
+        return self._buildings
+
+    def is_enrolled(self, building_id: str) -> bool:
+        return building_id in self._tokens
 
     def admit(self, building_id: str, token: TokenHash) -> None:
         """``building_id`` takes part in this function, proving itself with ``token``."""
+        if building_id not in self._tokens:
+            self._buildings = None
         self._tokens[building_id] = token
 
     def withdraw(self, building_id: str) -> None:
-        self._tokens.pop(building_id, None)
+        if self._tokens.pop(building_id, None) is not None:
+            self._buildings = None
         self._awaiting.pop(building_id, None)
         self._answered.pop(building_id, None)
 
