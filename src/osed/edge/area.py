@@ -38,8 +38,10 @@ class AreaReports:
         return MappingProxyType(self._totals)
 
     @property
-    def building_kw(self) -> Mapping[str, float]:
-        return MappingProxyType(self._building_kw)
+    def building_kw(self) -> dict[str, float]:
+        """The live map, not a copy (sessions only read it): a plain dict, so a session may
+        keep it in a JSON snapshot."""
+        return self._building_kw
 
     @property
     def latest(self) -> str | None:
