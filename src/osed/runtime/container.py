@@ -24,6 +24,7 @@ from osed.grid_services.estimation_service import EstimationService
 from osed.grid_services.stats_service import StatsConfig, StatsService
 from osed.markets.registry import create_market
 from osed.ports.bus import Bus
+from osed.ports.edc import EdcStateStore
 from osed.ports.jobs import JobStore
 from osed.ports.ledger import LedgerStore
 from osed.ports.timeseries import TimeSeriesStore
@@ -236,6 +237,65 @@ class BalancerRunner:
         return self._server is not None and bool(self._server.started) and self.pool.alive()
 
 
+def build_edc_store(settings: Settings) -> EdcStateStore:
+    """Where the EDC manager keeps its EDCs: an SQLite file or PostgreSQL."""
+    if settings.edc.backend == "sqlite":
+        from osed.storage.edc_sqlite import SqliteEdcStateStore
+
+        return SqliteEdcStateStore(settings.edc.sqlite_path)
+    if settings.storage.postgres_dsn is None:
+        raise ConfigurationError("storage.postgres_dsn is required for the postgres EDC store")
+    from osed.storage.postgres import PostgresEdcStateStore
+
+    return PostgresEdcStateStore(settings.storage.postgres_dsn.get_secret_value())
+
+
+class EdcManagerRunner:
+    """The EDC manager (resuming its stored EDCs) and its REST API."""
+
+    name = "edc-manager"
+
+    def __init__(self, settings: Settings, bus: Bus, clock: Clock) -> None:
+        from osed.edge.api import create_app
+        from osed.edge.manager import EdcManager
+        from osed.runtime.embedded_api import EmbeddedApi
+
+        config = settings.edc
+        network = None
+        if config.network:
+            network = _load_network(config.network, at="$.edc.network")
+        self.store = build_edc_store(settings)
+        self.manager = EdcManager(
+            bus,
+            self.store,
+            clock=clock,
+            control_cycle=timedelta(seconds=config.control_cycle_s),
+            response_deadline=timedelta(seconds=config.response_deadline_s),
+            dead_letter_prefix=config.dead_letter_prefix,
+            element_exists=None if network is None else network.has,
+        )
+        app = create_app(self.manager, max_request_bytes=config.max_request_bytes)
+        self.api = EmbeddedApi(app, config.host, config.port, what="EDC manager API")
+
+    async def start(self) -> None:
+        await self.manager.start()
+        try:
+            await self.api.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        try:
+            await self.api.stop()
+            await self.manager.stop()
+        finally:
+            self.store.close()
+
+    def ready(self) -> bool:
+        return self.manager.ready() and self.api.ready()
+
+
 def build_timeseries(settings: Settings) -> TimeSeriesStore:
     storage = settings.storage
     if storage.backend == "sqlite":
@@ -408,21 +468,18 @@ class EstimationRunner:
         return self.service.ready()
 
 
-def _load_network(spec: str) -> Network:
-    """The estimation network; a problem reads as one of ``$.estimation.network``."""
+def _load_network(spec: str, *, at: str = "$.estimation.network") -> Network:
+    """A network from settings; a problem reads as one of the setting ``at``."""
     try:
         return load_network(spec)
     except ValidationError as exc:
         raise ValidationError(
-            [
-                Problem("$.estimation.network", p.code, f"{p.path}: {p.message}")
-                for p in exc.problems
-            ],
+            [Problem(at, p.code, f"{p.path}: {p.message}") for p in exc.problems],
             subject="settings",
         ) from None
     except OsedError as exc:  # an optional importer missing, say
         raise ValidationError(
-            [Problem("$.estimation.network", "unloadable", f"{spec}: {exc}")], subject="settings"
+            [Problem(at, "unloadable", f"{spec}: {exc}")], subject="settings"
         ) from None
 
 
@@ -448,4 +505,6 @@ def build_services(
             services.append(EstimationRunner(settings, bus, clock, state_dir))
         elif name == "balancer":
             services.append(BalancerRunner(settings, clock))
+        elif name == "edc-manager":
+            services.append(EdcManagerRunner(settings, bus, clock))
     return services

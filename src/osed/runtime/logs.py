@@ -75,6 +75,9 @@ def deployment(settings: Settings, names: list[ServiceName]) -> dict[str, Any]:
     if "balancer" in names:
         balancer = settings.balancer
         described["balancer_api"] = f"http://{balancer.host}:{balancer.port}/optimizations"
+    if "edc-manager" in names:
+        edc = settings.edc
+        described["edc_api"] = f"http://{edc.host}:{edc.port}/api/v1/edcs"
     if "bridge" in names:
         field = settings.bridge.field
         described["field_broker"] = f"mqtt://{field.host}:{field.port}"

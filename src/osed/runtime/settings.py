@@ -126,6 +126,22 @@ class BalancerSettings(_Section):
     of a solve (about a hundred times the request's size)."""
 
 
+class EdcSettings(_Section):
+    """The EDC manager (docs/edge.md): its REST API, control cycle and state store
+    (``backend`` sqlite: the file ``sqlite_path``; postgres: ``storage.postgres_dsn``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8083, ge=0, le=65535)
+    control_cycle_s: float = Field(5.0, ge=0.01, le=86400)
+    response_deadline_s: float = Field(60.0, gt=0, le=86400)
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    sqlite_path: Path = Path("osed-edc.sqlite")
+    network: str | None = None
+    """A network file (or ``pandapower:<name>``): an EDC's element must be one of its ids."""
+    dead_letter_prefix: str = Field("dead-letter", pattern=r"^[^+#\x00]+$")
+    max_request_bytes: int = Field(1024 * 1024, ge=1024, le=2**31)
+
+
 class FieldMqttSettings(MqttSettings):
     """The field devices' broker: its own client id, kept when other fields are set."""
 
@@ -273,8 +289,15 @@ def _location(path: str) -> tuple[str | int, ...]:
     return tuple(parts)
 
 
-ServiceName = Literal["market-agent", "bridge", "stats", "estimation", "balancer"]
-SERVICES: tuple[ServiceName, ...] = ("market-agent", "bridge", "stats", "estimation", "balancer")
+ServiceName = Literal["market-agent", "bridge", "stats", "estimation", "balancer", "edc-manager"]
+SERVICES: tuple[ServiceName, ...] = (
+    "market-agent",
+    "bridge",
+    "stats",
+    "estimation",
+    "balancer",
+    "edc-manager",
+)
 
 
 class Settings(BaseSettings):
@@ -296,6 +319,7 @@ class Settings(BaseSettings):
     estimation: EstimationSettings = EstimationSettings()
     jobs: JobsSettings = JobsSettings()
     balancer: BalancerSettings = BalancerSettings()
+    edc: EdcSettings = EdcSettings()
     services: list[ServiceName] = ["market-agent"]
 
     @classmethod

@@ -134,3 +134,14 @@ _JOBS_V1: Migration = (
 )
 
 JOBS_MIGRATIONS: tuple[Migration, ...] = (_JOBS_V1,)
+
+EDC_COMPONENT = "edc"
+
+_EDC_V1: Migration = (
+    """CREATE TABLE edc_state (
+        edc_id text COLLATE "C" PRIMARY KEY,
+        document bytea NOT NULL
+    )""",
+)
+
+EDC_MIGRATIONS: tuple[Migration, ...] = (_EDC_V1,)

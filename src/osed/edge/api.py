@@ -1,0 +1,269 @@
+"""The EDC management API (FastAPI), for a grid-level manager (ADMS, DERMS, aggregator, VPP).
+
+    POST   /api/v1/edcs                          create (Idempotency-Key header) → 201
+    GET    /api/v1/edcs                          list
+    GET    /api/v1/edcs/{id}                     one, with its functions' status
+    DELETE /api/v1/edcs/{id}                     destroy → 204
+    POST   /api/v1/edcs/{id}/functions/{name}    assign with {"parameters": {…}} → 201
+    GET    /api/v1/edcs/{id}/functions/{name}    the function's status
+    DELETE /api/v1/edcs/{id}/functions/{name}    remove (restorations sent) → 204
+    POST   /api/v1/edcs/{id}/buildings           enrol {"building_id", "functions"} → token
+    POST   /api/v1/edcs/{id}/buildings/batch     enrol {"buildings": [...]} (up to 10,000)
+    GET    /api/v1/edcs/{id}/aggregate           demand, production, flexibility of the area
+    GET    /api/v1/grid-functions                the installed functions' manifests
+
+A rejected request gets 422 with every problem and its path (``$.parameters.limit_kw``,
+``$header.Idempotency-Key``, ``$path.edc_id``); nothing is applied. OpenAPI at /openapi.json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Header, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
+from osed.edge.api_schema import responses
+from osed.edge.coordinator import Coordinator
+from osed.edge.manager import EdcManager
+from osed.edge.names import BUILDING_ID_PATTERN, EDC_ID_PATTERN, FUNCTION_NAME_PATTERN
+from osed.ports.edc import MAX_EDC_ID
+
+PREFIX = "/api/v1/edcs"
+MAX_REQUEST_BYTES = 1024 * 1024
+
+EdcId = Annotated[str, Path(pattern=EDC_ID_PATTERN, max_length=MAX_EDC_ID)]
+FunctionName = Annotated[str, Path(pattern=FUNCTION_NAME_PATTERN, max_length=64)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class NewEdc(_Body):
+    id: str = Field(pattern=EDC_ID_PATTERN, max_length=MAX_EDC_ID, description="the EDC's id")
+    element: str = Field(
+        min_length=1,
+        max_length=200,
+        description="the substation, transformer or feeder of the network model it manages",
+    )
+
+
+class Assignment(_Body):
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="checked against the function's manifest"
+    )
+
+
+class Enrolment(_Body):
+    building_id: str = Field(pattern=BUILDING_ID_PATTERN, max_length=128)
+    functions: list[Annotated[str, Field(pattern=FUNCTION_NAME_PATTERN, max_length=64)]] | None = (
+        Field(None, max_length=64, description="default: every function, also those assigned later")
+    )
+
+
+MAX_BATCH = 10_000
+
+
+class Enrolments(_Body):
+    buildings: list[Enrolment] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def edc_document(edc: Coordinator, *, detail: bool = False) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": edc.edc_id,
+        "element": edc.element,
+        "created_at": edc.created_at.isoformat(),
+        "functions": edc.function_names(),
+        "links": {
+            "self": f"{PREFIX}/{edc.edc_id}",
+            "aggregate": f"{PREFIX}/{edc.edc_id}/aggregate",
+        },
+    }
+    if detail:
+        document["function_status"] = {n: edc.function_status(n) for n in edc.function_names()}
+        document["aggregate"] = edc.aggregate()
+        document["enrolled"] = edc.enrolment()
+    return document
+
+
+def _request_problems(exc: RequestValidationError) -> ValidationError:
+    """FastAPI's parameter errors as OSED problems: ``$.id``, ``$header.Idempotency-Key``."""
+    problems = []
+    for item in exc.errors():
+        where, *rest = list(item.get("loc", ())) or ["body"]
+        tail = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest)
+        if where == "header" and tail.lower() == ".idempotency-key":
+            tail = ".Idempotency-Key"
+        path = f"${tail}" if where == "body" else f"${where}{tail}"
+        code, message = str(item.get("type", "invalid")), str(item.get("msg", ""))
+        if code == "json_invalid":  # the location is a character offset, not a JSON path
+            path, message = "$", f"{message} at character {rest[0] if rest else 0}"
+        problems.append(Problem(path, code, message))
+    return ValidationError(problems or [Problem("$", "invalid", "bad request")], subject="request")
+
+
+def create_app(
+    manager: EdcManager,
+    *,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
+    run_manager: bool = False,
+) -> FastAPI:
+    """The API over ``manager``, which its owner starts and stops in the server's event loop
+    (``run_manager``: the app does, as the server starts and stops)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if run_manager:
+            await manager.start()
+        try:
+            yield
+        finally:
+            if run_manager:
+                await manager.stop()
+
+    app = FastAPI(
+        title="OSED EDC manager",
+        version="1",
+        description="EDGE DERMS Coordinators per electric area (docs/edge.md).",
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def limit_size(request: Request, call_next: Any) -> Any:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_request_bytes:
+            message = f"the body is larger than {max_request_bytes} bytes"
+            return JSONResponse({"error": "too_large", "message": message}, 413)
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(_request_problems(exc).to_dict(), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body that is not JSON (not UTF-8, malformed, too deep)
+            problem = Problem("$", "bad_json", f"the body is not JSON text: {exc.detail}")
+            return JSONResponse(ValidationError([problem], subject="request").to_dict(), 422)
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        body = {"error": code, "message": str(exc.detail)}
+        return JSONResponse(body, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(ValidationError)
+    async def invalid(_: Request, exc: ValidationError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=422)
+
+    @app.exception_handler(NotFoundError)
+    async def missing(_: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"error": "not_found", "message": str(exc)}, status_code=404)
+
+    @app.exception_handler(ConflictError)
+    async def conflict(_: Request, exc: ConflictError) -> JSONResponse:
+        return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
+
+    @app.post(
+        PREFIX,
+        status_code=201,
+        responses=responses(
+            {201: "created", 200: "the EDC this key created", 409: "the id is taken"}
+        ),
+    )
+    async def create(
+        body: NewEdc,
+        response: Response,
+        idempotency_key: Annotated[
+            str,
+            Header(
+                min_length=1,
+                max_length=200,
+                pattern=r"^[!-~]+$",
+                description="a retry with the same key and body returns the same EDC",
+            ),
+        ],
+    ) -> dict[str, Any]:
+        edc, created = await manager.create(body.id, body.element, idempotency_key=idempotency_key)
+        response.status_code = 201 if created else 200
+        response.headers["Location"] = f"{PREFIX}/{edc.edc_id}"
+        return edc_document(edc)
+
+    @app.get(PREFIX, responses=responses({200: "every EDC"}))
+    async def listing() -> dict[str, Any]:
+        return {"items": [edc_document(edc) for edc in manager.edcs()]}
+
+    @app.get(PREFIX + "/{edc_id}", responses=responses({200: "the EDC"}, 404))
+    async def one(edc_id: EdcId) -> dict[str, Any]:
+        return edc_document(manager.get(edc_id), detail=True)
+
+    @app.delete(PREFIX + "/{edc_id}", status_code=204, responses=responses({204: "gone"}, 404))
+    async def destroy(edc_id: EdcId) -> Response:
+        await manager.destroy(edc_id)
+        return Response(status_code=204)
+
+    @app.post(
+        PREFIX + "/{edc_id}/functions/{name}",
+        status_code=201,
+        responses=responses({201: "assigned: its status", 409: "it runs already"}, 404),
+    )
+    async def assign(edc_id: EdcId, name: FunctionName, body: Assignment) -> dict[str, Any]:
+        return await manager.get(edc_id).assign(name, body.parameters)
+
+    @app.get(
+        PREFIX + "/{edc_id}/functions/{name}",
+        responses=responses({200: "the function's status"}, 404),
+    )
+    async def function(edc_id: EdcId, name: FunctionName) -> dict[str, Any]:
+        return manager.get(edc_id).function_status(name)
+
+    @app.delete(
+        PREFIX + "/{edc_id}/functions/{name}",
+        status_code=204,
+        responses=responses({204: "removed"}, 404),
+    )
+    async def remove(edc_id: EdcId, name: FunctionName) -> Response:
+        await manager.get(edc_id).remove_function(name)
+        return Response(status_code=204)
+
+    @app.post(
+        PREFIX + "/{edc_id}/buildings",
+        status_code=201,
+        responses=responses({201: "enrolled: the building's token, shown only now"}, 404),
+    )
+    async def enrol(edc_id: EdcId, body: Enrolment) -> dict[str, Any]:
+        token = await manager.get(edc_id).enrol(body.building_id, body.functions)
+        return {"building_id": body.building_id, "functions": body.functions, "token": token}
+
+    @app.post(
+        PREFIX + "/{edc_id}/buildings/batch",
+        status_code=201,
+        responses=responses({201: "enrolled: each building's token, shown only now"}, 404),
+    )
+    async def enrol_batch(edc_id: EdcId, body: Enrolments) -> dict[str, Any]:
+        pairs = [(e.building_id, e.functions) for e in body.buildings]
+        tokens = await manager.get(edc_id).enrol_many(pairs)
+        return {
+            "items": [
+                {"building_id": e.building_id, "functions": e.functions, "token": t}
+                for e, t in zip(body.buildings, tokens, strict=True)
+            ]
+        }
+
+    @app.get(PREFIX + "/{edc_id}/aggregate", responses=responses({200: "the area"}, 404))
+    async def aggregate(edc_id: EdcId) -> dict[str, Any]:
+        return manager.get(edc_id).aggregate()
+
+    @app.get("/api/v1/grid-functions", responses=responses({200: "installed functions"}))
+    async def grid_functions() -> dict[str, Any]:
+        return {"items": manager.manifests()}
+
+    @app.get("/healthz")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

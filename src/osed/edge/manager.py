@@ -1,0 +1,163 @@
+"""The EDC manager: creates, resumes and destroys EDGE DERMS Coordinators at run time.
+
+Each EDC's state is stored (``EdcStateStore``: SQLite or PostgreSQL) on every change of its
+structure (creation, enrolment, functions) and at every control cycle, so a restarted manager
+resumes every EDC where it was: its functions' sessions from their snapshots, its buildings
+with their hashed tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
+from osed.domain.time import Clock, SystemClock
+from osed.edge.coordinator import Coordinator, EdcConfig, LoadFunction
+from osed.edge.names import valid_edc_id
+from osed.gridfunctions import registry
+from osed.ports.bus import Bus
+from osed.ports.edc import EdcStateStore
+
+log = logging.getLogger("osed.edge")
+
+
+class EdcManager:
+    def __init__(
+        self,
+        bus: Bus,
+        store: EdcStateStore,
+        *,
+        clock: Clock | None = None,
+        control_cycle: timedelta = timedelta(seconds=5),
+        response_deadline: timedelta = timedelta(seconds=60),
+        dead_letter_prefix: str = "dead-letter",
+        element_exists: Callable[[str], bool] | None = None,
+        load_function: LoadFunction = registry.load_function,
+        function_names: Callable[[], list[str]] = registry.function_names,
+    ) -> None:
+        """``element_exists``: checks the network element an EDC is attached to (None: any);
+        ``load_function`` and ``function_names``: where grid functions come from (the
+        ``osed.grid_functions`` entry points)."""
+        self._store = store
+        self._config = EdcConfig(
+            bus=bus,
+            clock=clock or SystemClock(),
+            load_function=load_function,
+            control_cycle=control_cycle,
+            response_deadline=response_deadline,
+            dead_letter_prefix=dead_letter_prefix,
+        )
+        self._element_exists = element_exists
+        self._function_names = function_names
+        self._edcs: dict[str, Coordinator] = {}
+        self._running = False
+
+    async def start(self) -> None:
+        """Resume every stored EDC (one whose state cannot be read is logged and left)."""
+        for edc_id, raw in self._store.load_all().items():
+            try:
+                edc = Coordinator.resumed(json.loads(raw), self._config, self._save)
+            except (ValueError, KeyError, TypeError):
+                log.exception("EDC %s: its stored state cannot be read; not resumed", edc_id)
+                continue
+            await edc.start()
+            self._edcs[edc_id] = edc
+            log.info("EDC %s resumed with %s", edc_id, ", ".join(edc.function_names()) or "-")
+        self._running = True
+
+    async def stop(self) -> None:
+        """Stop every EDC (they stay stored and resume at the next start)."""
+        self._running = False
+        for edc in list(self._edcs.values()):
+            await edc.stop()
+        self._edcs.clear()
+
+    def ready(self) -> bool:
+        return self._running
+
+    # ------------------------------------------------------------------ EDCs
+
+    async def create(
+        self, edc_id: str, element: str, *, idempotency_key: str
+    ) -> tuple[Coordinator, bool]:
+        """The new EDC (True), or the one this key already created with these values
+        (False); another EDC under that id is a conflict."""
+        problems = []
+        if not valid_edc_id(edc_id):
+            problems.append(Problem("$.id", "bad_id", "letters, digits, _ . - (at most 128)"))
+        if not element:
+            problems.append(Problem("$.element", "missing", "the network element is required"))
+        elif self._element_exists is not None and not self._element_exists(element):
+            problems.append(
+                Problem("$.element", "unknown_element", f"{element!r} is not in the network")
+            )
+        if problems:
+            raise ValidationError(problems, subject="EDC")
+        existing = self._edcs.get(edc_id)
+        if existing is not None:
+            if existing.idempotency_key == idempotency_key and existing.element == element:
+                return existing, False
+            raise ConflictError(f"EDC {edc_id!r} exists already")
+        edc = Coordinator(
+            edc_id,
+            element,
+            self._config,
+            created_at=self._config.clock.now(),
+            idempotency_key=idempotency_key,
+            save=self._save,
+        )
+        self._edcs[edc_id] = edc  # before any await: a concurrent create sees it
+        try:
+            self._save(edc)
+            await edc.start()
+        except BaseException:
+            del self._edcs[edc_id]
+            raise
+        log.info("EDC %s created at %s", edc_id, element)
+        return edc, True
+
+    def get(self, edc_id: str) -> Coordinator:
+        edc = self._edcs.get(edc_id)
+        if edc is None:
+            raise NotFoundError(f"no EDC {edc_id!r}")
+        return edc
+
+    def edcs(self) -> list[Coordinator]:
+        return [self._edcs[k] for k in sorted(self._edcs)]
+
+    async def destroy(self, edc_id: str) -> None:
+        """Remove its functions (restorations sent), close its channels, stop its task and
+        forget it."""
+        edc = self.get(edc_id)
+        await edc.destroy()
+        del self._edcs[edc_id]
+        self._store.remove(edc_id)
+        log.info("EDC %s destroyed", edc_id)
+
+    def resources(self) -> dict[str, int]:
+        """Tasks, subscriptions and channels every EDC holds, summed."""
+        total = {"edcs": len(self._edcs), "tasks": 0, "subscriptions": 0, "channels": 0}
+        for edc in self._edcs.values():
+            for key, value in edc.resources().items():
+                total[key] += value
+        return total
+
+    # ------------------------------------------------------------------ functions
+
+    def manifests(self) -> list[dict[str, Any]]:
+        """The installed grid functions' manifests (one that cannot load is left out)."""
+        found = []
+        for name in self._function_names():
+            try:
+                found.append(self._config.load_function(name).manifest.to_dict())
+            except Exception:
+                log.exception("grid function %s cannot be loaded", name)
+        return found
+
+    def _save(self, edc: Coordinator) -> None:
+        document = json.dumps(edc.to_document(), separators=(",", ":"), allow_nan=False)
+        self._store.put(edc.edc_id, document.encode())

@@ -1,0 +1,5 @@
+"""A real Mosquitto per test."""
+
+from tests.services.brokers import mosquitto
+
+__all__ = ["mosquitto"]
