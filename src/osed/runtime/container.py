@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from osed.agents.bus_service import MarketAgentService
 from osed.agents.market_agent import MarketAgent
@@ -25,6 +25,7 @@ from osed.grid_services.stats_service import StatsConfig, StatsService
 from osed.markets.registry import create_market
 from osed.ports.bus import Bus
 from osed.ports.edc import EdcStateStore
+from osed.ports.intelligence import DecisionStore
 from osed.ports.jobs import JobStore
 from osed.ports.ledger import LedgerStore
 from osed.ports.timeseries import TimeSeriesStore
@@ -33,6 +34,10 @@ from osed.runtime.lifecycle import Service
 from osed.runtime.settings import EstimationSettings, ServiceName, Settings, StatsSettings
 from osed.storage.sqlite import SqliteLedgerStore
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
+
+if TYPE_CHECKING:
+    from osed.edge.intelligence import GridIntelligence
+    from osed.edge.manager import EdcManager
 
 POSITIONS_FILES: dict[ServiceName, str] = {
     "market-agent": "consumer-positions.sqlite",
@@ -276,10 +281,16 @@ class EdcManagerRunner:
         )
         app = create_app(self.manager, max_request_bytes=config.max_request_bytes)
         self.api = EmbeddedApi(app, config.host, config.port, what="EDC manager API")
+        self.intelligence: GridIntelligence | None = None
+        self.decisions: DecisionStore | None = None
+        if settings.intelligence.enabled:
+            self.intelligence, self.decisions = _intelligence(settings, bus, clock, self.manager)
 
     async def start(self) -> None:
         await self.manager.start()
         try:
+            if self.intelligence is not None:
+                await self.intelligence.start()
             await self.api.start()
         except BaseException:
             await self.stop()
@@ -288,12 +299,72 @@ class EdcManagerRunner:
     async def stop(self) -> None:
         try:
             await self.api.stop()
+            if self.intelligence is not None:
+                await self.intelligence.stop()
             await self.manager.stop()
         finally:
             self.store.close()
+            if self.decisions is not None:
+                self.decisions.close()
 
     def ready(self) -> bool:
         return self.manager.ready() and self.api.ready()
+
+
+def build_decision_store(settings: Settings) -> DecisionStore:
+    """The grid intelligence's decision log, beside the EDC state (same file or database)."""
+    if settings.edc.backend == "sqlite":
+        from osed.storage.intelligence_sqlite import SqliteDecisionStore
+
+        return SqliteDecisionStore(settings.edc.sqlite_path)
+    if settings.storage.postgres_dsn is None:
+        raise ConfigurationError("storage.postgres_dsn is required for the postgres EDC store")
+    from osed.storage.postgres import PostgresDecisionStore
+
+    return PostgresDecisionStore(settings.storage.postgres_dsn.get_secret_value())
+
+
+def _intelligence(
+    settings: Settings, bus: Bus, clock: Clock, manager: EdcManager
+) -> tuple[GridIntelligence, DecisionStore]:
+    """The grid intelligence on its network (``intelligence.network``, else ``edc.network``)."""
+    from osed.edge.intelligence import GridIntelligence, IntelligenceConfig
+    from osed.edge.intelligence_areas import AreaMap
+
+    config = settings.intelligence
+    spec = config.network or settings.edc.network
+    if not spec:
+        raise ValidationError(
+            [
+                Problem(
+                    "$.intelligence.network",
+                    "required",
+                    "the grid intelligence needs a network (intelligence.network or edc.network)",
+                )
+            ],
+            subject="settings",
+        )
+    at = "$.intelligence.network" if config.network else "$.edc.network"
+    areas = AreaMap(_load_network(spec, at=at))
+    store = build_decision_store(settings)
+    intelligence = GridIntelligence(
+        bus,
+        manager,
+        areas,
+        store,
+        IntelligenceConfig(
+            rules=config.rules(),
+            estimation_prefix=config.estimation_prefix,
+            forecast_topic=config.forecast_topic,
+            decision_topic=config.decision_topic,
+            edc_prefix=config.edc_prefix,
+            functions={k: tuple(v) for k, v in config.functions.items()},
+            import_limit_share=config.import_limit_share,
+            parameters=config.parameters,
+        ),
+        clock=clock,
+    )
+    return intelligence, store
 
 
 def build_timeseries(settings: Settings) -> TimeSeriesStore:
