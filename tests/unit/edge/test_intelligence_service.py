@@ -4,6 +4,7 @@ decision is published and stored with its reason."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -119,3 +120,24 @@ async def test_a_restarted_intelligence_adopts_its_edc_and_lets_it_go_once_clear
     assert site.decisions[1]["action"] == "destroy"
     assert "resumed EDC" in site.decisions[1]["reason"]
     assert manager.edcs() == []
+
+
+async def test_a_forecast_violation_creates_an_edc_and_a_bad_forecast_changes_nothing(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = IntelligenceConfig(
+        rules=Rules(hold_off_s=0, clear_hold_off_s=0), forecast_topic="forecast/load"
+    )
+    intelligence = await site.start(config)
+    bad = {"timestamp": "yesterday", "branches": {"l5": "high", "l6": -1}, "extra": 1}
+    await site.publish([("forecast/load", json.dumps(bad).encode())])
+    good = {"timestamp": at(0).isoformat(), "nodes": {"n4": 0.9}}
+    await site.publish([("forecast/load", json.dumps(good).encode())])
+    await eventually(lambda: len(site.decisions) == 1)
+    assert site.decisions[0]["action"] == "create"
+    assert site.decisions[0]["source"] == "forecast"
+    assert site.decisions[0]["condition"] == "voltage_low"
+    assert [e.edc_id for e in site.manager(intelligence).edcs()] == ["gi-l1"]
+    warning = next(r.getMessage() for r in caplog.records if "forecast" in r.getMessage())
+    for path in ("$.timestamp", "$.branches.l5", "$.branches.l6", "$.extra"):
+        assert path in warning
