@@ -156,6 +156,8 @@ class GridIntelligence:
         elif change.event == "triggered":
             self._active.setdefault(area.element, set()).add(key)
             self._adopted.pop(area.element, None)
+            if not self._exists(area.element):
+                self._managed.pop(area.element, None)  # destroyed meanwhile through the API
             if area.element in self._managed:
                 added, errors = await self._assign(area, change.condition)
                 await self._decide(
@@ -173,6 +175,10 @@ class GridIntelligence:
                 await self._decide("keep", area.element, change, f"{change.reason}; still {still}")
             else:
                 await self._destroy(area.element, change, change.reason)
+
+    def _exists(self, area: str) -> bool:
+        edc_id = self._managed.get(area)
+        return edc_id is not None and any(e.edc_id == edc_id for e in self._manager.edcs())
 
     async def _create(self, area: Area, change: Change) -> None:
         edc_id = self._edc_id(area.element)

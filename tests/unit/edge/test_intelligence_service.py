@@ -141,3 +141,21 @@ async def test_a_forecast_violation_creates_an_edc_and_a_bad_forecast_changes_no
     warning = next(r.getMessage() for r in caplog.records if "forecast" in r.getMessage())
     for path in ("$.timestamp", "$.branches.l5", "$.branches.l6", "$.extra"):
         assert path in warning
+
+
+async def test_an_edc_destroyed_through_the_manager_is_created_again(site: Site) -> None:
+    config = IntelligenceConfig(rules=Rules(hold_off_s=0, clear_hold_off_s=0))
+    intelligence = await site.start(config)
+    manager = site.manager(intelligence)
+    await site.publish(estimate(at(0), amps={"l5": 500.0}))
+    await eventually(lambda: len(site.decisions) == 1)
+    await manager.destroy("gi-l1")
+    await site.publish(estimate(at(1), amps={"l5": 500.0, "l6": 500.0}))
+    await eventually(lambda: len(site.decisions) == 2)
+    assert site.decisions[1]["action"] == "create"
+    assert site.decisions[1]["element"] == "l6"
+    await site.publish(estimate(at(2), amps={"l5": 100.0, "l6": 100.0}))
+    await eventually(lambda: len(site.decisions) == 4)
+    assert [d["action"] for d in site.decisions[2:]] == ["keep", "destroy"]
+    assert "still overload at l6" in site.decisions[2]["reason"]
+    assert manager.edcs() == []
