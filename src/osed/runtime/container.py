@@ -37,6 +37,7 @@ from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
 
 if TYPE_CHECKING:
     from osed.edge.intelligence import GridIntelligence
+    from osed.edge.intelligence_areas import AreaMap
     from osed.edge.manager import EdcManager
 
 POSITIONS_FILES: dict[ServiceName, str] = {
@@ -269,6 +270,7 @@ class EdcManagerRunner:
         network = None
         if config.network:
             network = _load_network(config.network, at="$.edc.network")
+        areas = _intelligence_areas(settings, network) if settings.intelligence.enabled else None
         self.store = build_edc_store(settings)
         self.manager = EdcManager(
             bus,
@@ -283,8 +285,11 @@ class EdcManagerRunner:
         self.api = EmbeddedApi(app, config.host, config.port, what="EDC manager API")
         self.intelligence: GridIntelligence | None = None
         self.decisions: DecisionStore | None = None
-        if settings.intelligence.enabled:
-            self.intelligence, self.decisions = _intelligence(settings, bus, clock, self.manager)
+        if areas is not None:
+            self.decisions = build_decision_store(settings)
+            self.intelligence = _intelligence(
+                settings, bus, clock, self.manager, areas=areas, store=self.decisions
+            )
 
     async def start(self) -> None:
         await self.manager.start()
@@ -324,11 +329,9 @@ def build_decision_store(settings: Settings) -> DecisionStore:
     return PostgresDecisionStore(settings.storage.postgres_dsn.get_secret_value())
 
 
-def _intelligence(
-    settings: Settings, bus: Bus, clock: Clock, manager: EdcManager
-) -> tuple[GridIntelligence, DecisionStore]:
-    """The grid intelligence on its network (``intelligence.network``, else ``edc.network``)."""
-    from osed.edge.intelligence import GridIntelligence, IntelligenceConfig
+def _intelligence_areas(settings: Settings, edc_network: Network | None) -> AreaMap:
+    """The areas of the intelligence's network (``intelligence.network``, else
+    ``edc.network``, loaded once): checked before anything is opened or written."""
     from osed.edge.intelligence_areas import AreaMap
 
     config = settings.intelligence
@@ -344,10 +347,24 @@ def _intelligence(
             ],
             subject="settings",
         )
-    at = "$.intelligence.network" if config.network else "$.edc.network"
-    areas = AreaMap(_load_network(spec, at=at))
-    store = build_decision_store(settings)
-    intelligence = GridIntelligence(
+    if edc_network is not None and spec == settings.edc.network:
+        return AreaMap(edc_network)
+    return AreaMap(_load_network(spec, at="$.intelligence.network"))
+
+
+def _intelligence(
+    settings: Settings,
+    bus: Bus,
+    clock: Clock,
+    manager: EdcManager,
+    *,
+    areas: AreaMap,
+    store: DecisionStore,
+) -> GridIntelligence:
+    from osed.edge.intelligence import GridIntelligence, IntelligenceConfig
+
+    config = settings.intelligence
+    return GridIntelligence(
         bus,
         manager,
         areas,
@@ -364,7 +381,6 @@ def _intelligence(
         ),
         clock=clock,
     )
-    return intelligence, store
 
 
 def build_timeseries(settings: Settings) -> TimeSeriesStore:
