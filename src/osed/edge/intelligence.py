@@ -134,9 +134,16 @@ class GridIntelligence:
         """One estimate's (or forecast's) values: the rules run, and the EDCs follow."""
         at = at.astimezone(UTC)
         async with self._lock:
-            for condition, values in observed.by_condition().items():
-                for change in self._engine.observe(source, _condition(condition), values, at):
-                    await self._act(change)
+            changes = [
+                change
+                for condition, values in observed.by_condition().items()
+                for change in self._engine.observe(source, _condition(condition), values, at)
+            ]
+            # violations that act go first: an area where one clears as another acts keeps
+            # its EDC rather than losing and regaining it
+            changes.sort(key=lambda change: change.event != "triggered")
+            for change in changes:
+                await self._act(change)
             if source == "estimate":
                 await self._release_adopted(at)
                 self._feed_state(at, observed)

@@ -159,3 +159,16 @@ async def test_an_edc_destroyed_through_the_manager_is_created_again(site: Site)
     assert [d["action"] for d in site.decisions[2:]] == ["keep", "destroy"]
     assert "still overload at l6" in site.decisions[2]["reason"]
     assert manager.edcs() == []
+
+
+async def test_an_area_where_one_violation_clears_as_another_acts_keeps_its_edc(
+    site: Site,
+) -> None:
+    config = IntelligenceConfig(rules=Rules(hold_off_s=0, clear_hold_off_s=0))
+    intelligence = await site.start(config)
+    await site.publish(estimate(at(0), amps={"l5": 500.0}))
+    await eventually(lambda: len(site.decisions) == 1)
+    await site.publish(estimate(at(1), amps={"l5": 100.0}, pu={"n5": 0.9}))
+    await eventually(lambda: len(site.decisions) == 3)
+    assert [d["action"] for d in site.decisions] == ["create", "keep", "keep"]
+    assert [e.edc_id for e in site.manager(intelligence).edcs()] == ["gi-l1"]
