@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from osed.agents.bus_service import MarketAgentService
 from osed.agents.market_agent import MarketAgent
@@ -25,6 +25,7 @@ from osed.grid_services.stats_service import StatsConfig, StatsService
 from osed.markets.registry import create_market
 from osed.ports.bus import Bus
 from osed.ports.edc import EdcStateStore
+from osed.ports.intelligence import DecisionStore
 from osed.ports.jobs import JobStore
 from osed.ports.ledger import LedgerStore
 from osed.ports.timeseries import TimeSeriesStore
@@ -33,6 +34,11 @@ from osed.runtime.lifecycle import Service
 from osed.runtime.settings import EstimationSettings, ServiceName, Settings, StatsSettings
 from osed.storage.sqlite import SqliteLedgerStore
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
+
+if TYPE_CHECKING:
+    from osed.edge.intelligence import GridIntelligence
+    from osed.edge.intelligence_areas import AreaMap
+    from osed.edge.manager import EdcManager
 
 POSITIONS_FILES: dict[ServiceName, str] = {
     "market-agent": "consumer-positions.sqlite",
@@ -264,6 +270,7 @@ class EdcManagerRunner:
         network = None
         if config.network:
             network = _load_network(config.network, at="$.edc.network")
+        areas = _intelligence_areas(settings, network) if settings.intelligence.enabled else None
         self.store = build_edc_store(settings)
         self.manager = EdcManager(
             bus,
@@ -276,10 +283,19 @@ class EdcManagerRunner:
         )
         app = create_app(self.manager, max_request_bytes=config.max_request_bytes)
         self.api = EmbeddedApi(app, config.host, config.port, what="EDC manager API")
+        self.intelligence: GridIntelligence | None = None
+        self.decisions: DecisionStore | None = None
+        if areas is not None:
+            self.decisions = build_decision_store(settings)
+            self.intelligence = _intelligence(
+                settings, bus, clock, self.manager, areas=areas, store=self.decisions
+            )
 
     async def start(self) -> None:
         await self.manager.start()
         try:
+            if self.intelligence is not None:
+                await self.intelligence.start()
             await self.api.start()
         except BaseException:
             await self.stop()
@@ -288,12 +304,83 @@ class EdcManagerRunner:
     async def stop(self) -> None:
         try:
             await self.api.stop()
+            if self.intelligence is not None:
+                await self.intelligence.stop()
             await self.manager.stop()
         finally:
             self.store.close()
+            if self.decisions is not None:
+                self.decisions.close()
 
     def ready(self) -> bool:
         return self.manager.ready() and self.api.ready()
+
+
+def build_decision_store(settings: Settings) -> DecisionStore:
+    """The grid intelligence's decision log, beside the EDC state (same file or database)."""
+    if settings.edc.backend == "sqlite":
+        from osed.storage.intelligence_sqlite import SqliteDecisionStore
+
+        return SqliteDecisionStore(settings.edc.sqlite_path)
+    if settings.storage.postgres_dsn is None:
+        raise ConfigurationError("storage.postgres_dsn is required for the postgres EDC store")
+    from osed.storage.postgres import PostgresDecisionStore
+
+    return PostgresDecisionStore(settings.storage.postgres_dsn.get_secret_value())
+
+
+def _intelligence_areas(settings: Settings, edc_network: Network | None) -> AreaMap:
+    """The areas of the intelligence's network (``intelligence.network``, else
+    ``edc.network``, loaded once): checked before anything is opened or written."""
+    from osed.edge.intelligence_areas import AreaMap
+
+    config = settings.intelligence
+    spec = config.network or settings.edc.network
+    if not spec:
+        raise ValidationError(
+            [
+                Problem(
+                    "$.intelligence.network",
+                    "required",
+                    "the grid intelligence needs a network (intelligence.network or edc.network)",
+                )
+            ],
+            subject="settings",
+        )
+    if edc_network is not None and spec == settings.edc.network:
+        return AreaMap(edc_network)
+    return AreaMap(_load_network(spec, at="$.intelligence.network"))
+
+
+def _intelligence(
+    settings: Settings,
+    bus: Bus,
+    clock: Clock,
+    manager: EdcManager,
+    *,
+    areas: AreaMap,
+    store: DecisionStore,
+) -> GridIntelligence:
+    from osed.edge.intelligence import GridIntelligence, IntelligenceConfig
+
+    config = settings.intelligence
+    return GridIntelligence(
+        bus,
+        manager,
+        areas,
+        store,
+        IntelligenceConfig(
+            rules=config.rules(),
+            estimation_prefix=config.estimation_prefix,
+            forecast_topic=config.forecast_topic,
+            decision_topic=config.decision_topic,
+            edc_prefix=config.edc_prefix,
+            functions={k: tuple(v) for k, v in config.functions.items()},
+            import_limit_share=config.import_limit_share,
+            parameters=config.parameters,
+        ),
+        clock=clock,
+    )
 
 
 def build_timeseries(settings: Settings) -> TimeSeriesStore:

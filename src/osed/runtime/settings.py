@@ -28,6 +28,7 @@ from pydantic_settings import (
 
 from osed.codec.json_text import decode_utf8
 from osed.domain.errors import Problem, ValidationError
+from osed.edge.intelligence_rules import Rules
 from osed.grid.estimation import BadDataOptions
 from osed.grid.stats import DEFAULT_STATS
 from osed.grid_services.estimation_config import DEFAULT_SIGMA, EstimationConfig
@@ -140,6 +141,71 @@ class EdcSettings(_Section):
     """A network file (or ``pandapower:<name>``): an EDC's element must be one of its ids."""
     dead_letter_prefix: str = Field("dead-letter", pattern=r"^[^+#\x00]+$")
     max_request_bytes: int = Field(1024 * 1024, ge=1024, le=2**31)
+
+
+class IntelligenceSettings(_Section):
+    """The grid intelligence (docs/edge.md, "Grid intelligence"), run beside the EDC manager
+    when ``enabled``: it follows the estimates under ``estimation_prefix`` (and forecasts on
+    ``forecast_topic``) on the network ``network`` (default: ``edc.network``) and creates and
+    destroys EDCs by its rules; decisions go to ``decision_topic`` and the EDC store's
+    backend."""
+
+    enabled: bool = False
+    network: str | None = None
+    estimation_prefix: str = Field("se", pattern=r"^[^+#\x00]*[^+#\x00/]$")
+    forecast_topic: str | None = Field(None, pattern=r"^[^\x00]+$")
+    decision_topic: str = Field("osed/intelligence/decisions", pattern=r"^[^+#\x00]+$")
+    edc_prefix: str = Field("gi-", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    loading_trigger: float = Field(1.0, gt=0, le=10)
+    loading_clear: float = Field(0.9, gt=0, le=10)
+    voltage_high_trigger: float = Field(1.05, gt=0, le=2)
+    voltage_high_clear: float = Field(1.04, gt=0, le=2)
+    voltage_low_trigger: float = Field(0.95, gt=0, le=2)
+    voltage_low_clear: float = Field(0.96, gt=0, le=2)
+    hold_off_s: float = Field(30.0, ge=0, le=86400)
+    clear_hold_off_s: float = Field(300.0, ge=0, le=86400)
+    import_limit_share: float = Field(0.9, gt=0, le=10)
+    functions: dict[Literal["overload", "voltage_high", "voltage_low"], list[str]] = {
+        "overload": ["capacity-limit"],
+        "voltage_high": ["volt-var"],
+        "voltage_low": ["capacity-limit"],
+    }
+    parameters: dict[str, dict[str, Any]] = {}
+
+    def rules(self) -> Rules:
+        return Rules(
+            loading_trigger=self.loading_trigger,
+            loading_clear=self.loading_clear,
+            voltage_high_trigger=self.voltage_high_trigger,
+            voltage_high_clear=self.voltage_high_clear,
+            voltage_low_trigger=self.voltage_low_trigger,
+            voltage_low_clear=self.voltage_low_clear,
+            hold_off_s=self.hold_off_s,
+            clear_hold_off_s=self.clear_hold_off_s,
+        )
+
+    @model_validator(mode="after")
+    def _check(self) -> IntelligenceSettings:
+        """A clear threshold on the wrong side of its trigger, at the trigger's path."""
+        problems = self.rules().problems()
+        if problems:
+            trigger = {
+                "$.overload": "loading_clear",
+                "$.voltage_high": "voltage_high_clear",
+                "$.voltage_low": "voltage_low_clear",
+            }
+            raise PydanticValidationError.from_exception_data(
+                "IntelligenceSettings",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(p.code, "{message}", {"message": p.message}),
+                        loc=(trigger.get(p.path, p.path.removeprefix("$.")),),
+                        input=None,
+                    )
+                    for p in problems
+                ],
+            ) from None
+        return self
 
 
 class FieldMqttSettings(MqttSettings):
@@ -320,6 +386,7 @@ class Settings(BaseSettings):
     jobs: JobsSettings = JobsSettings()
     balancer: BalancerSettings = BalancerSettings()
     edc: EdcSettings = EdcSettings()
+    intelligence: IntelligenceSettings = IntelligenceSettings()
     services: list[ServiceName] = ["market-agent"]
 
     @classmethod

@@ -145,3 +145,17 @@ _EDC_V1: Migration = (
 )
 
 EDC_MIGRATIONS: tuple[Migration, ...] = (_EDC_V1,)
+
+INTELLIGENCE_COMPONENT = "intelligence"
+
+_INTELLIGENCE_V1: Migration = (
+    """CREATE TABLE intelligence_decisions (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at timestamptz NOT NULL,
+        area text NOT NULL,
+        action text NOT NULL,
+        document bytea NOT NULL
+    )""",
+)
+
+INTELLIGENCE_MIGRATIONS: tuple[Migration, ...] = (_INTELLIGENCE_V1,)
