@@ -41,7 +41,9 @@ def best_offers(
     return np.asarray(np.argmin(np.where(tied, quantity, np.inf), axis=1), dtype=np.intp)
 
 
-def lagrangian_bound(quantity: Matrix, cost: Matrix, request: float) -> Bound:
+def lagrangian_bound(
+    quantity: Matrix, cost: Matrix, request: float, *, tolerance: float = 0.0
+) -> Bound:
     """The LP bound and the better of two roundings of the LP solution; the round must be
     feasible (Σ_b max_j q_bj >= request)."""
     rows = np.arange(quantity.shape[0])
@@ -51,14 +53,17 @@ def lagrangian_bound(quantity: Matrix, cost: Matrix, request: float) -> Bound:
 
     low = 0.0
     high = float(np.max(cost / np.where(quantity > 0, quantity, np.inf), initial=0.0)) + 1.0
-    while covered(high) < request:  # a larger λ prefers larger offers
+    needed = request - tolerance
+    for _ in range(200):  # a larger λ prefers larger offers; at the end, the largest
+        if covered(high) >= needed:
+            break
         low, high = high, 2.0 * high
-    if covered(low) >= request:
+    if covered(low) >= needed:
         high = low
     else:
         for _ in range(BISECTIONS):
             middle = 0.5 * (low + high)
-            if covered(middle) >= request:
+            if covered(middle) >= needed:
                 high = middle
             else:
                 low = middle

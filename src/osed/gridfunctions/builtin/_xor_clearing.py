@@ -33,7 +33,7 @@ from osed.optimizer.highs_instance import quiet_highs
 Status = Literal["optimal", "infeasible", "time_limit"]
 ABS_GAP = 1e-9
 """The largest difference in cost between the answer and the proven bound."""
-PROOF_GAP = 1e-9
+PROOF_GAP = 1e-7
 """An acceptance whose cost is within this share of the LP bound is optimal (to rounding)."""
 FEASIBILITY = 1e-9
 """Relative tolerance (to the request) on the covering row."""
@@ -77,7 +77,7 @@ def clear(
     # Column 0: not accepted; column j + 1: the offer at price j.
     quantity = np.concatenate([np.zeros((buildings, 1)), quantities_kw], axis=1)
     cost = quantity * np.concatenate([[0.0], prices])[np.newaxis, :] * duration_h
-    bound = lagrangian_bound(quantity, cost, request_kw)
+    bound = lagrangian_bound(quantity, cost, request_kw, tolerance=tolerance)
     proof_gap = PROOF_GAP * max(1.0, abs(bound.lower_bound))
     if bound.incumbent_cost - bound.lower_bound <= proof_gap:  # the bound proves it
         found: Found | None = Found(bound.incumbent, bound.incumbent_cost, 0, 1)
