@@ -51,8 +51,12 @@ def test_balancing_replans_from_forecasts_and_sends_setpoints() -> None:
     forecast = {"load_forecast_kw": [10, 10, 5, 5], "pv_forecast_kw": [0, 0, 40, 40]}
     resumed = function.open(parameters, area(5), resume=json.loads(json.dumps(session.snapshot())))
     [again] = resumed.on_tick(area(15, **forecast))
+    planned = function.run(
+        {**TEMPLATE, "start": area(15).now.isoformat(), "load_kw": [10, 10, 5, 5]}
+    )
     power = again.body["batteries"][0]["power_kw"]
-    assert power[0] == pytest.approx(-10)  # the battery covers the forecast load
+    assert power == pytest.approx(planned["batteries"][0]["power_kw"])
+    assert power != pytest.approx(first.body["batteries"][0]["power_kw"])  # the forecast counts
     assert resumed.status()["plans"] == 2
     assert [m.message_type for m in resumed.close(area(20))] == ["clear_setpoints"]
 
