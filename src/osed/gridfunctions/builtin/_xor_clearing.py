@@ -80,12 +80,12 @@ def clear(
     bound = lagrangian_bound(quantity, cost, request_kw, tolerance=tolerance)
     proof_gap = PROOF_GAP * max(1.0, abs(bound.lower_bound))
     if bound.incumbent_cost - bound.lower_bound <= proof_gap:  # the bound proves it
-        found: Found | None = Found(bound.incumbent, bound.incumbent_cost, 0, 1)
+        found: Found | None = Found(bound.incumbent, bound.incumbent_cost, 0, 1, bound.lower_bound)
     else:
-        found = search(quantity, cost, request_kw, bound, tolerance=tolerance)
+        found = search(quantity, cost, request_kw, bound, tolerance=tolerance, proof_gap=proof_gap)
     if found is not None:
         status: Status = "optimal"
-        choice, lower_bound, core = found.choice, found.cost, found.core_buildings
+        choice, lower_bound, core = found.choice, found.lower_bound, found.core_buildings
     else:  # too many near-optimal combinations for the search: branch and bound instead
         building, column = undominated(quantities_kw, cost[:, 1:])
         status, chosen, lower_bound = _branch_and_bound(

@@ -29,12 +29,21 @@ class Found:
     cost: float
     core_buildings: int
     largest_state_set: int
+    lower_bound: float
+    """The cost itself when the search ran to its end, else the bound that proves it."""
 
 
 def search(
-    quantity: Matrix, cost: Matrix, request: float, bound: Bound, *, tolerance: float
+    quantity: Matrix,
+    cost: Matrix,
+    request: float,
+    bound: Bound,
+    *,
+    tolerance: float,
+    proof_gap: float = 0.0,
 ) -> Found | None:
-    """The least-cost acceptance covering ``request`` (None when the state set grew too large)."""
+    """The least-cost acceptance covering ``request`` (None when the state set grew too large).
+    The search ends early once an acceptance is within ``proof_gap`` of the bound."""
     rows = np.arange(quantity.shape[0])
     base = best_offers(quantity, cost, bound.multiplier)
     reduced = cost - bound.multiplier * quantity
@@ -95,9 +104,12 @@ def search(
                 history,
                 int(np.flatnonzero(covering & (c == best_cost))[0]),
             )
+        if base_cost + best_cost - bound.lower_bound <= proof_gap:
+            return Found(best_choice, base_cost + best_cost, len(core), largest, bound.lower_bound)
         if len(w) == 0:
             break
-    return Found(best_choice, base_cost + best_cost, len(core), largest)
+    total = base_cost + best_cost
+    return Found(best_choice, total, len(core), largest, total)
 
 
 def _choice(
