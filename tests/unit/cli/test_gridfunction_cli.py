@@ -217,3 +217,12 @@ def test_a_third_party_function_is_found_without_touching_osed(tmp_path: Path) -
     assert (refused.code, refused.out) == (2, "")
     assert "$.series" in refused.err
     assert "peak-echo" not in piped("grid-function", "list").out
+
+
+def test_show_on_a_terminal_lists_parameters_and_messages() -> None:
+    run = on_terminal("grid-function", "show", "xor")
+    assert run.code == 0
+    lines = run.out.splitlines()
+    assert lines[0].split() == ["name", "xor"]
+    assert any(line.split()[:3] == ["request_kw", "number", "kW"] for line in lines)
+    assert any(line.split()[:2] == ["bid", "inbound"] for line in lines)
