@@ -170,3 +170,22 @@ def test_every_problem_of_a_document_is_named_at_its_path() -> None:
         ("$.bids[2].building", "not_an_id"),
         ("$.bids[2].colour", "unknown_field"),
     }
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_branch_and_bound_fallback_also_finds_the_least_cost(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from osed.gridfunctions.builtin import _xor_search
+
+    monkeypatch.setattr(_xor_search, "MAX_STATES", 0)  # every search hands over to HiGHS
+    rng = np.random.default_rng(seed)
+    prices = np.round(np.cumsum(rng.uniform(0.05, 0.5, 3)), 3).tolist()
+    bids = np.round(rng.uniform(0, 10, (6, 3)) * (rng.random((6, 3)) < 0.7), 2).tolist()
+    request = round(0.5 * sum(max(q) for q in bids), 2)
+    result = FUNCTION.run(document(request, prices, bids))
+    best = brute_force(request, prices, bids)
+    assert best is not None
+    assert result["status"] == "optimal"
+    check(result, request, prices, bids)
+    assert result["cost"] == pytest.approx(best, rel=1e-7, abs=1e-9)
