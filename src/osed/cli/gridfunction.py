@@ -15,8 +15,8 @@ import sys
 from typing import Any
 
 from osed.cli._io import print_json, read_json
-from osed.cli._output import document_text, emit, fields, table
-from osed.domain.errors import NotFoundError
+from osed.cli._output import document_text, emit, fields, note, table
+from osed.domain.errors import ConfigurationError, NotFoundError
 from osed.gridfunctions.registry import function_names, load_function
 from osed.gridfunctions.spec import GridFunction
 
@@ -56,16 +56,25 @@ def _function(name: str) -> GridFunction | None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    rows = [
-        {
-            "name": manifest.name,
-            "version": manifest.version,
-            "description": manifest.description,
-        }
-        for manifest in (load_function(name).manifest for name in function_names())
-    ]
+    """Every function that loads; one that does not is named on standard error (exit 1)."""
+    rows: list[dict[str, Any]] = []
+    broken = 0
+    for name in function_names():
+        try:
+            manifest = load_function(name).manifest
+        except ConfigurationError as exc:
+            note(f"error: {exc}")
+            broken += 1
+            continue
+        rows.append(
+            {
+                "name": manifest.name,
+                "version": manifest.version,
+                "description": manifest.description,
+            }
+        )
     emit(rows, _list_text, args)
-    return 0
+    return 1 if broken else 0
 
 
 def _list_text(rows: list[dict[str, Any]]) -> str:

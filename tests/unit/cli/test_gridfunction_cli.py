@@ -226,3 +226,21 @@ def test_show_on_a_terminal_lists_parameters_and_messages() -> None:
     assert lines[0].split() == ["name", "xor"]
     assert any(line.split()[:3] == ["request_kw", "number", "kW"] for line in lines)
     assert any(line.split()[:2] == ["bid", "inbound"] for line in lines)
+
+
+def test_a_function_that_does_not_load_is_named_and_the_others_still_listed(
+    tmp_path: Path,
+) -> None:
+    site = tmp_path / "site"
+    dist = site / "broken_plugin-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[osed.grid_functions]\nbroken = no_such_module_here:FUNCTION\n"
+    )
+    path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    run = piped("grid-function", "list", env={"PYTHONPATH": path})
+    assert run.code == 1
+    assert "xor" in {row["name"] for row in run.json()}
+    assert "broken" in run.err
+    assert "no_such_module_here" in run.err
