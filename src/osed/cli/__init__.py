@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "optimize",
         "schedule batteries and PV of a community microgrid, or a household fleet",
     ),
+    "grid-function": (
+        "gridfunction",
+        "list, describe and run the installed grid functions offline",
+    ),
 }
 
 
