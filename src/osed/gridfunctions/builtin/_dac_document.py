@@ -95,7 +95,7 @@ class DacProblem:
 
 GAME_SETTINGS: dict[str, tuple[float, float, float]] = {
     # name: (default, minimum, maximum)
-    "max_iterations": (300, 1, 10_000),
+    "max_iterations": (500, 1, 10_000),
     "tolerance": (1e-2, 1e-6, 0.1),
 }
 

@@ -10,7 +10,7 @@ Each iteration k the buildings answer the prices π + ρu/h (per kWh) with their
 each also paying ρ/2 ‖x_b − (x_b^k + (z̄ − x̄))‖² (the proximal term: its anchor is its own
 last schedule shifted by one correction per step that every building receives). The EDC only
 needs the sum of the schedules: Z = prox_g(B·u + Σx), u ← u + (Σx − Z)/B. It stops when the
-primal residual max_t |Σx − Z| is below ``tolerance`` × the uncoordinated peak and the dual
+primal residual max_t |Σx − Z| is below ``tolerance`` × the area peak of the round and the dual
 residual ρ·max(max_t |ΔZ| / B, max_b,t |x_b − anchor_b|) / h (the price a building's proximal
 term is still worth) below ``tolerance`` × the highest tariff price: then every schedule is
 a best response to the prices sent, to that tolerance. ρ is balanced
@@ -108,7 +108,7 @@ class Coordinator:
         self.residuals.append((primal, dual))
         self.correction = (self.z - aggregate) / b
         self.iteration += 1
-        scale = max(abs(self.peak_before), 1e-3)
+        scale = max(abs(self.peaks[-1]), 1e-3)
         converged = (
             self.iteration > 1
             and primal <= self.tolerance * scale
