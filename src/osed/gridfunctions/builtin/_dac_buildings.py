@@ -93,7 +93,11 @@ class _Block:
             anchor.size, self.anchor_rows, anchor, anchor
         )
         self.highs.run()
-        if self.refused or self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        if not self.refused and not self._optimal():
+            # A warm start HiGHS could not finish (numerical trouble): once more from scratch.
+            self.highs.clearSolver()
+            self.highs.run()
+        if self.refused or not self._optimal():
             return None, []
         x = np.asarray(self.highs.getSolution().col_value)
         powers = device_powers(self.model, x)
@@ -103,6 +107,9 @@ class _Block:
         base = self.problem.base_kw[self.first : self.first + self.count]
         net = base + np.array([np.sum(p, axis=0) if p else np.zeros(n) for p in per_building])
         return net, per_building
+
+    def _optimal(self) -> bool:
+        return bool(self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal)
 
 
 class Buildings:

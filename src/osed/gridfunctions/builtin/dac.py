@@ -159,6 +159,8 @@ class DacSession:
         )
         self.latest: dict[str, list[float]] = {}
         """Each building's last schedule (kept for a building that misses a round)."""
+        self.anchors: dict[str, list[float]] = {}
+        """The schedules the current round's proximal anchors start from."""
         self.answered: set[str] = set()
         self.deadline: datetime | None = None
         self.outcome = "running"
@@ -209,6 +211,7 @@ class DacSession:
             "buildings": list(self.buildings),
             "coordinator": self.coordinator.to_dict(),
             "latest": self.latest,
+            "anchors": self.anchors,
             "answered": sorted(self.answered),
             "deadline": None if self.deadline is None else self.deadline.isoformat(),
             "outcome": self.outcome,
@@ -225,6 +228,7 @@ class DacSession:
     def _round(self, area: AreaView) -> list[Outbound]:
         c = self.coordinator
         self.answered = set()
+        self.anchors = {b: list(net) for b, net in self.latest.items()}
         self.deadline = area.now + timedelta(seconds=float(self.parameters["response_timeout_s"]))
         body = {
             "iteration": c.iteration,
@@ -240,7 +244,7 @@ class DacSession:
         if not self.latest:  # nobody has ever answered: ask again
             return self._round(area)
         aggregate = np.sum([self.latest[b] for b in sorted(self.latest)], axis=0)
-        converged = self.coordinator.absorb(aggregate)
+        converged = self.coordinator.absorb(aggregate, self._movement())
         limit = int(self.parameters["max_iterations"])
         if converged or self.coordinator.iteration >= limit:
             self.outcome = "converged" if converged else "max_iterations"
@@ -255,11 +259,24 @@ class DacSession:
             return [Outbound("final", final)]
         return self._round(area)
 
+    def _movement(self) -> float:
+        """How far the answers of this round are from their proximal anchors (kW)."""
+        c = self.coordinator
+        if c.rho == 0.0:
+            return 0.0
+        moved = [
+            float(np.abs(np.asarray(self.latest[b]) - self.anchors[b] - c.correction).max())
+            for b in self.answered
+            if b in self.anchors
+        ]
+        return max(moved, default=0.0)
+
     def _restore(self, saved: Mapping[str, Any]) -> None:
         self.buildings = tuple(saved["buildings"])
         self.coordinator.buildings = max(1, len(self.buildings))
         self.coordinator.restore(dict(saved["coordinator"]))
         self.latest = {k: list(v) for k, v in saved["latest"].items()}
+        self.anchors = {k: list(v) for k, v in saved["anchors"].items()}
         self.answered = set(saved["answered"])
         deadline = saved["deadline"]
         self.deadline = None if deadline is None else datetime.fromisoformat(deadline)
