@@ -142,9 +142,11 @@ def test_a_silent_building_is_waited_for_until_the_deadline(document: dict[str, 
     assert buildings.now >= START + timedelta(seconds=60)  # two rounds closed by the deadline
 
 
-def test_answers_from_strangers_old_rounds_or_malformed_are_ignored(
+def test_strangers_and_late_answers_are_ignored_malformed_ones_named(
     document: dict[str, Any],
 ) -> None:
+    from osed.domain.errors import ValidationError
+
     dac = load_function("dac")
     buildings = Area(document)
     session = dac.open(parameters(document), buildings.view())
@@ -154,10 +156,16 @@ def test_answers_from_strangers_old_rounds_or_malformed_are_ignored(
     for message in (
         Inbound("intruder", "schedule", {"iteration": 0, "net_kw": good}, now),
         Inbound("b0", "schedule", {"iteration": 5, "net_kw": good}, now),
-        Inbound("b0", "schedule", {"iteration": 0, "net_kw": good[:-1]}, now),
-        Inbound("b0", "schedule", {"iteration": 0, "net_kw": ["x"] * len(good)}, now),
     ):
         assert session.on_message(message, buildings.view()) == []
+    bad = {"iteration": "0", "net_kw": [*good[:-2], "x"]}
+    with pytest.raises(ValidationError) as caught:
+        session.on_message(Inbound("b0", "schedule", bad, now), buildings.view())
+    assert {p.path for p in caught.value.problems} == {"$.iteration", "$.net_kw"}
+    bad = {"iteration": 0, "net_kw": [*good[:-1], float("nan")]}
+    with pytest.raises(ValidationError) as caught:
+        session.on_message(Inbound("b0", "schedule", bad, now), buildings.view())
+    assert [p.path for p in caught.value.problems] == [f"$.net_kw[{len(good) - 1}]"]
     assert session.status()["answered"] == []
 
 

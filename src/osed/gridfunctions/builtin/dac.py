@@ -180,8 +180,8 @@ class DacSession:
         if message.building_id not in self.buildings:
             return []
         net = _schedule(message.body, self.coordinator.prices.size)
-        if net is None or message.body.get("iteration") != self.coordinator.iteration:
-            return []  # malformed, or an answer to an earlier round
+        if message.body["iteration"] != self.coordinator.iteration:
+            return []  # a late answer to an earlier round
         self.latest[message.building_id] = net
         self.answered.add(message.building_id)
         if self.answered >= set(self.buildings):
@@ -283,12 +283,22 @@ class DacSession:
         self.outcome = str(saved["outcome"])
 
 
-def _schedule(body: Mapping[str, Any], steps: int) -> list[float] | None:
+def _schedule(body: Mapping[str, Any], steps: int) -> list[float]:
+    """The schedule of a ``schedule`` body; :class:`ValidationError` names what is wrong (the
+    coordinator dead-letters the message with it; the session is left as it was)."""
+    problems: list[Problem] = []
+    iteration = body.get("iteration")
+    if isinstance(iteration, bool) or not isinstance(iteration, int):
+        problems.append(Problem("$.iteration", "not_an_integer", "the round answered"))
     net = body.get("net_kw")
     if not isinstance(net, list) or len(net) != steps:
-        return None
-    if not all(
-        isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in net
-    ):
-        return None
+        problems.append(Problem("$.net_kw", "wrong_length", f"needs {steps} values"))
+    else:
+        problems += [
+            Problem(f"$.net_kw[{k}]", "not_a_number", "must be a finite number")
+            for k, x in enumerate(net)
+            if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x)
+        ]
+    if problems:
+        raise ValidationError(problems, subject="dac schedule")
     return [float(x) for x in net]
