@@ -299,6 +299,6 @@ def _schedule(body: Mapping[str, Any], steps: int) -> list[float]:
             for k, x in enumerate(net)
             if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x)
         ]
-    if problems:
+    if problems or not isinstance(net, list):
         raise ValidationError(problems, subject="dac schedule")
     return [float(x) for x in net]
