@@ -150,3 +150,14 @@ def test_small_random_areas_meet_the_quality_gates(buildings: int, seed: int, st
     central = central_optimum(read_document(document))
     assert result["peak_after_kw"] <= central.peak_kw + 0.02 * abs(central.peak_kw) + 1e-6
     assert max(best_response_gaps(document, result)) <= 0.01
+
+
+def test_an_unreachable_target_stops_at_the_round_limit() -> None:
+    document = area(4, 24, seed=2)
+    document["target_peak_kw"] = 0.1  # below what the buildings' base loads allow
+    document["max_iterations"] = 15
+    result = run(document)
+    assert result["status"] == "max_iterations"
+    assert result["iterations"] == 15
+    assert result["peak_after_kw"] > 0.1
+    assert violations(document, result) == []
