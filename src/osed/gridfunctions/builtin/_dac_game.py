@@ -13,8 +13,10 @@ needs the sum of the schedules: Z = prox_g(B·u + Σx), u ← u + (Σx − Z)/B.
 primal residual max_t |Σx − Z| is below ``tolerance`` × the area peak of the round and the dual
 residual ρ·max(max_t |ΔZ| / B, max_b,t |x_b − anchor_b|) / h (the price a building's proximal
 term is still worth) below ``tolerance`` × the highest tariff price: then every schedule is
-a best response to the prices sent, to that tolerance. ρ is balanced
-between the two residuals (×2 or ÷2 when one is ten times the other).
+a best response to the prices sent, to that tolerance. ρ stays fixed: one tariff-sized price
+step per kW of an average building's load (balancing it against the residuals, ×2 or ÷2, made
+the aggregate oscillate, and a fixed ρ twice or half as large took two to three times the
+rounds).
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ RELAXATION = 1.6
 """Over-relaxation (Boyd et al. §3.4.3): Z and u see 1.6·Σx + (−0.6)·Z_old; a third fewer rounds."""
 WIDTH = 0.002
 """The first proximal segment: this share of each building's flexible power."""
-BALANCE = False
 
 
 @dataclass
@@ -112,14 +113,11 @@ class Coordinator:
         self.correction = (self.z - aggregate) / b
         self.iteration += 1
         scale = max(abs(self.peaks[-1]), 1e-3)
-        converged = (
+        return (
             self.iteration > 1
             and primal <= self.tolerance * scale
             and dual <= self.tolerance * self.price_scale
         )
-        if not converged:
-            self._balance(primal / scale, dual / self.price_scale)
-        return converged
 
     def _coupling(self, a: Array) -> Array:
         """prox of g with parameter B/ρ at the aggregate point ``a``."""
@@ -140,12 +138,6 @@ class Coordinator:
         theta = theta_k[last] if valid.any() else values[0] - lam
         z[inside] = np.minimum(a[inside], theta)
         return z
-
-    def _balance(self, primal: float, dual: float) -> None:
-        factor = 2.0 if primal > 10 * dual else 0.5 if dual > 10 * primal else 1.0
-        if factor != 1.0 and self.iteration > 1 and BALANCE:
-            self.rho *= factor
-            self.u /= factor  # the adder ρu stays the same
 
     def to_dict(self) -> dict[str, Any]:
         return {
