@@ -159,6 +159,12 @@ def solve(
     return Solution(result, x, objective, bound, gap, seconds, mip, detail)
 
 
+def pass_program(highs: highspy.Highs, program: LinearProgram) -> bool:
+    """Load ``program`` into ``highs`` (to re-solve it with changed costs, or add a Hessian);
+    False if HiGHS refuses it."""
+    return _pass_model(highs, program)
+
+
 def _pass_model(highs: highspy.Highs, program: LinearProgram) -> bool:
     """The program into ``highs`` as a column-wise matrix; False if HiGHS refuses it."""
     rows = np.concatenate([e[0] for e in program.entries]) if program.entries else np.empty(0, int)

@@ -1,0 +1,55 @@
+"""The central DAC reference: one LP over every building's devices at once.
+
+Without a target it minimises the area peak in the window (a column P ≥ Σ_b net_b,t there);
+with ``target_peak_kw`` it minimises the tariff cost with Σ_b net_b,t ≤ target in the window.
+The game's outcome is measured against it (tests and the benchmark); the EDC never needs it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from osed.gridfunctions.builtin._dac_document import Array, DacProblem
+from osed.gridfunctions.builtin._dac_model import block_model
+from osed.optimizer.highs import INF, SolveStatus, solve
+
+
+@dataclass(frozen=True, slots=True)
+class CentralOptimum:
+    status: str
+    peak_kw: float
+    """Max of the aggregate in the window (NaN without a solution)."""
+    cost: float
+    """Σ_b h·π·net_b under the tariff."""
+    aggregate_kw: Array
+    seconds: float
+
+
+def central_optimum(problem: DacProblem, *, threads: int = 1) -> CentralOptimum:
+    started = time.perf_counter()
+    model = block_model(problem, list(problem.buildings))
+    program = model.program
+    inside = np.flatnonzero(problem.window)
+    if problem.target_peak_kw is None:
+        program.set_cost(model.net.ravel(), 0.0)  # the peak alone
+        peak = program.add_columns(1, lower=-INF, upper=INF, cost=1.0)
+        rows = program.add_rows(inside.size, upper=0.0)
+        for i in range(model.net.shape[0]):
+            program.add_entries(rows, model.net[i, inside], 1.0)
+        program.add_entries(rows, np.repeat(peak, inside.size), -1.0)
+    else:
+        rows = program.add_rows(inside.size, upper=problem.target_peak_kw)
+        for i in range(model.net.shape[0]):
+            program.add_entries(rows, model.net[i, inside], 1.0)
+    solution = solve(program, threads=threads)
+    seconds = time.perf_counter() - started
+    if solution.status != SolveStatus.OPTIMAL:
+        nothing = np.full(problem.steps, np.nan)
+        return CentralOptimum(solution.status.value, np.nan, np.nan, nothing, seconds)
+    nets = solution.x[model.net]
+    aggregate = nets.sum(axis=0)
+    cost = float(problem.step_h * (nets @ problem.prices).sum())
+    return CentralOptimum("optimal", float(aggregate[inside].max()), cost, aggregate, seconds)

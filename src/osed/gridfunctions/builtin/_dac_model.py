@@ -1,0 +1,146 @@
+"""Buildings' device models as one HiGHS linear program (columns and rows as arrays).
+
+Per building: net[N] (free) with rows net − Σ device powers = base; then per device:
+
+- battery: charge c[N] ∈ [0, c_max], discharge d[N] ∈ [0, d_max], energy s[N] (after each
+  step) ∈ [soc_min E, soc_max E], the last ≥ soc_final_min E; rows
+  s(t+1) − s(t) − h ec c(t) + h d(t) / ed = 0 (s(0) = soc_init E on the right). Power c − d;
+- ev: p[N] ∈ [0, max] in [arrival, departure), 0 outside; one row h Σ p = energy;
+- heating: p[N] ∈ [0, max], temperature T[N] (end of each step) within the comfort band; rows
+  T(t+1) − (1 − h/(RC)) T(t) − h cop/C p(t) = h/(RC) Tout(t);
+- water_heater: p[N] ∈ [0, max], energy W[N] ∈ [min, max]; rows
+  W(t+1) − W(t) − h p(t) = −h (draw(t) + loss).
+
+A battery that charges and discharges in the same step wastes energy; a tiny cost per kWh
+discharged keeps an optimum from doing so while prices are positive (and :func:`device_powers`
+turns any such step into the one power with the same energy change).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from osed.gridfunctions.builtin._dac_document import Array, Building, DacProblem, Device
+from osed.optimizer.highs import INF, LinearProgram
+
+Index = NDArray[np.int64]
+
+CYCLING_COST = 1e-6
+"""Per kWh discharged (currency): breaks ties against wasting energy in a battery."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceColumns:
+    building: int
+    """Index of the building within the block."""
+    device: Device
+    power: Index
+    """(N,) the device's power columns (a battery's charge)."""
+    discharge: Index | None = None
+    """(N,) a battery's discharge columns."""
+    state: Index | None = None
+    """(N,) the energy or temperature after each step."""
+
+
+@dataclass
+class BlockModel:
+    """The LP of several buildings side by side (no rows couple them)."""
+
+    program: LinearProgram
+    net: Index
+    """(buildings, N) net power columns."""
+    devices: list[DeviceColumns]
+
+
+def block_model(problem: DacProblem, buildings: list[Building]) -> BlockModel:
+    """The buildings' LP with their tariff cost h·π·net."""
+    program = LinearProgram()
+    n, h = problem.steps, problem.step_h
+    nets = np.empty((len(buildings), n), dtype=np.int64)
+    placed: list[DeviceColumns] = []
+    for i, building in enumerate(buildings):
+        net = program.add_columns(n, lower=-INF, upper=INF, cost=h * problem.prices)
+        rows = program.add_rows(n, lower=building.base_kw, upper=building.base_kw)
+        program.add_entries(rows, net, 1.0)
+        nets[i] = net
+        for device in building.devices:
+            columns = _add_device(program, problem, device, i)
+            program.add_entries(rows, columns.power, -1.0)
+            if columns.discharge is not None:
+                program.add_entries(rows, columns.discharge, 1.0)
+            placed.append(columns)
+    return BlockModel(program, nets, placed)
+
+
+def _add_device(program: LinearProgram, problem: DacProblem, d: Device, i: int) -> DeviceColumns:
+    n, h = problem.steps, problem.step_h
+    if d.kind == "battery":
+        e = d["capacity_kwh"]
+        charge = program.add_columns(n, upper=d["charge_max_kw"])
+        discharge = program.add_columns(n, upper=d["discharge_max_kw"], cost=h * CYCLING_COST)
+        lower = np.full(n, d["soc_min"] * e)
+        lower[-1] = max(lower[-1], d["soc_final_min"] * e)
+        energy = program.add_columns(n, lower=lower, upper=d["soc_max"] * e)
+        rhs = np.zeros(n)
+        rhs[0] = d["soc_init"] * e
+        _add_recursion(program, energy, rhs, keep=1.0)
+        rows = program.rows - n + np.arange(n)
+        program.add_entries(rows, charge, -h * d["charge_efficiency"])
+        program.add_entries(rows, discharge, h / d["discharge_efficiency"])
+        return DeviceColumns(i, d, charge, discharge, energy)
+    if d.kind == "ev":
+        upper = np.zeros(n)
+        upper[d["arrival_step"] : d["departure_step"]] = d["charge_max_kw"]
+        power = program.add_columns(n, upper=upper)
+        row = program.add_rows(1, lower=d["energy_kwh"], upper=d["energy_kwh"])
+        program.add_entries(np.repeat(row, n), power, h)
+        return DeviceColumns(i, d, power)
+    if d.kind == "heating":
+        c, r = d["capacitance_kwh_per_k"], d["resistance_k_per_kw"]
+        power = program.add_columns(n, upper=d["power_max_kw"])
+        temperature = program.add_columns(n, lower=d["comfort_min_c"], upper=d["comfort_max_c"])
+        rhs = h / (r * c) * d["outdoor_c"]
+        keep = 1.0 - h / (r * c)
+        rhs[0] += keep * d["temp_init_c"]
+        _add_recursion(program, temperature, rhs, keep=keep)
+        rows = program.rows - n + np.arange(n)
+        program.add_entries(rows, power, -h * d["cop"] / c)
+        return DeviceColumns(i, d, power, None, temperature)
+    power = program.add_columns(n, upper=d["power_max_kw"])
+    energy = program.add_columns(n, lower=d["energy_min_kwh"], upper=d["energy_max_kwh"])
+    rhs = -h * (d["draw_kw"] + d["loss_kw"])
+    rhs[0] += d["energy_init_kwh"]
+    _add_recursion(program, energy, rhs, keep=1.0)
+    rows = program.rows - n + np.arange(n)
+    program.add_entries(rows, power, -h)
+    return DeviceColumns(i, d, power, None, energy)
+
+
+def _add_recursion(program: LinearProgram, state: Index, rhs: Array, *, keep: float) -> None:
+    """Rows state(t+1) − keep·state(t) − (inputs, added by the caller) = rhs(t)."""
+    n = state.size
+    rows = program.add_rows(n, lower=rhs, upper=rhs)
+    program.add_entries(rows, state, 1.0)
+    program.add_entries(rows[1:], state[:-1], -keep)
+
+
+def device_powers(model: BlockModel, x: Array) -> list[Array]:
+    """Each device's power (N,) in ``model.devices`` order, from a solution ``x``.
+
+    A battery step with both charge c and discharge d becomes the single power whose energy
+    change is the same (ec·c − d/ed): the energy path is unchanged and the net power is lower.
+    """
+    powers = []
+    for placed in model.devices:
+        power = np.maximum(x[placed.power], 0.0)
+        if placed.discharge is not None:
+            discharge = np.maximum(x[placed.discharge], 0.0)
+            ec = placed.device["charge_efficiency"]
+            ed = placed.device["discharge_efficiency"]
+            gain = ec * power - discharge / ed
+            power = np.where(gain >= 0, gain / ec, gain * ed)
+        powers.append(power)
+    return powers
