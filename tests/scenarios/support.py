@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import httpx2 as httpx
@@ -19,7 +20,7 @@ class Grid:
     manager: EdcManager
     field: Field
     clock: ManualClock
-    tokens: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = dataclasses.field(default_factory=dict)
     """Each enrolled building's token, as its controller keeps it."""
 
     async def create(self, edc_id: str, buildings: list[str]) -> dict[str, str]:
