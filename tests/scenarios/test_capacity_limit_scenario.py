@@ -1,6 +1,6 @@
 """A capacity-limit event given to an EDC through the API: the buildings tell their ranges and
 obey the ``limit`` bounds on their channels, and the area's import is within the limit at the
-next control cycle; removing the event releases them."""
+next control cycle; removing the event releases them. On the memory bus and on Mosquitto."""
 
 from __future__ import annotations
 
@@ -53,6 +53,14 @@ class Building:
 
 
 async def test_a_capacity_limit_is_respected_within_one_control_cycle(grid: Grid) -> None:
+    await capacity_limit_event(grid)
+
+
+async def test_a_capacity_limit_on_mosquitto(grid_on_mosquitto: Grid) -> None:
+    await capacity_limit_event(grid_on_mosquitto)
+
+
+async def capacity_limit_event(grid: Grid) -> None:
     await grid.create(EDC, list(WANTED_KW))
     buildings = [Building(grid, b) for b in WANTED_KW]
     edc = grid.manager.get(EDC)
