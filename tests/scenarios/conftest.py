@@ -32,27 +32,36 @@ async def grid_on(edc_bus: Bus, field_bus: Bus, state: Path) -> AsyncIterator[Gr
     await edc_bus.start()
     await field_bus.start()
     clock = ManualClock(START)
-    store = SqliteEdcStateStore(state)
-    # Control cycles are driven by the tests (tick), on the manual clock.
-    manager = EdcManager(
-        edc_bus,
-        store,
-        clock=clock,
-        control_cycle=timedelta(hours=1),
-        response_deadline=timedelta(seconds=30),
-    )
+    stores: list[SqliteEdcStateStore] = []
+
+    async def manager() -> tuple[EdcManager, httpx.AsyncClient]:
+        """A manager on the state file (resuming what it holds) and a client of its API."""
+        stores.append(SqliteEdcStateStore(state))
+        # Control cycles are driven by the tests (tick), on the manual clock.
+        made = EdcManager(
+            edc_bus,
+            stores[-1],
+            clock=clock,
+            control_cycle=timedelta(hours=1),
+            response_deadline=timedelta(seconds=30),
+        )
+        await made.start()
+        transport = httpx.ASGITransport(app=create_app(made))
+        return made, httpx.AsyncClient(transport=transport, base_url="http://edc")
+
+    first, client = await manager()
+    field = Field(field_bus)  # type: ignore[arg-type]  # any bus will do
+    grid = Grid(client, first, field, clock, start_manager=manager)
     try:
-        await manager.start()
-        field = Field(field_bus)  # type: ignore[arg-type]  # any bus will do
         await field.listen()
-        transport = httpx.ASGITransport(app=create_app(manager))
-        async with httpx.AsyncClient(transport=transport, base_url="http://edc") as client:
-            yield Grid(client, manager, field, clock)
+        yield grid
     finally:
-        await manager.stop()
+        await grid.client.aclose()
+        await grid.manager.stop()
         await field_bus.stop()
         await edc_bus.stop()
-        store.close()
+        for store in stores:
+            store.close()
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ class DacAgent:
         self.problem = read_document({**own, "buildings": [building]})
         self.model = Buildings(self.problem, workers=1)
         self.last: np.ndarray[Any, Any] | None = None
+        self.handled = 0
+        """How many messages of its outbound channel it has acted on."""
 
     def alone(self) -> np.ndarray[Any, Any]:
         """Its schedule at the tariff, with no coordination."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,16 @@ class Grid:
     manager: EdcManager
     field: Field
     clock: ManualClock
+    start_manager: Callable[[], Awaitable[tuple[EdcManager, httpx.AsyncClient]]]
+    """Another manager on the same state and bus, with a client of its API."""
     tokens: dict[str, str] = dataclasses.field(default_factory=dict)
     """Each enrolled building's token, as its controller keeps it."""
+
+    async def restart(self) -> None:
+        """The manager stops (its EDCs stay stored) and a new one resumes them."""
+        await self.client.aclose()
+        await self.manager.stop()
+        self.manager, self.client = await self.start_manager()
 
     async def create(self, edc_id: str, buildings: list[str]) -> dict[str, str]:
         """The EDC with ``buildings`` enrolled in every function; their tokens."""
