@@ -162,7 +162,10 @@ class Manifest:
         checked: dict[str, Any] = {}
         for parameter in self.parameters:
             where = f"{path}.{parameter.name}"
-            if parameter.name not in given:
+            # An explicit null for a parameter whose default is "absent" is that default, so
+            # checked parameters pass the check again (the EDC checks, then ``open`` may too).
+            absent = parameter.default is None and given.get(parameter.name, 0) is None
+            if parameter.name not in given or absent:
                 if parameter.default is REQUIRED:
                     problems.append(Problem(where, "missing", "required"))
                 else:

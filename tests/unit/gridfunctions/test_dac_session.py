@@ -190,3 +190,26 @@ def test_parameters_are_checked_against_the_manifest() -> None:
         dac.open({"steps": 0, "step_h": {"value": 1, "unit": "kW"}, "prices": [-1]}, view)
     paths = {p.path for p in caught.value.problems}
     assert paths == {"$.steps", "$.step_h", "$.prices[0]"}
+
+
+def test_a_snapshot_is_strict_json_from_the_first_round(document: dict[str, Any]) -> None:
+    """The EDC stores snapshots as strict JSON (no NaN) right after the session starts."""
+    import json
+
+    dac = load_function("dac")
+    buildings = Area(document)
+    session = dac.open(parameters(document), buildings.view())
+    session.start(buildings.view())
+    saved = json.loads(json.dumps(session.snapshot(), allow_nan=False))
+    resumed = dac.open(parameters(document), buildings.view(), resume=saved)
+    assert resumed.status()["peak_before_kw"] is None
+    assert json.dumps(resumed.snapshot(), allow_nan=False) == json.dumps(saved)
+
+
+def test_a_live_game_has_the_offline_games_round_limit() -> None:
+    """The same game gets the same number of rounds live (EDC) as offline (``run``)."""
+    from osed.gridfunctions.builtin._dac_document import GAME_SETTINGS
+
+    manifest = load_function("dac").manifest
+    (limit,) = [p for p in manifest.parameters if p.name == "max_iterations"]
+    assert limit.default == GAME_SETTINGS["max_iterations"][0]

@@ -77,3 +77,23 @@ def test_units_of_one_kind_convert_and_others_do_not() -> None:
     assert unit_factor("kWh", "kW") is None
     assert MANIFEST.message("bid", "inbound") == MessageType("bid", "inbound", max_bytes=512)
     assert MANIFEST.message("bid", "outbound") is None
+
+
+def test_checked_parameters_pass_the_check_again() -> None:
+    """An optional parameter without a default stays absent (null) when the checked parameters
+    are checked once more, as a function's ``open`` does after the EDC checked them."""
+    optional = Manifest(
+        name="optional",
+        version="1.0",
+        description="an optional target",
+        parameters=(
+            Parameter("target", "a target", unit="kW", default=None),
+            Parameter("limit", "a limit", unit="kW", minimum=0, default=5.0),
+        ),
+    )
+    checked = optional.check_parameters({"limit": {"value": 0.01, "unit": "MW"}})
+    assert checked == {"target": None, "limit": pytest.approx(10.0)}
+    assert optional.check_parameters(checked) == checked
+    assert optional.check_parameters({"target": None}) == {"target": None, "limit": 5.0}
+    with pytest.raises(ValidationError):
+        optional.check_parameters({"limit": None})  # null is no value where a default exists

@@ -146,7 +146,8 @@ class Coordinator:
             "u": self.u.tolist(),
             "z": self.z.tolist(),
             "correction": self.correction.tolist(),
-            "peak_before": self.peak_before,
+            # Strict JSON: no peak yet (NaN) is stored as null.
+            "peak_before": None if math.isnan(self.peak_before) else self.peak_before,
             "peaks": list(self.peaks),
             "residuals": [list(r) for r in self.residuals],
         }
@@ -157,6 +158,7 @@ class Coordinator:
         self.u = np.asarray(saved["u"], dtype=float)
         self.z = np.asarray(saved["z"], dtype=float)
         self.correction = np.asarray(saved["correction"], dtype=float)
-        self.peak_before = float(saved["peak_before"])
+        before = saved["peak_before"]
+        self.peak_before = math.nan if before is None else float(before)
         self.peaks = [float(p) for p in saved["peaks"]]
         self.residuals = [(float(a), float(b)) for a, b in saved["residuals"]]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from osed.domain.errors import Problem, ValidationError
-from osed.gridfunctions.builtin._dac_document import read_document
+from osed.gridfunctions.builtin._dac_document import GAME_SETTINGS, read_document
 from osed.gridfunctions.builtin._dac_game import Coordinator
 from osed.gridfunctions.builtin._dac_play import play
 from osed.gridfunctions.spec import (
@@ -70,7 +70,7 @@ MANIFEST = Manifest(
             "integer",
             minimum=1,
             maximum=10_000,
-            default=100,
+            default=int(GAME_SETTINGS["max_iterations"][0]),  # as offline
         ),
         Parameter(
             "tolerance",
