@@ -5,9 +5,9 @@ batteries, EVs, heat pumps and water heaters). For each size:
 
 * ``game_*``: the ``dac`` function's own run (2 worker threads): wall seconds, rounds, status,
   the uncoordinated and the final peak;
-* ``central_*``: the LP over every building's devices at once (HiGHS, one thread) for sizes
-  up to ``--central-max``: its seconds and minimum peak, and ``peak_over_central`` (the game's
-  peak over that minimum, the 2 % gate);
+* ``central_*``: the LP over every building's devices at once (HiGHS interior point, one
+  thread) for sizes up to ``--central-max``: its seconds and minimum peak, and
+  ``peak_over_central`` (the game's peak over that minimum, the 2 % gate);
 * ``violations``: equations a schedule breaks (independent checker); ``worst_best_response_gap``:
   the largest cost of a building over its own optimum under the final prices, relative to
   its gross bill (the 1 % gate).

@@ -3,6 +3,11 @@
 Without a target it minimises the area peak in the window (a column P ≥ Σ_b net_b,t there);
 with ``target_peak_kw`` it minimises the tariff cost with Σ_b net_b,t ≤ target in the window.
 The game's outcome is measured against it (tests and the benchmark); the EDC never needs it.
+
+It is solved by HiGHS' interior point method without crossover: at 300 buildings × 96 steps in
+4.5 s where the dual simplex took 55 s, and at 1,000 buildings in well under a minute where the
+simplex did not finish in twelve; the peak is needed, not a vertex. Should the interior point
+stop short of optimal, the simplex solves it from scratch.
 """
 
 from __future__ import annotations
@@ -10,11 +15,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 
 from osed.gridfunctions.builtin._dac_document import Array, DacProblem
 from osed.gridfunctions.builtin._dac_model import block_model
-from osed.optimizer.highs import INF, SolveStatus, solve
+from osed.optimizer.highs import INF, pass_program
+from osed.optimizer.highs_instance import quiet_highs
+
+_OPTIMAL = highspy.HighsModelStatus.kOptimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +53,26 @@ def central_optimum(problem: DacProblem, *, threads: int = 1) -> CentralOptimum:
         rows = program.add_rows(inside.size, upper=problem.target_peak_kw)
         for i in range(model.net.shape[0]):
             program.add_entries(rows, model.net[i, inside], 1.0)
-    solution = solve(program, threads=threads)
+    highs = quiet_highs()
+    highs.setOptionValue("threads", threads)
+    highs.setOptionValue("solver", "ipm")
+    highs.setOptionValue("run_crossover", "off")
+    status = highspy.HighsModelStatus.kModelError
+    if pass_program(highs, program):
+        highs.run()
+        status = highs.getModelStatus()
+        if status not in (_OPTIMAL, highspy.HighsModelStatus.kInfeasible):
+            highs.setOptionValue("solver", "simplex")
+            highs.clearSolver()
+            highs.run()
+            status = highs.getModelStatus()
     seconds = time.perf_counter() - started
-    if solution.status != SolveStatus.OPTIMAL:
+    if status != _OPTIMAL:
         nothing = np.full(problem.steps, np.nan)
-        return CentralOptimum(solution.status.value, np.nan, np.nan, nothing, seconds)
-    nets = solution.x[model.net]
+        named = "infeasible" if status == highspy.HighsModelStatus.kInfeasible else "failed"
+        return CentralOptimum(named, np.nan, np.nan, nothing, seconds)
+    x = np.asarray(highs.getSolution().col_value, dtype=float)
+    nets = x[model.net]
     aggregate = nets.sum(axis=0)
     cost = float(problem.step_h * (nets @ problem.prices).sum())
     return CentralOptimum("optimal", float(aggregate[inside].max()), cost, aggregate, seconds)
