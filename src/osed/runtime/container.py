@@ -4,11 +4,9 @@ chooses backends; everything else sees ports."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from osed.agents.bus_service import MarketAgentService
 from osed.agents.market_agent import MarketAgent
@@ -204,43 +202,24 @@ class BalancerRunner:
             processes=config.processes,
             clock=clock,
         )
-        self._server: Any = None
-        self._task: asyncio.Task[None] | None = None
+        from osed.runtime.embedded_api import EmbeddedApi
+
+        self._api = EmbeddedApi(self.app, config.host, config.port, what="balancer API")
 
     async def start(self) -> None:
-        import uvicorn
-
-        config = self.settings.balancer
         self.pool.start()
-
-        class EmbeddedServer(uvicorn.Server):
-            @contextlib.contextmanager
-            def capture_signals(self) -> Iterator[None]:
-                yield  # the runtime owns SIGINT and SIGTERM
-
-        server = EmbeddedServer(
-            uvicorn.Config(self.app, host=config.host, port=config.port, log_level="warning")
-        )
-        self._server = server
-        self._task = asyncio.get_running_loop().create_task(server.serve())
-        while not server.started and not self._task.done():
-            await asyncio.sleep(0.01)
-        if self._task.done():
-            await self.stop()
-            raise ConfigurationError(
-                f"the balancer API cannot listen on {config.host}:{config.port}"
-            )
+        try:
+            await self._api.start()
+        except BaseException:
+            await asyncio.to_thread(self.pool.stop)
+            raise
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            with contextlib.suppress(BaseException):
-                await self._task
-            self._server = self._task = None
+        await self._api.stop()
         await asyncio.to_thread(self.pool.stop)
 
     def ready(self) -> bool:
-        return self._server is not None and bool(self._server.started) and self.pool.alive()
+        return self._api.ready() and self.pool.alive()
 
 
 def build_edc_store(settings: Settings) -> EdcStateStore:
