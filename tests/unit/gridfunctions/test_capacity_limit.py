@@ -256,3 +256,14 @@ def test_an_event_announced_ahead_sends_its_bounds_when_the_interval_begins() ->
                 area(0, {}),
             )
         assert [(p.path, p.code) for p in caught.value.problems] == [("$.start", "not_a_time")]
+
+
+def test_a_building_nothing_is_known_of_gets_no_bound_until_it_shows_up() -> None:
+    parameters = FUNCTION.manifest.check_parameters({"import_limit_kw": 30})
+    session = FUNCTION.open(parameters, area(0, {}))
+    # Nothing measured, no range told: a bound would cut loads nobody has seen.
+    assert [m.message_type for m in session.start(area(0, {}))] == ["flexibility_request"]
+    # b1 and b2 are measured; b3 is still unknown and left alone.
+    caps = limits(session.on_tick(area(5, {"b1": 30.0, "b2": 10.0})))
+    assert set(caps) == {"b1", "b2"}
+    assert sum(caps.values()) == pytest.approx(30.0)

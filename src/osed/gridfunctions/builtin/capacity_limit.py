@@ -299,11 +299,16 @@ class CapacityLimitSession:
         return [float(powers.get(b, 0.0)) for b in area.buildings]
 
     def _enforce(self, area: AreaView, measured: Sequence[float] | None = None) -> list[Outbound]:
-        buildings = area.buildings
+        # A building the EDC knows nothing of yet (no measurement, no range) is left alone until
+        # it shows up: bounding it at zero would cut a load nobody has seen.
+        powers = area.state.get("building_kw", {})
+        seen = [b in powers or b in self._flexibility for b in area.buildings]
+        values = self._measured(area) if measured is None else measured
+        buildings = [b for b, known in zip(area.buildings, seen, strict=True) if known]
         current = np.asarray(
-            self._measured(area) if measured is None else measured, dtype=np.float64
+            [v for v, known in zip(values, seen, strict=True) if known], dtype=np.float64
         )
-        # A building that has not told its range is asked to go as far as zero net power.
+        # A building measured but silent about its range may go as far as zero net power.
         low = np.minimum(current, 0.0)
         high = np.maximum(current, 0.0)
         for i, building in enumerate(buildings):
