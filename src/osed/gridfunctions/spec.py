@@ -17,7 +17,7 @@ session runs in the live platform, in simulations and in tests.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -332,3 +332,29 @@ class GridFunction(Protocol):
     ) -> Session:
         """Live: a session with checked parameters (from ``resume``, a snapshot, if given)."""
         ...
+
+
+SessionFactory = Callable[[Mapping[str, Any], Mapping[str, Any] | None], Session]
+"""Makes a session from checked parameters and, on a restart, its snapshot."""
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedFunction:
+    """A grid function put together from its manifest, its offline runner and its session
+    factory: what most functions are, without a class of their own."""
+
+    manifest: Manifest
+    run_document: Callable[[Any], dict[str, Any]]
+    new_session: SessionFactory
+
+    def run(self, document: Any) -> dict[str, Any]:
+        return self.run_document(document)
+
+    def open(
+        self,
+        parameters: Mapping[str, Any],
+        area: AreaView,
+        *,
+        resume: Mapping[str, Any] | None = None,
+    ) -> Session:
+        return self.new_session(parameters, resume)

@@ -21,7 +21,15 @@ import numpy as np
 from osed.domain.errors import Problem, ValidationError
 from osed.gridfunctions.builtin._document_fields import FieldReader
 from osed.gridfunctions.builtin._sharing import Vector, share_target
-from osed.gridfunctions.spec import AreaView, Inbound, Manifest, MessageType, Outbound, Parameter
+from osed.gridfunctions.spec import (
+    AreaView,
+    ComposedFunction,
+    Inbound,
+    Manifest,
+    MessageType,
+    Outbound,
+    Parameter,
+)
 
 NAME = "capacity-limit"
 _TOLERANCE_KW = 1e-6
@@ -381,21 +389,5 @@ class CapacityLimitSession:
         return [Outbound("release", {"interval": self._interval()})]
 
 
-class CapacityLimit:
-    """The ``capacity-limit`` grid function."""
-
-    @property
-    def manifest(self) -> Manifest:
-        return MANIFEST
-
-    def run(self, document: Any) -> dict[str, Any]:
-        return run_document(document)
-
-    def open(
-        self,
-        parameters: Mapping[str, Any],
-        area: AreaView,
-        *,
-        resume: Mapping[str, Any] | None = None,
-    ) -> CapacityLimitSession:
-        return CapacityLimitSession(parameters, resume)
+CapacityLimit = ComposedFunction(MANIFEST, run_document, CapacityLimitSession)
+"""The ``capacity-limit`` grid function."""

@@ -22,7 +22,15 @@ import numpy as np
 from osed.domain.errors import Problem, ValidationError
 from osed.gridfunctions.builtin import _pickup as pickup
 from osed.gridfunctions.builtin._document_fields import FieldReader
-from osed.gridfunctions.spec import AreaView, Inbound, Manifest, MessageType, Outbound, Parameter
+from osed.gridfunctions.spec import (
+    AreaView,
+    ComposedFunction,
+    Inbound,
+    Manifest,
+    MessageType,
+    Outbound,
+    Parameter,
+)
 
 NAME = "cold-load-pickup"
 
@@ -329,21 +337,5 @@ def _demand_kw(area: AreaView) -> float | None:
     return None
 
 
-class ColdLoadPickup:
-    """The ``cold-load-pickup`` grid function."""
-
-    @property
-    def manifest(self) -> Manifest:
-        return MANIFEST
-
-    def run(self, document: Any) -> dict[str, Any]:
-        return run_document(document)
-
-    def open(
-        self,
-        parameters: Mapping[str, Any],
-        area: AreaView,
-        *,
-        resume: Mapping[str, Any] | None = None,
-    ) -> ColdLoadPickupSession:
-        return ColdLoadPickupSession(parameters, resume)
+ColdLoadPickup = ComposedFunction(MANIFEST, run_document, ColdLoadPickupSession)
+"""The ``cold-load-pickup`` grid function."""

@@ -21,7 +21,15 @@ import numpy as np
 from osed.domain.errors import Problem, ValidationError
 from osed.gridfunctions.builtin._document_fields import FieldReader
 from osed.gridfunctions.builtin._thermal import Zones, track_setpoints
-from osed.gridfunctions.spec import AreaView, Inbound, Manifest, MessageType, Outbound, Parameter
+from osed.gridfunctions.spec import (
+    AreaView,
+    ComposedFunction,
+    Inbound,
+    Manifest,
+    MessageType,
+    Outbound,
+    Parameter,
+)
 
 NAME = "dlc"
 _REBOUND_SETTLED_KW = 1e-3
@@ -332,21 +340,5 @@ class DlcSession:
         return [Outbound("restore", {"reason": "removed"})] if was_active else []
 
 
-class Dlc:
-    """The ``dlc`` grid function."""
-
-    @property
-    def manifest(self) -> Manifest:
-        return MANIFEST
-
-    def run(self, document: Any) -> dict[str, Any]:
-        return run_document(document)
-
-    def open(
-        self,
-        parameters: Mapping[str, Any],
-        area: AreaView,
-        *,
-        resume: Mapping[str, Any] | None = None,
-    ) -> DlcSession:
-        return DlcSession(parameters, resume)
+Dlc = ComposedFunction(MANIFEST, run_document, DlcSession)
+"""The ``dlc`` grid function."""

@@ -20,7 +20,15 @@ import numpy as np
 from osed.domain.errors import ValidationError
 from osed.gridfunctions.builtin import _curves as curves
 from osed.gridfunctions.builtin._document_fields import FieldReader
-from osed.gridfunctions.spec import AreaView, Inbound, Manifest, MessageType, Outbound, Parameter
+from osed.gridfunctions.spec import (
+    AreaView,
+    ComposedFunction,
+    Inbound,
+    Manifest,
+    MessageType,
+    Outbound,
+    Parameter,
+)
 
 NAME = "volt-var"
 
@@ -309,21 +317,5 @@ class VoltVarSession:
         return [Outbound("release", {}, building) for building in buildings]
 
 
-class VoltVar:
-    """The ``volt-var`` grid function (volt-var and volt-watt)."""
-
-    @property
-    def manifest(self) -> Manifest:
-        return MANIFEST
-
-    def run(self, document: Any) -> dict[str, Any]:
-        return run_document(document)
-
-    def open(
-        self,
-        parameters: Mapping[str, Any],
-        area: AreaView,
-        *,
-        resume: Mapping[str, Any] | None = None,
-    ) -> VoltVarSession:
-        return VoltVarSession(parameters, resume)
+VoltVar = ComposedFunction(MANIFEST, run_document, VoltVarSession)
+"""The ``volt-var`` grid function (volt-var and volt-watt)."""
