@@ -6,7 +6,6 @@ over a manager on a memory bus with an SQLite state store and the test function.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,18 +15,16 @@ from pathlib import Path
 import pytest
 import schemathesis
 import uvicorn
-from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import CHECKS, load_all_checks
 
 from osed.bus.memory import MemoryBus
 from osed.edge.api import create_app
 from osed.edge.manager import EdcManager
 from osed.storage.edc_sqlite import SqliteEdcStateStore
+from tests.services.brokers import free_port
+from tests.services.openapi_fuzz import check_operation
 from tests.unit.edge import probe
 
-load_all_checks()
-EVERY_CHECK = CHECKS.get_all()
 EXAMPLES = 25
 # Valid by the schema but refused by state the schema cannot state: an EDC or function that
 # does not exist (404), one that exists already (409), parameters the manifest refuses (422).
@@ -50,13 +47,6 @@ class _StartedMemoryBus(MemoryBus):
     def __init__(self) -> None:
         super().__init__()
         self._started = True
-
-
-def free_port() -> int:
-    with socket.socket() as probe_socket:
-        probe_socket.bind(("127.0.0.1", 0))
-        port: int = probe_socket.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -133,12 +123,4 @@ CASES = [
 def test_every_operation_meets_every_check(
     api_schema: schemathesis.BaseSchema, label: str, mode: GenerationMode
 ) -> None:
-    operation = api_schema.find_operation_by_label(label)
-    assert operation is not None
-
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-    def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(checks=EVERY_CHECK)
-
-    check()
+    check_operation(api_schema, label, mode, examples=EXAMPLES)

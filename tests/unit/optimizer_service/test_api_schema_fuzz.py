@@ -6,25 +6,21 @@ and a worker process."""
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import schemathesis
 import uvicorn
-from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import CHECKS, load_all_checks
 
 from osed.optimizer_service.app import create_app
 from osed.optimizer_service.workers import WorkerPool
 from osed.storage.jobs_sqlite import SqliteJobStore
+from tests.services.brokers import free_port
+from tests.services.openapi_fuzz import check_operation, wait_started
 
-load_all_checks()
-EVERY_CHECK = CHECKS.get_all()
 EXAMPLES = 60
 # A request body valid by the schema may still break a rule across fields that JSON Schema
 # cannot state (one value per step, the prices a cost objective needs, one battery for the
@@ -43,13 +39,6 @@ CONFIG = schemathesis.Config.from_dict(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     path: Path = tmp_path_factory.mktemp("api") / "jobs.sqlite"
@@ -64,10 +53,7 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.02)
+    wait_started(server)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -108,12 +94,4 @@ CASES = [
 def test_every_operation_meets_every_check(
     api_schema: schemathesis.BaseSchema, label: str, mode: GenerationMode
 ) -> None:
-    operation = api_schema.find_operation_by_label(label)
-    assert operation is not None
-
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-    def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(checks=EVERY_CHECK)
-
-    check()
+    check_operation(api_schema, label, mode, examples=EXAMPLES)
