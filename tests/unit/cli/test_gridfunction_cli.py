@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 from tests.unit.cli.terminal import on_terminal, piped
+from tests.unit.optimizer.balancer_cases import osed_document
 
 XOR = {
     "request_kw": 6,
@@ -112,29 +113,7 @@ def test_an_unknown_function_exits_2_with_the_installed_names(tmp_path: Path) ->
 
 def test_the_builtin_balancer_and_market_run_offline(tmp_path: Path) -> None:
     balancing = tmp_path / "balancing.json"
-    balancing.write_text(
-        json.dumps(
-            {
-                "id": "feeder-7",
-                "start": "2026-06-01T00:00:00Z",
-                "step_minutes": 60,
-                "load_kw": [20, 20, 5, 5],
-                "pv_kw": [0, 0, 40, 40],
-                "batteries": [
-                    {
-                        "id": "community",
-                        "capacity_kwh": 100,
-                        "charge_max_kw": 50,
-                        "discharge_max_kw": 50,
-                        "soc_min_pct": 10,
-                        "soc_max_pct": 90,
-                        "soc_initial_pct": 50,
-                        "soc_final_pct": 50,
-                    }
-                ],
-            }
-        )
-    )
+    balancing.write_text(json.dumps(osed_document()))
     run = piped("grid-function", "run", "community-balancing", str(balancing))
     assert run.code == 0, run.err
     assert run.json()["status"] == "optimal"

@@ -11,27 +11,10 @@ import pytest
 from osed.domain.errors import ValidationError
 from osed.gridfunctions.registry import load_function
 from osed.gridfunctions.spec import AreaView, Inbound
+from tests.unit.optimizer.balancer_cases import osed_document
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
-TEMPLATE: dict[str, Any] = {
-    "id": "feeder-7",
-    "start": "2026-06-01T00:00:00Z",
-    "step_minutes": 60,
-    "load_kw": [20, 20, 5, 5],
-    "pv_kw": [0, 0, 40, 40],
-    "batteries": [
-        {
-            "id": "community",
-            "capacity_kwh": 100,
-            "charge_max_kw": 50,
-            "discharge_max_kw": 50,
-            "soc_min_pct": 10,
-            "soc_max_pct": 90,
-            "soc_initial_pct": 50,
-            "soc_final_pct": 50,
-        }
-    ],
-}
+TEMPLATE: dict[str, Any] = osed_document()
 
 
 def area(minutes: float, **state: Any) -> AreaView:
