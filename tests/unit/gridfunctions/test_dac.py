@@ -14,6 +14,8 @@ from osed.domain.errors import ValidationError
 from osed.gridfunctions.builtin._dac_buildings import Buildings
 from osed.gridfunctions.builtin._dac_central import central_optimum
 from osed.gridfunctions.builtin._dac_document import read_document
+from osed.gridfunctions.builtin._dac_play import play
+from osed.gridfunctions.builtin._dac_warm import sample_duals
 from osed.gridfunctions.registry import load_function
 from tests.unit.gridfunctions.dac_check import violations
 from tests.unit.gridfunctions.dac_scenarios import area
@@ -77,6 +79,37 @@ def test_a_target_peak_is_met_at_least_cost() -> None:
         for b in result["buildings"]
     )
     assert tariff_cost == pytest.approx(central.cost, rel=0.01)
+
+
+def test_the_informed_offline_game_needs_fewer_rounds_for_the_same_quality() -> None:
+    document = area(40, 48, seed=7)
+    problem = read_document(document)
+    informed = play(problem)
+    live_like = play(read_document(document), informed=False)
+    central = central_optimum(problem)
+    assert informed["status"] == live_like["status"] == "converged"
+    assert informed["iterations"] < live_like["iterations"]
+    assert informed["peak_after_kw"] <= 1.02 * central.peak_kw
+    assert violations(document, informed) == []
+    assert max(best_response_gaps(document, informed)) <= 0.01
+
+
+def test_the_sample_duals_price_the_peak_at_the_game_weight() -> None:
+    problem = read_document(area(40, 48, seed=7))
+    weight = 3.0
+    start = sample_duals(problem, weight)
+    assert start is not None
+    # The peak's price is shared among the steps that reach it: the duals sum to its weight.
+    assert start.adders.sum() == pytest.approx(weight, rel=1e-4)
+    assert (start.adders[~problem.window] == 0).all()
+    assert start.aggregate_kw.shape == (48,)
+
+
+def test_a_target_the_sample_cannot_meet_starts_the_game_cold() -> None:
+    document = area(8, 24, seed=5)
+    problem = read_document(document)
+    document["target_peak_kw"] = central_optimum(problem).peak_kw * 0.5  # nobody can
+    assert sample_duals(read_document(document), 1.0) is None
 
 
 def test_an_infeasible_device_is_named() -> None:

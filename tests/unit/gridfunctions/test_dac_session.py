@@ -13,6 +13,7 @@ import pytest
 from osed.gridfunctions.builtin._dac_buildings import Buildings
 from osed.gridfunctions.builtin._dac_document import read_document
 from osed.gridfunctions.builtin._dac_game import WIDTH
+from osed.gridfunctions.builtin._dac_play import play
 from osed.gridfunctions.registry import load_function
 from osed.gridfunctions.spec import AreaView, Inbound, Outbound, Session
 from tests.unit.gridfunctions.dac_scenarios import area
@@ -86,7 +87,8 @@ def document() -> dict[str, Any]:
 
 def test_the_live_game_ends_as_the_offline_one(document: dict[str, Any]) -> None:
     dac = load_function("dac")
-    offline = dac.run(copy.deepcopy(document))
+    # Played as the live game is: from the tariff, stopped by the residuals alone.
+    offline = play(read_document(copy.deepcopy(document)), informed=False)
     buildings = Area(document)
     session = dac.open(parameters(document), buildings.view())
     final = play_live(session, buildings)

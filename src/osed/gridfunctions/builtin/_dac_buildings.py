@@ -150,6 +150,19 @@ class Buildings:
             devices[block.first : block.first + block.count] = powers
         return Response(net, devices, infeasible)
 
+    def best_response_gaps(self, prices: Array, net_kw: Array) -> Array:
+        """(B,) each schedule's cost over the building's own optimum under ``prices`` (no
+        proximal term), relative to that optimum's gross bill h Σ prices·|net| (a net cost
+        near zero, imports and exports cancelling, is no scale); +inf without an optimum."""
+        h = self.problem.step_h
+        alone = self.respond(prices).net_kw
+        optimum = h * alone @ prices
+        gross = h * np.abs(alone) @ prices
+        gaps: Array = (h * net_kw @ prices - optimum) / np.maximum(
+            np.maximum(np.abs(optimum), gross), 1e-6
+        )
+        return np.where(np.isnan(gaps), np.inf, gaps)
+
     def close(self) -> None:
         self.pool.shutdown()
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from osed.gridfunctions.builtin._dac_document import Array, DacProblem
+from osed.gridfunctions.builtin._dac_warm import WarmStart
 
 PEAK_WEIGHT = 1.0
 RELAXATION = 1.6
@@ -51,6 +52,7 @@ class Coordinator:
     u: Array = field(default_factory=lambda: np.zeros(0))
     z: Array = field(default_factory=lambda: np.zeros(0))
     correction: Array = field(default_factory=lambda: np.zeros(0))
+    settled: bool = False
     peak_before: float = math.nan
     peaks: list[float] = field(default_factory=list)
     residuals: list[tuple[float, float]] = field(default_factory=list)
@@ -92,9 +94,14 @@ class Coordinator:
     def peak(self, aggregate: Array) -> float:
         return float(aggregate[self.in_window].max())
 
-    def absorb(self, aggregate: Array, movement_kw: float = 0.0) -> bool:
-        """The sum of the buildings' schedules of this round and the largest distance of a
-        building's schedule from its proximal anchor (kW); True when converged."""
+    def absorb(self, aggregate: Array, movement_kw: float = 0.0, spread_kw: float = 0.0) -> bool:
+        """The sum of the buildings' schedules of this round, the largest distance of a
+        building's schedule from its proximal anchor and the root mean square of those
+        distances over buildings and steps (kW); True when converged.
+
+        :attr:`settled` tells whether the residuals are small on the whole (the mean square
+        in place of the largest distance, as Boyd et al. §3.3.1 measure them): one building
+        still drifting toward its optimum keeps ``converged`` false, not ``settled``."""
         b = self.buildings
         if self.iteration == 0:
             self.peak_before = self.peak(aggregate)
@@ -109,15 +116,21 @@ class Coordinator:
         primal = float(np.abs(aggregate - self.z).max())
         shift = max(float(np.abs(self.z - previous).max()) / b, movement_kw)
         dual = self.rho * shift / self.step_h
+        overall = self.rho * max(float(np.abs(self.z - previous).max()) / b, spread_kw)
         self.residuals.append((primal, dual))
         self.correction = (self.z - aggregate) / b
         self.iteration += 1
         scale = max(abs(self.peaks[-1]), 1e-3)
-        return (
-            self.iteration > 1
-            and primal <= self.tolerance * scale
-            and dual <= self.tolerance * self.price_scale
-        )
+        primal_small = self.iteration > 1 and primal <= self.tolerance * scale
+        self.settled = primal_small and overall / self.step_h <= self.tolerance * self.price_scale
+        return primal_small and dual <= self.tolerance * self.price_scale
+
+    def warm(self, start: WarmStart, aggregate: Array) -> None:
+        """After round 0: start from the sample's dual prices and aggregate
+        (:mod:`._dac_warm`); ``aggregate`` is round 0's sum of schedules."""
+        self.u = start.adders / self.rho
+        self.z = start.aggregate_kw.copy()
+        self.correction = (self.z - aggregate) / self.buildings
 
     def _coupling(self, a: Array) -> Array:
         """prox of g with parameter B/ρ at the aggregate point ``a``."""

@@ -11,24 +11,54 @@ from osed.gridfunctions.builtin._dac_buildings import Buildings, Response
 from osed.gridfunctions.builtin._dac_document import Array, Building, DacProblem
 from osed.gridfunctions.builtin._dac_game import WIDTH, Coordinator
 from osed.gridfunctions.builtin._dac_model import block_model
+from osed.gridfunctions.builtin._dac_warm import sample_duals
 from osed.optimizer.highs import pass_program
 from osed.optimizer.highs_instance import quiet_highs
 
 
-def play(problem: DacProblem, *, workers: int = 2) -> dict[str, Any]:
-    """The game until it converges or reaches ``max_iterations``; the result document."""
+CHECK_EVERY = 5
+"""Rounds between two best-response checks that found a building off its optimum."""
+
+
+def play(problem: DacProblem, *, workers: int = 2, informed: bool = True) -> dict[str, Any]:
+    """The game until it converges or reaches ``max_iterations``; the result document.
+
+    Offline the EDC holds every building's model, which a live game's EDC does not. When
+    ``informed`` it uses them twice: it starts from a sample's dual prices
+    (:mod:`._dac_warm`) and, once the residuals are small on the whole, checks each building's
+    schedule against its own optimum under the prices sent; when every one is within
+    ``tolerance`` of it the game has converged, even if a building still drifts between
+    schedules of (nearly) the same cost. Not ``informed``, it plays round for round as the
+    live game does.
+    """
     buildings = Buildings(problem, workers=workers)
     try:
         coordinator = Coordinator.for_problem(problem)
         response = buildings.respond(problem.prices)
         if response.infeasible:
             return infeasible_result(problem, response.infeasible)
+        start = sample_duals(problem, coordinator.weight) if informed else None
         limit = int(problem.settings["max_iterations"])
         status = "max_iterations"
         anchors = None
+        next_check = 0
         while True:
-            movement = 0.0 if anchors is None else float(np.abs(response.net_kw - anchors).max())
-            converged = coordinator.absorb(response.net_kw.sum(axis=0), movement)
+            aggregate = response.net_kw.sum(axis=0)
+            moved = np.zeros(1) if anchors is None else np.abs(response.net_kw - anchors)
+            converged = coordinator.absorb(
+                aggregate, float(moved.max()), float(np.sqrt(np.mean(moved**2)))
+            )
+            if coordinator.iteration == 1 and start is not None:
+                coordinator.warm(start, aggregate)
+            if (
+                informed
+                and not converged
+                and coordinator.settled
+                and coordinator.iteration >= next_check
+            ):
+                gaps = buildings.best_response_gaps(coordinator.prices_sent(), response.net_kw)
+                converged = bool(gaps.max() <= coordinator.tolerance)
+                next_check = coordinator.iteration + CHECK_EVERY
             if converged:
                 status = "converged"
                 break
