@@ -1,0 +1,1 @@
+"""Building engines: device models, learners, forecasters and the building MPC (no I/O)."""
