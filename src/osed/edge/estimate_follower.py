@@ -28,6 +28,7 @@ class EstimateFollower:
         self._prefix = prefix
         self._subscription: Subscription | None = None
         self.estimates = 0  # estimates given to the EDCs, for status and tests
+        self.skipped = 0  # summaries without a usable estimate (failed, incomplete, unreadable)
 
     async def start(self) -> None:
         self._subscription = await self._bus.subscribe(f"{self._prefix}/#", self._on_message)
@@ -47,17 +48,20 @@ class EstimateFollower:
         if summary is None:
             return
         stamp, observed, status = summary
-        if observed is None:
-            log.info("estimate %s not given to the EDCs: %s", stamp or "?", status)
-            return
-        try:
-            at = datetime.fromisoformat(stamp)
-        except ValueError:
-            log.warning("estimate with an unreadable timestamp %r not given to the EDCs", stamp)
-            return
-        if at.tzinfo is None:
-            log.warning("estimate %s without a time zone not given to the EDCs", stamp)
+        at = _time(stamp)
+        if observed is None or at is None:
+            self.skipped += 1
+            reason = status if observed is None else "its timestamp has no readable time zone"
+            log.info("estimate %s not given to the EDCs: %s", stamp or "?", reason)
             return
         fed = self._manager.feed_estimate(Estimate.of(at, observed))
         self.estimates += 1
         log.debug("estimate %s given to %d EDCs", stamp, fed)
+
+
+def _time(stamp: str) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
