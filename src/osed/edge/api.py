@@ -10,6 +10,8 @@
     POST   /api/v1/edcs/{id}/buildings           enrol {"building_id", "functions"} → token
     POST   /api/v1/edcs/{id}/buildings/batch     enrol {"buildings": [...]} (up to 10,000)
     GET    /api/v1/edcs/{id}/aggregate           demand, production, flexibility of the area
+    GET    /api/v1/edcs/{id}/grid-state          the grid state its functions see, with its age
+    PUT    /api/v1/edcs/{id}/grid-state          put the area's state (no estimator of OSED's)
     GET    /api/v1/grid-functions                the installed functions' manifests
 
 A rejected request gets 422 with every problem and its path (``$.parameters.limit_kw``,
@@ -22,7 +24,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Path, Request
+from fastapi import Body, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
 from osed.edge.api_schema import responses
 from osed.edge.coordinator import Coordinator
+from osed.edge.grid_state_document import TIME_PATTERN
 from osed.edge.manager import EdcManager
 from osed.edge.names import BUILDING_ID_PATTERN, EDC_ID_PATTERN, FUNCTION_NAME_PATTERN
 from osed.ports.edc import MAX_EDC_ID
@@ -73,6 +76,29 @@ MAX_BATCH = 10_000
 
 class Enrolments(_Body):
     buildings: list[Enrolment] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class GridStateBody(_Body):
+    """What the OpenAPI document states of a put grid state; the body itself is read by
+    ``read_grid_state``, which names every problem at once (also ids outside the area)."""
+
+    estimated_at: str | None = Field(
+        None, pattern=TIME_PATTERN, description="RFC 3339 with its zone; default: on arrival"
+    )
+    voltages_pu: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="node → voltage in pu of its rated voltage"
+    )
+    loading: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, description="branch → loading as a share of its rating"
+    )
+
+
+_GRID_STATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": GridStateBody.model_json_schema()}},
+    }
+}
 
 
 def edc_document(edc: Coordinator, *, detail: bool = False) -> dict[str, Any]:
@@ -257,6 +283,23 @@ def create_app(
     @app.get(PREFIX + "/{edc_id}/aggregate", responses=responses({200: "the area"}, 404))
     async def aggregate(edc_id: EdcId) -> dict[str, Any]:
         return manager.get(edc_id).aggregate()
+
+    @app.get(
+        PREFIX + "/{edc_id}/grid-state",
+        responses=responses({200: "the grid state its functions see, with its age"}, 404),
+    )
+    async def grid_state(edc_id: EdcId) -> dict[str, Any]:
+        return manager.get(edc_id).grid_state()
+
+    @app.put(
+        PREFIX + "/{edc_id}/grid-state",
+        responses=responses({200: "applied: the grid state its functions see"}, 404),
+        openapi_extra=_GRID_STATE_BODY,
+    )
+    async def put_grid_state(
+        edc_id: EdcId, body: Annotated[dict[str, Any], Body()]
+    ) -> dict[str, Any]:
+        return manager.put_grid_state(edc_id, body)
 
     @app.get("/api/v1/grid-functions", responses=responses({200: "installed functions"}))
     async def grid_functions() -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
 from osed.domain.time import Clock
 from osed.edge.area import AreaReports, AreaState
+from osed.edge.grid_state import empty_grid_state, freshness, stamp_of
 from osed.edge.names import (
     dead_letter_topic,
     inbound_topic,
@@ -49,6 +50,8 @@ class EdcConfig:
     control_cycle: timedelta
     response_deadline: timedelta
     dead_letter_prefix: str = "dead-letter"
+    grid_state_max_age: timedelta | None = None
+    """An estimated grid state older than this is marked stale (None: never)."""
 
 
 @dataclass(slots=True)
@@ -104,6 +107,7 @@ class Coordinator:
         self._enrolled: dict[str, _Enrolled] = {}
         self._reports = AreaReports()
         self._grid_state: dict[str, Any] = {}
+        self._grid_state_at: datetime | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._dirty = False
@@ -263,8 +267,22 @@ class Coordinator:
         }
 
     def set_grid_state(self, state: Mapping[str, Any]) -> None:
-        """The area's latest estimated state (voltages, loadings, …) for the functions."""
+        """The area's latest estimated state (voltages, loadings, …: osed.edge.grid_state) for
+        the functions; its ``estimated_at`` dates it."""
         self._grid_state = dict(state)
+        self._grid_state_at = stamp_of(state)
+        self._dirty = True
+
+    def grid_state(self) -> dict[str, Any]:
+        """The grid state the functions see now, with its age."""
+        now = self._config.clock.now()
+        return {
+            "edc": self.edc_id,
+            "element": self.element,
+            **empty_grid_state(),
+            **self._grid_state,
+            **freshness(self._grid_state_at, now, self._config.grid_state_max_age),
+        }
 
     def aggregate(self) -> dict[str, Any]:
         """The area's demand, production and flexibility, from what its buildings reported."""
@@ -382,6 +400,8 @@ class Coordinator:
             **self._reports.totals,
             "building_kw": self._reports.building_kw,
         }
+        if self._grid_state:
+            values |= freshness(self._grid_state_at, now, self._config.grid_state_max_age)
         state = AreaState(values, lambda: users.responses(now))
         return AreaView(self.edc_id, now, users.buildings, state)
 
@@ -429,6 +449,7 @@ class Coordinator:
         edc._enrolled = {b: _Enrolled.from_dict(e) for b, e in document.get("enrolled", {}).items()}
         edc._reports = AreaReports.restored(document.get("reports", {}))
         edc._grid_state = dict(document.get("grid_state", {}))
+        edc._grid_state_at = stamp_of(edc._grid_state)
         for name, stored in document.get("functions", {}).items():
             try:
                 function = config.load_function(name)

@@ -17,6 +17,9 @@ from typing import Any
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
 from osed.domain.time import Clock, SystemClock
 from osed.edge.coordinator import Coordinator, EdcConfig, LoadFunction
+from osed.edge.grid_state import Estimate
+from osed.edge.grid_state_document import read_grid_state
+from osed.edge.intelligence_areas import Area, AreaMap
 from osed.edge.names import valid_edc_id
 from osed.gridfunctions import registry
 from osed.ports.bus import Bus
@@ -36,12 +39,17 @@ class EdcManager:
         response_deadline: timedelta = timedelta(seconds=60),
         dead_letter_prefix: str = "dead-letter",
         element_exists: Callable[[str], bool] | None = None,
+        areas: AreaMap | None = None,
+        grid_state_max_age: timedelta | None = None,
         load_function: LoadFunction = registry.load_function,
         function_names: Callable[[], list[str]] = registry.function_names,
     ) -> None:
         """``element_exists``: checks the network element an EDC is attached to (None: any);
-        ``load_function`` and ``function_names``: where grid functions come from (the
-        ``osed.grid_functions`` entry points)."""
+        ``areas``: the network model's topology, what lies below each EDC's element (None: no
+        model; estimates cannot be cut per area and put states are not checked against it);
+        ``grid_state_max_age``: an older grid state is marked stale; ``load_function`` and
+        ``function_names``: where grid functions come from (the ``osed.grid_functions`` entry
+        points)."""
         self._store = store
         self._config = EdcConfig(
             bus=bus,
@@ -50,8 +58,11 @@ class EdcManager:
             control_cycle=control_cycle,
             response_deadline=response_deadline,
             dead_letter_prefix=dead_letter_prefix,
+            grid_state_max_age=grid_state_max_age,
         )
         self._element_exists = element_exists
+        self._areas = areas
+        self._latest: Estimate | None = None  # given to an EDC created after it
         self._function_names = function_names
         self._edcs: dict[str, Coordinator] = {}
         self._running = False
@@ -111,6 +122,9 @@ class EdcManager:
             save=self._save,
         )
         self._edcs[edc_id] = edc  # before any await: a concurrent create sees it
+        area = self.area_below(edc)
+        if self._latest is not None and area is not None:
+            edc.set_grid_state(self._latest.for_area(area))
         try:
             self._save(edc)
             await edc.start()
@@ -145,6 +159,38 @@ class EdcManager:
             for key, value in edc.resources().items():
                 total[key] += value
         return total
+
+    # ------------------------------------------------------------------ grid state
+
+    def area_below(self, edc: Coordinator) -> Area | None:
+        """The nodes and branches at and below the EDC's element (None: no network model, or
+        nothing fed lies there)."""
+        return None if self._areas is None else self._areas.below(edc.element)
+
+    def feed_estimate(self, estimate: Estimate) -> int:
+        """Give every EDC its area's part of ``estimate``; how many got one."""
+        self._latest = estimate
+        fed = 0
+        for edc in self._edcs.values():
+            area = self.area_below(edc)
+            if area is not None:
+                edc.set_grid_state(estimate.for_area(area))
+                fed += 1
+        return fed
+
+    def put_grid_state(self, edc_id: str, document: object) -> dict[str, Any]:
+        """A grid state put for one EDC's area, checked whole (every problem with its path,
+        nothing applied); the state as its functions see it."""
+        edc = self.get(edc_id)
+        state = read_grid_state(
+            document,
+            element=edc.element,
+            area=self.area_below(edc),
+            checked=self._areas is not None,
+            now=self._config.clock.now(),
+        )
+        edc.set_grid_state(state)
+        return edc.grid_state()
 
     # ------------------------------------------------------------------ functions
 

@@ -141,6 +141,11 @@ class EdcSettings(_Section):
     """A network file (or ``pandapower:<name>``): an EDC's element must be one of its ids."""
     dead_letter_prefix: str = Field("dead-letter", pattern=r"^[^+#\x00]+$")
     max_request_bytes: int = Field(1024 * 1024, ge=1024, le=2**31)
+    estimation_prefix: str = Field("se", pattern=r"^([^+#\x00]*[^+#\x00/])?$")
+    """The state estimation's ``output_prefix``: with a network model the manager gives every
+    EDC its area's part of each estimate published there (empty: it follows none)."""
+    grid_state_max_age_s: float = Field(180.0, gt=0, le=7 * 86400)
+    """A grid state older than this is marked stale in the functions' ``area.state``."""
 
 
 class IntelligenceSettings(_Section):

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 import schemathesis
 import uvicorn
@@ -98,12 +99,14 @@ OPERATIONS = [
     "GET /api/v1/edcs/{edc_id}",
     "GET /api/v1/edcs/{edc_id}/aggregate",
     "GET /api/v1/edcs/{edc_id}/functions/{name}",
+    "GET /api/v1/edcs/{edc_id}/grid-state",
     "GET /api/v1/grid-functions",
     "GET /healthz",
     "POST /api/v1/edcs",
     "POST /api/v1/edcs/{edc_id}/buildings",
     "POST /api/v1/edcs/{edc_id}/buildings/batch",
     "POST /api/v1/edcs/{edc_id}/functions/{name}",
+    "PUT /api/v1/edcs/{edc_id}/grid-state",
 ]
 
 
@@ -124,3 +127,23 @@ def test_every_operation_meets_every_check(
     api_schema: schemathesis.BaseSchema, label: str, mode: GenerationMode
 ) -> None:
     check_operation(api_schema, label, mode, examples=EXAMPLES)
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_a_put_grid_state_on_an_existing_edc_meets_every_check(
+    api_url: str, api_schema: schemathesis.BaseSchema, mode: GenerationMode
+) -> None:
+    """The body is what varies: the EDC exists, so its checks (not a 404) answer."""
+    created = httpx.post(
+        f"{api_url}/api/v1/edcs",
+        json={"id": "fuzz", "element": "trafo-1"},
+        headers={"Idempotency-Key": "fuzz-grid-state"},
+    )
+    assert created.status_code in (200, 201), created.text
+    check_operation(
+        api_schema,
+        "PUT /api/v1/edcs/{edc_id}/grid-state",
+        mode,
+        examples=4 * EXAMPLES,
+        path_parameters={"edc_id": "fuzz"},
+    )
