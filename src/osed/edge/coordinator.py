@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
 from osed.domain.time import Clock
@@ -37,6 +37,19 @@ from osed.ports.bus import Bus, Subscription
 log = logging.getLogger("osed.edge")
 
 LoadFunction = Callable[[str], GridFunction]
+
+
+class StateKeeper(Protocol):
+    """Where an EDC's state goes: the whole document on a change of its structure and at
+    every control cycle, an enrolment on its own (it never rewrites the document)."""
+
+    def save(self, edc: Coordinator) -> None: ...
+
+    def enrolled(self, edc: Coordinator, enrolments: Mapping[str, Mapping[str, Any]]) -> None:
+        """Keep these enrolments (building id → what :meth:`_Enrolled.to_dict` gives)."""
+        ...
+
+    def unenrolled(self, edc: Coordinator, building_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +104,14 @@ class Coordinator:
         *,
         created_at: datetime,
         idempotency_key: str,
-        save: Callable[[Coordinator], None],
+        keeper: StateKeeper,
     ) -> None:
         self.edc_id = edc_id
         self.element = element
         self.created_at = created_at
         self.idempotency_key = idempotency_key
         self._config = config
-        self._save = save
+        self._keeper = keeper
         self._publisher = Publisher(config.bus, edc_id)
         self._functions: dict[str, _Running] = {}
         self._enrolled: dict[str, _Enrolled] = {}
@@ -131,7 +144,7 @@ class Coordinator:
                 running.subscription = None
         if self._dirty:
             self._dirty = False
-            self._save(self)
+            self._keeper.save(self)
 
     async def destroy(self) -> None:
         """Remove every function (sending its restorations), then stop."""
@@ -166,7 +179,7 @@ class Coordinator:
             self._functions[name] = running
             running.subscription = await self._subscribe(name, running)
             await self._send(name, running, self._call(running, session.start, area))
-        self._save(self)
+        self._keeper.save(self)
         return self.function_status(name)
 
     async def remove_function(self, name: str, *, save: bool = True) -> None:
@@ -178,7 +191,7 @@ class Coordinator:
         if running.subscription is not None:
             await running.subscription.close()
         if save:
-            self._save(self)
+            self._keeper.save(self)
 
     def function_status(self, name: str) -> dict[str, Any]:
         running = self._running(name)
@@ -241,19 +254,39 @@ class Coordinator:
         if problems:
             raise ValidationError(problems, subject="enrolment")
         tokens = []
+        issued: dict[str, _Enrolled] = {}
+        for building_id, functions in enrolments:
+            token, hashed = issue_token()
+            tokens.append(token)
+            issued[building_id] = _Enrolled(hashed, None if functions is None else tuple(functions))
         async with self._lock:
-            for building_id, functions in enrolments:
-                token, hashed = issue_token()
-                tokens.append(token)
-                enrolled = _Enrolled(hashed, None if functions is None else tuple(functions))
+            # Stored first, in the lock (concurrent enrolments are stored in the order they
+            # apply): a store that fails leaves the EDC as it was.
+            self._keeper.enrolled(self, {b: e.to_dict() for b, e in issued.items()})
+            for building_id, enrolled in issued.items():
+                if building_id in self._enrolled:
+                    self._dirty = True  # a function it leaves forgets its deadlines
                 self._enrolled[building_id] = enrolled
                 for name, running in self._functions.items():
                     if enrolled.takes_part_in(name):
-                        running.users.admit(building_id, hashed)
+                        running.users.admit(building_id, enrolled.token)
                     else:
                         running.users.withdraw(building_id)
-        self._save(self)
         return tokens
+
+    async def unenrol(self, building_id: str) -> None:
+        """``building_id`` leaves every function; its token no longer holds."""
+        if building_id not in self._enrolled:
+            raise NotFoundError(f"{building_id!r} is not enrolled in EDC {self.edc_id!r}")
+        async with self._lock:
+            if building_id not in self._enrolled:  # gone meanwhile by a concurrent request
+                raise NotFoundError(f"{building_id!r} is not enrolled in EDC {self.edc_id!r}")
+            self._keeper.unenrolled(self, building_id)
+            del self._enrolled[building_id]
+            for running in self._functions.values():
+                running.users.withdraw(building_id)
+            self._reports.forget(building_id)
+            self._dirty = True
 
     def enrolment(self) -> dict[str, Any]:
         """Who is enrolled in what (never the tokens)."""
@@ -289,7 +322,7 @@ class Coordinator:
                 area = self._area(running.users)
                 await self._send(name, running, self._call(running, running.session.on_tick, area))
         self._dirty = False
-        self._save(self)
+        self._keeper.save(self)
 
     async def _ticking(self) -> None:
         period = self._config.control_cycle.total_seconds()
@@ -406,7 +439,6 @@ class Coordinator:
             "element": self.element,
             "created_at": self.created_at.isoformat(),
             "idempotency_key": self.idempotency_key,
-            "enrolled": {b: e.to_dict() for b, e in self._enrolled.items()},
             "reports": self._reports.to_dict(),
             "grid_state": self._grid_state,
             "functions": functions,
@@ -414,19 +446,28 @@ class Coordinator:
 
     @classmethod
     def resumed(
-        cls, document: Mapping[str, Any], config: EdcConfig, save: Callable[[Coordinator], None]
+        cls,
+        document: Mapping[str, Any],
+        enrolments: Mapping[str, Mapping[str, Any]],
+        config: EdcConfig,
+        keeper: StateKeeper,
     ) -> Coordinator:
-        """The EDC as it was stored; each function's session resumes from its snapshot (one
-        that cannot be loaded any more is logged and left out)."""
+        """The EDC as it was stored, with its enrolments (as :meth:`StateKeeper.enrolled` got
+        them; one that cannot be read is logged and left out); each function's session resumes
+        from its snapshot (one that cannot be loaded any more is logged and left out)."""
         edc = cls(
             document["id"],
             document["element"],
             config,
             created_at=datetime.fromisoformat(document["created_at"]),
             idempotency_key=document["idempotency_key"],
-            save=save,
+            keeper=keeper,
         )
-        edc._enrolled = {b: _Enrolled.from_dict(e) for b, e in document.get("enrolled", {}).items()}
+        for building_id, stored_enrolment in enrolments.items():
+            try:
+                edc._enrolled[building_id] = _Enrolled.from_dict(stored_enrolment)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                log.exception("EDC %s: enrolment of %s unreadable", edc.edc_id, building_id)
         edc._reports = AreaReports.restored(document.get("reports", {}))
         edc._grid_state = dict(document.get("grid_state", {}))
         for name, stored in document.get("functions", {}).items():

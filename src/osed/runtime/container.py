@@ -260,8 +260,6 @@ class EdcManagerRunner:
             dead_letter_prefix=config.dead_letter_prefix,
             element_exists=None if network is None else network.has,
         )
-        app = create_app(self.manager, max_request_bytes=config.max_request_bytes)
-        self.api = EmbeddedApi(app, config.host, config.port, what="EDC manager API")
         self.intelligence: GridIntelligence | None = None
         self.decisions: DecisionStore | None = None
         if areas is not None:
@@ -269,6 +267,10 @@ class EdcManagerRunner:
             self.intelligence = _intelligence(
                 settings, bus, clock, self.manager, areas=areas, store=self.decisions
             )
+        app = create_app(
+            self.manager, max_request_bytes=config.max_request_bytes, decisions=self.decisions
+        )
+        self.api = EmbeddedApi(app, config.host, config.port, what="EDC manager API")
 
     async def start(self) -> None:
         await self.manager.start()
