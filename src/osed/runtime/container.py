@@ -227,7 +227,9 @@ def build_edc_store(settings: Settings) -> EdcStateStore:
     if settings.edc.backend == "sqlite":
         from osed.storage.edc_sqlite import SqliteEdcStateStore
 
-        return SqliteEdcStateStore(settings.edc.sqlite_path)
+        return SqliteEdcStateStore(
+            settings.edc.sqlite_path, synchronous=settings.edc.sqlite_synchronous
+        )
     if settings.storage.postgres_dsn is None:
         raise ConfigurationError("storage.postgres_dsn is required for the postgres EDC store")
     from osed.storage.postgres import PostgresEdcStateStore

@@ -2,9 +2,8 @@
 building; every call is one transaction.
 
 ``synchronous=FULL`` (the default) fsyncs the WAL at every commit, so an enrolment whose token
-was handed out survives a power loss; each costs one fsync. ``NORMAL`` survives a crash of
-the process but may lose the last commits to a power loss, for enrolments about twenty times
-cheaper on the disk of docs/edge.md's figures.
+was handed out survives a power loss; ``NORMAL`` saves that fsync and survives a crash of the
+process, but a power loss may take the last commits.
 """
 
 from __future__ import annotations
