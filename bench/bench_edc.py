@@ -11,7 +11,9 @@
   its own before its answer. ``enrol_single_api_first_s`` and ``…_last_s``: the time of the
   first and the last tenth, which are alike when an enrolment costs the same however many
   buildings are enrolled. The store commits at ``synchronous=FULL`` (one fsync per
-  enrolment, the default); ``enrol_single_api_normal_s``: the same at ``NORMAL``.
+  enrolment, the default); ``enrol_single_api_normal_s``: the same at ``NORMAL``;
+  ``enrol_single_api_concurrent_s``: at ``FULL`` with ``--clients`` (32) requests in flight,
+  whose enrolments share commits.
 
 All are the best of ``--repeat`` runs, since other processes share this machine. The function
 is a minimal one defined here (it broadcasts a setpoint at the start and at every tick), so the
@@ -180,19 +182,19 @@ async def dispatch(folder: Path, buildings: int) -> dict[str, float]:
 
 
 async def enrol_single_api(
-    folder: Path, buildings: int, synchronous: Synchronous
+    folder: Path, buildings: int, synchronous: Synchronous, clients: int = 1
 ) -> dict[str, float]:
+    """``clients`` requests in flight at a time, each client sending its next as soon as it
+    has its answer."""
     broker = MemoryBroker()
     manager, bus = await manager_on(broker, folder, synchronous)
     transport = httpx.ASGITransport(app=create_app(manager))
     tenth = max(buildings // 10, 1)
-    marks = []
-    async with httpx.AsyncClient(transport=transport, base_url="http://edc") as client:
-        body = {"id": "area", "element": "trafo"}
-        await client.post("/api/v1/edcs", json=body, headers={"Idempotency-Key": "k"})
-        await client.post("/api/v1/edcs/area/functions/setpoint", json={"parameters": {}})
-        started = time.perf_counter()
-        for k in range(buildings):
+    marks: list[float] = []
+    numbers = iter(range(buildings))
+
+    async def client_sends(client: httpx.AsyncClient) -> None:
+        for k in numbers:
             if k % tenth == 0:
                 marks.append(time.perf_counter())
             response = await client.post(
@@ -200,6 +202,13 @@ async def enrol_single_api(
             )
             if response.status_code != 201:
                 raise RuntimeError(f"enrolment {k} failed: {response.text}")
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://edc") as client:
+        body = {"id": "area", "element": "trafo"}
+        await client.post("/api/v1/edcs", json=body, headers={"Idempotency-Key": "k"})
+        await client.post("/api/v1/edcs/area/functions/setpoint", json={"parameters": {}})
+        started = time.perf_counter()
+        await asyncio.gather(*(client_sends(client) for _ in range(clients)))
         ended = time.perf_counter()
     marks.append(ended)
     if len(manager.get("area").enrolment()) != buildings:
@@ -237,8 +246,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--buildings", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=32)
     args = parser.parse_args()
-    firsts, dispatches, singles, normals = [], [], [], []
+    firsts, dispatches, singles, normals, concurrent = [], [], [], [], []
     for run in range(args.repeat):
         with tempfile.TemporaryDirectory() as folder:
             firsts.append(await create_to_first_request(Path(folder)))
@@ -248,6 +258,10 @@ async def main() -> None:
             singles.append(await enrol_single_api(Path(folder), args.buildings, "FULL"))
         with tempfile.TemporaryDirectory() as folder:
             normals.append(await enrol_single_api(Path(folder), args.buildings, "NORMAL"))
+        with tempfile.TemporaryDirectory() as folder:
+            concurrent.append(
+                await enrol_single_api(Path(folder), args.buildings, "FULL", args.clients)
+            )
         del run
     best = min(dispatches, key=lambda d: d["dispatch_s"])
     single = min(singles, key=lambda d: d["total_s"])
@@ -265,6 +279,8 @@ async def main() -> None:
                 "enrol_single_api_first_s": round(single["first_s"], 3),
                 "enrol_single_api_last_s": round(single["last_s"], 3),
                 "enrol_single_api_normal_s": round(min(d["total_s"] for d in normals), 2),
+                "enrol_single_api_concurrent_s": round(min(d["total_s"] for d in concurrent), 2),
+                "clients": args.clients,
                 "targets_s": {
                     "create_to_first_request": 1.0,
                     "dispatch": 1.0,

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
 from osed.domain.time import Clock
 from osed.edge.area import AreaReports, AreaState
+from osed.edge.enrolment_queue import Change, EnrolmentQueue
 from osed.edge.names import (
     dead_letter_topic,
     inbound_topic,
@@ -120,6 +121,15 @@ class Coordinator:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._dirty = False
+        self._enrolments = EnrolmentQueue(
+            f"edc:{edc_id}:enrolments",
+            store_enrolled=lambda rows: keeper.enrolled(
+                self, {b: e.to_dict() for b, e in rows.items()}
+            ),
+            store_removed=lambda building_id: keeper.unenrolled(self, building_id),
+            applied=self._locked,
+            apply=self._apply_enrolment,
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -133,6 +143,7 @@ class Coordinator:
 
     async def stop(self) -> None:
         """Stop ticking and close every channel; the state stays stored."""
+        await self._enrolments.drained()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -238,8 +249,9 @@ class Coordinator:
         return (await self.enrol_many([(building_id, functions)]))[0]
 
     async def enrol_many(self, enrolments: list[tuple[str, list[str] | None]]) -> list[str]:
-        """Several enrolments in one change (one stored state): their tokens, in order. Every
-        problem is named (``$.buildings[3].functions[0]``) and then none is enrolled."""
+        """Several enrolments in one change (one transaction): their tokens, in order, once
+        stored. Every problem is named (``$.buildings[3].functions[0]``) and then none is
+        enrolled."""
         single = len(enrolments) == 1
         problems = []
         for index, (building_id, functions) in enumerate(enrolments):
@@ -259,34 +271,39 @@ class Coordinator:
             token, hashed = issue_token()
             tokens.append(token)
             issued[building_id] = _Enrolled(hashed, None if functions is None else tuple(functions))
-        async with self._lock:
-            # Stored first, in the lock (concurrent enrolments are stored in the order they
-            # apply): a store that fails leaves the EDC as it was.
-            self._keeper.enrolled(self, {b: e.to_dict() for b, e in issued.items()})
-            for building_id, enrolled in issued.items():
-                if building_id in self._enrolled:
-                    self._dirty = True  # a function it leaves forgets its deadlines
-                self._enrolled[building_id] = enrolled
-                for name, running in self._functions.items():
-                    if enrolled.takes_part_in(name):
-                        running.users.admit(building_id, enrolled.token)
-                    else:
-                        running.users.withdraw(building_id)
+        await self._enrolments.submit(Change(enrolled=issued))  # stored, then applied
         return tokens
 
     async def unenrol(self, building_id: str) -> None:
         """``building_id`` leaves every function; its token no longer holds."""
         if building_id not in self._enrolled:
             raise NotFoundError(f"{building_id!r} is not enrolled in EDC {self.edc_id!r}")
+        await self._enrolments.submit(Change(removed=building_id))
+
+    async def _locked(self, run: Callable[[], None]) -> None:
         async with self._lock:
-            if building_id not in self._enrolled:  # gone meanwhile by a concurrent request
+            run()
+
+    def _apply_enrolment(self, change: Change) -> None:
+        """A stored enrolment change, applied (under the lock)."""
+        if change.removed is not None:
+            building_id = change.removed
+            if self._enrolled.pop(building_id, None) is None:  # gone by a concurrent request
                 raise NotFoundError(f"{building_id!r} is not enrolled in EDC {self.edc_id!r}")
-            self._keeper.unenrolled(self, building_id)
-            del self._enrolled[building_id]
             for running in self._functions.values():
                 running.users.withdraw(building_id)
             self._reports.forget(building_id)
             self._dirty = True
+            return
+        for building_id, enrolled in change.enrolled.items():
+            if building_id in self._enrolled:
+                self._dirty = True  # a function it leaves forgets its deadlines
+            self._enrolled[building_id] = enrolled
+            for name, running in self._functions.items():
+                if enrolled.takes_part_in(name):
+                    running.users.admit(building_id, enrolled.token)
+                else:
+                    running.users.withdraw(building_id)
 
     def enrolment(self) -> dict[str, Any]:
         """Who is enrolled in what (never the tokens)."""
