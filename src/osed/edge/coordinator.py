@@ -3,9 +3,9 @@ running in it, each with its user manager and channels.
 
 The EDC owns its asyncio work: one task that ticks every control cycle, one bus
 subscription per function's inbound channel, and, while enrolment changes wait for their
-commit, one task that stores them (``enrolment_queue``). Every call into a function's session happens
-under one lock, so a session sees one event at a time. A failing session is logged and its
-error kept in its status; it does not stop the EDC.
+commit, one task that stores them (``enrolment_queue``). Every call into a function's session
+happens under one lock, so a session sees one event at a time. A failing session is logged
+and its error kept in its status; it does not stop the EDC.
 """
 
 from __future__ import annotations
