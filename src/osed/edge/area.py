@@ -28,6 +28,14 @@ class AreaReports:
         )
         self._latest = at if self._latest is None else max(self._latest, at)
 
+    def forget(self, building_id: str) -> None:
+        """A building that left: its last report no longer counts."""
+        old = self._reports.pop(building_id, None)
+        self._building_kw.pop(building_id, None)
+        if old is not None:
+            for name in REPORT_FIELDS:
+                self._totals[name] -= float(old.get(name, 0.0))
+
     def resum(self) -> None:
         """Sum afresh, exactly, so per-report updates never drift (once per control cycle)."""
         for name in REPORT_FIELDS:

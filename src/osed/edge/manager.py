@@ -1,16 +1,16 @@
 """The EDC manager: creates, resumes and destroys EDGE DERMS Coordinators at run time.
 
 Each EDC's state is stored (``EdcStateStore``: SQLite or PostgreSQL) on every change of its
-structure (creation, enrolment, functions) and at every control cycle, so a restarted manager
-resumes every EDC where it was: its functions' sessions from their snapshots, its buildings
-with their hashed tokens.
+structure (creation, functions) and at every control cycle, and each enrolment on its own as
+it happens, so a restarted manager resumes every EDC where it was: its functions' sessions
+from their snapshots, its buildings with their hashed tokens.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -51,6 +51,7 @@ class EdcManager:
         ``function_names``: where grid functions come from (the ``osed.grid_functions`` entry
         points)."""
         self._store = store
+        self._keeper = _StoreKeeper(store)
         self._config = EdcConfig(
             bus=bus,
             clock=clock or SystemClock(),
@@ -69,9 +70,12 @@ class EdcManager:
 
     async def start(self) -> None:
         """Resume every stored EDC (one whose state cannot be read is logged and left)."""
-        for edc_id, raw in self._store.load_all().items():
+        for edc_id, stored in self._store.load_all().items():
             try:
-                edc = Coordinator.resumed(json.loads(raw), self._config, self._save)
+                enrolments = {b: json.loads(raw) for b, raw in stored.enrolments.items()}
+                edc = Coordinator.resumed(
+                    json.loads(stored.document), enrolments, self._config, self._keeper
+                )
             except (ValueError, KeyError, TypeError):
                 log.exception("EDC %s: its stored state cannot be read; not resumed", edc_id)
                 continue
@@ -119,14 +123,14 @@ class EdcManager:
             self._config,
             created_at=self._config.clock.now(),
             idempotency_key=idempotency_key,
-            save=self._save,
+            keeper=self._keeper,
         )
         self._edcs[edc_id] = edc  # before any await: a concurrent create sees it
         area = self.area_below(edc)
         if self._latest is not None and area is not None:
             edc.set_grid_state(self._latest.for_area(area))
         try:
-            self._save(edc)
+            self._keeper.save(edc)
             await edc.start()
         except BaseException:
             del self._edcs[edc_id]
@@ -204,6 +208,22 @@ class EdcManager:
                 log.exception("grid function %s cannot be loaded", name)
         return found
 
-    def _save(self, edc: Coordinator) -> None:
-        document = json.dumps(edc.to_document(), separators=(",", ":"), allow_nan=False)
-        self._store.put(edc.edc_id, document.encode())
+
+class _StoreKeeper:
+    """An EDC's state as JSON in the manager's store."""
+
+    def __init__(self, store: EdcStateStore) -> None:
+        self._store = store
+
+    def save(self, edc: Coordinator) -> None:
+        self._store.put(edc.edc_id, _json(edc.to_document()))
+
+    def enrolled(self, edc: Coordinator, enrolments: Mapping[str, Mapping[str, Any]]) -> None:
+        self._store.put_enrolments(edc.edc_id, [(b, _json(e)) for b, e in enrolments.items()])
+
+    def unenrolled(self, edc: Coordinator, building_id: str) -> None:
+        self._store.remove_enrolment(edc.edc_id, building_id)
+
+
+def _json(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()

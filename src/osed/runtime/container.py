@@ -231,7 +231,9 @@ def build_edc_store(settings: Settings) -> EdcStateStore:
     if settings.edc.backend == "sqlite":
         from osed.storage.edc_sqlite import SqliteEdcStateStore
 
-        return SqliteEdcStateStore(settings.edc.sqlite_path)
+        return SqliteEdcStateStore(
+            settings.edc.sqlite_path, synchronous=settings.edc.sqlite_synchronous
+        )
     if settings.storage.postgres_dsn is None:
         raise ConfigurationError("storage.postgres_dsn is required for the postgres EDC store")
     from osed.storage.postgres import PostgresEdcStateStore
@@ -273,8 +275,6 @@ class EdcManagerRunner:
             areas=edc_areas or areas,
             grid_state_max_age=timedelta(seconds=config.grid_state_max_age_s),
         )
-        app = create_app(self.manager, max_request_bytes=config.max_request_bytes)
-        self.api = EmbeddedApi(app, config.host, config.port, what="EDC manager API")
         self.follower: EstimateFollower | None = None
         follow_areas = edc_areas or areas
         if config.estimation_prefix and follow_areas is not None:
@@ -294,6 +294,10 @@ class EdcManagerRunner:
                 store=self.decisions,
                 feed_state=self.follower is None,
             )
+        app = create_app(
+            self.manager, max_request_bytes=config.max_request_bytes, decisions=self.decisions
+        )
+        self.api = EmbeddedApi(app, config.host, config.port, what="EDC manager API")
 
     async def start(self) -> None:
         await self.manager.start()

@@ -137,6 +137,9 @@ class EdcSettings(_Section):
     response_deadline_s: float = Field(60.0, gt=0, le=86400)
     backend: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path = Path("osed-edc.sqlite")
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    """FULL: every commit (an enrolment, a control cycle's state) survives a power loss;
+    NORMAL: a crash of the process only, for a commit without its fsync."""
     network: str | None = None
     """A network file (or ``pandapower:<name>``): an EDC's element must be one of its ids."""
     dead_letter_prefix: str = Field("dead-letter", pattern=r"^[^+#\x00]+$")

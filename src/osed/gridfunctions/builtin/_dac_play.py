@@ -15,7 +15,6 @@ from osed.gridfunctions.builtin._dac_warm import sample_duals
 from osed.optimizer.highs import pass_program
 from osed.optimizer.highs_instance import quiet_highs
 
-
 CHECK_EVERY = 5
 """Rounds between two best-response checks that found a building off its optimum."""
 
