@@ -381,6 +381,7 @@ class Coordinator:
             **self._grid_state,
             **self._reports.totals,
             "building_kw": self._reports.building_kw,
+            "building_reported_at": self._reports.reported_at,
         }
         state = AreaState(values, lambda: users.responses(now))
         return AreaView(self.edc_id, now, users.buildings, state)
