@@ -132,7 +132,7 @@ def test_bad_document_names_every_problem_at_its_path() -> None:
         ("$.buildings[0].min_kw", "above_max"),
         ("$.buildings[1].colour", "unknown_field"),
         ("$.buildings[1].id", "duplicate"),
-        ("$.buildings[2].id", "not_a_string"),
+        ("$.buildings[2].id", "missing"),
         ("$.buildings[2].max_kw", "missing"),
     }
     with pytest.raises(ValidationError) as caught:

@@ -122,22 +122,38 @@ class FieldReader:
         return value
 
     def string(self, parent: Mapping[str, Any], key: str, path: str) -> str:
-        raw = parent.get(key)
+        if key not in parent:
+            self.problems.add(f"{path}.{key}", "missing", "required")
+            return ""
+        raw = parent[key]
         if not isinstance(raw, str) or not raw:
             self.problems.add(f"{path}.{key}", "not_a_string", "must be a non-empty string")
             return ""
         return raw
 
     def items(
-        self, parent: Mapping[str, Any], key: str, path: str, *, min_length: int = 1
+        self,
+        parent: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        min_length: int = 1,
+        max_length: int | None = None,
     ) -> list[Any]:
+        """The list at ``key``; one over ``max_length`` is not read item by item (nothing)."""
         where = f"{path}.{key}"
-        raw = parent.get(key)
+        if key not in parent:
+            self.problems.add(where, "missing", "required")
+            return []
+        raw = parent[key]
         if not isinstance(raw, Sequence) or isinstance(raw, str):
             self.problems.add(where, "not_a_list", "must be a list")
             return []
         if len(raw) < min_length:
             self.problems.add(where, "too_short", f"needs at least {min_length} item(s)")
+        if max_length is not None and len(raw) > max_length:
+            self.problems.add(where, "too_long", f"has {len(raw)} items, at most {max_length}")
+            return []
         return list(raw)
 
     def series(
@@ -145,18 +161,20 @@ class FieldReader:
         parent: Mapping[str, Any],
         key: str,
         path: str,
-        length: int,
+        length: int | None,
         *,
         minimum: float | None = None,
         maximum: float | None = None,
+        constant: bool = True,
     ) -> list[float]:
-        """A list of ``length`` numbers; a single number stands for a constant series."""
+        """A list of ``length`` numbers (``length`` None: any); with ``constant``, a single
+        number stands for a constant series. Items that are not numbers read as NaN."""
         where = f"{path}.{key}"
         raw = parent.get(key)
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            return [self.value(raw, where, minimum=minimum, maximum=maximum)] * length
+        if constant and isinstance(raw, int | float) and not isinstance(raw, bool):
+            return [self.value(raw, where, minimum=minimum, maximum=maximum)] * (length or 1)
         items = self.items(parent, key, path)
-        if items and len(items) != length:
+        if items and length is not None and len(items) != length:
             self.problems.add(where, "wrong_length", f"has {len(items)} values, needs {length}")
         return [
             self.value(item, f"{where}[{index}]", minimum=minimum, maximum=maximum)
