@@ -144,7 +144,7 @@ class Settings:
         self.vv_response_s = float(parameters["vv_response"])
         self.vw_response_s = float(parameters["vw_response"])
         self.deadband_pct = float(parameters["deadband_pct"])
-        self.priority = str(parameters["priority"])
+        self.priority = str(parameters.get("priority", REACTIVE))  # stored before it existed
 
     def targets(self, voltages: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], ...]:
         """Q in % of nameplate VA and the P limit in % of rated power at each voltage."""
