@@ -450,6 +450,7 @@ class Coordinator:
             **self._grid_state,
             **self._reports.totals,
             "building_kw": self._reports.building_kw,
+            "building_reported_at": self._reports.reported_at,
         }
         if self._grid_state:
             values |= freshness(self._grid_state_at, now, self._config.grid_state_max_age)
