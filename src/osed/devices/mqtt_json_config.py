@@ -245,31 +245,46 @@ def _ack(raw: Any, problems: Problems) -> AckMapping | None:
     return AckMapping(id_path or (), ok_path, detail_path)
 
 
-def _types(raw: Any, problems: Problems) -> dict[str, Mapping[str, Any] | None]:
+@dataclass(frozen=True, slots=True)
+class _Behaviour:
+    """What a device of a type measures and takes, read once for all devices of the type."""
+
+    kind: DeviceKind
+    readings: tuple[Reading, ...]
+    commands: dict[Action, tuple[CommandMapping, Range | None]]
+    topics: dict[str, str]
+
+
+def _behaviour(spec: Mapping[str, Any], where: str, problems: Problems) -> _Behaviour | None:
+    before = len(problems)
+    kind = _kind(spec, where, problems)
+    readings = _readings(spec.get("quantities", {}), f"{where}.quantities", problems)
+    commands = _commands(spec.get("actions", {}), f"{where}.actions", problems)
+    topics = _topics(spec.get("topics", {}), f"{where}.topics", problems, required=False)
+    if len(problems) != before or kind is None:
+        return None
+    return _Behaviour(kind, tuple(readings), commands, topics)
+
+
+def _types(raw: Any, problems: Problems) -> dict[str, _Behaviour | None]:
     """Each type by name; None for a type with problems (reported here, once)."""
     if not isinstance(raw, Mapping):
         problems.add("$.types", "not_object", "type name → kind, quantities, actions, topics")
         return {}
-    types: dict[str, Mapping[str, Any] | None] = {}
+    types: dict[str, _Behaviour | None] = {}
     for name, spec in raw.items():
         where = f"$.types.{name}"
         if not isinstance(spec, Mapping):
             problems.add(where, "not_object", "kind, quantities, actions, topics")
             continue
         _unknown(spec, _TYPE_FIELDS, where, problems)
-        before = len(problems)
-        _kind(spec, where, problems)
-        _readings(spec.get("quantities", {}), f"{where}.quantities", problems)
-        _commands(spec.get("actions", {}), f"{where}.actions", problems)
-        if "topics" in spec:
-            _topics(spec["topics"], f"{where}.topics", problems, required=False)
-        types[name] = spec if len(problems) == before else None
+        types[name] = _behaviour(spec, where, problems)
     return types
 
 
 def _devices(
     raw: Any,
-    types: dict[str, Mapping[str, Any] | None],
+    types: dict[str, _Behaviour | None],
     topics: dict[str, str],
     problems: Problems,
 ) -> list[MqttDevice]:
@@ -285,55 +300,62 @@ def _devices(
             continue
         _unknown(item, _DEVICE_FIELDS, where, problems)
         valid_id = _identifier(item.get("id"), f"{where}.id", seen, problems)
-        spec: Mapping[str, Any] = item
         type_name = item.get("type")
-        if type_name is not None:
-            if not isinstance(type_name, str) or type_name not in types:
-                message = f"not a type in $.types: {type_name!r}"
-                problems.add(f"{where}.type", "unknown_type", message)
-                continue
-            shared = types[type_name]
-            if shared is None:
-                continue  # its problems are reported at the type
-            spec = {**shared, **item}
-        device = _device(spec, where, topics, problems, valid_id=valid_id)
-        if device is not None:
+        if type_name is None:
+            behaviour = _behaviour(item, where, problems)
+        elif not isinstance(type_name, str) or type_name not in types:
+            message = f"not a type in $.types: {type_name!r}"
+            problems.add(f"{where}.type", "unknown_type", message)
+            continue
+        elif any(key in item for key in ("kind", "quantities", "actions")):
+            problems.add(
+                f"{where}.type",
+                "type_and_own",
+                "a device of a type takes kind, quantities and actions from it",
+            )
+            continue
+        else:
+            behaviour = types[type_name]
+            if behaviour is not None and "topics" in item:
+                own = _topics(item["topics"], f"{where}.topics", problems, required=False)
+                behaviour = _Behaviour(
+                    behaviour.kind,
+                    behaviour.readings,
+                    behaviour.commands,
+                    {**behaviour.topics, **own},
+                )
+        device = _device(item, behaviour, where, topics, problems)
+        if device is not None and valid_id:
             devices.append(device)
     return devices
 
 
 def _device(
-    spec: Mapping[str, Any],
+    item: Mapping[str, Any],
+    behaviour: _Behaviour | None,
     where: str,
     topics: dict[str, str],
     problems: Problems,
-    *,
-    valid_id: bool,
 ) -> MqttDevice | None:
     """The device, or None when it has problems (added to ``problems``)."""
-    before = len(problems)
-    ident = spec.get("id")
-    kind = _kind(spec, where, problems)
-    own = _topics(spec.get("topics", {}), f"{where}.topics", problems, required=False)
-    chosen = {**topics, **own}
-    for role in TOPIC_ROLES:
-        if role not in chosen:
-            problems.add(
-                f"{where}.topics.{role}", "missing", "no topic template here nor in $.topics"
-            )
-    readings = _readings(spec.get("quantities", {}), f"{where}.quantities", problems)
-    commands = _commands(spec.get("actions", {}), f"{where}.actions", problems)
-    name = spec.get("name", ident)
-    if "name" in spec and not isinstance(name, str):
+    if behaviour is None:
+        return None  # its problems are reported (at the device or its type)
+    chosen = {**topics, **behaviour.topics}
+    missing = [role for role in TOPIC_ROLES if role not in chosen]
+    for role in missing:
+        problems.add(f"{where}.topics.{role}", "missing", "no topic template here nor in $.topics")
+    ident = item.get("id")
+    name = item.get("name", ident)
+    if not isinstance(name, str):
         problems.add(f"{where}.name", "not_text", "a name")
-    if len(problems) != before or not valid_id or kind is None:
+    if missing or not isinstance(name, str) or not isinstance(ident, str):
         return None
-    assert isinstance(ident, str)
+    commands = behaviour.commands
     info = DeviceInfo(
         ident,
-        kind,
-        str(name),
-        frozenset(r.quantity for r in readings),
+        behaviour.kind,
+        name,
+        frozenset(r.quantity for r in behaviour.readings),
         frozenset(commands),
         {a: r for a, (_, r) in commands.items() if r is not None},
     )
@@ -342,7 +364,7 @@ def _device(
         chosen["measurements"].format(device=ident),
         chosen["command"].format(device=ident),
         chosen["ack"].format(device=ident),
-        tuple(readings),
+        behaviour.readings,
         {a: m for a, (m, _) in commands.items()},
     )
 

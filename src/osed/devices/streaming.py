@@ -46,8 +46,16 @@ UNITS: dict[Quantity, str] = {
 }
 
 
+PUBLISH_SLICE = 50
+"""Envelopes handed to the bus at a time."""
+
+
 def measurements_topic(building_id: str, device_id: str) -> str:
     return f"buildings/{building_id}/devices/{device_id}/measurements"
+
+
+def building_topic(building_id: str) -> str:
+    return f"buildings/{building_id}/devices/measurements"
 
 
 def liveness_topic(building_id: str) -> str:
@@ -71,7 +79,11 @@ class MeasurementStream:
         max_batch: int = 1000,
         max_delay_s: float = 1.0,
         liveness_every_s: float = 30.0,
+        per_building: bool = False,
     ) -> None:
+        """``per_building``: one envelope per flush for all devices of the building, on
+        :func:`building_topic`, instead of one per device (for buildings with thousands of
+        devices: the bus then carries one message where it would carry thousands)."""
         self._gateway = gateway
         self.building_id = building_id
         self.source = f"devices.{building_id}"
@@ -80,11 +92,13 @@ class MeasurementStream:
             Publisher(bus, self.source, outbox, clock=self._clock) if bus is not None else None
         )
         self._store = store
+        self._per_building = per_building
         self._max_batch = max_batch
         self._max_delay_s = max_delay_s
         self._liveness_every_s = liveness_every_s
         self._buffer: list[tuple[Measurement, datetime]] = []
         self._lock = asyncio.Lock()
+        self._full = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.published = 0
         """Envelopes of measurements published."""
@@ -95,9 +109,7 @@ class MeasurementStream:
         if self._publisher is not None:
             await self._publisher.start()
         self._gateway.on_measurements(self._take)
-        self._tasks = [
-            asyncio.create_task(self._every(self._max_delay_s, self.flush), name="stream-flush")
-        ]
+        self._tasks = [asyncio.create_task(self._flushing(), name="stream-flush")]
         if self._publisher is not None:
             self._tasks.append(
                 asyncio.create_task(
@@ -121,7 +133,7 @@ class MeasurementStream:
         received = self._clock.now()
         self._buffer.extend((m, received) for m in batch)
         if len(self._buffer) >= self._max_batch:
-            await self.flush()
+            self._full.set()  # flushed by its own task: the gateway's intake goes on meanwhile
 
     async def flush(self) -> None:
         """Publish and store what waits in the buffer."""
@@ -145,8 +157,13 @@ class MeasurementStream:
                 )
             if self._publisher is not None:
                 messages = self._messages([m for m, _ in batch])
-                await self._publisher.publish_many(messages, wait_for_broker=False)
-                self.published += len(messages)
+                for start in range(0, len(messages), PUBLISH_SLICE):
+                    # Slices, each sent as the next one is built: the gateway's messages get
+                    # their turn in the event loop between them.
+                    piece = messages[start : start + PUBLISH_SLICE]
+                    await self._publisher.publish_many(piece, wait_for_broker=False)
+                    self.published += len(piece)
+                    await asyncio.sleep(0)
 
     async def publish_liveness(self) -> None:
         if self._publisher is None:
@@ -176,16 +193,27 @@ class MeasurementStream:
                     "at": m.at.isoformat(),
                 }
             )
+        if self._per_building:
+            devices = [{"device": d, "measurements": items} for d, items in by_device.items()]
+            payload = {"building": self.building_id, "devices": devices}
+            return [(building_topic(self.building_id), _json(payload))]
         return [
             (
                 measurements_topic(self.building_id, device),
-                json.dumps(
-                    {"building": self.building_id, "device": device, "measurements": items},
-                    separators=(",", ":"),
-                ).encode(),
+                _json({"building": self.building_id, "device": device, "measurements": items}),
             )
             for device, items in by_device.items()
         ]
+
+    async def _flushing(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), self._max_delay_s)
+            self._full.clear()
+            try:
+                await self.flush()
+            except Exception:  # storage or broker trouble must not end the stream
+                log.exception("device measurements of %s could not be flushed", self.building_id)
 
     async def _every(self, seconds: float, action: Callable[[], Awaitable[None]]) -> None:
         while True:
@@ -194,3 +222,7 @@ class MeasurementStream:
                 await action()
             except Exception:  # storage or broker trouble must not end the stream
                 log.exception("device measurements of %s: %s failed", self.building_id, action)
+
+
+def _json(payload: object) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()

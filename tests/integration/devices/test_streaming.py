@@ -11,7 +11,12 @@ import pytest
 
 from osed.bus.mqtt import MqttBus
 from osed.devices.simulated import SimulatedDevice, SimulatedGateway
-from osed.devices.streaming import MeasurementStream, liveness_topic, series_id
+from osed.devices.streaming import (
+    MeasurementStream,
+    building_topic,
+    liveness_topic,
+    series_id,
+)
 from osed.domain.devices import DeviceKind, Quantity
 from osed.domain.envelope import Envelope
 from osed.domain.time import ManualClock
@@ -103,6 +108,43 @@ async def test_a_full_buffer_flushes_without_waiting_for_the_timer(tmp_path: Pat
     )
     await stream.start()
     await gateway.start()
-    assert stream.stored == 5
+    async with asyncio.timeout(30):
+        while stream.stored < 5:
+            await asyncio.sleep(0.01)
     await stream.close()
     store.close()
+
+
+async def test_per_building_one_envelope_carries_every_device_of_a_flush(
+    mosquitto: Broker,
+) -> None:
+    clock = ManualClock(T0)
+    gateway = SimulatedGateway(DEVICES, step_h=0.25, start=T0, noise={})
+    publishing = MqttBus(mosquitto.host, mosquitto.port, client_id="pb-pub", clock=clock)
+    listening = MqttBus(mosquitto.host, mosquitto.port, client_id="pb-sub", clock=clock)
+    await publishing.start()
+    await listening.start()
+    got: list[Envelope] = []
+
+    async def collect(envelope: Envelope) -> None:
+        got.append(envelope)
+
+    await listening.subscribe(building_topic("house-8"), collect)
+    stream = MeasurementStream(
+        gateway, building_id="house-8", bus=publishing, max_delay_s=3600.0, per_building=True
+    )
+    await stream.start()
+    await gateway.start()
+    await gateway.advance(1)
+    await stream.flush()
+    async with asyncio.timeout(30):
+        while not got:
+            await asyncio.sleep(0.01)
+    payload = json.loads(got[0].payload)
+    assert len(got) == 1
+    assert {d["device"] for d in payload["devices"]} == {"roof", "tank", "meter"}
+    tank = next(d for d in payload["devices"] if d["device"] == "tank")
+    assert len(tank["measurements"]) == 2 * 3  # two steps of power, energy, on
+    await stream.close()
+    await listening.stop()
+    await publishing.stop()
