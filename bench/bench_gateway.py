@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing
 import os
@@ -123,6 +124,20 @@ class Latencies:
                     self.messages += 1
 
 
+class GcPauses:
+    """Garbage collector pauses of the gateway process (a long one stalls every message)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._started)
+
+
 async def loop_lag(lags: list[float]) -> None:
     """How late a 10 ms sleep wakes up: the time the event loop was busy with other work."""
     loop = asyncio.get_running_loop()
@@ -160,6 +175,8 @@ async def run(args: argparse.Namespace, broker: Broker, folder: Path) -> dict[st
     started = time.perf_counter()
     await gateway.start()
     start_s = time.perf_counter() - started
+    if args.gc_freeze:
+        gc.freeze()  # start-up objects (10,000 device descriptions) leave the collector's scans
 
     receive, send = multiprocessing.Pipe(duplex=False)
     total_s = args.period + args.seconds
@@ -172,6 +189,8 @@ async def run(args: argparse.Namespace, broker: Broker, folder: Path) -> dict[st
     assert broker.process is not None
     latencies.recording = True
     lags: list[float] = []
+    pauses = GcPauses()
+    gc.callbacks.append(pauses)
     watching = asyncio.create_task(loop_lag(lags))
     wall0, cpu0, broker0 = time.perf_counter(), cpu_s(), proc_cpu_s(broker.process.pid)
     messages0 = gateway.stats["messages"]
@@ -182,6 +201,7 @@ async def run(args: argparse.Namespace, broker: Broker, folder: Path) -> dict[st
     messages = gateway.stats["messages"] - messages0
     latencies.recording = False
     watching.cancel()
+    gc.callbacks.remove(pauses)
     sent = await asyncio.to_thread(receive.recv)
     devices.join()
     deadline = time.monotonic() + 30
@@ -211,6 +231,11 @@ async def run(args: argparse.Namespace, broker: Broker, folder: Path) -> dict[st
             "p50": round(statistics.median(lags) * 1000, 2),
             "p99": round(sorted(lags)[int(0.99 * (len(lags) - 1))] * 1000, 2),
         },
+        "gc_pause_ms": {
+            "count": len(pauses.pauses),
+            "max": round(max(pauses.pauses, default=0.0) * 1000, 2),
+            "total": round(sum(pauses.pauses) * 1000, 1),
+        },
         "gateway_cpu_share": round(cpu / wall, 4),
         "broker_cpu_share": round(broker_cpu / wall, 4),
         "sent": sent,
@@ -219,6 +244,7 @@ async def run(args: argparse.Namespace, broker: Broker, folder: Path) -> dict[st
         "config_read_s": round(read_s, 3),
         "gateway_start_s": round(start_s, 3),
         "stream": args.stream,
+        "gc_freeze": args.gc_freeze,
         "stored_points": stream.stored if stream is not None else None,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
@@ -238,6 +264,9 @@ def main() -> None:
         choices=("none", "store", "bus", "both", "bus-per-building", "both-per-building"),
         default="none",
         help="also stream the measurements to SQLite time series, the bus, or both",
+    )
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() once the gateway has started"
     )
     args = parser.parse_args()
     with (

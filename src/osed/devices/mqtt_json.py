@@ -72,7 +72,7 @@ class MqttJsonGateway:
         self._sent_at: dict[str, float] = {}
         self._outstanding: dict[str, Command] = {}  # published, not confirmed yet
         self._last_seen: dict[str, datetime] = {}
-        self._connected = False
+        self._connection: MqttConnection | None = None
         self._connections = 0
         self._retry_task: asyncio.Task[None] | None = None
         self._resends: set[asyncio.Task[None]] = set()
@@ -126,7 +126,7 @@ class MqttJsonGateway:
         states = []
         for device_id in self._infos:
             seen = self._last_seen.get(device_id)
-            online = self._connected and seen is not None and (now - seen).total_seconds() <= window
+            online = self._up() and seen is not None and (now - seen).total_seconds() <= window
             states.append(Liveness(device_id, online, seen))
         return states
 
@@ -139,7 +139,7 @@ class MqttJsonGateway:
                 await task
         self._retry_task = None
         await self._link.stop()
-        self._connected = False
+        self._connection = None
 
     def pending(self) -> list[Command]:
         return self._pending.pending()
@@ -183,16 +183,20 @@ class MqttJsonGateway:
         every = self._config.retry_s
         while True:
             await asyncio.sleep(every / 2)
-            if self._connected:
+            if self._up():
                 await self._resend(only_older_than=every)
 
     # -- the link ---------------------------------------------------------------------------
+
+    def _up(self) -> bool:
+        connection = self._connection
+        return connection is not None and not connection.closed.done()
 
     async def _on_connect(self, connection: MqttConnection) -> None:
         for pattern in self._patterns:
             await connection.subscribe(pattern, qos=self._config.qos)
         self._connections += 1
-        self._connected = True
+        self._connection = connection
         if self._connections > 1:
             # Published through the link once it is up (after this hook returns).
             task = asyncio.create_task(self._resend(), name="mqtt-json-resend")

@@ -24,7 +24,7 @@ from osed.devices.simulated import SimulatedDevice, SimulatedGateway
 from osed.domain.devices import DeviceKind, Quantity
 from osed.domain.errors import Problem, ValidationError
 from osed.domain.problems import Problems
-from osed.gridfunctions.builtin._dac_document import read_document
+from osed.gridfunctions.builtin._dac_document import Building, read_document
 
 PROFILE_KINDS = ("pv", "load")
 BASE_LOAD_ID = "base"
@@ -105,6 +105,15 @@ def read_simulation(document: Any) -> Simulation:
     return Simulation(building_id, n, step_h, start, seed, noise, tuple(ordered))
 
 
+def devices_of(building: Building) -> list[SimulatedDevice]:
+    """A building as the DAC game and the MPC read it, as simulated devices: its devices, and
+    its ``base_kw`` as the load named ``base``."""
+    devices = [SimulatedDevice(d.id, DeviceKind(d.kind), dict(d.values)) for d in building.devices]
+    base = [float(x) for x in building.base_kw]
+    devices.append(SimulatedDevice(BASE_LOAD_ID, DeviceKind.LOAD, {"profile_kw": base}))
+    return devices
+
+
 def _dac_devices(
     document: Mapping[str, Any],
     building: Mapping[str, Any],
@@ -135,8 +144,7 @@ def _dac_devices(
             problems.add(_our_path(p.path, dac_index), p.code, p.message)
         return None
     (read,) = problem.buildings
-    devices = tuple(SimulatedDevice(d.id, DeviceKind(d.kind), dict(d.values)) for d in read.devices)
-    return read.id, problem.step_h, devices
+    return read.id, problem.step_h, tuple(devices_of(read)[:-1])
 
 
 def _our_path(path: str, dac_index: list[int]) -> str:

@@ -80,16 +80,20 @@ class MeasurementStream:
         max_delay_s: float = 1.0,
         liveness_every_s: float = 30.0,
         per_building: bool = False,
+        keep_at_most: int = 20_000,
     ) -> None:
         """``per_building``: one envelope per flush for all devices of the building, on
         :func:`building_topic`, instead of one per device (for buildings with thousands of
-        devices: the bus then carries one message where it would carry thousands)."""
+        devices: the bus then carries one message where it would carry thousands).
+        ``keep_at_most``: envelopes the publisher keeps for replays (the oldest go first)."""
         self._gateway = gateway
         self.building_id = building_id
         self.source = f"devices.{building_id}"
         self._clock = clock if clock is not None else SystemClock()
         self._publisher = (
-            Publisher(bus, self.source, outbox, clock=self._clock) if bus is not None else None
+            Publisher(bus, self.source, outbox, clock=self._clock, keep_at_most=keep_at_most)
+            if bus is not None
+            else None
         )
         self._store = store
         self._per_building = per_building

@@ -131,6 +131,9 @@ async def test_a_broker_restart_with_setpoints_pending_applies_each_once_and_mea
     first = await gateway.send(setpoint("before", "bat-0", 1.0), timeout_s=TIMEOUT)
     assert first.outcome is Outcome.APPLIED
     mosquitto.kill()
+    async with asyncio.timeout(TIMEOUT):
+        while any(s.online for s in gateway.liveness()):
+            await asyncio.sleep(0.01)  # the link is down: no device counts as online
     waiting = [
         await gateway.send(setpoint(f"during-{k}", f"bat-{k}", 0.5 + k), timeout_s=0.2)
         for k in range(3)
@@ -147,6 +150,7 @@ async def test_a_broker_restart_with_setpoints_pending_applies_each_once_and_mea
         result = await gateway.send(setpoint(f"during-{k}", f"bat-{k}", 0.5 + k))
         assert result.outcome is Outcome.APPLIED
     assert devices[0].applications["before"] == 1
+    assert all(s.online for s in gateway.liveness())
     seen = len(collected.items)
     await devices[2].publish_state()
     await collected.wait(seen + 2)  # subscribed again after the restart

@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from osed.devices.simulated import METER_ID
-from osed.devices.simulated_document import read_simulation
-from osed.domain.devices import Action, Command, Measurement, Outcome, Quantity
+from osed.devices.configured import configured_gateway
+from osed.devices.simulated import METER_ID, SimulatedGateway
+from osed.devices.simulated_document import devices_of, read_simulation
+from osed.domain.devices import Action, Command, DeviceKind, Measurement, Outcome, Quantity
 from osed.domain.errors import ValidationError
+from osed.gridfunctions.builtin._dac_document import read_document
 
 N = 4
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -192,3 +194,37 @@ async def test_in_real_time_the_devices_step_by_themselves() -> None:
             await asyncio.sleep(0.01)
     await gateway.close()
     assert len(batches.batches) >= 4
+
+
+def test_a_dac_building_runs_as_simulated_devices_with_its_base_load() -> None:
+    dac = read_document(
+        {
+            "steps": N,
+            "step_h": 0.25,
+            "prices": [0.2] * N,
+            "buildings": [
+                {
+                    "id": "b",
+                    "base_kw": [0.5, 0.6, 0.7, 0.8],
+                    "devices": [document()["building"]["devices"][0]],
+                }
+            ],
+        }
+    )
+    devices = devices_of(dac.buildings[0])
+    assert [(d.id, d.kind) for d in devices] == [
+        ("zone", DeviceKind.HEATING),
+        ("base", DeviceKind.LOAD),
+    ]
+    assert devices[1].fields["profile_kw"] == [0.5, 0.6, 0.7, 0.8]
+
+
+def test_a_configuration_names_its_adapter_and_every_problem_of_both_parts() -> None:
+    gateway = configured_gateway({"adapter": "simulated", "realtime": False, **document()})
+    assert isinstance(gateway, SimulatedGateway)
+    with pytest.raises(ValidationError) as caught:
+        configured_gateway({"adapter": "simulated", "speedup": 0, **document(seed=-1)})
+    assert {p.path for p in caught.value.problems} == {"$.speedup", "$.seed"}
+    with pytest.raises(ValidationError) as caught:
+        configured_gateway({"adapter": "zigbee"})
+    assert [p.path for p in caught.value.problems] == ["$.adapter"]
