@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from osed.buildings.physics import (
     Array,
@@ -85,15 +86,17 @@ class SimulatedDevice:
 
 @dataclass
 class _Kind:
-    """The devices of one kind: their ids, physics and state arrays."""
+    """The devices of one kind: their ids, state and controls, one array element each."""
 
     ids: list[str]
     state: Array
-    power: Array = field(default_factory=lambda: np.zeros(0))
-    asked: Array = field(default_factory=lambda: np.zeros(0))
-    limit: Array = field(default_factory=lambda: np.zeros(0))
-    setpoint: Array = field(default_factory=lambda: np.zeros(0))
-    by_setpoint: Array = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    power: Array = field(init=False)
+    asked: Array = field(init=False)
+    """The power asked for (a battery's or heat pump's setpoint, an EV's rate, a tank's on)."""
+    limit: Array = field(init=False)
+    setpoint: Array = field(init=False)
+    by_setpoint: NDArray[np.bool_] = field(init=False)
+    """A heating zone runs its thermostat (else its power setpoint)."""
 
     def __post_init__(self) -> None:
         n = len(self.ids)
