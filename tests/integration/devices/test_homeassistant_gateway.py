@@ -59,7 +59,14 @@ async def test_devices_are_discovered_with_kinds_capabilities_and_ranges(
     assert battery.ranges == {Action.SET_POWER_KW: Range(-5.0, 5.0)}
     assert battery.quantities == {Quantity.SOC}
 
-    # Unmapped: a power sensor is a load of its own; a bare temperature sensor is no device.
+    # Unmapped: the demo's water heater (its °F shown in the system's °C) is a device of its
+    # own, so is a power sensor (a load); a bare temperature sensor is no device.
+    boiler = devices["water_heater.demo_water_heater"]
+    assert boiler.kind is DeviceKind.WATER_HEATER
+    assert boiler.actions == {Action.SET_SETPOINT_C, Action.TURN_ON, Action.TURN_OFF}
+    assert boiler.ranges[Action.SET_SETPOINT_C].minimum == pytest.approx(43.3)
+    assert boiler.ranges[Action.SET_SETPOINT_C].maximum == pytest.approx(60.0)
+    assert devices["switch.ac"].kind is DeviceKind.SWITCH
     house = devices["sensor.house_power"]
     assert house.kind is DeviceKind.LOAD
     assert house.quantities == {Quantity.POWER_KW}
@@ -113,6 +120,16 @@ async def test_setpoints_and_switching_are_applied_and_confirmed_by_state(
         switched = await gateway.send(command("ev-1", action))
         assert switched.outcome is Outcome.APPLIED
         assert home_assistant.state("input_boolean.ev_charger")["state"] == shown
+
+    # The demo water heater keeps °F: 55 °C goes out as 131 °F and comes back as 55 °C.
+    boiler = "water_heater.demo_water_heater"
+    assert (await gateway.send(command(boiler, Action.SET_SETPOINT_C, 55.0))).outcome is (
+        Outcome.APPLIED
+    )
+    assert home_assistant.state(boiler)["attributes"]["temperature"] == 55
+    for action, shown in ((Action.TURN_OFF, "off"), (Action.TURN_ON, "eco")):
+        assert (await gateway.send(command(boiler, action))).outcome is Outcome.APPLIED
+        assert home_assistant.state(boiler)["state"] == shown
 
 
 async def test_a_command_id_is_applied_once_however_often_it_is_sent(
