@@ -348,14 +348,32 @@ def remove(server: HomeAssistant) -> None:
         shutil.rmtree(server.folder, ignore_errors=True)
 
 
+@dataclass
+class _Shared:
+    server: HomeAssistant | None = None
+    users: int = 0
+
+
+_SHARED = _Shared()
+
+
 @pytest.fixture(scope="session")
 def home_assistant() -> Iterator[HomeAssistant]:
-    """One Home Assistant for the whole session (it takes about 30 s to start)."""
+    """One Home Assistant for the whole session (it takes about 20 s to start), also when
+    several test folders import this fixture (each import is a fixture of its own)."""
+    if _SHARED.server is None:
+        try:
+            _SHARED.server = start_home_assistant()
+        except HomeAssistantError as error:
+            pytest.fail(str(error), pytrace=False)
+    server = _SHARED.server
+    _SHARED.users += 1
     try:
-        server = start_home_assistant()
-    except HomeAssistantError as error:
-        pytest.fail(str(error), pytrace=False)
-    try:
+        if server.process is None or server.process.poll() is not None:
+            server.start()  # a test stopped it and failed before starting it again
         yield server
     finally:
-        remove(server)
+        _SHARED.users -= 1
+        if _SHARED.users == 0:
+            remove(server)
+            _SHARED.server = None

@@ -160,7 +160,7 @@ async def test_impossible_commands_are_rejected_with_the_reason(
     calls = counter(home_assistant, "setpoint_calls")
     too_hot = await gateway.send(command("heating-1", Action.SET_SETPOINT_C, 40.0))
     assert too_hot.outcome is Outcome.REJECTED
-    assert "outside 12.0..26.0" in too_hot.detail
+    assert "out of range for set_setpoint_c of heating-1 (12..26)" in too_hot.detail
     unknown = await gateway.send(command("nobody", Action.TURN_ON))
     assert unknown.outcome is Outcome.REJECTED
     assert "no device 'nobody'" in unknown.detail

@@ -214,4 +214,4 @@ def test_commands_a_device_cannot_take_are_explained() -> None:
     assert problem is not None
     assert "does not offer set_power_kw" in problem
     problem = heating.command_problem(command("x", Action.SET_SETPOINT_C, 30.0))
-    assert problem == "30.0 is outside 12.0..26.0 for set_setpoint_c of climate.living_room"
+    assert problem == "30 is out of range for set_setpoint_c of climate.living_room (12..26)"

@@ -215,9 +215,10 @@ class DeviceBinding:
             offered = sorted(self.controls) or "none"
             return f"{self.device_id} does not offer {command.action} (it offers {offered})"
         if control.range is not None and command.value not in control.range:
+            low, high = control.range.minimum, control.range.maximum
             return (
-                f"{command.value} is outside {control.range.minimum}..{control.range.maximum} "
-                f"for {command.action} of {self.device_id}"
+                f"{command.value:g} is out of range for {command.action} of {self.device_id} "
+                f"({low:g}..{high:g})"
             )
         return None
 
