@@ -4,6 +4,7 @@ commands confirmed by the entity's state, refusals, and a refused token."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from datetime import UTC, datetime
 from uuid import uuid4
@@ -215,3 +216,19 @@ async def test_a_mapping_naming_missing_entities_is_refused_with_paths(
         ("$.devices.pv-1.entities.sensor.roof_pv_power", "unknown_entity"),
         ("$.devices.heat-2.entities.sensor.house_power", "unreadable_entity"),
     }
+
+
+async def test_the_token_never_reaches_the_logs(
+    home_assistant: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    gateway = HomeAssistantGateway(parse_config(mapping(home_assistant)))
+    await gateway.start()
+    try:
+        await gateway.send(command("ev-1", Action.SET_POWER_LIMIT_KW, 2.2))
+    finally:
+        await gateway.close()
+    assert "connected to Home Assistant" in caplog.text
+    token = home_assistant.token
+    # Not even a shortened frame (websockets' debug log keeps a frame's head and tail).
+    assert not any(token[i : i + 12] in caplog.text for i in range(len(token) - 11))

@@ -13,6 +13,7 @@ from osed.devices.homeassistant.entities import discover
 from osed.domain.devices import Action, Command, DeviceKind, Quantity, Range
 
 AT = "2026-12-07T10:00:00.123456+00:00"
+NOW = datetime(2026, 12, 7, 11, tzinfo=UTC)
 
 
 def state(entity_id: str, value: str, **attributes: Any) -> dict[str, Any]:
@@ -89,7 +90,7 @@ def test_unmapped_entities_whose_domain_tells_the_kind_are_devices() -> None:
     assert math.isclose(boiler.ranges[Action.SET_SETPOINT_C].maximum, high)
     (water,) = [
         m
-        for m in found.devices["water_heater.boiler"].measurements(STATES[1])
+        for m in found.devices["water_heater.boiler"].measurements(STATES[1], now=NOW)
         if m.quantity is Quantity.TEMPERATURE_C
     ]
     assert math.isclose(water.value, 55.0)
@@ -125,27 +126,34 @@ def test_mapped_entities_make_one_device_in_osed_units() -> None:
     assert ev.quantities == {Quantity.CONNECTED, Quantity.ON}
     assert ev.actions == {Action.SET_POWER_LIMIT_KW, Action.TURN_ON, Action.TURN_OFF}
     assert ev.ranges == {Action.SET_POWER_LIMIT_KW: Range(0.0, 11.0)}
-    soc = found.devices["bat"].measurements(STATES[5])
+    soc = found.devices["bat"].measurements(STATES[5], now=NOW)
     assert [(m.quantity, m.value) for m in soc] == [(Quantity.SOC, pytest.approx(0.55))]
     assert soc[0].at == datetime(2026, 12, 7, 10, 0, 0, 123456, tzinfo=UTC)
-    outdoor = found.devices["heat"].measurements(STATES[4])
+    outdoor = found.devices["heat"].measurements(STATES[4], now=NOW)
     assert [(m.quantity, m.value) for m in outdoor] == [(Quantity.OUTDOOR_C, 18.2)]
-    indoor = {m.quantity: m.value for m in found.devices["heat"].measurements(THERMOSTAT)}
+    indoor = {m.quantity: m.value for m in found.devices["heat"].measurements(THERMOSTAT, now=NOW)}
     assert indoor == {Quantity.TEMPERATURE_C: 19.5, Quantity.SETPOINT_C: 20.0, Quantity.ON: 1.0}
 
 
 def test_a_power_sensor_in_watts_reads_in_kilowatts() -> None:
     found = discover(STATES, config())
-    (power,) = found.devices["sensor.house_power"].measurements(STATES[3])
+    (power,) = found.devices["sensor.house_power"].measurements(STATES[3], now=NOW)
     assert power.quantity is Quantity.POWER_KW
     assert math.isclose(power.value, 0.85)
+
+
+def test_a_state_without_an_update_time_is_measured_now() -> None:
+    found = discover(STATES, config())
+    bare = {"entity_id": "sensor.house_power", "state": "10", "attributes": STATES[3]["attributes"]}
+    (power,) = found.devices["sensor.house_power"].measurements(bare, now=NOW)
+    assert power.at == NOW
 
 
 def test_unknown_or_unavailable_states_give_no_measurement() -> None:
     found = discover(STATES, config())
     for value in ("unknown", "unavailable"):
         gone = state("sensor.house_power", value, unit_of_measurement="W", device_class="power")
-        assert found.devices["sensor.house_power"].measurements(gone) == []
+        assert found.devices["sensor.house_power"].measurements(gone, now=NOW) == []
 
 
 def test_mapping_problems_name_the_entity_path() -> None:

@@ -195,10 +195,11 @@ class DeviceBinding:
             ranges={a: c.range for a, c in self.controls.items() if c.range is not None},
         )
 
-    def measurements(self, state: State) -> list[Measurement]:
-        """What the entity's state says about this device (nothing for an unknown value)."""
+    def measurements(self, state: State, *, now: datetime) -> list[Measurement]:
+        """What the entity's state says about this device (nothing for an unknown value),
+        at the state's last update (``now`` if it has none)."""
         entity_id = state.get("entity_id")
-        at = updated_at(state)
+        at = updated_at(state, now)
         found: list[Measurement] = []
         for reading in self.readings:
             if reading.entity_id != entity_id:
@@ -288,7 +289,8 @@ def discover(
     return Discovery(devices, tuple(problems), tuple(skipped))
 
 
-def updated_at(state: State) -> datetime:
+def updated_at(state: State, now: datetime) -> datetime:
+    """When Home Assistant last updated the state, or ``now`` if it does not say."""
     raw = state.get("last_updated") or state.get("last_changed")
     if isinstance(raw, str):
         try:
@@ -297,7 +299,7 @@ def updated_at(state: State) -> datetime:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
             return parsed.astimezone(UTC)
-    return datetime.now(UTC)
+    return now
 
 
 Facets = tuple[list[Reading], dict[Action, Control]]

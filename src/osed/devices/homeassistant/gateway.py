@@ -242,7 +242,7 @@ class HomeAssistantGateway:
         self._states[entity_id] = state
         if state.get("state") in MISSING_STATES:
             return
-        at = updated_at(state)
+        at = updated_at(state, self._clock.now())
         for binding in self._by_entity.get(entity_id, ()):
             seen = self._last_seen.get(binding.device_id)
             if seen is None or at > seen:
@@ -250,7 +250,9 @@ class HomeAssistantGateway:
 
     def _measurements(self, state: State) -> list[Measurement]:
         return [
-            m for b in self._by_entity.get(state["entity_id"], ()) for m in b.measurements(state)
+            m
+            for binding in self._by_entity.get(state["entity_id"], ())
+            for m in binding.measurements(state, now=self._clock.now())
         ]
 
     def _emit(self, batch: list[Measurement]) -> None:

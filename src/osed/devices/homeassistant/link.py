@@ -31,6 +31,9 @@ from osed.devices.homeassistant.config import HomeAssistantConfig
 from osed.domain.errors import ConfigurationError, OsedError, UnavailableError
 
 log = logging.getLogger(__name__)
+frames_log = logging.getLogger(f"{__name__}.frames")
+# websockets logs every frame at DEBUG, the one with the access token too: never below INFO.
+frames_log.setLevel(logging.INFO)
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 """``get_states`` of a large installation is several megabytes."""
@@ -84,6 +87,7 @@ class WebSocketLink:
                 open_timeout=config.timeout_s,
                 max_size=MAX_MESSAGE_BYTES,
                 compression=None,
+                logger=frames_log,
             )
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as error:
             raise UnavailableError(
