@@ -38,6 +38,10 @@ async def test_restart_reconnects_resubscribes_and_resends_pending_commands_once
     assert (await gateway.send(limit, timeout_s=0.5)).outcome is Outcome.PENDING
     assert (await gateway.send(setpoint, timeout_s=0.5)).outcome is Outcome.PENDING
     assert (await gateway.send(before)).outcome is Outcome.APPLIED  # settled before: no call
+    # What the devices cannot take is known without Home Assistant: refused at once.
+    too_hot = Command("restart-too-hot", "heating-1", Action.SET_SETPOINT_C, 40.0, now)
+    refused = await asyncio.wait_for(gateway.send(too_hot, timeout_s=30), 1.0)
+    assert refused.outcome is Outcome.REJECTED
     assert not any(alive.online for alive in gateway.liveness())
 
     await asyncio.to_thread(home_assistant.start)

@@ -120,6 +120,12 @@ class HomeAssistantGateway:
         earlier = self._pending.admit(command)
         if earlier is not None:
             return earlier
+        problem = self._problem(command)
+        if problem is not None:  # known now, also while Home Assistant is away
+            self._settle(command, Outcome.REJECTED, problem)
+            settled = self._pending.admit(command)
+            assert settled is not None
+            return settled
         link = self._link
         connected = link is not None and not link.closed.is_set()
         if connected and self._sent_on.get(command.command_id) != self._generation:
@@ -274,15 +280,11 @@ class HomeAssistantGateway:
     def _deliver(self, command: Command, link: WebSocketLink) -> None:
         """Settle ``command`` if it cannot be applied or is in effect already, else call the
         service (in a task of its own: a sender that stops waiting leaves it running)."""
-        binding = self._devices.get(command.device_id)
-        if binding is None:
-            self._settle(command, Outcome.REJECTED, f"no device {command.device_id!r}")
-            return
-        problem = binding.command_problem(command)
-        if problem is not None:
+        problem = self._problem(command)
+        if problem is not None:  # the devices may have changed since it was sent
             self._settle(command, Outcome.REJECTED, problem)
             return
-        control = binding.controls[command.action]
+        control = self._devices[command.device_id].controls[command.action]
         state = self._states.get(control.entity_id)
         if state is not None and control.confirmed(state, command.value, strict=True):
             self._settle(command, Outcome.APPLIED, "in effect already")
@@ -291,6 +293,12 @@ class HomeAssistantGateway:
         task = asyncio.create_task(self._call(command, link), name=f"ha-{command.command_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _problem(self, command: Command) -> str | None:
+        binding = self._devices.get(command.device_id)
+        if binding is None:
+            return f"no device {command.device_id!r}"
+        return binding.command_problem(command)
 
     async def _call(self, command: Command, link: WebSocketLink) -> None:
         control = self._devices[command.device_id].controls[command.action]
