@@ -218,6 +218,8 @@ class HomeAssistantGateway:
                     log.error("%s", error)
                 except (UnavailableError, ServiceError, OSError, TimeoutError) as error:
                     log.info("Home Assistant not back yet (attempt %d): %s", attempt, error)
+                except Exception:  # whatever it was, the next attempt may succeed
+                    log.exception("reconnecting to Home Assistant at %s failed", self._config.url)
                 else:
                     for problem in found.problems:
                         log.warning("Home Assistant mapping: %s", problem)
@@ -309,6 +311,9 @@ class HomeAssistantGateway:
             return
         except (LinkClosedError, TimeoutError):
             return  # still pending: the next connection resends it
+        except Exception:
+            log.exception("calling %s for %s failed", control.service, command.command_id)
+            return  # still pending, as above
         state = self._states.get(control.entity_id)
         if state is not None and control.confirmed(state, command.value):
             self._settle(command, Outcome.APPLIED)
