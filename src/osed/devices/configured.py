@@ -3,12 +3,13 @@ that adapter's own document (checked whole, problems with their paths in this do
 
     {"adapter": "simulated", "realtime": true, "speedup": 1.0, ...the simulated building}
     {"adapter": "mqtt_json", ...the MQTT JSON devices configuration}
+    {"adapter": "homeassistant", ...the Home Assistant configuration}
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from osed.devices.mqtt_json import MqttJsonGateway
 from osed.devices.mqtt_json_config import read_config
@@ -17,12 +18,15 @@ from osed.devices.simulated_document import read_simulation
 from osed.domain.errors import Problem, ValidationError
 from osed.domain.time import Clock
 
-ADAPTERS = ("simulated", "mqtt_json")
+if TYPE_CHECKING:
+    from osed.devices.homeassistant import HomeAssistantGateway
+
+ADAPTERS = ("simulated", "mqtt_json", "homeassistant")
 
 
 def configured_gateway(
     document: Any, *, clock: Clock | None = None
-) -> SimulatedGateway | MqttJsonGateway:
+) -> SimulatedGateway | MqttJsonGateway | HomeAssistantGateway:
     """The gateway ``document`` describes (not started)."""
     if not isinstance(document, Mapping) or document.get("adapter") not in ADAPTERS:
         raise ValidationError(
@@ -32,6 +36,13 @@ def configured_gateway(
     rest = {k: v for k, v in document.items() if k != "adapter"}
     if document["adapter"] == "mqtt_json":
         return MqttJsonGateway(read_config(rest), clock=clock)
+    if document["adapter"] == "homeassistant":
+        from osed.devices.homeassistant import (  # noqa: PLC0415 - optional extra
+            HomeAssistantGateway,
+            parse_config,
+        )
+
+        return HomeAssistantGateway(parse_config(rest))
     options = {k: rest.pop(k) for k in ("realtime", "speedup") if k in rest}
     problems = []
     realtime = options.get("realtime", False)
