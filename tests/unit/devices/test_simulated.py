@@ -228,3 +228,11 @@ def test_a_configuration_names_its_adapter_and_every_problem_of_both_parts() -> 
     with pytest.raises(ValidationError) as caught:
         configured_gateway({"adapter": "zigbee"})
     assert [p.path for p in caught.value.problems] == ["$.adapter"]
+
+
+def test_a_home_assistant_configuration_is_read_by_its_adapter() -> None:
+    with pytest.raises(ValidationError) as caught:
+        configured_gateway({"adapter": "homeassistant", "url": 5})
+    paths = {p.path for p in caught.value.problems}
+    assert "$.url" in paths
+    assert "$.token" in paths
