@@ -10,69 +10,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from osed.buildings.devices_schema import DEVICE_FIELDS as _DEVICE_FIELDS
+from osed.buildings.devices_schema import DEVICE_KINDS, Array, Building, Device
 from osed.domain.problems import Problems
 
-Array = NDArray[np.float64]
+__all__ = ["DEVICE_KINDS", "Array", "Building", "DacProblem", "Device", "read_document"]
 
 MAX_STEPS = 10_000
-DEVICE_KINDS = ("battery", "ev", "heating", "water_heater")
-
-# Each kind's fields: name -> "number", "series" (N values) or "step" (an integer step index).
-_DEVICE_FIELDS: dict[str, dict[str, str]] = {
-    "battery": {
-        "capacity_kwh": "number",
-        "soc_init": "number",
-        "soc_min": "number",
-        "soc_max": "number",
-        "soc_final_min": "number?",
-        "charge_max_kw": "number",
-        "discharge_max_kw": "number",
-        "charge_efficiency": "number",
-        "discharge_efficiency": "number",
-    },
-    "ev": {
-        "arrival_step": "step",
-        "departure_step": "step",
-        "energy_kwh": "number",
-        "charge_max_kw": "number",
-    },
-    "heating": {
-        "capacitance_kwh_per_k": "number",
-        "resistance_k_per_kw": "number",
-        "cop": "number",
-        "power_max_kw": "number",
-        "temp_init_c": "number",
-        "outdoor_c": "series",
-        "comfort_min_c": "series",
-        "comfort_max_c": "series",
-    },
-    "water_heater": {
-        "energy_max_kwh": "number",
-        "energy_min_kwh": "number",
-        "energy_init_kwh": "number",
-        "power_max_kw": "number",
-        "draw_kw": "series",
-        "loss_kw": "number",
-    },
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    id: str
-    kind: str
-    values: dict[str, Any]
-    """The kind's fields: floats, step indices (int) and series (arrays of N)."""
-
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name]
-
-
-@dataclass(frozen=True, slots=True)
-class Building:
-    id: str
-    base_kw: Array
-    devices: tuple[Device, ...]
 
 
 @dataclass(frozen=True, slots=True)
