@@ -47,7 +47,7 @@ class GridRequests:
     reduction_kw: Array | None = None
     """(N,) XOR commitment: net at most baseline − reduction."""
     baseline_kw: Array | None = None
-    """(N,) the baseline the reduction is measured against."""
+    """(N,) the baseline the reduction is measured against (inf: no commitment that step)."""
     comfort_offset_c: dict[str, Array] | None = None
     """DLC: per heating zone id, (N,) shift of its comfort band (°C)."""
 
