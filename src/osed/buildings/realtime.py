@@ -20,6 +20,8 @@ from osed.buildings.devices_schema import Building, Device
 
 ORDER = ("battery", "water_heater", "ev", "heating")
 """Who gives up power first when the import is above the limit."""
+_KW = 1e-9
+"""Rounding below which the import is not above the limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,8 @@ def control(
                 excess -= give
                 reduced.append(device.id)
     expected = rest + sum(setpoints.values())
-    return Control(setpoints, expected, max(0.0, expected - limit_kw), tuple(reduced))
+    shortfall = expected - limit_kw
+    return Control(setpoints, expected, shortfall if shortfall > _KW else 0.0, tuple(reduced))
 
 
 def power_range(
@@ -131,8 +134,8 @@ def power_range(
 def _within(low: float, high: float, maximum: float) -> Range:
     """[low, high] cut to [0, maximum]; when the band cannot be reached in one cycle, the
     power that comes closest (full power when too cold, none when too warm)."""
-    floor = min(max(low, 0.0), maximum)
-    return Range(floor, max(min(high, maximum), floor))
+    floor = min(max(float(low), 0.0), maximum)
+    return Range(floor, max(min(float(high), maximum), floor))
 
 
 def _clamp(value: float, allowed: Range) -> float:
