@@ -112,7 +112,7 @@ def _add_device(
         lower[-1] = max(lower[-1], d["soc_final_min"] * e)
         energy = program.add_columns(n, lower=lower, upper=d["soc_max"] * e)
         rhs = np.zeros(n)
-        rhs[0] = d["soc_init"] * e
+        rhs[0] = initial_rhs(d, h)
         rows = _add_recursion(program, energy, rhs, keep=1.0)
         program.add_entries(rows, charge, -h * d["charge_efficiency"])
         program.add_entries(rows, discharge, h / d["discharge_efficiency"])
@@ -121,7 +121,7 @@ def _add_device(
         upper = np.zeros(n)
         upper[d["arrival_step"] : d["departure_step"]] = d["charge_max_kw"]
         power = program.add_columns(n, upper=upper)
-        row = program.add_rows(1, lower=d["energy_kwh"], upper=d["energy_kwh"])
+        row = program.add_rows(1, lower=initial_rhs(d, h), upper=initial_rhs(d, h))
         program.add_entries(np.repeat(row, n), power, h)
         return DeviceColumns(i, d, power, rows=row)
     if d.kind == "heating":
@@ -129,16 +129,15 @@ def _add_device(
         power = program.add_columns(n, upper=d["power_max_kw"])
         temperature = program.add_columns(n, lower=d["comfort_min_c"], upper=d["comfort_max_c"])
         rhs = h / (r * c) * d["outdoor_c"]
-        keep = 1.0 - h / (r * c)
-        rhs[0] += keep * d["temp_init_c"]
-        rows = _add_recursion(program, temperature, rhs, keep=keep)
+        rhs[0] = initial_rhs(d, h)
+        rows = _add_recursion(program, temperature, rhs, keep=1.0 - h / (r * c))
         program.add_entries(rows, power, -h * d["cop"] / c)
         return DeviceColumns(i, d, power, None, temperature, rows)
     if d.kind == "water_heater":
         power = program.add_columns(n, upper=d["power_max_kw"])
         energy = program.add_columns(n, lower=d["energy_min_kwh"], upper=d["energy_max_kwh"])
         rhs = -h * (d["draw_kw"] + d["loss_kw"])
-        rhs[0] += d["energy_init_kwh"]
+        rhs[0] = initial_rhs(d, h)
         rows = _add_recursion(program, energy, rhs, keep=1.0)
         program.add_entries(rows, power, -h)
         return DeviceColumns(i, d, power, None, energy, rows)
@@ -150,6 +149,21 @@ def _add_device(
     if d.kind == "load":
         return DeviceColumns(i, d, program.add_columns(n, lower=forecast, upper=forecast))
     raise ValueError(f"device {d.id!r}: unknown kind {d.kind!r}")
+
+
+def initial_rhs(d: Device, h: float) -> float:
+    """The right-hand side of the row that holds the device's initial state: its first
+    recursion row (battery, heating, water heater), or an EV's energy row."""
+    if d.kind == "battery":
+        return float(d["soc_init"] * d["capacity_kwh"])
+    if d.kind == "ev":
+        return float(d["energy_kwh"])
+    if d.kind == "heating":
+        ratio = h / (d["resistance_k_per_kw"] * d["capacitance_kwh_per_k"])
+        return float(ratio * d["outdoor_c"][0] + (1.0 - ratio) * d["temp_init_c"])
+    if d.kind == "water_heater":
+        return float(d["energy_init_kwh"] - h * (d["draw_kw"][0] + d["loss_kw"]))
+    raise ValueError(f"device {d.id!r} ({d.kind}) has no state")
 
 
 def _add_recursion(program: LinearProgram, state: Index, rhs: Array, *, keep: float) -> Index:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from osed.buildings.device_lp import BlockModel, block_model, device_powers
+from osed.buildings.device_lp import BlockModel, block_model, device_powers, initial_rhs
 from osed.buildings.devices_schema import Array, Building
 from osed.buildings.plan_diagnosis import diagnose, exclusive_modes
 from osed.buildings.plan_inputs import at_state, check_building, net_bounds, prices_series
@@ -82,7 +82,9 @@ class Planner:
         self.steps = steps
         self.step_h = step_h
         self._highs: highspy.Highs | None = None
-        self._matrix: tuple[Array, ...] = ()
+        self._model: BlockModel | None = None
+        """The model HiGHS holds, built from ``_built_from``."""
+        self._built_from: Building | None = None
 
     def update(self, building: Building) -> None:
         """The same devices with new forecasts, windows or parameters (the receding horizon:
@@ -119,54 +121,79 @@ class Planner:
             baseline_kw=requests.baseline_kw,
         )
         building = at_state(self.building, state, requests.comfort_offset_c)
-        model = block_model([building], steps=n, step_h=h, prices=prices, cycling_cost=0.0)
-        model.bound_net(0, lower, upper)
-        x = self._solve(model)
+        if self._model is not None and self._built_from is self.building:
+            model = self._model
+            self._patch(model, building, prices, lower, upper)
+        else:
+            model = block_model([building], steps=n, step_h=h, prices=prices, cycling_cost=0.0)
+            model.bound_net(0, lower, upper)
+            self._load(model)
+        x = self._run()
         if x is None:
             return _infeasible(building, n, h, lower, upper, exclusive=False)
         powers = device_powers(model, x)
         net = building.base_kw + np.sum(powers, axis=0) if powers else building.base_kw.copy()
         if not _both_ways(model, x) or _fold_keeps_optimum(model, x, net, prices, lower=lower, h=h):
             return _result(building, prices, net, powers, h)
-        exclusive = exclusive_modes(model)
-        found = solve(exclusive.program, mip_gap=1e-6)
+        exclusive = block_model([building], steps=n, step_h=h, prices=prices, cycling_cost=0.0)
+        exclusive.bound_net(0, lower, upper)
+        found = solve(exclusive_modes(exclusive).program, mip_gap=1e-6)
         if found.status != SolveStatus.OPTIMAL:
             return _infeasible(building, n, h, lower, upper, exclusive=True)
         powers = device_powers(exclusive, found.x)
         net = building.base_kw + np.sum(powers, axis=0)
         return _result(building, prices, net, powers, h, exclusive=True)
 
-    def _solve(self, model: BlockModel) -> Array | None:
-        """The optimum, warm-started when the solver already holds a model of this shape."""
-        program = model.program
-        matrix = _matrix(model)
+    def _load(self, model: BlockModel) -> None:
+        """A new model into HiGHS, starting from the previous basis when it has the shape."""
         highs = self._highs
-        if highs is not None and _same(matrix, self._matrix):
-            cols = np.arange(program.columns, dtype=np.int32)
-            rows = np.arange(program.rows, dtype=np.int32)
-            highs.changeColsCost(program.columns, cols, program.costs())
-            highs.changeColsBounds(
-                program.columns,
-                cols,
-                _clip(np.concatenate(program.col_lower)),
-                _clip(np.concatenate(program.col_upper)),
-            )
+        basis = highs.getBasis() if highs is not None else None
+        if highs is None:
+            highs = quiet_highs()
+            highs.setOptionValue("threads", 1)
+        if not pass_program(highs, model.program):
+            raise OsedError(f"HiGHS refused the model of building {self.building.id!r}")
+        old = self._model
+        same_shape = old is not None and (old.program.rows, old.program.columns) == (
+            model.program.rows,
+            model.program.columns,
+        )
+        if basis is not None and basis.valid and same_shape:
+            highs.setBasis(basis)
+        self._highs, self._model, self._built_from = highs, model, self.building
+
+    def _patch(
+        self, model: BlockModel, building: Building, prices: Array, lower: Array, upper: Array
+    ) -> None:
+        """What a re-plan of the same building changes: the net's cost and bounds, the rows
+        that hold the initial states, the comfort bands."""
+        highs = self._highs
+        assert highs is not None
+        net = model.net[0].astype(np.int32)
+        highs.changeColsCost(net.size, net, self.step_h * prices)
+        highs.changeColsBounds(net.size, net, _clip(lower), _clip(upper))
+        rows: list[int] = []
+        rhs: list[float] = []
+        for placed, device in zip(model.devices, building.devices, strict=True):
+            if placed.rows is None:
+                continue
+            rows.append(int(placed.rows[0]))
+            rhs.append(initial_rhs(device, self.step_h))
+            if device.kind == "heating":
+                assert placed.state is not None
+                band = placed.state.astype(np.int32)
+                low, high = device["comfort_min_c"], device["comfort_max_c"]
+                highs.changeColsBounds(band.size, band, _clip(low), _clip(high))
+        if rows:
+            values = np.asarray(rhs)
             highs.changeRowsBounds(  # type: ignore[attr-defined]  # not in highspy's stubs
-                program.rows,
-                rows,
-                _clip(np.concatenate(program.row_lower)),
-                _clip(np.concatenate(program.row_upper)),
+                len(rows), np.asarray(rows, dtype=np.int32), values, values
             )
-        else:
-            basis = highs.getBasis() if highs is not None and self._matrix else None
-            if highs is None:
-                highs = quiet_highs()
-                highs.setOptionValue("threads", 1)
-            if not pass_program(highs, program):
-                raise OsedError(f"HiGHS refused the model of building {self.building.id!r}")
-            if basis is not None and basis.valid and _dims(matrix) == _dims(self._matrix):
-                highs.setBasis(basis)
-            self._highs, self._matrix = highs, matrix
+
+    def _run(self) -> Array | None:
+        """The optimum of the loaded model; None when it has none."""
+        highs = self._highs
+        assert highs is not None
         highs.run()
         status = highs.getModelStatus()
         if status not in (_OPTIMAL, _INFEASIBLE):
@@ -222,28 +249,6 @@ def _infeasible(
 ) -> Plan:
     devices, step = diagnose(building, n, h, lower, upper, exclusive=exclusive)
     return Plan("infeasible", float("nan"), np.full(n, np.nan), {}, devices, step, exclusive)
-
-
-def _matrix(model: BlockModel) -> tuple[Array, ...]:
-    """The coefficients as the solver holds them: (rows, columns, values), and the sizes."""
-    entries = model.program.entries
-    program = model.program
-    return (
-        np.array([program.rows, program.columns], dtype=float),
-        np.concatenate([e[0] for e in entries]).astype(float),
-        np.concatenate([e[1] for e in entries]).astype(float),
-        np.concatenate([e[2] for e in entries]),
-    )
-
-
-def _same(a: tuple[Array, ...], b: tuple[Array, ...]) -> bool:
-    return len(a) == len(b) and all(
-        x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a, b, strict=True)
-    )
-
-
-def _dims(matrix: tuple[Array, ...]) -> tuple[float, ...]:
-    return tuple(matrix[0]) if matrix else ()
 
 
 def _clip(values: Array) -> Array:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from osed.buildings.devices_schema import Building, load, pv
 from osed.buildings.mpc import GridRequests, Planner
@@ -181,3 +182,41 @@ def test_update_keeps_the_devices_and_plans_the_new_forecast() -> None:
         planner.plan(np.asarray(doc["prices"]), state={"nobody": 1.0})
     with pytest.raises(ValueError, match="not 8 steps"):
         Planner(Building("b", np.zeros(3), ()), STEPS, 1.0)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(), st.lists(st.tuples(st.floats(0.0, 1.0), st.floats(0.5, 2.0)), max_size=4))
+def test_re_plans_on_one_planner_equal_fresh_plans(
+    doc: dict[str, Any], moves: list[tuple[float, float]]
+) -> None:
+    """Receding horizon: each re-plan (new prices, limit, state and comfort offset) starts from
+    the last basis and finds what a new Planner finds."""
+    read = read_plan_document(doc)
+    planner = Planner(read.building, read.steps, read.step_h)
+    planner.plan(read.prices, GridRequests(import_limit_kw=read.import_limit_kw))
+    n = read.steps
+    for fraction, scale in moves:
+        state: dict[str, float] = {}
+        offsets: dict[str, np.ndarray] = {}
+        for device in read.building.devices:
+            if device.kind == "battery":
+                low, high = device["soc_min"], device["soc_max"]
+                state[device.id] = low + fraction * (high - low)
+            elif device.kind == "heating":
+                state[device.id] = 19.0 + 3.0 * fraction
+                offsets[device.id] = np.full(n, -fraction)
+            elif device.kind == "water_heater":
+                state[device.id] = 1.0 + 7.0 * fraction
+            else:
+                state[device.id] = device["energy_kwh"] * fraction
+        requests = GridRequests(
+            import_limit_kw=read.import_limit_kw * scale, comfort_offset_c=offsets
+        )
+        prices = read.prices * scale
+        again = planner.plan(prices, requests, state=state)
+        fresh = Planner(read.building, n, read.step_h).plan(prices, requests, state=state)
+        assert again.status == fresh.status
+        if fresh.status == "optimal":
+            assert _same_cost(again.cost, fresh.cost), (again.cost, fresh.cost)
+        else:
+            assert again.infeasible == fresh.infeasible
