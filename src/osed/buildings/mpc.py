@@ -15,7 +15,7 @@ step, so a plan is always physically possible and of least cost.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import highspy
 import numpy as np
@@ -67,7 +67,7 @@ class Plan:
     be met."""
     infeasible_step: int | None = None
     """With ("building",): the first step up to which the net limits cannot all be met."""
-    exclusive: bool = field(default=False)
+    exclusive: bool = False
     """True when a battery's charge/discharge modes had to be decided (a MILP)."""
 
 
