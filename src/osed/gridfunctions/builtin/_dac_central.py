@@ -19,7 +19,8 @@ import highspy
 import numpy as np
 
 from osed.buildings.device_lp import block_model
-from osed.gridfunctions.builtin._dac_document import Array, DacProblem
+from osed.buildings.devices_schema import Array
+from osed.gridfunctions.builtin._dac_document import DacProblem
 from osed.optimizer.highs import INF, pass_program
 from osed.optimizer.highs_instance import quiet_highs
 

@@ -8,8 +8,9 @@ import highspy
 import numpy as np
 
 from osed.buildings.device_lp import block_model
+from osed.buildings.devices_schema import Array, Building
 from osed.gridfunctions.builtin._dac_buildings import Buildings, Response
-from osed.gridfunctions.builtin._dac_document import Array, Building, DacProblem
+from osed.gridfunctions.builtin._dac_document import DacProblem
 from osed.gridfunctions.builtin._dac_game import WIDTH, Coordinator
 from osed.gridfunctions.builtin._dac_warm import sample_duals
 from osed.optimizer.highs import pass_program
