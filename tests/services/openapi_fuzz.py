@@ -23,15 +23,23 @@ def wait_started(server: uvicorn.Server, timeout_s: float = 10.0) -> None:
 
 
 def check_operation(
-    schema: schemathesis.BaseSchema, label: str, mode: GenerationMode, *, examples: int
+    schema: schemathesis.BaseSchema,
+    label: str,
+    mode: GenerationMode,
+    *,
+    examples: int,
+    path_parameters: dict[str, str] | None = None,
 ) -> None:
-    """``examples`` generated requests of the operation ``label``, each with every check."""
+    """``examples`` generated requests of the operation ``label``, each with every check;
+    ``path_parameters`` fixes some (a resource that exists, so its body is what is tried)."""
     operation = schema.find_operation_by_label(label)
     assert operation is not None
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
     def check(case: schemathesis.Case) -> None:
+        if path_parameters:
+            case.path_parameters = {**(case.path_parameters or {}), **path_parameters}
         case.call_and_validate(checks=EVERY_CHECK)
 
     check()

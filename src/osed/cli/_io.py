@@ -1,9 +1,9 @@
-"""Reading input files (or standard input) and writing JSON for CLI commands.
+"""Reading input files (or standard input) for CLI commands.
 
 Every command reads a user's file through :func:`read_text` and parses JSON through
 :func:`parse_json`, so a missing file, a directory, bytes that are not UTF-8, NaN, overflowing
 numbers and deep nesting are reported the same way everywhere: a ValidationError naming the
-file and the line, never a traceback. :func:`print_json` never prints NaN or Infinity.
+file and the line, never a traceback. Results are written by :mod:`osed.cli._output`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from osed.codec import json_text
-from osed.domain.errors import NotFoundError, OsedError, ValidationError
+from osed.domain.errors import NotFoundError
 
 STDIN = "-"
 
@@ -48,14 +48,3 @@ def read_json(source: str, *, subject: str) -> Any:
 
 def parse_json(text: str, *, subject: str) -> Any:
     return json_text.loads(text, subject=subject)
-
-
-def print_json(value: object) -> None:
-    """One line of compact JSON; a NaN or infinity is an error naming its path (exit 1: the
-    input was accepted, the result cannot be written), and nothing is printed."""
-    try:
-        text = json_text.dumps(value)
-    except ValidationError as exc:
-        where = exc.problems[0].path
-        raise OsedError(f"the result holds a non-finite number at {where}; not printed") from None
-    sys.stdout.write(text + "\n")

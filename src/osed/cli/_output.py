@@ -2,20 +2,25 @@
 
 A command prints JSON when standard output is not a terminal (piped, redirected, captured) or
 when ``--json`` is given, and a readable table or summary on a terminal. JSON is compact, one
-document (or one per line for streams), and never holds NaN or Infinity. Standard output
-carries only the result; notes, progress and logs go to standard error.
+document (or one per line for streams), and strict: a result holding NaN or Infinity is not
+printed but is an error naming the value's JSON path (exit 1), because null would pass a
+missing number off as a value. Standard output carries only the result; notes, progress and
+logs go to standard error.
 
-This module imports only the standard library: every command registers through it.
+This module imports only the standard library and the small strict JSON codec: every command
+registers through it.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+from osed.codec import json_text
+from osed.domain.errors import OsedError, ValidationError
 
 JSON_HELP = "print JSON (the default when standard output is not a terminal)"
 
@@ -41,7 +46,7 @@ def wants_json(args: argparse.Namespace) -> bool:
 def emit(result: Any, human: Callable[[Any], str], args: argparse.Namespace) -> None:
     """Print ``result`` as JSON, or as ``human(result)`` on a terminal."""
     if wants_json(args):
-        sys.stdout.write(to_json(result) + "\n")
+        print_json(result)
     else:
         sys.stdout.write(human(result).rstrip("\n") + "\n")
 
@@ -52,26 +57,26 @@ def emit_lines(
     """A stream: one JSON document per line, or ``human(all results)`` on a terminal."""
     if wants_json(args):
         for result in results:
-            sys.stdout.write(to_json(result) + "\n")
+            print_json(result)
         return
     text = human(list(results)).rstrip("\n")
     if text:
         sys.stdout.write(text + "\n")
 
 
+def print_json(value: Any) -> None:
+    """One line of compact JSON on standard output, also on a terminal."""
+    sys.stdout.write(to_json(value) + "\n")
+
+
 def to_json(value: Any) -> str:
-    """Compact JSON; a NaN or an infinity becomes null, so the output always parses."""
-    return json.dumps(_finite(value), separators=(",", ":"), allow_nan=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
+    """Compact, strict JSON; a NaN or an infinity is an OsedError naming its path (exit 1: the
+    input was accepted, the result cannot be written), so nothing of it is printed."""
+    try:
+        return json_text.dumps(value)
+    except ValidationError as exc:
+        where = exc.problems[0].path
+        raise OsedError(f"the result holds a non-finite number at {where}; not printed") from None
 
 
 def note(message: str) -> None:

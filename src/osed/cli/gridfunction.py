@@ -14,8 +14,8 @@ import argparse
 import sys
 from typing import Any
 
-from osed.cli._io import print_json, read_json
-from osed.cli._output import document_text, emit, fields, note, table
+from osed.cli._io import read_json
+from osed.cli._output import document_text, emit, fields, note, print_json, table
 from osed.domain.errors import ConfigurationError, NotFoundError
 from osed.gridfunctions.registry import function_names, load_function
 from osed.gridfunctions.spec import GridFunction

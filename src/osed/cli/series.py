@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import closing
@@ -20,8 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from osed.cli import _arguments as arguments
-from osed.cli._io import print_json
-from osed.cli._output import table, wants_json
+from osed.cli._output import print_json, table, to_json, wants_json
 from osed.codec._iso import format_duration, format_instant
 from osed.domain.errors import NotFoundError
 from osed.domain.problems import Problems
@@ -215,19 +213,15 @@ def _print_json(
 ) -> None:
     """One compact JSON object, written as the points are read."""
     write = sys.stdout.write
-    write("{" + "".join(f"{_json(key)}:{_json(value)}," for key, value in header.items()))
+    write("{" + "".join(f"{to_json(key)}:{to_json(value)}," for key, value in header.items()))
     write('"series":[')
     for number, (info, points) in enumerate(series):
         write("," if number else "")
-        write(f'{{"series_id":{_json(info.series_id)},"unit":{_json(info.unit)},"points":[')
+        write(f'{{"series_id":{to_json(info.series_id)},"unit":{to_json(info.unit)},"points":[')
         for index, point in enumerate(points):
-            write(("," if index else "") + _json(point))
+            write(("," if index else "") + to_json(point))
         write("]}")
     write("]}\n")
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
 def _print_csv(

@@ -9,8 +9,12 @@
     DELETE /api/v1/edcs/{id}/functions/{name}    remove (restorations sent) → 204
     POST   /api/v1/edcs/{id}/buildings           enrol {"building_id", "functions"} → token
     POST   /api/v1/edcs/{id}/buildings/batch     enrol {"buildings": [...]} (up to 10,000)
+    DELETE /api/v1/edcs/{id}/buildings/{building}  unenrol → 204
     GET    /api/v1/edcs/{id}/aggregate           demand, production, flexibility of the area
+    GET    /api/v1/edcs/{id}/grid-state          the grid state its functions see, with its age
+    PUT    /api/v1/edcs/{id}/grid-state          put the area's state (no estimator of OSED's)
     GET    /api/v1/grid-functions                the installed functions' manifests
+    GET    /api/v1/grid-intelligence/decisions   the grid intelligence's last decisions
 
 A rejected request gets 422 with every problem and its path (``$.parameters.limit_kw``,
 ``$header.Idempotency-Key``, ``$path.edc_id``); nothing is applied. OpenAPI at /openapi.json.
@@ -18,28 +22,37 @@ A rejected request gets 422 with every problem and its path (``$.parameters.limi
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Path, Request
+from fastapi import Body, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
 from osed.edge.api_schema import responses
 from osed.edge.coordinator import Coordinator
+from osed.edge.grid_state_document import TIME_PATTERN
 from osed.edge.manager import EdcManager
 from osed.edge.names import BUILDING_ID_PATTERN, EDC_ID_PATTERN, FUNCTION_NAME_PATTERN
 from osed.ports.edc import MAX_EDC_ID
+from osed.ports.intelligence import DecisionStore
 
 PREFIX = "/api/v1/edcs"
 MAX_REQUEST_BYTES = 1024 * 1024
 
 EdcId = Annotated[str, Path(pattern=EDC_ID_PATTERN, max_length=MAX_EDC_ID)]
 FunctionName = Annotated[str, Path(pattern=FUNCTION_NAME_PATTERN, max_length=64)]
+BuildingId = Annotated[str, Path(pattern=BUILDING_ID_PATTERN, max_length=128)]
+
+DECISIONS_PATH = "/api/v1/grid-intelligence/decisions"
+MAX_DECISIONS = 10_000
 
 
 class _Body(BaseModel):
@@ -75,6 +88,29 @@ class Enrolments(_Body):
     buildings: list[Enrolment] = Field(min_length=1, max_length=MAX_BATCH)
 
 
+class GridStateBody(_Body):
+    """What the OpenAPI document states of a put grid state; the body itself is read by
+    ``read_grid_state``, which names every problem at once (also ids outside the area)."""
+
+    estimated_at: str | None = Field(
+        None, pattern=TIME_PATTERN, description="RFC 3339 with its zone; default: on arrival"
+    )
+    voltages_pu: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="node → voltage in pu of its rated voltage"
+    )
+    loading: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, description="branch → loading as a share of its rating"
+    )
+
+
+_GRID_STATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": GridStateBody.model_json_schema()}},
+    }
+}
+
+
 def edc_document(edc: Coordinator, *, detail: bool = False) -> dict[str, Any]:
     document: dict[str, Any] = {
         "id": edc.edc_id,
@@ -93,6 +129,12 @@ def edc_document(edc: Coordinator, *, detail: bool = False) -> dict[str, Any]:
     return document
 
 
+def decision_document(number: int, stored: bytes) -> dict[str, Any]:
+    """A stored decision with its number in the log (``seq``, from 1)."""
+    decision: dict[str, Any] = json.loads(stored)
+    return {"seq": number, **decision}
+
+
 def _request_problems(exc: RequestValidationError) -> ValidationError:
     """FastAPI's parameter errors as OSED problems: ``$.id``, ``$header.Idempotency-Key``."""
     problems = []
@@ -109,14 +151,35 @@ def _request_problems(exc: RequestValidationError) -> ValidationError:
     return ValidationError(problems or [Problem("$", "invalid", "bad request")], subject="request")
 
 
+class _SizeLimit:
+    """Refuses a body declared larger than ``max_bytes`` before it is read (413). Plain ASGI:
+    a request costs no extra task, as an ``http`` middleware's would."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            declared = Headers(scope=scope).get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                message = f"the body is larger than {self.max_bytes} bytes"
+                answer = JSONResponse({"error": "too_large", "message": message}, 413)
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(
     manager: EdcManager,
     *,
     max_request_bytes: int = MAX_REQUEST_BYTES,
     run_manager: bool = False,
+    decisions: DecisionStore | None = None,
 ) -> FastAPI:
     """The API over ``manager``, which its owner starts and stops in the server's event loop
-    (``run_manager``: the app does, as the server starts and stops)."""
+    (``run_manager``: the app does, as the server starts and stops); ``decisions``: the grid
+    intelligence's log when it runs beside the manager."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -135,13 +198,7 @@ def create_app(
         lifespan=lifespan,
     )
 
-    @app.middleware("http")
-    async def limit_size(request: Request, call_next: Any) -> Any:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_request_bytes:
-            message = f"the body is larger than {max_request_bytes} bytes"
-            return JSONResponse({"error": "too_large", "message": message}, 413)
-        return await call_next(request)
+    app.add_middleware(_SizeLimit, max_bytes=max_request_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -254,13 +311,57 @@ def create_app(
             ]
         }
 
+    @app.delete(
+        PREFIX + "/{edc_id}/buildings/{building_id}",
+        status_code=204,
+        responses=responses({204: "unenrolled: its token no longer holds"}, 404),
+    )
+    async def unenrol(edc_id: EdcId, building_id: BuildingId) -> Response:
+        await manager.get(edc_id).unenrol(building_id)
+        return Response(status_code=204)
+
     @app.get(PREFIX + "/{edc_id}/aggregate", responses=responses({200: "the area"}, 404))
     async def aggregate(edc_id: EdcId) -> dict[str, Any]:
         return manager.get(edc_id).aggregate()
 
+    @app.get(
+        PREFIX + "/{edc_id}/grid-state",
+        responses=responses({200: "the grid state its functions see, with its age"}, 404),
+    )
+    async def grid_state(edc_id: EdcId) -> dict[str, Any]:
+        return manager.get(edc_id).grid_state()
+
+    @app.put(
+        PREFIX + "/{edc_id}/grid-state",
+        responses=responses({200: "applied: the grid state its functions see"}, 404),
+        openapi_extra=_GRID_STATE_BODY,
+    )
+    async def put_grid_state(
+        edc_id: EdcId, body: Annotated[dict[str, Any], Body()]
+    ) -> dict[str, Any]:
+        return manager.put_grid_state(edc_id, body)
+
     @app.get("/api/v1/grid-functions", responses=responses({200: "installed functions"}))
     async def grid_functions() -> dict[str, Any]:
         return {"items": manager.manifests()}
+
+    @app.get(
+        DECISIONS_PATH,
+        responses=responses(
+            {
+                200: "the last decisions, oldest first, each with its number",
+                404: "no grid intelligence runs beside this manager",
+            }
+        ),
+    )
+    async def intelligence_decisions(
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_DECISIONS, description="how many of the last decisions")
+        ] = 100,
+    ) -> dict[str, Any]:
+        if decisions is None:
+            raise NotFoundError("no grid intelligence runs beside this EDC manager")
+        return {"items": [decision_document(n, raw) for n, raw in decisions.recent(limit)]}
 
     @app.get("/healthz")
     async def health() -> dict[str, str]:

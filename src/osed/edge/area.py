@@ -15,6 +15,7 @@ class AreaReports:
     def __init__(self) -> None:
         self._reports: dict[str, dict[str, Any]] = {}  # building → its last report, with "at"
         self._building_kw: dict[str, float] = {}
+        self._reported_at: dict[str, str] = {}
         self._totals = dict.fromkeys(REPORT_FIELDS, 0.0)
         self._latest: str | None = None
 
@@ -26,7 +27,16 @@ class AreaReports:
         self._building_kw[building_id] = float(body.get("demand_kw", 0.0)) - float(
             body.get("production_kw", 0.0)
         )
+        self._reported_at[building_id] = at
         self._latest = at if self._latest is None else max(self._latest, at)
+
+    def forget(self, building_id: str) -> None:
+        """A building that left: its last report no longer counts."""
+        old = self._reports.pop(building_id, None)
+        self._building_kw.pop(building_id, None)
+        if old is not None:
+            for name in REPORT_FIELDS:
+                self._totals[name] -= float(old.get(name, 0.0))
 
     def resum(self) -> None:
         """Sum afresh, exactly, so per-report updates never drift (once per control cycle)."""
@@ -42,6 +52,12 @@ class AreaReports:
         """The live map, not a copy (sessions only read it): a plain dict, so a session may
         keep it in a JSON snapshot."""
         return self._building_kw
+
+    @property
+    def reported_at(self) -> dict[str, str]:
+        """When each building last reported (ISO time), the live map like ``building_kw``: a
+        session tells a fresh measurement from one a silent building left behind."""
+        return self._reported_at
 
     @property
     def latest(self) -> str | None:

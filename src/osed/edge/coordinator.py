@@ -1,10 +1,11 @@
 """One EDGE DERMS Coordinator: an electric area, its enrolled buildings, and the grid functions
 running in it, each with its user manager and channels.
 
-The EDC owns its asyncio work: one task that ticks every control cycle, and one bus
-subscription per function's inbound channel. Every call into a function's session happens
-under one lock, so a session sees one event at a time. A failing session is logged and its
-error kept in its status; it does not stop the EDC.
+The EDC owns its asyncio work: one task that ticks every control cycle, one bus
+subscription per function's inbound channel, and, while enrolment changes wait for their
+commit, one task that stores them (``enrolment_queue``). Every call into a function's session
+happens under one lock, so a session sees one event at a time. A failing session is logged
+and its error kept in its status; it does not stop the EDC.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
 from osed.domain.time import Clock
 from osed.edge.area import AreaReports, AreaState
+from osed.edge.enrolment_queue import Change, EnrolmentQueue
+from osed.edge.grid_state import empty_grid_state, freshness, stamp_of
 from osed.edge.names import (
     dead_letter_topic,
     inbound_topic,
@@ -39,6 +42,19 @@ log = logging.getLogger("osed.edge")
 LoadFunction = Callable[[str], GridFunction]
 
 
+class StateKeeper(Protocol):
+    """Where an EDC's state goes: the whole document on a change of its structure and at
+    every control cycle, an enrolment on its own (it never rewrites the document)."""
+
+    def save(self, edc: Coordinator) -> None: ...
+
+    def enrolled(self, edc: Coordinator, enrolments: Mapping[str, Mapping[str, Any]]) -> None:
+        """Keep these enrolments (building id → what :meth:`_Enrolled.to_dict` gives)."""
+        ...
+
+    def unenrolled(self, edc: Coordinator, building_id: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class EdcConfig:
     """What every EDC of a manager shares."""
@@ -49,6 +65,8 @@ class EdcConfig:
     control_cycle: timedelta
     response_deadline: timedelta
     dead_letter_prefix: str = "dead-letter"
+    grid_state_max_age: timedelta | None = None
+    """An estimated grid state older than this is marked stale (None: never)."""
 
 
 @dataclass(slots=True)
@@ -91,22 +109,32 @@ class Coordinator:
         *,
         created_at: datetime,
         idempotency_key: str,
-        save: Callable[[Coordinator], None],
+        keeper: StateKeeper,
     ) -> None:
         self.edc_id = edc_id
         self.element = element
         self.created_at = created_at
         self.idempotency_key = idempotency_key
         self._config = config
-        self._save = save
+        self._keeper = keeper
         self._publisher = Publisher(config.bus, edc_id)
         self._functions: dict[str, _Running] = {}
         self._enrolled: dict[str, _Enrolled] = {}
         self._reports = AreaReports()
         self._grid_state: dict[str, Any] = {}
+        self._grid_state_at: datetime | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._dirty = False
+        self._enrolments = EnrolmentQueue(
+            f"edc:{edc_id}:enrolments",
+            store_enrolled=lambda rows: keeper.enrolled(
+                self, {b: e.to_dict() for b, e in rows.items()}
+            ),
+            store_removed=lambda building_id: keeper.unenrolled(self, building_id),
+            applied=self._locked,
+            apply=self._apply_enrolment,
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -120,6 +148,7 @@ class Coordinator:
 
     async def stop(self) -> None:
         """Stop ticking and close every channel; the state stays stored."""
+        await self._enrolments.drained()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -131,7 +160,7 @@ class Coordinator:
                 running.subscription = None
         if self._dirty:
             self._dirty = False
-            self._save(self)
+            self._keeper.save(self)
 
     async def destroy(self) -> None:
         """Remove every function (sending its restorations), then stop."""
@@ -166,7 +195,7 @@ class Coordinator:
             self._functions[name] = running
             running.subscription = await self._subscribe(name, running)
             await self._send(name, running, self._call(running, session.start, area))
-        self._save(self)
+        self._keeper.save(self)
         return self.function_status(name)
 
     async def remove_function(self, name: str, *, save: bool = True) -> None:
@@ -178,7 +207,7 @@ class Coordinator:
         if running.subscription is not None:
             await running.subscription.close()
         if save:
-            self._save(self)
+            self._keeper.save(self)
 
     def function_status(self, name: str) -> dict[str, Any]:
         running = self._running(name)
@@ -225,8 +254,9 @@ class Coordinator:
         return (await self.enrol_many([(building_id, functions)]))[0]
 
     async def enrol_many(self, enrolments: list[tuple[str, list[str] | None]]) -> list[str]:
-        """Several enrolments in one change (one stored state): their tokens, in order. Every
-        problem is named (``$.buildings[3].functions[0]``) and then none is enrolled."""
+        """Several enrolments in one change (one transaction): their tokens, in order, once
+        stored. Every problem is named (``$.buildings[3].functions[0]``) and then none is
+        enrolled."""
         single = len(enrolments) == 1
         problems = []
         for index, (building_id, functions) in enumerate(enrolments):
@@ -241,19 +271,44 @@ class Coordinator:
         if problems:
             raise ValidationError(problems, subject="enrolment")
         tokens = []
-        async with self._lock:
-            for building_id, functions in enrolments:
-                token, hashed = issue_token()
-                tokens.append(token)
-                enrolled = _Enrolled(hashed, None if functions is None else tuple(functions))
-                self._enrolled[building_id] = enrolled
-                for name, running in self._functions.items():
-                    if enrolled.takes_part_in(name):
-                        running.users.admit(building_id, hashed)
-                    else:
-                        running.users.withdraw(building_id)
-        self._save(self)
+        issued: dict[str, _Enrolled] = {}
+        for building_id, functions in enrolments:
+            token, hashed = issue_token()
+            tokens.append(token)
+            issued[building_id] = _Enrolled(hashed, None if functions is None else tuple(functions))
+        await self._enrolments.submit(Change(enrolled=issued))  # stored, then applied
         return tokens
+
+    async def unenrol(self, building_id: str) -> None:
+        """``building_id`` leaves every function; its token no longer holds."""
+        if building_id not in self._enrolled:
+            raise NotFoundError(f"{building_id!r} is not enrolled in EDC {self.edc_id!r}")
+        await self._enrolments.submit(Change(removed=building_id))
+
+    async def _locked(self, run: Callable[[], None]) -> None:
+        async with self._lock:
+            run()
+
+    def _apply_enrolment(self, change: Change) -> None:
+        """A stored enrolment change, applied (under the lock)."""
+        if change.removed is not None:
+            building_id = change.removed
+            if self._enrolled.pop(building_id, None) is None:  # gone by a concurrent request
+                raise NotFoundError(f"{building_id!r} is not enrolled in EDC {self.edc_id!r}")
+            for running in self._functions.values():
+                running.users.withdraw(building_id)
+            self._reports.forget(building_id)
+            self._dirty = True
+            return
+        for building_id, enrolled in change.enrolled.items():
+            if building_id in self._enrolled:
+                self._dirty = True  # a function it leaves forgets its deadlines
+            self._enrolled[building_id] = enrolled
+            for name, running in self._functions.items():
+                if enrolled.takes_part_in(name):
+                    running.users.admit(building_id, enrolled.token)
+                else:
+                    running.users.withdraw(building_id)
 
     def enrolment(self) -> dict[str, Any]:
         """Who is enrolled in what (never the tokens)."""
@@ -263,8 +318,22 @@ class Coordinator:
         }
 
     def set_grid_state(self, state: Mapping[str, Any]) -> None:
-        """The area's latest estimated state (voltages, loadings, …) for the functions."""
+        """The area's latest estimated state (voltages, loadings, …: osed.edge.grid_state) for
+        the functions; its ``estimated_at`` dates it."""
         self._grid_state = dict(state)
+        self._grid_state_at = stamp_of(state)
+        self._dirty = True
+
+    def grid_state(self) -> dict[str, Any]:
+        """The grid state the functions see now, with its age."""
+        now = self._config.clock.now()
+        return {
+            "edc": self.edc_id,
+            "element": self.element,
+            **empty_grid_state(),
+            **self._grid_state,
+            **freshness(self._grid_state_at, now, self._config.grid_state_max_age),
+        }
 
     def aggregate(self) -> dict[str, Any]:
         """The area's demand, production and flexibility, from what its buildings reported."""
@@ -289,7 +358,7 @@ class Coordinator:
                 area = self._area(running.users)
                 await self._send(name, running, self._call(running, running.session.on_tick, area))
         self._dirty = False
-        self._save(self)
+        self._keeper.save(self)
 
     async def _ticking(self) -> None:
         period = self._config.control_cycle.total_seconds()
@@ -381,7 +450,10 @@ class Coordinator:
             **self._grid_state,
             **self._reports.totals,
             "building_kw": self._reports.building_kw,
+            "building_reported_at": self._reports.reported_at,
         }
+        if self._grid_state:
+            values |= freshness(self._grid_state_at, now, self._config.grid_state_max_age)
         state = AreaState(values, lambda: users.responses(now))
         return AreaView(self.edc_id, now, users.buildings, state)
 
@@ -406,7 +478,6 @@ class Coordinator:
             "element": self.element,
             "created_at": self.created_at.isoformat(),
             "idempotency_key": self.idempotency_key,
-            "enrolled": {b: e.to_dict() for b, e in self._enrolled.items()},
             "reports": self._reports.to_dict(),
             "grid_state": self._grid_state,
             "functions": functions,
@@ -414,21 +485,31 @@ class Coordinator:
 
     @classmethod
     def resumed(
-        cls, document: Mapping[str, Any], config: EdcConfig, save: Callable[[Coordinator], None]
+        cls,
+        document: Mapping[str, Any],
+        enrolments: Mapping[str, Mapping[str, Any]],
+        config: EdcConfig,
+        keeper: StateKeeper,
     ) -> Coordinator:
-        """The EDC as it was stored; each function's session resumes from its snapshot (one
-        that cannot be loaded any more is logged and left out)."""
+        """The EDC as it was stored, with its enrolments (as :meth:`StateKeeper.enrolled` got
+        them; one that cannot be read is logged and left out); each function's session resumes
+        from its snapshot (one that cannot be loaded any more is logged and left out)."""
         edc = cls(
             document["id"],
             document["element"],
             config,
             created_at=datetime.fromisoformat(document["created_at"]),
             idempotency_key=document["idempotency_key"],
-            save=save,
+            keeper=keeper,
         )
-        edc._enrolled = {b: _Enrolled.from_dict(e) for b, e in document.get("enrolled", {}).items()}
+        for building_id, stored_enrolment in enrolments.items():
+            try:
+                edc._enrolled[building_id] = _Enrolled.from_dict(stored_enrolment)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                log.exception("EDC %s: enrolment of %s unreadable", edc.edc_id, building_id)
         edc._reports = AreaReports.restored(document.get("reports", {}))
         edc._grid_state = dict(document.get("grid_state", {}))
+        edc._grid_state_at = stamp_of(edc._grid_state)
         for name, stored in document.get("functions", {}).items():
             try:
                 function = config.load_function(name)

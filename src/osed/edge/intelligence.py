@@ -23,6 +23,7 @@ from typing import Any
 from osed.domain.envelope import Envelope
 from osed.domain.errors import OsedError
 from osed.domain.time import Clock, SystemClock
+from osed.edge.grid_state import Estimate
 from osed.edge.intelligence_areas import Area, AreaMap
 from osed.edge.intelligence_inputs import EstimateGatherer, Observed, forecast
 from osed.edge.intelligence_rules import CONDITIONS, Change, Condition, RuleEngine, Rules
@@ -55,6 +56,9 @@ class IntelligenceConfig:
     """capacity-limit's import limit: the area element's rating times this share."""
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Further parameters per function name (they win over the derived ones)."""
+    feed_state: bool = True
+    """Give the EDCs it manages their area's estimated state (off when the EDC manager follows
+    the estimates itself: docs/edge.md, "Grid state")."""
 
 
 class GridIntelligence:
@@ -111,16 +115,14 @@ class GridIntelligence:
 
     async def _on_estimate(self, envelope: Envelope) -> None:
         rest = envelope.topic.removeprefix(self.config.estimation_prefix + "/")
-        if rest.startswith("node/"):
-            self._gatherer.node(envelope.payload)
-        elif rest.startswith("branch/"):
-            self._gatherer.branch(envelope.payload)
-        elif rest == "summary":
-            stamp, observed, status = self._gatherer.summary(envelope.payload)
-            if observed is None:
-                log.info("estimate %s not used: %s", stamp or "?", status)
-                return
-            await self.observe("estimate", datetime.fromisoformat(stamp), observed)
+        summary = self._gatherer.take(rest, envelope.payload)
+        if summary is None:
+            return
+        stamp, observed, status = summary
+        if observed is None:
+            log.info("estimate %s not used: %s", stamp or "?", status)
+            return
+        await self.observe("estimate", datetime.fromisoformat(stamp), observed)
 
     async def _on_forecast(self, envelope: Envelope) -> None:
         try:
@@ -252,23 +254,20 @@ class GridIntelligence:
                 await self._destroy(area, None, f"resumed EDC: {area} clear for {hold}")
 
     def _feed_state(self, at: datetime, observed: Observed) -> None:
-        """Each managed EDC gets its area's estimated voltages and loadings."""
-        voltages = observed.voltage_pu()
+        """Each managed EDC gets its area's estimated state, unless the EDC manager follows
+        the estimates itself (``feed_state`` off)."""
+        if not self.config.feed_state:
+            return
+        estimate = Estimate.of(at, observed)
         for area_id, edc_id in self._managed.items():
-            area = self._areas.area(area_id)
+            area = self._areas.below(area_id)
             if area is None:
                 continue
             try:
                 edc = self._manager.get(edc_id)
             except OsedError:
                 continue
-            edc.set_grid_state(
-                {
-                    "estimated_at": at.isoformat(),
-                    "voltages_pu": {n: v for n, v in voltages.items() if n in area.nodes},
-                    "loading": {b: v for b, v in observed.loading.items() if b in area.branches},
-                }
-            )
+            edc.set_grid_state(estimate.for_area(area))
 
     async def _decide(
         self,

@@ -7,6 +7,11 @@ when it is a transformer); where the path has no transformer, the first branch b
 no area. A branch outside the tree (open, or closing a mesh) belongs to its from end's area.
 The area's nodes are those below its branch.
 
+What lies below an element (:meth:`AreaMap.below`, the part of the grid an EDC at that element
+sees) is its whole subtree, across transformers: below a branch, the node it feeds and every
+node fed through it; below a node, the node itself and what it feeds. A branch outside the tree
+lies below an element when its from end does.
+
 Ratings: a line's ``i_n`` at both ends; a transformer's or generic branch's ``sn`` as a current
 at each end (``sn / (√3 · u)`` with the end's rated voltage); a branch without a rating is not
 watched. Voltages are compared in pu of the node's ``u_rated`` (line-to-line).
@@ -61,6 +66,7 @@ class AreaMap:
                     adjacency[a].append((branch, b))
                     adjacency[b].append((branch, a))
         self._feeding: dict[str, tuple[str, str]] = {}  # node → (branch feeding it, parent)
+        self._children: dict[str, list[str]] = {}  # node → the nodes it feeds
         sources = [network.external_ids[int(n)] for n in network.table("source")["node"]]
         queue = deque(sources)
         seen = set(sources)
@@ -71,6 +77,7 @@ class AreaMap:
                 if other not in seen:
                     seen.add(other)
                     self._feeding[other] = (branch, node)
+                    self._children.setdefault(node, []).append(other)
                     queue.append(other)
         self._area_of_node: dict[str, str] = {}
         for node in self._feeding:
@@ -89,6 +96,7 @@ class AreaMap:
                 frozenset(nodes),
                 frozenset(branches),
             )
+        self._below: dict[str, Area | None] = {}
 
     def _rate(self, branch: str, kind: str, row: np.void, a: str, b: str) -> None:
         ua, ub = self.u_rated_v[a], self.u_rated_v[b]
@@ -133,6 +141,44 @@ class AreaMap:
     def area(self, element: str) -> Area | None:
         """The area headed by ``element``, if it heads one."""
         return self._areas.get(element)
+
+    def below(self, element: str) -> Area | None:
+        """The nodes and branches at and below ``element`` (a branch or node fed from a source,
+        or a source node), across transformers; None for an element this network does not have
+        or one no source feeds. Computed once per element."""
+        if element not in self._below:
+            self._below[element] = self._subtree(element)
+        return self._below[element]
+
+    def _subtree(self, element: str) -> Area | None:
+        kind = self._kinds.get(element, "node")
+        if element in self._ends:
+            a, b = self._ends[element]
+            root = next((n for n in (b, a) if self._feeding.get(n, ("", ""))[0] == element), None)
+        else:
+            fed = element in self._feeding or element in self._sources
+            root = element if fed else None
+        if root is None:
+            start = self._ends[element][0] if element in self._ends else None
+            if start is None or not (start in self._feeding or start in self._sources):
+                return None  # unknown, or not fed from a source
+            # a branch outside the tree: nothing is fed through it
+            empty: frozenset[str] = frozenset()
+            return Area(element, kind, self._rating_kw.get(element), empty, frozenset([element]))
+        nodes = {root}
+        stack = [root]
+        while stack:
+            for child in self._children.get(stack.pop(), ()):
+                nodes.add(child)
+                stack.append(child)
+        branches = {self._feeding[n][0] for n in nodes if n != root}
+        if element in self._ends:
+            branches.add(element)
+        tree = {branch for branch, _ in self._feeding.values()}
+        branches.update(b for b, (a, _) in self._ends.items() if b not in tree and a in nodes)
+        return Area(
+            element, kind, self._rating_kw.get(element), frozenset(nodes), frozenset(branches)
+        )
 
     def areas(self) -> list[Area]:
         return [self._areas[k] for k in sorted(self._areas)]

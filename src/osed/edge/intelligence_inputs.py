@@ -73,6 +73,18 @@ class EstimateGatherer:
         self._pending: dict[str, Observed] = {}
         self._keep = keep
 
+    def take(self, rest: str, payload: bytes) -> tuple[str, Observed | None, str] | None:
+        """One message of the estimation (``rest``: its topic below the output prefix): a node
+        or branch message is gathered (None); a summary hands its estimate over
+        (:meth:`summary`)."""
+        if rest.startswith("node/"):
+            self.node(payload)
+        elif rest.startswith("branch/"):
+            self.branch(payload)
+        elif rest == "summary":
+            return self.summary(payload)
+        return None
+
     def node(self, payload: bytes) -> None:
         parsed = _readings(payload)
         if parsed is None:

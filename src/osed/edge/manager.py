@@ -1,22 +1,25 @@
 """The EDC manager: creates, resumes and destroys EDGE DERMS Coordinators at run time.
 
 Each EDC's state is stored (``EdcStateStore``: SQLite or PostgreSQL) on every change of its
-structure (creation, enrolment, functions) and at every control cycle, so a restarted manager
-resumes every EDC where it was: its functions' sessions from their snapshots, its buildings
-with their hashed tokens.
+structure (creation, functions) and at every control cycle, and each enrolment on its own as
+it happens, so a restarted manager resumes every EDC where it was: its functions' sessions
+from their snapshots, its buildings with their hashed tokens.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
 from osed.domain.time import Clock, SystemClock
 from osed.edge.coordinator import Coordinator, EdcConfig, LoadFunction
+from osed.edge.grid_state import Estimate
+from osed.edge.grid_state_document import read_grid_state
+from osed.edge.intelligence_areas import Area, AreaMap
 from osed.edge.names import valid_edc_id
 from osed.gridfunctions import registry
 from osed.ports.bus import Bus
@@ -36,13 +39,19 @@ class EdcManager:
         response_deadline: timedelta = timedelta(seconds=60),
         dead_letter_prefix: str = "dead-letter",
         element_exists: Callable[[str], bool] | None = None,
+        areas: AreaMap | None = None,
+        grid_state_max_age: timedelta | None = None,
         load_function: LoadFunction = registry.load_function,
         function_names: Callable[[], list[str]] = registry.function_names,
     ) -> None:
         """``element_exists``: checks the network element an EDC is attached to (None: any);
-        ``load_function`` and ``function_names``: where grid functions come from (the
-        ``osed.grid_functions`` entry points)."""
+        ``areas``: the network model's topology, what lies below each EDC's element (None: no
+        model; estimates cannot be cut per area and put states are not checked against it);
+        ``grid_state_max_age``: an older grid state is marked stale; ``load_function`` and
+        ``function_names``: where grid functions come from (the ``osed.grid_functions`` entry
+        points)."""
         self._store = store
+        self._keeper = _StoreKeeper(store)
         self._config = EdcConfig(
             bus=bus,
             clock=clock or SystemClock(),
@@ -50,17 +59,23 @@ class EdcManager:
             control_cycle=control_cycle,
             response_deadline=response_deadline,
             dead_letter_prefix=dead_letter_prefix,
+            grid_state_max_age=grid_state_max_age,
         )
         self._element_exists = element_exists
+        self._areas = areas
+        self._latest: Estimate | None = None  # given to an EDC created after it
         self._function_names = function_names
         self._edcs: dict[str, Coordinator] = {}
         self._running = False
 
     async def start(self) -> None:
         """Resume every stored EDC (one whose state cannot be read is logged and left)."""
-        for edc_id, raw in self._store.load_all().items():
+        for edc_id, stored in self._store.load_all().items():
             try:
-                edc = Coordinator.resumed(json.loads(raw), self._config, self._save)
+                enrolments = {b: json.loads(raw) for b, raw in stored.enrolments.items()}
+                edc = Coordinator.resumed(
+                    json.loads(stored.document), enrolments, self._config, self._keeper
+                )
             except (ValueError, KeyError, TypeError):
                 log.exception("EDC %s: its stored state cannot be read; not resumed", edc_id)
                 continue
@@ -108,11 +123,14 @@ class EdcManager:
             self._config,
             created_at=self._config.clock.now(),
             idempotency_key=idempotency_key,
-            save=self._save,
+            keeper=self._keeper,
         )
         self._edcs[edc_id] = edc  # before any await: a concurrent create sees it
+        area = self.area_below(edc)
+        if self._latest is not None and area is not None:
+            edc.set_grid_state(self._latest.for_area(area))
         try:
-            self._save(edc)
+            self._keeper.save(edc)
             await edc.start()
         except BaseException:
             del self._edcs[edc_id]
@@ -146,6 +164,38 @@ class EdcManager:
                 total[key] += value
         return total
 
+    # ------------------------------------------------------------------ grid state
+
+    def area_below(self, edc: Coordinator) -> Area | None:
+        """The nodes and branches at and below the EDC's element (None: no network model, or
+        nothing fed lies there)."""
+        return None if self._areas is None else self._areas.below(edc.element)
+
+    def feed_estimate(self, estimate: Estimate) -> int:
+        """Give every EDC its area's part of ``estimate``; how many got one."""
+        self._latest = estimate
+        fed = 0
+        for edc in self._edcs.values():
+            area = self.area_below(edc)
+            if area is not None:
+                edc.set_grid_state(estimate.for_area(area))
+                fed += 1
+        return fed
+
+    def put_grid_state(self, edc_id: str, document: object) -> dict[str, Any]:
+        """A grid state put for one EDC's area, checked whole (every problem with its path,
+        nothing applied); the state as its functions see it."""
+        edc = self.get(edc_id)
+        state = read_grid_state(
+            document,
+            element=edc.element,
+            area=self.area_below(edc),
+            checked=self._areas is not None,
+            now=self._config.clock.now(),
+        )
+        edc.set_grid_state(state)
+        return edc.grid_state()
+
     # ------------------------------------------------------------------ functions
 
     def manifests(self) -> list[dict[str, Any]]:
@@ -158,6 +208,22 @@ class EdcManager:
                 log.exception("grid function %s cannot be loaded", name)
         return found
 
-    def _save(self, edc: Coordinator) -> None:
-        document = json.dumps(edc.to_document(), separators=(",", ":"), allow_nan=False)
-        self._store.put(edc.edc_id, document.encode())
+
+class _StoreKeeper:
+    """An EDC's state as JSON in the manager's store."""
+
+    def __init__(self, store: EdcStateStore) -> None:
+        self._store = store
+
+    def save(self, edc: Coordinator) -> None:
+        self._store.put(edc.edc_id, _json(edc.to_document()))
+
+    def enrolled(self, edc: Coordinator, enrolments: Mapping[str, Mapping[str, Any]]) -> None:
+        self._store.put_enrolments(edc.edc_id, [(b, _json(e)) for b, e in enrolments.items()])
+
+    def unenrolled(self, edc: Coordinator, building_id: str) -> None:
+        self._store.remove_enrolment(edc.edc_id, building_id)
+
+
+def _json(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()

@@ -145,10 +145,15 @@ class UserManager:
         }
 
     def restore(self, stored: Mapping[str, Any]) -> None:
-        """The deadlines' state as :meth:`to_dict` gave it (tokens come from the enrolment)."""
+        """The deadlines' state as :meth:`to_dict` gave it, for the buildings admitted now
+        (tokens come from the enrolment, stored apart: one that left since is not awaited)."""
         self._awaiting = {
-            b: datetime.fromisoformat(at) for b, at in stored.get("awaiting", {}).items()
+            b: datetime.fromisoformat(at)
+            for b, at in stored.get("awaiting", {}).items()
+            if b in self._tokens
         }
         self._answered = {
-            b: datetime.fromisoformat(at) for b, at in stored.get("answered", {}).items()
+            b: datetime.fromisoformat(at)
+            for b, at in stored.get("answered", {}).items()
+            if b in self._tokens
         }

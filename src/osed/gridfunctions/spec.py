@@ -258,7 +258,8 @@ class AreaView:
     state: Mapping[str, Any] = field(default_factory=dict)
     """The area's latest measurements and estimates, e.g. ``demand_kw``, ``production_kw``,
     ``voltages_pu`` {node: pu}, ``loading`` {branch: share of rating}, per-building
-    ``building_kw`` {id: kW}; whatever the coordinator has."""
+    ``building_kw`` {id: kW} with ``building_reported_at`` {id: ISO time of that report};
+    whatever the coordinator has."""
 
 
 @dataclass(frozen=True, slots=True)

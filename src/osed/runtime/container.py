@@ -4,6 +4,7 @@ chooses backends; everything else sees ports."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,9 +35,12 @@ from osed.storage.sqlite import SqliteLedgerStore
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
 
 if TYPE_CHECKING:
+    from osed.edge.estimate_follower import EstimateFollower
     from osed.edge.intelligence import GridIntelligence
     from osed.edge.intelligence_areas import AreaMap
     from osed.edge.manager import EdcManager
+
+log = logging.getLogger("osed.runtime")
 
 POSITIONS_FILES: dict[ServiceName, str] = {
     "market-agent": "consumer-positions.sqlite",
@@ -227,7 +231,9 @@ def build_edc_store(settings: Settings) -> EdcStateStore:
     if settings.edc.backend == "sqlite":
         from osed.storage.edc_sqlite import SqliteEdcStateStore
 
-        return SqliteEdcStateStore(settings.edc.sqlite_path)
+        return SqliteEdcStateStore(
+            settings.edc.sqlite_path, synchronous=settings.edc.sqlite_synchronous
+        )
     if settings.storage.postgres_dsn is None:
         raise ConfigurationError("storage.postgres_dsn is required for the postgres EDC store")
     from osed.storage.postgres import PostgresEdcStateStore
@@ -236,12 +242,16 @@ def build_edc_store(settings: Settings) -> EdcStateStore:
 
 
 class EdcManagerRunner:
-    """The EDC manager (resuming its stored EDCs) and its REST API."""
+    """The EDC manager (resuming its stored EDCs), its REST API, and what it follows on the
+    bus: the estimated grid state (with a network model) and, when enabled, the grid
+    intelligence."""
 
     name = "edc-manager"
 
     def __init__(self, settings: Settings, bus: Bus, clock: Clock) -> None:
         from osed.edge.api import create_app
+        from osed.edge.estimate_follower import EstimateFollower
+        from osed.edge.intelligence_areas import AreaMap
         from osed.edge.manager import EdcManager
         from osed.runtime.embedded_api import EmbeddedApi
 
@@ -249,7 +259,10 @@ class EdcManagerRunner:
         network = None
         if config.network:
             network = _load_network(config.network, at="$.edc.network")
-        areas = _intelligence_areas(settings, network) if settings.intelligence.enabled else None
+        edc_areas = None if network is None else AreaMap(network)
+        areas = None
+        if settings.intelligence.enabled:
+            areas = _intelligence_areas(settings, edc_areas)
         self.store = build_edc_store(settings)
         self.manager = EdcManager(
             bus,
@@ -259,20 +272,42 @@ class EdcManagerRunner:
             response_deadline=timedelta(seconds=config.response_deadline_s),
             dead_letter_prefix=config.dead_letter_prefix,
             element_exists=None if network is None else network.has,
+            areas=edc_areas or areas,
+            grid_state_max_age=timedelta(seconds=config.grid_state_max_age_s),
         )
-        app = create_app(self.manager, max_request_bytes=config.max_request_bytes)
-        self.api = EmbeddedApi(app, config.host, config.port, what="EDC manager API")
+        self.follower: EstimateFollower | None = None
+        follow_areas = edc_areas or areas
+        if config.estimation_prefix and follow_areas is not None:
+            self.follower = EstimateFollower(
+                bus, self.manager, follow_areas, config.estimation_prefix
+            )
         self.intelligence: GridIntelligence | None = None
         self.decisions: DecisionStore | None = None
         if areas is not None:
             self.decisions = build_decision_store(settings)
             self.intelligence = _intelligence(
-                settings, bus, clock, self.manager, areas=areas, store=self.decisions
+                settings,
+                bus,
+                clock,
+                self.manager,
+                areas=areas,
+                store=self.decisions,
+                feed_state=self.follower is None,
             )
+        app = create_app(
+            self.manager, max_request_bytes=config.max_request_bytes, decisions=self.decisions
+        )
+        self.api = EmbeddedApi(app, config.host, config.port, what="EDC manager API")
 
     async def start(self) -> None:
         await self.manager.start()
         try:
+            if self.follower is not None:
+                await self.follower.start()
+            else:
+                log.info(
+                    "the EDC manager follows no estimates (edc.estimation_prefix, edc.network)"
+                )
             if self.intelligence is not None:
                 await self.intelligence.start()
             await self.api.start()
@@ -285,6 +320,8 @@ class EdcManagerRunner:
             await self.api.stop()
             if self.intelligence is not None:
                 await self.intelligence.stop()
+            if self.follower is not None:
+                await self.follower.stop()
             await self.manager.stop()
         finally:
             self.store.close()
@@ -308,7 +345,7 @@ def build_decision_store(settings: Settings) -> DecisionStore:
     return PostgresDecisionStore(settings.storage.postgres_dsn.get_secret_value())
 
 
-def _intelligence_areas(settings: Settings, edc_network: Network | None) -> AreaMap:
+def _intelligence_areas(settings: Settings, edc_areas: AreaMap | None) -> AreaMap:
     """The areas of the intelligence's network (``intelligence.network``, else
     ``edc.network``, loaded once): checked before anything is opened or written."""
     from osed.edge.intelligence_areas import AreaMap
@@ -326,8 +363,8 @@ def _intelligence_areas(settings: Settings, edc_network: Network | None) -> Area
             ],
             subject="settings",
         )
-    if edc_network is not None and spec == settings.edc.network:
-        return AreaMap(edc_network)
+    if edc_areas is not None and spec == settings.edc.network:
+        return edc_areas
     return AreaMap(_load_network(spec, at="$.intelligence.network"))
 
 
@@ -339,6 +376,7 @@ def _intelligence(
     *,
     areas: AreaMap,
     store: DecisionStore,
+    feed_state: bool,
 ) -> GridIntelligence:
     from osed.edge.intelligence import GridIntelligence, IntelligenceConfig
 
@@ -357,6 +395,7 @@ def _intelligence(
             functions={k: tuple(v) for k, v in config.functions.items()},
             import_limit_share=config.import_limit_share,
             parameters=config.parameters,
+            feed_state=feed_state,
         ),
         clock=clock,
     )

@@ -137,10 +137,18 @@ class EdcSettings(_Section):
     response_deadline_s: float = Field(60.0, gt=0, le=86400)
     backend: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path = Path("osed-edc.sqlite")
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    """FULL: every commit (an enrolment, a control cycle's state) survives a power loss;
+    NORMAL: a crash of the process only, for a commit without its fsync."""
     network: str | None = None
     """A network file (or ``pandapower:<name>``): an EDC's element must be one of its ids."""
     dead_letter_prefix: str = Field("dead-letter", pattern=r"^[^+#\x00]+$")
     max_request_bytes: int = Field(1024 * 1024, ge=1024, le=2**31)
+    estimation_prefix: str = Field("se", pattern=r"^([^+#\x00]*[^+#\x00/])?$")
+    """The state estimation's ``output_prefix``: with a network model the manager gives every
+    EDC its area's part of each estimate published there (empty: it follows none)."""
+    grid_state_max_age_s: float = Field(180.0, gt=0, le=7 * 86400)
+    """A grid state older than this is marked stale in the functions' ``area.state``."""
 
 
 class IntelligenceSettings(_Section):

@@ -1,7 +1,12 @@
-"""The PostgreSQL EDC state store: one row per EDC, replaced by an upsert."""
+"""The PostgreSQL EDC state store: one row per EDC for its state document, one row per
+enrolled building; every call is one transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from osed.domain.errors import NotFoundError
+from osed.ports.edc import StoredEdc
 from osed.storage._closing import ClosesOnExit
 from osed.storage._pg_connection import PgSession
 from osed.storage._pg_migrations import migrate
@@ -30,16 +35,58 @@ class PostgresEdcStateStore(ClosesOnExit):
                 (edc_id, document),
             )
 
+    def put_enrolments(self, edc_id: str, enrolments: Sequence[tuple[str, bytes]]) -> None:
+        with self._session.translated():
+            connection = self._session.connection()
+            with connection.transaction():
+                # The EDC's row locked: a concurrent remove waits, no enrolment outlives it.
+                known = connection.execute(
+                    "SELECT 1 FROM edc_state WHERE edc_id = %s FOR SHARE", (edc_id,)
+                ).fetchone()
+                if known is None:
+                    raise NotFoundError(f"no stored EDC {edc_id!r} to enrol buildings in")
+                with connection.cursor() as cursor:
+                    cursor.executemany(
+                        "INSERT INTO edc_enrolment VALUES (%s, %s, %s)"
+                        " ON CONFLICT (edc_id, building_id)"
+                        " DO UPDATE SET enrolment = excluded.enrolment",
+                        [(edc_id, building, enrolment) for building, enrolment in enrolments],
+                    )
+
+    def remove_enrolment(self, edc_id: str, building_id: str) -> None:
+        with self._session.translated():
+            self._session.connection().execute(
+                "DELETE FROM edc_enrolment WHERE edc_id = %s AND building_id = %s",
+                (edc_id, building_id),
+            )
+
     def remove(self, edc_id: str) -> None:
         with self._session.translated():
-            self._session.connection().execute("DELETE FROM edc_state WHERE edc_id = %s", (edc_id,))
+            connection = self._session.connection()
+            with connection.transaction():
+                connection.execute("DELETE FROM edc_state WHERE edc_id = %s", (edc_id,))
+                connection.execute("DELETE FROM edc_enrolment WHERE edc_id = %s", (edc_id,))
 
-    def load_all(self) -> dict[str, bytes]:
+    def load_all(self) -> dict[str, StoredEdc]:
         with self._session.translated():
-            rows = self._session.connection().execute(
-                "SELECT edc_id, document FROM edc_state ORDER BY edc_id"
-            )
-            return {str(edc_id): bytes(document) for edc_id, document in rows}
+            connection = self._session.connection()
+            # One snapshot for both tables: the documents and enrolments of the same moment.
+            with connection.transaction():
+                connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                documents = connection.execute(
+                    "SELECT edc_id, document FROM edc_state ORDER BY edc_id"
+                ).fetchall()
+                rows = connection.execute(
+                    "SELECT edc_id, building_id, enrolment FROM edc_enrolment"
+                    " ORDER BY edc_id, building_id"
+                ).fetchall()
+        enrolments: dict[str, dict[str, bytes]] = {str(edc_id): {} for edc_id, _ in documents}
+        for edc_id, building_id, enrolment in rows:
+            enrolments.setdefault(str(edc_id), {})[str(building_id)] = bytes(enrolment)
+        return {
+            str(edc_id): StoredEdc(bytes(document), enrolments[str(edc_id)])
+            for edc_id, document in documents
+        }
 
     def close(self) -> None:
         self._session.close()

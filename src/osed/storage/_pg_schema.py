@@ -144,7 +144,46 @@ _EDC_V1: Migration = (
     )""",
 )
 
-EDC_MIGRATIONS: tuple[Migration, ...] = (_EDC_V1,)
+# Enrolments get rows of their own (an enrolment no longer rewrites the EDC's document); those
+# that version 1 kept in the document, under "enrolled", move out. The document is rebuilt as
+# json, not jsonb, so every other value keeps its text exactly; one that is not a JSON object
+# stays as it was (the manager reports it).
+_EDC_V2: Migration = (
+    """CREATE TABLE edc_enrolment (
+        edc_id text COLLATE "C" NOT NULL,
+        building_id text COLLATE "C" NOT NULL,
+        enrolment bytea NOT NULL,
+        PRIMARY KEY (edc_id, building_id)
+    )""",
+    """DO $$
+    DECLARE
+        stored record;
+        doc json;
+    BEGIN
+        FOR stored IN SELECT edc_id, document FROM edc_state LOOP
+            BEGIN
+                doc := convert_from(stored.document, 'UTF8')::json;
+            EXCEPTION WHEN others THEN
+                CONTINUE;
+            END;
+            IF json_typeof(doc) = 'object' AND json_typeof(doc -> 'enrolled') = 'object' THEN
+                INSERT INTO edc_enrolment
+                    SELECT stored.edc_id, e.key, convert_to(e.value::text, 'UTF8')
+                    FROM json_each(doc -> 'enrolled') AS e;
+            END IF;
+            IF json_typeof(doc) = 'object' AND doc -> 'enrolled' IS NOT NULL THEN
+                UPDATE edc_state
+                    SET document = convert_to(coalesce(
+                        (SELECT json_object_agg(e.key, e.value)::text
+                         FROM json_each(doc) AS e WHERE e.key <> 'enrolled'),
+                        '{}'), 'UTF8')
+                    WHERE edc_id = stored.edc_id;
+            END IF;
+        END LOOP;
+    END $$""",
+)
+
+EDC_MIGRATIONS: tuple[Migration, ...] = (_EDC_V1, _EDC_V2)
 
 INTELLIGENCE_COMPONENT = "intelligence"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from osed.cli._io import print_json
+from osed.cli._output import print_json
 from osed.domain.errors import OsedError
 
 NETWORK = Path(__file__).parents[2] / "data" / "grid"

@@ -94,8 +94,12 @@ class Site:
     def manager(self, intelligence: GridIntelligence) -> EdcManager:
         return next(m for i, m, *_ in self._running if i is intelligence)
 
+    def decision_store(self, intelligence: GridIntelligence) -> SqliteDecisionStore:
+        store: SqliteDecisionStore = next(d for i, _, _, _, d in self._running if i is intelligence)
+        return store
+
     def stored(self, intelligence: GridIntelligence) -> list[dict[str, Any]]:
-        store = next(d for i, _, _, _, d in self._running if i is intelligence)
+        store = self.decision_store(intelligence)
         return [json.loads(document) for _, document in store.recent()]
 
     async def publish(self, messages: list[tuple[str, bytes]]) -> None:

@@ -231,3 +231,37 @@ async def test_a_body_that_is_not_json_is_a_problem_not_a_400(
     assert response.status_code in (413, 422), response.text
     if response.status_code == 422:
         assert "$" in paths(response)
+
+
+async def test_an_unenrolled_building_leaves_every_function_and_the_aggregate(
+    client: httpx.AsyncClient, manager: EdcManager, field: Field
+) -> None:
+    await create(client)
+    await client.post("/api/v1/edcs/area-1/functions/probe", json={"parameters": {"limit_kw": 5}})
+    tokens = {}
+    for building in ("b1", "b2"):
+        enrolled = await client.post(
+            "/api/v1/edcs/area-1/buildings", json={"building_id": building}
+        )
+        tokens[building] = enrolled.json()["token"]
+        report = {"building": building, "token": tokens[building], "type": "report"}
+        await field.send("edc/area-1/probe/in", {**report, "body": {"demand_kw": 3.0}})
+    await eventually(lambda: manager.get("area-1").aggregate()["demand_kw"] == 6.0)
+
+    gone = await client.delete("/api/v1/edcs/area-1/buildings/b1")
+    assert gone.status_code == 204
+    area = (await client.get("/api/v1/edcs/area-1/aggregate")).json()
+    assert (area["buildings"], area["reporting"]) == (1, 1)
+    assert area["demand_kw"] == pytest.approx(3.0)
+    assert manager.get("area-1").function_status("probe")["buildings"] == ["b2"]
+    await answer(field, "b1", tokens["b1"], kw=1.0)
+    await eventually(lambda: len(field.on("dead-letter/")) == 1)
+    assert field.on("dead-letter/")[0]["problems"][0]["code"] == "not_enrolled"
+
+    again = await client.delete("/api/v1/edcs/area-1/buildings/b1")
+    assert again.status_code == 404
+    assert again.json()["message"] == "'b1' is not enrolled in EDC 'area-1'"
+    assert (await client.delete("/api/v1/edcs/nowhere/buildings/b2")).status_code == 404
+    assert paths(await client.delete("/api/v1/edcs/area-1/buildings/b%202")) == {
+        "$path.building_id"
+    }

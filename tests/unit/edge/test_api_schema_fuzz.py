@@ -1,7 +1,8 @@
 """The EDC API against its own OpenAPI document: schemathesis generates valid and invalid
 requests for every operation and applies every check it has (no server error, status codes,
 media types and bodies as documented, invalid data rejected). A real uvicorn serves the API
-over a manager on a memory bus with an SQLite state store and the test function."""
+over a manager on a memory bus with an SQLite state store and the test function, and a grid
+intelligence's decision log with a few decisions in it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 import schemathesis
 import uvicorn
@@ -21,6 +23,7 @@ from osed.bus.memory import MemoryBus
 from osed.edge.api import create_app
 from osed.edge.manager import EdcManager
 from osed.storage.edc_sqlite import SqliteEdcStateStore
+from osed.storage.intelligence_sqlite import SqliteDecisionStore
 from tests.services.brokers import free_port
 from tests.services.openapi_fuzz import check_operation
 from tests.unit.edge import probe
@@ -56,7 +59,10 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     servers: list[uvicorn.Server] = []
 
     def serve() -> None:  # the store's connection belongs to the server's thread
-        with SqliteEdcStateStore(path) as store:
+        with SqliteEdcStateStore(path) as store, SqliteDecisionStore(path) as decisions:
+            for k in range(3):
+                document = f'{{"action":"ignore","area":"l{k}","reason":"test"}}'.encode()
+                decisions.append(datetime(2026, 1, 1, tzinfo=UTC), f"l{k}", "ignore", document)
             manager = EdcManager(
                 _StartedMemoryBus(),
                 store,
@@ -64,7 +70,9 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 load_function=probe.load_function,
                 function_names=probe.function_names,
             )
-            app = create_app(manager, max_request_bytes=64 * 1024, run_manager=True)
+            app = create_app(
+                manager, max_request_bytes=64 * 1024, run_manager=True, decisions=decisions
+            )
             config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error")
             servers.append(uvicorn.Server(config))
             asyncio.run(servers[0].serve())
@@ -93,17 +101,21 @@ def operations(schema: schemathesis.BaseSchema) -> list[str]:
 
 OPERATIONS = [
     "DELETE /api/v1/edcs/{edc_id}",
+    "DELETE /api/v1/edcs/{edc_id}/buildings/{building_id}",
     "DELETE /api/v1/edcs/{edc_id}/functions/{name}",
     "GET /api/v1/edcs",
     "GET /api/v1/edcs/{edc_id}",
     "GET /api/v1/edcs/{edc_id}/aggregate",
     "GET /api/v1/edcs/{edc_id}/functions/{name}",
+    "GET /api/v1/edcs/{edc_id}/grid-state",
     "GET /api/v1/grid-functions",
+    "GET /api/v1/grid-intelligence/decisions",
     "GET /healthz",
     "POST /api/v1/edcs",
     "POST /api/v1/edcs/{edc_id}/buildings",
     "POST /api/v1/edcs/{edc_id}/buildings/batch",
     "POST /api/v1/edcs/{edc_id}/functions/{name}",
+    "PUT /api/v1/edcs/{edc_id}/grid-state",
 ]
 
 
@@ -115,7 +127,10 @@ CASES = [
     (label, mode)
     for label in OPERATIONS
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-    if not label.startswith("GET") or mode is GenerationMode.POSITIVE or "{" in label
+    if not label.startswith("GET")
+    or mode is GenerationMode.POSITIVE
+    or "{" in label
+    or label.endswith("/decisions")  # its query can be invalid
 ]
 
 
@@ -124,3 +139,23 @@ def test_every_operation_meets_every_check(
     api_schema: schemathesis.BaseSchema, label: str, mode: GenerationMode
 ) -> None:
     check_operation(api_schema, label, mode, examples=EXAMPLES)
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_a_put_grid_state_on_an_existing_edc_meets_every_check(
+    api_url: str, api_schema: schemathesis.BaseSchema, mode: GenerationMode
+) -> None:
+    """The body is what varies: the EDC exists, so its checks (not a 404) answer."""
+    created = httpx.post(
+        f"{api_url}/api/v1/edcs",
+        json={"id": "fuzz", "element": "trafo-1"},
+        headers={"Idempotency-Key": "fuzz-grid-state"},
+    )
+    assert created.status_code in (200, 201), created.text
+    check_operation(
+        api_schema,
+        "PUT /api/v1/edcs/{edc_id}/grid-state",
+        mode,
+        examples=4 * EXAMPLES,
+        path_parameters={"edc_id": "fuzz"},
+    )

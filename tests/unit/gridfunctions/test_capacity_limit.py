@@ -132,7 +132,7 @@ def test_bad_document_names_every_problem_at_its_path() -> None:
         ("$.buildings[0].min_kw", "above_max"),
         ("$.buildings[1].colour", "unknown_field"),
         ("$.buildings[1].id", "duplicate"),
-        ("$.buildings[2].id", "not_a_string"),
+        ("$.buildings[2].id", "missing"),
         ("$.buildings[2].max_kw", "missing"),
     }
     with pytest.raises(ValidationError) as caught:
@@ -267,3 +267,53 @@ def test_a_building_nothing_is_known_of_gets_no_bound_until_it_shows_up() -> Non
     caps = limits(session.on_tick(area(5, {"b1": 30.0, "b2": 10.0})))
     assert set(caps) == {"b1", "b2"}
     assert sum(caps.values()) == pytest.approx(30.0)
+
+
+def test_a_silent_building_is_held_at_its_last_power_then_left_out_once_stale() -> None:
+    parameters = FUNCTION.manifest.check_parameters({"import_limit_kw": 30, "stale_after": 60})
+    session = FUNCTION.open(parameters, area(0, {}))
+    session.start(area(0, {}))
+    for answer in (flexibility("b1", 10, 20), flexibility("b2", 14, 15), flexibility("b3", 0, 5)):
+        session.on_message(answer, area(1, {}))
+    caps = limits(session.on_tick(area(5, {"b1": 20.0, "b2": 15.0, "b3": 5.0})))
+    assert caps == pytest.approx({"b1": 13.75, "b2": 14.375, "b3": 1.875}, abs=1e-6)
+    obeyed = dict(caps)
+    assert session.on_tick(area(10, obeyed)) == []
+    # b3 falls silent: it stays at its last measured 1.875 kW, so no bound moves (it is not
+    # pulled to a bound around zero that would hand its share to the others).
+    answering = {"b1": obeyed["b1"], "b2": obeyed["b2"]}
+    assert session.on_tick(area(15, answering)) == []
+    assert session.status()["measured_kw"] == pytest.approx(30.0)
+    assert session.on_tick(area(70, answering)) == []  # 60 s after its last report: still held
+    # Stale: left out, and the answering buildings share the whole limit (11 λ = 1.875).
+    reshared = session.on_tick(area(71, answering))
+    assert {m.building_id for m in reshared} == {"b1", "b2"}
+    assert limits(reshared) == pytest.approx({"b1": 15.4545454, "b2": 14.5454545}, abs=1e-6)
+    assert session.status()["buildings_stale"] == 1
+    # They take their bounds up: the area of the answering buildings is at the limit, not over.
+    session.on_tick(area(76, limits(reshared)))
+    status = session.status()
+    assert status["measured_kw"] == pytest.approx(30.0)
+    assert status["cycles_over_limit"] == 0
+    # b3 reports again and is shared in afresh: the bounds of all three sum to the limit.
+    back = session.on_tick(area(80, {**limits(reshared), "b3": 2.0}))
+    assert "b3" in limits(back)
+    assert session.status()["buildings_stale"] == 0
+    resumed = FUNCTION.open(parameters, area(81, {}), resume=session.snapshot())
+    assert resumed.status() == session.status()
+    # The resumed session still holds b3's last power: all three silent, nothing moves.
+    assert resumed.on_tick(area(85, {})) == []
+
+
+def test_report_times_from_the_coordinator_age_a_building_left_in_the_live_map() -> None:
+    parameters = FUNCTION.manifest.check_parameters({"import_limit_kw": 24, "stale_after": 60})
+    session = FUNCTION.open(parameters, area(0, {}))
+    session.start(area(0, {}))
+    powers = {"b1": 12.0, "b2": 12.0, "b3": 6.0}
+    old, now = T0.isoformat(), (T0 + timedelta(seconds=100)).isoformat()
+    state = {"building_kw": powers, "building_reported_at": {"b1": now, "b2": now, "b3": old}}
+    view = AreaView("feeder-7", T0 + timedelta(seconds=100), BUILDINGS, state)
+    caps = limits(session.on_tick(view))
+    # b3's 6 kW were reported 100 s ago: stale, so b1 and b2 share the 24 kW between them.
+    assert set(caps) == {"b1", "b2"}
+    assert sum(caps.values()) == pytest.approx(24.0)

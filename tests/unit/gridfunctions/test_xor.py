@@ -163,11 +163,11 @@ def test_every_problem_of_a_document_is_named_at_its_path() -> None:
         ("$.request_kw", "not_a_number"),
         ("$.duration_h", "missing"),
         ("$.prices[1]", "not_ascending"),
-        ("$.prices[2]", "not_a_number"),
+        ("$.prices[2]", "not_finite"),
         ("$.bids[0].quantities_kw", "wrong_length"),
-        ("$.bids[1].building", "duplicate_building"),
-        ("$.bids[1].quantities_kw[1]", "negative"),
-        ("$.bids[2].building", "not_an_id"),
+        ("$.bids[1].building", "duplicate"),
+        ("$.bids[1].quantities_kw[1]", "too_small"),
+        ("$.bids[2].building", "missing"),
         ("$.bids[2].colour", "unknown_field"),
     }
 

@@ -4,6 +4,7 @@ JSON path instead of stopping at the first."""
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -122,22 +123,38 @@ class FieldReader:
         return value
 
     def string(self, parent: Mapping[str, Any], key: str, path: str) -> str:
-        raw = parent.get(key)
+        if key not in parent:
+            self.problems.add(f"{path}.{key}", "missing", "required")
+            return ""
+        raw = parent[key]
         if not isinstance(raw, str) or not raw:
             self.problems.add(f"{path}.{key}", "not_a_string", "must be a non-empty string")
             return ""
         return raw
 
     def items(
-        self, parent: Mapping[str, Any], key: str, path: str, *, min_length: int = 1
+        self,
+        parent: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        min_length: int = 1,
+        max_length: int | None = None,
     ) -> list[Any]:
+        """The list at ``key``; one over ``max_length`` is not read item by item (nothing)."""
         where = f"{path}.{key}"
-        raw = parent.get(key)
+        if key not in parent:
+            self.problems.add(where, "missing", "required")
+            return []
+        raw = parent[key]
         if not isinstance(raw, Sequence) or isinstance(raw, str):
             self.problems.add(where, "not_a_list", "must be a list")
             return []
         if len(raw) < min_length:
             self.problems.add(where, "too_short", f"needs at least {min_length} item(s)")
+        if max_length is not None and len(raw) > max_length:
+            self.problems.add(where, "too_long", f"has {len(raw)} items, at most {max_length}")
+            return []
         return list(raw)
 
     def series(
@@ -145,19 +162,23 @@ class FieldReader:
         parent: Mapping[str, Any],
         key: str,
         path: str,
-        length: int,
+        length: int | None,
         *,
         minimum: float | None = None,
         maximum: float | None = None,
+        constant: bool = True,
     ) -> list[float]:
-        """A list of ``length`` numbers; a single number stands for a constant series."""
+        """A list of ``length`` numbers (``length`` None: any); with ``constant``, a single
+        number stands for a constant series. Items that are not numbers read as NaN."""
         where = f"{path}.{key}"
         raw = parent.get(key)
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            return [self.value(raw, where, minimum=minimum, maximum=maximum)] * length
+        if constant and isinstance(raw, int | float) and not isinstance(raw, bool):
+            return [self.value(raw, where, minimum=minimum, maximum=maximum)] * (length or 1)
         items = self.items(parent, key, path)
-        if items and len(items) != length:
+        if items and length is not None and len(items) != length:
             self.problems.add(where, "wrong_length", f"has {len(items)} values, needs {length}")
+        if _all_within(items, minimum, maximum):  # the common case, without a call per item
+            return [float(item) for item in items]
         return [
             self.value(item, f"{where}[{index}]", minimum=minimum, maximum=maximum)
             for index, item in enumerate(items)
@@ -172,3 +193,10 @@ class FieldReader:
 
     def check(self) -> None:
         self.problems.check()
+
+
+def _all_within(items: Sequence[Any], minimum: float | None, maximum: float | None) -> bool:
+    """True when every item is a finite number within the bounds (no problem to report)."""
+    low = -sys.float_info.max if minimum is None else minimum  # rules out ±inf and NaN too
+    high = sys.float_info.max if maximum is None else maximum
+    return all((type(item) is float or type(item) is int) and low <= item <= high for item in items)

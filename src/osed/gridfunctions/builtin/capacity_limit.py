@@ -6,12 +6,13 @@ export at or below the export limit. Each building gets bounds on its own net po
 flexibility (:mod:`._sharing`): the bounds of all buildings sum to the limit exactly when the
 limit is reachable, and the shortfall is named when it is not. A live session recomputes the
 bounds every control cycle from the measured building powers, so a limit holds from the next
-cycle on.
+cycle on; a building that is silent in a cycle is taken at its last measured power until that
+is ``stale_after`` old, then left out (:mod:`._last_measurements`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 
 from osed.domain.errors import Problem, ValidationError
 from osed.gridfunctions.builtin._document_fields import FieldReader
+from osed.gridfunctions.builtin._last_measurements import LastMeasurements, Participants
 from osed.gridfunctions.builtin._sharing import Vector, share_target
 from osed.gridfunctions.spec import (
     AreaView,
@@ -68,6 +70,15 @@ MANIFEST = Manifest(
             minimum=0,
             maximum=1e3,
             default=0.05,
+        ),
+        Parameter(
+            "stale_after",
+            "a silent building is taken at its last measured power this long, then left out "
+            "and the limit is shared among the others",
+            unit="s",
+            minimum=0,
+            maximum=86_400,
+            default=900.0,
         ),
     ),
     messages=(
@@ -235,6 +246,10 @@ class CapacityLimitSession:
         self._duration = float(parameters.get("duration", 0.0))
         self._deadband = float(parameters.get("deadband_kw", 0.05))
         saved = resume or {}
+        self._last = LastMeasurements(
+            float(parameters.get("stale_after", 900.0)), saved.get("last_kw")
+        )
+        self._stale: int = saved.get("stale", 0)
         self._flexibility: dict[str, tuple[float, float]] = {
             b: (float(lo), float(hi)) for b, (lo, hi) in saved.get("flexibility", {}).items()
         }
@@ -265,7 +280,7 @@ class CapacityLimitSession:
             self._phase = "pending"  # announced ahead; bounds go out when the interval begins
             return [request]
         self._phase = "active"
-        return [request, *self._enforce(area)]
+        return [request, *self._enforce(self._participants(area))]
 
     def on_message(self, message: Inbound, area: AreaView) -> list[Outbound]:
         if message.message_type != "flexibility":
@@ -289,33 +304,29 @@ class CapacityLimitSession:
         if ends is not None and area.now >= ends:
             self._phase = "ended"
             return [Outbound("release", {"interval": self._interval()})]
-        measured = self._measured(area)
-        total = float(sum(measured))
+        taken = self._participants(area)
+        total = float(sum(taken.current_kw))
         self._measured_kw = total
         if self._ticks > 0 and self._violated(total):
             self._violations += 1
         self._ticks += 1
-        return self._enforce(area, measured)
+        return self._enforce(taken)
 
     def _violated(self, total: float) -> bool:
         over_import = self._import is not None and total > self._import + _TOLERANCE_KW
         over_export = self._export is not None and -total > self._export + _TOLERANCE_KW
         return over_import or over_export
 
-    def _measured(self, area: AreaView) -> list[float]:
-        powers = area.state.get("building_kw", {})
-        return [float(powers.get(b, 0.0)) for b in area.buildings]
+    def _participants(self, area: AreaView) -> Participants:
+        taken = self._last.participants(area, self._flexibility)
+        self._stale = len(taken.stale)
+        return taken
 
-    def _enforce(self, area: AreaView, measured: Sequence[float] | None = None) -> list[Outbound]:
-        # A building the EDC knows nothing of yet (no measurement, no range) is left alone until
-        # it shows up: bounding it at zero would cut a load nobody has seen.
-        powers = area.state.get("building_kw", {})
-        seen = [b in powers or b in self._flexibility for b in area.buildings]
-        values = self._measured(area) if measured is None else measured
-        buildings = [b for b, known in zip(area.buildings, seen, strict=True) if known]
-        current = np.asarray(
-            [v for v, known in zip(values, seen, strict=True) if known], dtype=np.float64
-        )
+    def _enforce(self, taken: Participants) -> list[Outbound]:
+        # A stale building keeps the last bound it was sent: it hears nothing until it reports
+        # again and is shared in afresh.
+        buildings = taken.buildings
+        current = np.asarray(taken.current_kw, dtype=np.float64)
         # A building measured but silent about its range may go as far as zero net power.
         low = np.minimum(current, 0.0)
         high = np.maximum(current, 0.0)
@@ -365,6 +376,7 @@ class CapacityLimitSession:
             "export_shortfall_kw": self._export_gap,
             "feasible": self._import_gap <= _TOLERANCE_KW and self._export_gap <= _TOLERANCE_KW,
             "buildings_reported": len(self._flexibility),
+            "buildings_stale": self._stale,
             "cycles": self._ticks,
             "cycles_over_limit": self._violations,
         }
@@ -372,6 +384,8 @@ class CapacityLimitSession:
     def snapshot(self) -> dict[str, Any]:
         return {
             "flexibility": {b: list(r) for b, r in self._flexibility.items()},
+            "last_kw": self._last.snapshot(),
+            "stale": self._stale,
             "sent": {b: list(s) for b, s in self._sent.items()},
             "started_at": self._started_at,
             "phase": self._phase,
