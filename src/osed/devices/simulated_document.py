@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from osed.buildings.devices_schema import Building
 from osed.devices.simulated import SimulatedDevice, SimulatedGateway
 from osed.domain.devices import DeviceKind, Quantity
 from osed.domain.errors import Problem, ValidationError
 from osed.domain.problems import Problems
-from osed.gridfunctions.builtin._dac_document import Building, read_document
+from osed.gridfunctions.builtin._dac_document import read_document
 
 PROFILE_KINDS = ("pv", "load")
 BASE_LOAD_ID = "base"
