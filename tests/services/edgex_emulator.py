@@ -89,8 +89,9 @@ class DeviceService:
         devices: list[Device],
         *,
         base64_payload: bool = True,
-        client_id: str | None = None,
+        persistent: bool = False,
     ) -> None:
+        self.endpoint = endpoint
         self.name = name
         self.devices = {d.name: d for d in devices}
         self.base64_payload = base64_payload
@@ -99,8 +100,8 @@ class DeviceService:
         self.refused: list[str] = []
         self._link = MqttLink(
             endpoint,
-            client_id=client_id or f"edgex-{name}",
-            persistent_session=False,
+            client_id=f"edgex-{name}",
+            persistent_session=persistent,
             on_connect=self._subscribe,
             on_message=self._on_request,
         )

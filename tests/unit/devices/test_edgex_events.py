@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from osed.bus.mqtt_link import MqttEndpoint, MqttMessage
 from osed.devices.edgex import INTERNAL_ERROR, EdgexGateway
+from osed.devices.edgex_commands import request_id
 from osed.devices.edgex_config import load_config
-from osed.domain.devices import Measurement, Quantity
+from osed.domain.devices import Action, Command, Measurement, Outcome, Quantity
 from tests.unit.devices.edgex_sample import sample_config
 
 ORIGIN = 1_796_644_800_000_000_000  # 2026-12-07 12:00 UTC in nanoseconds
@@ -258,3 +259,34 @@ async def test_no_message_breaks_the_adapter(
     assert len(gateway.reasons) + bool(gateway.delivered) <= 1
     for m in gateway.delivered:
         assert m.device_id == "battery-1"
+
+
+def response(service: str, rid: str, *, error: str | None = None) -> MqttMessage:
+    envelope = {
+        "apiVersion": "v3",
+        "correlationID": "c",
+        "requestID": rid,
+        "errorCode": 1 if error else 0,
+        "payload": error,
+        "contentType": "text/plain" if error else "application/json",
+    }
+    return MqttMessage(
+        f"edgex/response/{service}/{rid}", json.dumps(envelope).encode(), 0, 0, False
+    )
+
+
+async def test_a_response_counts_only_from_the_service_the_request_went_to() -> None:
+    gateway = Gateway()
+    setpoint = Command("c-9", "battery-1", Action.SET_POWER_KW, 2.0, AT)
+    pending = await gateway.adapter.send(setpoint, timeout_s=0.05)  # no broker: not sent yet
+    assert pending.outcome is Outcome.PENDING
+    rid = request_id("c-9")
+    await gateway.feed(response("device-mqtt", rid))
+    assert "from service 'device-mqtt'" in gateway.reasons[0]
+    assert (await gateway.adapter.send(setpoint, timeout_s=0)).outcome is Outcome.PENDING
+    await gateway.feed(response("device-modbus", rid, error="PowerSetpoint: out of range"))
+    refused = await gateway.adapter.send(setpoint, timeout_s=0)
+    assert refused.outcome is Outcome.REJECTED
+    assert "PowerSetpoint: out of range" in refused.detail
+    await gateway.feed(response("device-modbus", rid))  # a late duplicate changes nothing
+    assert (await gateway.adapter.send(setpoint, timeout_s=0)).outcome is Outcome.REJECTED
