@@ -141,14 +141,19 @@ class DeviceService:
     def event_topic(self, profile: str, device: str, source: str) -> str:
         return f"edgex/events/device/{self.name}/{profile}/{device}/{source}"
 
-    async def publish_event(self, device_name: str, source: str | None = None) -> None:
-        """An event of ``source`` (a command; all resources when None) of the device."""
+    def event_message(self, device_name: str, source: str | None = None) -> tuple[str, bytes]:
+        """The topic and bytes of an event of ``source`` (a command; all resources when None)."""
         device = self.devices[device_name]
         name = source or "all"
         resources = device.command(source) if source else list(device.resources)
         assert resources is not None, f"no command {source!r}"
         event = self.event(device, name, resources)
-        await self.publish_raw(self.event_topic(device.profile, device.name, name), event)
+        request = {"apiVersion": API_VERSION, "requestId": str(uuid.uuid4()), "event": event}
+        topic = self.event_topic(device.profile, device.name, name)
+        return topic, self._envelope(request, request_id="")
+
+    async def publish_event(self, device_name: str, source: str | None = None) -> None:
+        await self.publish_bytes(*self.event_message(device_name, source))
 
     async def publish_raw(self, topic: str, event: dict[str, Any], **envelope: Any) -> None:
         """Any event on any topic, in an envelope (fields overridden by ``envelope``)."""
