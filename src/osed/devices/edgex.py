@@ -17,6 +17,7 @@ the wrong service are refused: logged with the reason and kept in :meth:`refusal
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import deque
@@ -34,7 +35,7 @@ from osed.bus.mqtt_link import (
 )
 from osed.devices import edgex_envelope as envelopes
 from osed.devices.edgex_commands import CommandRefusedError, device_info, request_id, settings
-from osed.devices.edgex_config import DeviceBinding, EdgexConfig
+from osed.devices.edgex_config import DeviceBinding, EdgexConfig, load_config
 from osed.devices.edgex_envelope import Envelope, EnvelopeError
 from osed.devices.edgex_events import EventReader, Refusal, RefusedError
 from osed.devices.edgex_topics import Topics
@@ -86,6 +87,8 @@ class EdgexGateway:
         self._pending = PendingCommands()
         self._requests: dict[str, _Request] = {}  # by request id
         self._in_flight: set[str] = set()  # request ids whose publish the link still retries
+        self._sent_at: dict[str, float] = {}  # loop time each pending set request was last sent
+        self._retries: asyncio.Task[None] | None = None
         self._handlers: list[MeasurementHandler] = []
         self._last_seen: dict[str, datetime] = {}
         self._refusals: deque[Refusal] = deque(maxlen=REFUSALS_KEPT)
@@ -98,10 +101,31 @@ class EdgexGateway:
             on_messages=self._on_messages,
         )
 
+    @classmethod
+    def from_document(cls, document: object, *, clock: Clock | None = None) -> EdgexGateway:
+        """The gateway a configuration document describes, broker included; ValidationError
+        naming every problem of the document."""
+        config = load_config(document)
+        broker = config.broker
+        endpoint = MqttEndpoint(
+            broker.host,
+            broker.port,
+            username=broker.username,
+            password=broker.password,
+            keepalive=broker.keepalive,
+        )
+        return cls(config, endpoint, clock=clock)
+
+    @property
+    def config(self) -> EdgexConfig:
+        return self._config
+
     # --- the port ------------------------------------------------------------------------
 
     async def start(self) -> None:
         await self._link.start()
+        if self._config.resend_after_s > 0:
+            self._retries = asyncio.create_task(self._resend_late(), name="edgex-resend")
 
     async def discover(self) -> list[DeviceInfo]:
         return [device_info(self._config, b) for b in self._reader.bindings]
@@ -145,6 +169,10 @@ class EdgexGateway:
         return out
 
     async def close(self) -> None:
+        if self._retries is not None:
+            self._retries.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retries
         await self._link.stop()
         for request in self._requests.values():
             if request.answer is not None and not request.answer.done():
@@ -198,6 +226,7 @@ class EdgexGateway:
     async def _publish(self, rid: str, timeout_s: float) -> None:
         request = self._requests[rid]
         self._in_flight.add(rid)
+        self._sent_at[rid] = asyncio.get_running_loop().time()
         self.stats.requests += 1
         try:
             await self._link.publish(
@@ -247,10 +276,27 @@ class EdgexGateway:
             if request is None or rid in self._in_flight:
                 continue  # refused before sending, or the link itself publishes it again
             resends.append(connection.publish(request.topic, request.payload, qos=qos))
+            self._sent_at[rid] = asyncio.get_running_loop().time()
             self.stats.resent += 1
         if resends:
             log.info("EdgeX gateway sends %d pending commands again", len(resends))
             await asyncio.gather(*resends)
+
+    async def _resend_late(self) -> None:
+        """Sends a pending command again once it waited ``resend_after_s`` for its response:
+        a device service that was not subscribed when it was sent (it restarted, or came back
+        after the broker) never saw it, and nothing else would bring it there."""
+        loop = asyncio.get_running_loop()
+        wait = self._config.resend_after_s
+        while True:
+            await asyncio.sleep(wait / 4)
+            for command in self._pending.pending():
+                rid = request_id(command.command_id)
+                sent = self._sent_at.get(rid)
+                if sent is None or rid in self._in_flight or loop.time() - sent < wait:
+                    continue
+                self.stats.resent += 1
+                await self._publish(rid, wait)
 
     async def _on_messages(self, _: MqttConnection, batch: list[MqttMessage]) -> None:
         await self.receive(batch)
@@ -310,6 +356,7 @@ class EdgexGateway:
             return
         assert request.command_id is not None
         del self._requests[rid]
+        self._sent_at.pop(rid, None)
         if envelope.error_code:
             detail = f"EdgeX refused: {envelope.payload}"
             self._pending.settle(request.command_id, Outcome.REJECTED, now, detail)

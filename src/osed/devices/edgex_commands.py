@@ -45,7 +45,8 @@ def settings(
     if mapping.range is not None and command.value not in mapping.range:
         low, high = mapping.range.minimum, mapping.range.maximum
         raise CommandRefusedError(
-            f"{command.action} {command.value} is outside [{low}, {high}] for {command.device_id!r}"
+            f"{command.action} {command.value} is out of range [{low}, {high}] "
+            f"for {command.device_id!r}"
         )
     return mapping.command, {mapping.resource: _edgex_value(mapping, command.value)}
 

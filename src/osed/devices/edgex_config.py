@@ -78,6 +78,17 @@ class DeviceBinding:
 
 
 @dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    """The MQTT broker of the EdgeX message bus (TLS is not configured here)."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    keepalive: int = 30
+
+
+@dataclass(frozen=True, slots=True)
 class EdgexConfig:
     profiles: dict[str, ProfileMap]
     devices: tuple[DeviceBinding, ...] = ()
@@ -91,6 +102,10 @@ class EdgexConfig:
     client_id: str = "osed-edgex"
     qos: int = 1
     offline_after_s: float = 60.0
+    resend_after_s: float = 10.0
+    """A pending command is sent again after this long without a response (0: only after a
+    reconnection)."""
+    broker: BrokerConfig = BrokerConfig()
     by_name: dict[str, DeviceBinding] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -112,6 +127,8 @@ _TOP_KEYS = {
     "profiles",
     "devices",
     "discover",
+    "broker",
+    "resend_after_s",
 }
 
 
@@ -138,6 +155,9 @@ def load_config(document: object) -> EdgexConfig:
     offline = _number(document, "offline_after_s", 60.0, "$", problems)
     if offline <= 0:
         problems.add("$.offline_after_s", "not_positive", "must be more than 0")
+    resend = _number(document, "resend_after_s", 10.0, "$", problems)
+    if resend < 0:
+        problems.add("$.resend_after_s", "negative", "0 (never) or more seconds")
 
     profiles: dict[str, ProfileMap] = {}
     raw_profiles = document.get("profiles")
@@ -151,6 +171,7 @@ def load_config(document: object) -> EdgexConfig:
         if profile is not None:
             profiles[name] = profile
 
+    broker = _broker(document.get("broker", {}), problems)
     devices = _devices(document.get("devices", []), profiles, raw_profiles, escape, problems)
     discover = _discover(document.get("discover", []), raw_profiles, escape, problems)
     problems.check()
@@ -165,7 +186,34 @@ def load_config(document: object) -> EdgexConfig:
         client_id=client_id,
         qos=int(qos),
         offline_after_s=offline,
+        resend_after_s=resend,
+        broker=broker,
     )
+
+
+def _broker(raw: object, problems: Problems) -> BrokerConfig:
+    path = "$.broker"
+    if not isinstance(raw, Mapping):
+        problems.add(path, "not_object", "{host, port, username, password, keepalive}")
+        return BrokerConfig()
+    _unknown(raw, {"host", "port", "username", "password", "keepalive"}, path, problems)
+    host = _string(raw, "host", "127.0.0.1", path, problems)
+    port = raw.get("port", 1883)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        problems.add(f"{path}.port", "bad_port", "an integer from 1 to 65535")
+        port = 1883
+    keepalive = raw.get("keepalive", 30)
+    if isinstance(keepalive, bool) or not isinstance(keepalive, int) or not 0 < keepalive < 65536:
+        problems.add(f"{path}.keepalive", "bad_keepalive", "whole seconds from 1 to 65535")
+        keepalive = 30
+    credentials = {}
+    for key in ("username", "password"):
+        value = raw.get(key)
+        if value is not None and not isinstance(value, str):
+            problems.add(f"{path}.{key}", "not_string", "must be a string")
+            value = None
+        credentials[key] = value
+    return BrokerConfig(host, port, credentials["username"], credentials["password"], keepalive)
 
 
 def _profile(raw: object, path: str, problems: Problems) -> ProfileMap | None:

@@ -176,6 +176,8 @@ def _same(
 
 def _value(reading: Mapping[str, Any], spec: ReadingMap, path: str, device: str) -> float:
     value_type = reading.get("valueType")
+    if not isinstance(value_type, str):
+        raise RefusedError(f"{path}.valueType {value_type!r} is not a type name", device=device)
     raw = reading.get("value")
     number: float | None = None
     if value_type == "Bool" and isinstance(raw, str | bool):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from osed.devices.edgex_config import load_config
+from osed.devices.edgex import EdgexGateway
+from osed.devices.edgex_config import BrokerConfig, load_config
 from osed.domain.devices import Action, DeviceKind, Quantity, Range
 from osed.domain.errors import ValidationError
 from tests.unit.devices.edgex_sample import sample_config
@@ -36,6 +37,7 @@ def test_the_sample_reads_with_its_defaults() -> None:
 def test_every_problem_is_named_with_its_path() -> None:
     document = sample_config()
     document["qos"] = 3
+    document["broker"] = {"host": "mqtt.local", "port": 0, "password": 5}
     document["colour"] = "blue"
     battery = document["profiles"]["Battery"]
     battery["kind"] = "boat"
@@ -52,6 +54,8 @@ def test_every_problem_is_named_with_its_path() -> None:
     found = {(p.path, p.code) for p in caught.value.problems}
     assert found == {
         ("$.qos", "bad_qos"),
+        ("$.broker.port", "bad_port"),
+        ("$.broker.password", "not_string"),
         ("$.colour", "unknown_field"),
         ("$.profiles.Battery.kind", "unknown_value"),
         ("$.profiles.Battery.readings.Power.quantity", "unknown_value"),
@@ -80,3 +84,10 @@ def test_a_document_without_profiles_is_refused(document: object) -> None:
     with pytest.raises(ValidationError) as caught:
         load_config(document)
     assert caught.value.problems[0].path in {"$", "$.profiles"}
+
+
+def test_the_gateway_is_built_from_one_document_broker_included() -> None:
+    document = sample_config() | {"broker": {"host": "10.0.0.5", "port": 1884, "username": "osed"}}
+    gateway = EdgexGateway.from_document(document)
+    assert gateway.config.broker == BrokerConfig("10.0.0.5", 1884, "osed", None, 30)
+    assert load_config(sample_config()).broker == BrokerConfig()
