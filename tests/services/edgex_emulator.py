@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from osed.bus.mqtt_link import MqttConnection, MqttEndpoint, MqttLink, MqttMessage
+from tests.services.brokers import Broker
 
 API_VERSION = "v3"
 NUMERIC = {f"{s}{b}" for s in ("Int", "Uint") for b in (8, 16, 32, 64)} | {"Float32", "Float64"}
@@ -294,6 +295,11 @@ def _checked(name: str, resource: Resource, value: object) -> str:
             raise CommandError(f"{name}: {value!r} is outside [{low}, {high}]")
         return text
     return text
+
+
+def endpoint(broker: Broker) -> MqttEndpoint:
+    """How tests reach ``broker``: short keepalive and connect timeout, so restarts are quick."""
+    return MqttEndpoint(broker.host, broker.port, keepalive=5, connect_timeout=2.0)
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:

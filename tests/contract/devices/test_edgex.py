@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from osed.bus.mqtt_link import MqttEndpoint
 from osed.devices.edgex import EdgexGateway
 from osed.devices.edgex_commands import request_id
 from osed.devices.edgex_config import load_config
@@ -20,7 +19,7 @@ from tests.contract.devices.contract import (
     SetpointCase,
 )
 from tests.services.brokers import Broker
-from tests.services.edgex_emulator import Device, DeviceService, Resource
+from tests.services.edgex_emulator import Device, DeviceService, Resource, endpoint
 from tests.unit.devices.edgex_sample import sample_config
 
 
@@ -65,13 +64,13 @@ class EdgexHarness:
 @pytest.fixture
 async def harness_factory(mosquitto: Broker) -> AsyncIterator[HarnessFactory]:
     made: list[EdgexGateway | DeviceService] = []
-    endpoint = MqttEndpoint(mosquitto.host, mosquitto.port, keepalive=5, connect_timeout=2.0)
 
     async def make() -> GatewayHarness:
-        service = DeviceService(endpoint, "device-modbus", [battery()])
+        service = DeviceService(endpoint(mosquitto), "device-modbus", [battery()])
         await service.start()
         made.append(service)
-        gateway = EdgexGateway(load_config(sample_config() | {"resend_after_s": 2.0}), endpoint)
+        config = load_config(sample_config() | {"resend_after_s": 2.0})
+        gateway = EdgexGateway(config, endpoint(mosquitto))
         await gateway.start()
         made.append(gateway)
         return EdgexHarness(gateway, service, mosquitto)

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from osed.bus.mqtt_link import MqttEndpoint
 from osed.devices.edgex import EdgexGateway
 from osed.devices.edgex_config import load_config
 from tests.services.brokers import Broker, BrokerError, mosquitto_broker, running
-from tests.services.edgex_emulator import Device, DeviceService, Resource
+from tests.services.edgex_emulator import Device, DeviceService, Resource, endpoint
 from tests.unit.devices.edgex_sample import sample_config
 
 BATTERY_WH = 10_000.0
@@ -26,10 +25,6 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         pytest.fail(str(exc), pytrace=False)
     with running(broker):
         yield broker
-
-
-def endpoint(broker: Broker) -> MqttEndpoint:
-    return MqttEndpoint(broker.host, broker.port, keepalive=5, connect_timeout=2.0)
 
 
 def battery_step(device: Device, seconds: float) -> None:

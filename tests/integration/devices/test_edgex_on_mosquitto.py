@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -10,9 +11,11 @@ import pytest
 
 from osed.devices.edgex import EdgexGateway
 from osed.devices.edgex_commands import request_id
+from osed.devices.edgex_config import load_config
 from osed.domain.devices import Action, Command, Measurement, Outcome, Quantity
 from tests.services.brokers import Broker
-from tests.services.edgex_emulator import DeviceService, wait_for
+from tests.services.edgex_emulator import DeviceService, endpoint, wait_for
+from tests.unit.devices.edgex_sample import sample_config
 
 NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
 
@@ -159,3 +162,25 @@ async def test_pending_commands_are_resent_once_after_a_broker_restart(
     assert gateway.stats.resent == 1
     assert [a[0] for a in service.applied].count(rid) == 1
     await service.stop()
+
+
+async def test_a_command_no_service_heard_is_sent_again_once_the_service_is_up(
+    broker: Broker, mqtt_service: DeviceService
+) -> None:
+    document = sample_config() | {"resend_after_s": 0.4}
+    gateway = EdgexGateway(load_config(document), endpoint(broker))
+    await gateway.start()
+    try:
+        setpoint = command("c-late", "zone-1", Action.SET_SETPOINT_C, 24.0)
+        assert (await gateway.send(setpoint, timeout_s=0.2)).outcome is Outcome.PENDING
+        await mqtt_service.start()  # no reconnection of the gateway: only its resend helps
+        done = await gateway.send(setpoint, timeout_s=10)
+        assert done.outcome is Outcome.APPLIED
+        assert mqtt_service.received[request_id("c-late")] == 1
+        assert gateway.stats.resent >= 1
+        resent = gateway.stats.resent
+        await asyncio.sleep(1.0)  # settled: never sent again
+        assert gateway.stats.resent == resent
+    finally:
+        await gateway.close()
+        await mqtt_service.stop()
