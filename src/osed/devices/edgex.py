@@ -209,7 +209,7 @@ class EdgexGateway:
     # --- requests ------------------------------------------------------------------------
 
     def _binding_of(self, device_id: str) -> DeviceBinding | None:
-        return next((b for b in self._reader.bindings if b.device_id == device_id), None)
+        return self._reader.binding(device_id)
 
     def _envelope(
         self, rid: str, body: dict[str, str] | None, query: dict[str, str] | None = None

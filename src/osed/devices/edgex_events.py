@@ -65,15 +65,16 @@ class EventReader:
     def __init__(self, config: EdgexConfig) -> None:
         self._config = config
         self._bindings: dict[str, DeviceBinding] = dict(config.by_name)
-        self._ids = {b.device_id for b in config.devices}
+        self._by_id = {b.device_id: b for b in config.devices}
 
     @property
     def bindings(self) -> list[DeviceBinding]:
         """Configured devices, then those taken in when seen."""
         return list(self._bindings.values())
 
-    def binding(self, edgex_name: str) -> DeviceBinding | None:
-        return self._bindings.get(edgex_name)
+    def binding(self, device_id: str) -> DeviceBinding | None:
+        """The EdgeX device behind an OSED device id."""
+        return self._by_id.get(device_id)
 
     def from_topic(
         self, where: EventTopic, document: object
@@ -112,11 +113,11 @@ class EventReader:
         name = where.device
         if len(name) > MAX_DEVICE_ID or any(c in name for c in "/#+") or not name.isprintable():
             raise RefusedError(f"device name {name!r} cannot be an OSED device id", device=name)
-        if name in self._ids:
+        if name in self._by_id:
             raise RefusedError(f"device name {name!r} is a configured device's id", device=name)
         binding = DeviceBinding(name, name, where.service, where.profile)
         self._bindings[name] = binding
-        self._ids.add(name)
+        self._by_id[name] = binding
         return binding
 
     def _measurements(

@@ -290,3 +290,33 @@ async def test_a_response_counts_only_from_the_service_the_request_went_to() -> 
     assert "PowerSetpoint: out of range" in refused.detail
     await gateway.feed(response("device-modbus", rid))  # a late duplicate changes nothing
     assert (await gateway.adapter.send(setpoint, timeout_s=0)).outcome is Outcome.REJECTED
+
+
+response_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "apiVersion": st.just("v3") | json_values,
+        "requestID": st.just(request_id("c-fuzz")) | json_values,
+        "errorCode": st.sampled_from([0, 1]) | json_values,
+        "payload": json_values,
+        "contentType": st.sampled_from(["application/json", "text/plain"]) | json_values,
+    },
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["device-modbus", "device-mqtt", "device-modbus/extra"]),
+    response_like.map(lambda v: json.dumps(v).encode()) | st.binary(max_size=64),
+)
+async def test_no_response_breaks_a_pending_command(service: str, payload: bytes) -> None:
+    gateway = Gateway()
+    setpoint = Command("c-fuzz", "battery-1", Action.SET_POWER_KW, 1.0, AT)
+    assert (await gateway.adapter.send(setpoint, timeout_s=0)).outcome is Outcome.PENDING
+    topic = f"edgex/response/{service}/{request_id('c-fuzz')}"
+    await gateway.feed(MqttMessage(topic, payload, 0, 0, False))
+    assert not any(INTERNAL_ERROR in r for r in gateway.reasons)
+    after = await gateway.adapter.send(setpoint, timeout_s=0)
+    if after.outcome is not Outcome.PENDING:  # settled only by its own service, in the open
+        assert service == "device-modbus"
+        assert gateway.reasons == []
