@@ -376,7 +376,9 @@ class EdgexGateway:
         self._refusals.append(
             Refusal(topic, exc.reason, exc.device, exc.impersonation, self._clock.now())
         )
-        level = logging.WARNING if exc.impersonation else logging.INFO
+        level = (
+            logging.WARNING if exc.impersonation else logging.DEBUG if exc.unknown else logging.INFO
+        )
         log.log(level, "EdgeX message on %s refused: %s", topic, exc.reason)
 
 

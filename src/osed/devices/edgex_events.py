@@ -41,11 +41,15 @@ _FALSE = {"false", "f", "0"}
 class RefusedError(ValueError):
     """A message refused; ``impersonation`` when it claims to be a device it cannot be."""
 
-    def __init__(self, reason: str, *, device: str = "", impersonation: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, device: str = "", impersonation: bool = False, unknown: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.device = device
         self.impersonation = impersonation
+        self.unknown = unknown
+        """A device OSED does not manage (an EdgeX installation runs many): logged quietly."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,7 @@ class EventReader:
                 f"unknown device {where.device!r} of service {where.service!r} and profile "
                 f"{where.profile!r} (neither configured nor discoverable)",
                 device=where.device,
+                unknown=True,
             )
         name = where.device
         if len(name) > MAX_DEVICE_ID or any(c in name for c in "/#+") or not name.isprintable():
