@@ -4,6 +4,7 @@ that adapter's own document (checked whole, problems with their paths in this do
     {"adapter": "simulated", "realtime": true, "speedup": 1.0, ...the simulated building}
     {"adapter": "mqtt_json", ...the MQTT JSON devices configuration}
     {"adapter": "homeassistant", ...the Home Assistant configuration}
+    {"adapter": "edgex", ...the EdgeX configuration, broker included}
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from osed.devices.edgex import EdgexGateway
 from osed.devices.mqtt_json import MqttJsonGateway
 from osed.devices.mqtt_json_config import read_config
 from osed.devices.simulated import SimulatedGateway
@@ -21,12 +23,12 @@ from osed.domain.time import Clock
 if TYPE_CHECKING:
     from osed.devices.homeassistant import HomeAssistantGateway
 
-ADAPTERS = ("simulated", "mqtt_json", "homeassistant")
+ADAPTERS = ("simulated", "mqtt_json", "homeassistant", "edgex")
 
 
 def configured_gateway(
     document: Any, *, clock: Clock | None = None
-) -> SimulatedGateway | MqttJsonGateway | HomeAssistantGateway:
+) -> SimulatedGateway | MqttJsonGateway | HomeAssistantGateway | EdgexGateway:
     """The gateway ``document`` describes (not started)."""
     if not isinstance(document, Mapping) or document.get("adapter") not in ADAPTERS:
         raise ValidationError(
@@ -36,6 +38,8 @@ def configured_gateway(
     rest = {k: v for k, v in document.items() if k != "adapter"}
     if document["adapter"] == "mqtt_json":
         return MqttJsonGateway(read_config(rest), clock=clock)
+    if document["adapter"] == "edgex":
+        return EdgexGateway.from_document(rest, clock=clock)
     if document["adapter"] == "homeassistant":
         from osed.devices.homeassistant import (  # noqa: PLC0415 - optional extra
             HomeAssistantGateway,

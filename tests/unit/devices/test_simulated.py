@@ -236,3 +236,9 @@ def test_a_home_assistant_configuration_is_read_by_its_adapter() -> None:
     paths = {p.path for p in caught.value.problems}
     assert "$.url" in paths
     assert "$.token" in paths
+
+
+def test_an_edgex_configuration_is_read_by_its_adapter() -> None:
+    with pytest.raises(ValidationError) as caught:
+        configured_gateway({"adapter": "edgex", "devices": 5})
+    assert any(p.path.startswith("$.devices") for p in caught.value.problems)
