@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from osed.buildings.thermal_fit import SUBJECT, ThermalHistory
+from osed.buildings.thermal_fit import MIN_EQUATIONS, SUBJECT, ThermalHistory
 from osed.domain.errors import Problem, ValidationError
 from osed.domain.problems import Problems
 
@@ -81,6 +81,8 @@ def _series(
     if not isinstance(raw, Sequence) or isinstance(raw, str):
         problems.add(where, "not_a_list", "must be a list of numbers (null for a missing one)")
         return []
+    if len(raw) <= MIN_EQUATIONS:
+        problems.add(where, "too_short", f"needs at least {MIN_EQUATIONS + 1} samples")
     values = []
     for index, item in enumerate(raw):
         if item is None:

@@ -67,6 +67,18 @@ def test_an_invalid_document_names_every_problem_and_prints_nothing(tmp_path: Pa
         assert where in run.err
 
 
+def test_series_too_short_to_fit_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "short.json"
+    path.write_text(
+        json.dumps({"step_h": 1, "cop": 3, "indoor_c": [], "outdoor_c": [], "power_kw": [1]})
+    )
+    run = piped("building", "fit-thermal", str(path))
+    assert run.code == 2
+    assert run.out == ""
+    for where in ("$.indoor_c: needs at least 5", "$.outdoor_c:", "$.power_kw:"):
+        assert where in run.err
+
+
 def test_a_history_that_cannot_determine_the_model_exits_2(tmp_path: Path) -> None:
     document = _document(days=2)
     document["power_kw"] = [2.0] * len(document["indoor_c"])  # type: ignore[arg-type]
