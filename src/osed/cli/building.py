@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from osed.cli import building_plan
+from osed.cli import building_learn, building_plan
 
 
 def register(groups: Any) -> None:
     parser: argparse.ArgumentParser = groups.add_parser(
         "building",
-        help="a building's engines offline: plan its devices (MPC)",
-        description="A building agent's engines run offline on JSON documents (docs/buildings.md).",
+        help="a building's engines offline: plan its devices, fit its thermal model",
+        description="A building agent's engines run offline on JSON documents "
+        "(docs/buildings.md, docs/buildings-learning.md).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     building_plan.add_commands(commands)
+    building_learn.add_commands(commands)
