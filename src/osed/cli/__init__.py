@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "gridfunction",
         "list, describe and run the installed grid functions offline",
     ),
+    "building": ("building", "a building's engines offline: plan its devices (MPC)"),
 }
 
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from osed.gridfunctions.builtin._dac_document import Array, Building, DacProblem
-from osed.gridfunctions.builtin._dac_model import BlockModel, block_model, device_powers
+from osed.buildings.device_lp import BlockModel, block_model, device_powers
+from osed.buildings.devices_schema import Array, Building
+from osed.gridfunctions.builtin._dac_document import DacProblem
 from osed.optimizer.highs import INF, pass_program
 from osed.optimizer.highs_instance import quiet_highs
 
@@ -47,7 +48,9 @@ class _Block:
         self.first = first
         self.count = len(buildings)
         self.scale = np.array([_flexible_kw(b) for b in buildings])
-        model = block_model(problem, buildings)
+        model = block_model(
+            buildings, steps=problem.steps, step_h=problem.step_h, prices=problem.prices
+        )
         n = problem.steps
         program = model.program
         # Deviation columns: up[b, t, k] and down[b, t, k], then rows net − Σup + Σdown = anchor.

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from osed.gridfunctions.builtin._dac_document import Array, DacProblem
-from osed.gridfunctions.builtin._dac_model import block_model
+from osed.buildings.device_lp import block_model
+from osed.buildings.devices_schema import Array
+from osed.gridfunctions.builtin._dac_document import DacProblem
 from osed.optimizer.highs import INF, pass_program
 from osed.optimizer.highs_instance import quiet_highs
 
@@ -39,7 +40,9 @@ class CentralOptimum:
 
 def central_optimum(problem: DacProblem, *, threads: int = 1) -> CentralOptimum:
     started = time.perf_counter()
-    model = block_model(problem, list(problem.buildings))
+    model = block_model(
+        problem.buildings, steps=problem.steps, step_h=problem.step_h, prices=problem.prices
+    )
     program = model.program
     inside = np.flatnonzero(problem.window)
     if problem.target_peak_kw is None:

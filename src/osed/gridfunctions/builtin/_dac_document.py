@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from osed.buildings.devices_schema import DEVICE_KINDS, Array, Building, Device
 from osed.gridfunctions.builtin._document_fields import FieldReader
 
-Array = NDArray[np.float64]
+__all__ = ["DEVICE_KINDS", "Array", "Building", "DacProblem", "Device", "read_document"]
 
 MAX_STEPS = 10_000
-DEVICE_KINDS = ("battery", "ev", "heating", "water_heater")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,24 +75,6 @@ _DEVICE_FIELDS: dict[str, dict[str, FieldSpec]] = {
         "loss_kw": _SIZE,
     },
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    id: str
-    kind: str
-    values: dict[str, Any]
-    """The kind's fields: floats, step indices (int) and series (arrays of N)."""
-
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name]
-
-
-@dataclass(frozen=True, slots=True)
-class Building:
-    id: str
-    base_kw: Array
-    devices: tuple[Device, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from osed.gridfunctions.builtin._dac_document import Array, DacProblem
+from osed.buildings.devices_schema import Array
+from osed.gridfunctions.builtin._dac_document import DacProblem
 from osed.gridfunctions.builtin._dac_warm import WarmStart
 
 PEAK_WEIGHT = 1.0

@@ -7,10 +7,11 @@ from typing import Any
 import highspy
 import numpy as np
 
+from osed.buildings.device_lp import block_model
+from osed.buildings.devices_schema import Array, Building
 from osed.gridfunctions.builtin._dac_buildings import Buildings, Response
-from osed.gridfunctions.builtin._dac_document import Array, Building, DacProblem
+from osed.gridfunctions.builtin._dac_document import DacProblem
 from osed.gridfunctions.builtin._dac_game import WIDTH, Coordinator
-from osed.gridfunctions.builtin._dac_model import block_model
 from osed.gridfunctions.builtin._dac_warm import sample_duals
 from osed.optimizer.highs import pass_program
 from osed.optimizer.highs_instance import quiet_highs
@@ -130,7 +131,8 @@ def _feasible(problem: DacProblem, building: Building, device_id: str | None) ->
     devices = tuple(d for d in building.devices if device_id is None or d.id == device_id)
     alone = Building(building.id, building.base_kw, devices)
     highs = quiet_highs()
-    pass_program(highs, block_model(problem, [alone]).program)
+    model = block_model([alone], steps=problem.steps, step_h=problem.step_h, prices=problem.prices)
+    pass_program(highs, model.program)
     highs.run()
     return bool(highs.getModelStatus() == highspy.HighsModelStatus.kOptimal)
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from osed.gridfunctions.builtin._dac_document import Array, DacProblem
-from osed.gridfunctions.builtin._dac_model import block_model
+from osed.buildings.device_lp import block_model
+from osed.buildings.devices_schema import Array
+from osed.gridfunctions.builtin._dac_document import DacProblem
 from osed.optimizer.highs import INF, pass_program
 from osed.optimizer.highs_instance import quiet_highs
 
@@ -44,7 +45,7 @@ def sample_duals(problem: DacProblem, weight: float, *, size: int = SAMPLE) -> W
     picked = np.unique(np.linspace(0, everyone - 1, min(size, everyone)).round().astype(int))
     sample = [problem.buildings[i] for i in picked]
     share = len(sample) / everyone
-    model = block_model(problem, sample)
+    model = block_model(sample, steps=problem.steps, step_h=problem.step_h, prices=problem.prices)
     program = model.program
     inside = np.flatnonzero(problem.window)
     if problem.target_peak_kw is None:

@@ -9,21 +9,24 @@ Per building: net[N] (free) with rows net − Σ device powers = base; then per 
 - heating: p[N] ∈ [0, max], temperature T[N] (end of each step) within the comfort band; rows
   T(t+1) − (1 − h/(RC)) T(t) − h cop/C p(t) = h/(RC) Tout(t);
 - water_heater: p[N] ∈ [0, max], energy W[N] ∈ [min, max]; rows
-  W(t+1) − W(t) − h p(t) = −h (draw(t) + loss).
+  W(t+1) − W(t) − h p(t) = −h (draw(t) + loss);
+- pv: p[N] = −forecast, or ∈ [−forecast, 0] when curtailable (generation lowers the net);
+- load: p[N] = forecast.
 
 A battery that charges and discharges in the same step wastes energy; a tiny cost per kWh
-discharged keeps an optimum from doing so while prices are positive (and :func:`device_powers`
-turns any such step into the one power with the same energy change).
+discharged (``cycling_cost``) keeps an optimum from doing so while prices are positive (and
+:func:`device_powers` turns any such step into the one power with the same energy change).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from osed.gridfunctions.builtin._dac_document import Array, Building, DacProblem, Device
+from osed.buildings.devices_schema import Array, Building, Device
 from osed.optimizer.highs import INF, LinearProgram
 
 Index = NDArray[np.int64]
@@ -43,6 +46,8 @@ class DeviceColumns:
     """(N,) a battery's discharge columns."""
     state: Index | None = None
     """(N,) the energy or temperature after each step."""
+    rows: Index | None = None
+    """The device's own rows: (N,) its state recursion, or an EV's one energy row."""
 
 
 @dataclass
@@ -53,78 +58,121 @@ class BlockModel:
     net: Index
     """(buildings, N) net power columns."""
     devices: list[DeviceColumns]
+    balance: Index
+    """(buildings, N) the rows net − Σ device powers = base."""
+    net_blocks: list[int]
+    """Per building, the position of its net columns among the program's column blocks."""
+
+    def bound_net(self, building: int, lower: Array, upper: Array) -> None:
+        """Keep a building's net power within [lower, upper] (kW per step, ±inf: free)."""
+        block = self.net_blocks[building]
+        self.program.col_lower[block] = np.asarray(lower, dtype=float).copy()
+        self.program.col_upper[block] = np.asarray(upper, dtype=float).copy()
 
 
-def block_model(problem: DacProblem, buildings: list[Building]) -> BlockModel:
-    """The buildings' LP with their tariff cost h·π·net."""
+def block_model(
+    buildings: Sequence[Building],
+    *,
+    steps: int,
+    step_h: float,
+    prices: Array,
+    cycling_cost: float = CYCLING_COST,
+) -> BlockModel:
+    """The buildings' LP with their tariff cost h·prices·net (``prices`` per kWh, (N,))."""
     program = LinearProgram()
-    n, h = problem.steps, problem.step_h
+    n, h = steps, step_h
     nets = np.empty((len(buildings), n), dtype=np.int64)
+    balance = np.empty((len(buildings), n), dtype=np.int64)
     placed: list[DeviceColumns] = []
+    net_blocks: list[int] = []
     for i, building in enumerate(buildings):
-        net = program.add_columns(n, lower=-INF, upper=INF, cost=h * problem.prices)
+        net_blocks.append(len(program.col_lower))
+        net = program.add_columns(n, lower=-INF, upper=INF, cost=h * prices)
         rows = program.add_rows(n, lower=building.base_kw, upper=building.base_kw)
         program.add_entries(rows, net, 1.0)
-        nets[i] = net
+        nets[i], balance[i] = net, rows
         for device in building.devices:
-            columns = _add_device(program, problem, device, i)
+            columns = _add_device(program, device, i, steps=n, step_h=h, cycling_cost=cycling_cost)
             program.add_entries(rows, columns.power, -1.0)
             if columns.discharge is not None:
                 program.add_entries(rows, columns.discharge, 1.0)
             placed.append(columns)
-    return BlockModel(program, nets, placed)
+    return BlockModel(program, nets, placed, balance, net_blocks)
 
 
-def _add_device(program: LinearProgram, problem: DacProblem, d: Device, i: int) -> DeviceColumns:
-    n, h = problem.steps, problem.step_h
+def _add_device(
+    program: LinearProgram, d: Device, i: int, *, steps: int, step_h: float, cycling_cost: float
+) -> DeviceColumns:
+    n, h = steps, step_h
     if d.kind == "battery":
         e = d["capacity_kwh"]
         charge = program.add_columns(n, upper=d["charge_max_kw"])
-        discharge = program.add_columns(n, upper=d["discharge_max_kw"], cost=h * CYCLING_COST)
+        discharge = program.add_columns(n, upper=d["discharge_max_kw"], cost=h * cycling_cost)
         lower = np.full(n, d["soc_min"] * e)
         lower[-1] = max(lower[-1], d["soc_final_min"] * e)
         energy = program.add_columns(n, lower=lower, upper=d["soc_max"] * e)
         rhs = np.zeros(n)
-        rhs[0] = d["soc_init"] * e
-        _add_recursion(program, energy, rhs, keep=1.0)
-        rows = program.rows - n + np.arange(n)
+        rhs[0] = initial_rhs(d, h)
+        rows = _add_recursion(program, energy, rhs, keep=1.0)
         program.add_entries(rows, charge, -h * d["charge_efficiency"])
         program.add_entries(rows, discharge, h / d["discharge_efficiency"])
-        return DeviceColumns(i, d, charge, discharge, energy)
+        return DeviceColumns(i, d, charge, discharge, energy, rows)
     if d.kind == "ev":
         upper = np.zeros(n)
         upper[d["arrival_step"] : d["departure_step"]] = d["charge_max_kw"]
         power = program.add_columns(n, upper=upper)
-        row = program.add_rows(1, lower=d["energy_kwh"], upper=d["energy_kwh"])
+        row = program.add_rows(1, lower=initial_rhs(d, h), upper=initial_rhs(d, h))
         program.add_entries(np.repeat(row, n), power, h)
-        return DeviceColumns(i, d, power)
+        return DeviceColumns(i, d, power, rows=row)
     if d.kind == "heating":
         c, r = d["capacitance_kwh_per_k"], d["resistance_k_per_kw"]
         power = program.add_columns(n, upper=d["power_max_kw"])
         temperature = program.add_columns(n, lower=d["comfort_min_c"], upper=d["comfort_max_c"])
         rhs = h / (r * c) * d["outdoor_c"]
-        keep = 1.0 - h / (r * c)
-        rhs[0] += keep * d["temp_init_c"]
-        _add_recursion(program, temperature, rhs, keep=keep)
-        rows = program.rows - n + np.arange(n)
+        rhs[0] = initial_rhs(d, h)
+        rows = _add_recursion(program, temperature, rhs, keep=1.0 - h / (r * c))
         program.add_entries(rows, power, -h * d["cop"] / c)
-        return DeviceColumns(i, d, power, None, temperature)
-    power = program.add_columns(n, upper=d["power_max_kw"])
-    energy = program.add_columns(n, lower=d["energy_min_kwh"], upper=d["energy_max_kwh"])
-    rhs = -h * (d["draw_kw"] + d["loss_kw"])
-    rhs[0] += d["energy_init_kwh"]
-    _add_recursion(program, energy, rhs, keep=1.0)
-    rows = program.rows - n + np.arange(n)
-    program.add_entries(rows, power, -h)
-    return DeviceColumns(i, d, power, None, energy)
+        return DeviceColumns(i, d, power, None, temperature, rows)
+    if d.kind == "water_heater":
+        power = program.add_columns(n, upper=d["power_max_kw"])
+        energy = program.add_columns(n, lower=d["energy_min_kwh"], upper=d["energy_max_kwh"])
+        rhs = -h * (d["draw_kw"] + d["loss_kw"])
+        rhs[0] = initial_rhs(d, h)
+        rows = _add_recursion(program, energy, rhs, keep=1.0)
+        program.add_entries(rows, power, -h)
+        return DeviceColumns(i, d, power, None, energy, rows)
+    forecast = np.asarray(d["power_kw"], dtype=float)
+    if d.kind == "pv":
+        lower = -forecast
+        upper = np.zeros(n) if d["curtailable"] else lower
+        return DeviceColumns(i, d, program.add_columns(n, lower=lower, upper=upper))
+    if d.kind == "load":
+        return DeviceColumns(i, d, program.add_columns(n, lower=forecast, upper=forecast))
+    raise ValueError(f"device {d.id!r}: unknown kind {d.kind!r}")
 
 
-def _add_recursion(program: LinearProgram, state: Index, rhs: Array, *, keep: float) -> None:
+def initial_rhs(d: Device, h: float) -> float:
+    """The right-hand side of the row that holds the device's initial state: its first
+    recursion row (battery, heating, water heater), or an EV's energy row."""
+    if d.kind == "battery":
+        return float(d["soc_init"] * d["capacity_kwh"])
+    if d.kind == "ev":
+        return float(d["energy_kwh"])
+    if d.kind == "heating":
+        ratio = h / (d["resistance_k_per_kw"] * d["capacitance_kwh_per_k"])
+        return float(ratio * d["outdoor_c"][0] + (1.0 - ratio) * d["temp_init_c"])
+    if d.kind == "water_heater":
+        return float(d["energy_init_kwh"] - h * (d["draw_kw"][0] + d["loss_kw"]))
+    raise ValueError(f"device {d.id!r} ({d.kind}) has no state")
+
+
+def _add_recursion(program: LinearProgram, state: Index, rhs: Array, *, keep: float) -> Index:
     """Rows state(t+1) − keep·state(t) − (inputs, added by the caller) = rhs(t)."""
     n = state.size
     rows = program.add_rows(n, lower=rhs, upper=rhs)
     program.add_entries(rows, state, 1.0)
     program.add_entries(rows[1:], state[:-1], -keep)
+    return rows
 
 
 def device_powers(model: BlockModel, x: Array) -> list[Array]:
@@ -135,6 +183,9 @@ def device_powers(model: BlockModel, x: Array) -> list[Array]:
     """
     powers = []
     for placed in model.devices:
+        if placed.device.kind in ("pv", "load"):
+            powers.append(np.asarray(x[placed.power], dtype=float))
+            continue
         power = np.maximum(x[placed.power], 0.0)
         if placed.discharge is not None:
             discharge = np.maximum(x[placed.discharge], 0.0)

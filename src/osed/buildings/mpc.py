@@ -1,0 +1,256 @@
+"""The building's MPC: its devices scheduled on HiGHS against the tariff and what the active
+grid functions ask (DAC prices, capacity limits, XOR commitments, DLC comfort offsets).
+
+One :class:`Planner` per building keeps its HiGHS instance: a re-plan on the receding horizon
+(new prices, limits, measured state or forecasts) changes costs, bounds and right-hand sides
+only, so HiGHS starts from the previous optimal basis. The model is the device LP of
+:mod:`osed.buildings.device_lp` with the net power bounded by the requests.
+
+A battery may charge and discharge in the same step in the LP. That never lowers the cost
+while prices are positive; where it would (negative prices, an export limit above a surplus
+that cannot be curtailed) the plan is solved again with a binary charge/discharge mode per
+step, so a plan is always physically possible and of least cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+from osed.buildings.device_lp import BlockModel, block_model, device_powers, initial_rhs
+from osed.buildings.devices_schema import Array, Building
+from osed.buildings.plan_diagnosis import diagnose, exclusive_modes
+from osed.buildings.plan_inputs import at_state, check_building, net_bounds, prices_series
+from osed.domain.errors import OsedError
+from osed.optimizer.highs import SolveStatus, pass_program, solve
+from osed.optimizer.highs_instance import quiet_highs
+
+_OPTIMAL = highspy.HighsModelStatus.kOptimal
+_INFEASIBLE = highspy.HighsModelStatus.kInfeasible
+_SAME_STEP = 1e-9
+"""kW of charge and discharge in one step below which a battery is not doing both."""
+
+
+@dataclass(frozen=True, slots=True)
+class GridRequests:
+    """What the active grid functions ask of the building, all optional."""
+
+    prices_per_kwh: Array | None = None
+    """(N,) DAC prices replacing the tariff."""
+    import_limit_kw: Array | None = None
+    """(N,) capacity limit on the building's net import (inf: none)."""
+    export_limit_kw: Array | None = None
+    """(N,) limit on its net export (inf: none)."""
+    reduction_kw: Array | None = None
+    """(N,) XOR commitment: net at most baseline − reduction."""
+    baseline_kw: Array | None = None
+    """(N,) the baseline the reduction is measured against (inf: no commitment that step)."""
+    comfort_offset_c: dict[str, Array] | None = None
+    """DLC: per heating zone id, (N,) shift of its comfort band (°C)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    status: str
+    """"optimal" | "infeasible"."""
+    cost: float
+    """h Σ prices·net (NaN without a schedule)."""
+    net_kw: Array
+    """(N,) the building's net power (NaN without a schedule)."""
+    devices: dict[str, Array]
+    """Device id -> (N,) power kW (consumption positive); empty without a schedule."""
+    infeasible: tuple[str, ...] = ()
+    """Devices without a schedule of their own, or ("building",) when the net limits cannot
+    be met."""
+    infeasible_step: int | None = None
+    """With ("building",): the first step up to which the net limits cannot all be met."""
+    exclusive: bool = False
+    """True when a battery's charge/discharge modes had to be decided (a MILP)."""
+
+
+class Planner:
+    """Plans one building's devices over ``steps`` steps of ``step_h`` hours."""
+
+    def __init__(self, building: Building, steps: int, step_h: float) -> None:
+        if steps < 1 or not step_h > 0:
+            raise ValueError("steps must be ≥ 1 and step_h > 0")
+        check_building(building, steps)
+        self.building = building
+        self.steps = steps
+        self.step_h = step_h
+        self._highs: highspy.Highs | None = None
+        self._model: BlockModel | None = None
+        """The model HiGHS holds, built from ``_built_from``."""
+        self._built_from: Building | None = None
+
+    def update(self, building: Building) -> None:
+        """The same devices with new forecasts, windows or parameters (the receding horizon:
+        the caller shifts the series and EV windows); the next plan starts from the basis."""
+        same = [(d.id, d.kind) for d in building.devices] == [
+            (d.id, d.kind) for d in self.building.devices
+        ]
+        if not same:
+            raise ValueError("update needs the same devices (ids and kinds, in order)")
+        check_building(building, self.steps)
+        self.building = building
+
+    def plan(
+        self,
+        tariff_per_kwh: Array,
+        requests: GridRequests = GridRequests(),
+        *,
+        state: Mapping[str, float] | None = None,
+    ) -> Plan:
+        """The least-cost schedule; ``state`` (device id -> SoC fraction, indoor °C, stored
+        kWh, or an EV's kWh still to charge) replaces the devices' initial states."""
+        n, h = self.steps, self.step_h
+        given = requests.prices_per_kwh
+        prices = prices_series(
+            tariff_per_kwh if given is None else given,
+            n,
+            "tariff_per_kwh" if given is None else "prices_per_kwh",
+        )
+        lower, upper = net_bounds(
+            n,
+            import_limit_kw=requests.import_limit_kw,
+            export_limit_kw=requests.export_limit_kw,
+            reduction_kw=requests.reduction_kw,
+            baseline_kw=requests.baseline_kw,
+        )
+        building = at_state(self.building, state, requests.comfort_offset_c)
+        if self._model is not None and self._built_from is self.building:
+            model = self._model
+            self._patch(model, building, prices, lower, upper)
+        else:
+            model = block_model([building], steps=n, step_h=h, prices=prices, cycling_cost=0.0)
+            model.bound_net(0, lower, upper)
+            self._load(model)
+        x = self._run()
+        if x is None:
+            return _infeasible(building, n, h, lower, upper, exclusive=False)
+        powers = device_powers(model, x)
+        net = building.base_kw + np.sum(powers, axis=0) if powers else building.base_kw.copy()
+        if not _both_ways(model, x) or _fold_keeps_optimum(model, x, net, prices, lower=lower, h=h):
+            return _result(building, prices, net, powers, h)
+        exclusive = block_model([building], steps=n, step_h=h, prices=prices, cycling_cost=0.0)
+        exclusive.bound_net(0, lower, upper)
+        found = solve(exclusive_modes(exclusive).program, mip_gap=1e-6)
+        if found.status != SolveStatus.OPTIMAL:
+            return _infeasible(building, n, h, lower, upper, exclusive=True)
+        powers = device_powers(exclusive, found.x)
+        net = building.base_kw + np.sum(powers, axis=0)
+        return _result(building, prices, net, powers, h, exclusive=True)
+
+    def _load(self, model: BlockModel) -> None:
+        """A new model into HiGHS, starting from the previous basis when it has the shape."""
+        highs = self._highs
+        basis = highs.getBasis() if highs is not None else None
+        if highs is None:
+            highs = quiet_highs()
+            highs.setOptionValue("threads", 1)
+        if not pass_program(highs, model.program):
+            raise OsedError(f"HiGHS refused the model of building {self.building.id!r}")
+        old = self._model
+        same_shape = old is not None and (old.program.rows, old.program.columns) == (
+            model.program.rows,
+            model.program.columns,
+        )
+        if basis is not None and basis.valid and same_shape:
+            highs.setBasis(basis)
+        self._highs, self._model, self._built_from = highs, model, self.building
+
+    def _patch(
+        self, model: BlockModel, building: Building, prices: Array, lower: Array, upper: Array
+    ) -> None:
+        """What a re-plan of the same building changes: the net's cost and bounds, the rows
+        that hold the initial states, the comfort bands."""
+        highs = self._highs
+        assert highs is not None
+        net = model.net[0].astype(np.int32)
+        highs.changeColsCost(net.size, net, self.step_h * prices)
+        highs.changeColsBounds(net.size, net, _clip(lower), _clip(upper))
+        rows: list[int] = []
+        rhs: list[float] = []
+        for placed, device in zip(model.devices, building.devices, strict=True):
+            if placed.rows is None:
+                continue
+            rows.append(int(placed.rows[0]))
+            rhs.append(initial_rhs(device, self.step_h))
+            if device.kind == "heating":
+                assert placed.state is not None
+                band = placed.state.astype(np.int32)
+                low, high = device["comfort_min_c"], device["comfort_max_c"]
+                highs.changeColsBounds(band.size, band, _clip(low), _clip(high))
+        if rows:
+            values = np.asarray(rhs)
+            highs.changeRowsBounds(  # type: ignore[attr-defined]  # not in highspy's stubs
+                len(rows), np.asarray(rows, dtype=np.int32), values, values
+            )
+
+    def _run(self) -> Array | None:
+        """The optimum of the loaded model; None when it has none."""
+        highs = self._highs
+        assert highs is not None
+        highs.run()
+        status = highs.getModelStatus()
+        if status not in (_OPTIMAL, _INFEASIBLE):
+            highs.clearSolver()  # a warm start HiGHS could not finish: once more from scratch
+            highs.run()
+            status = highs.getModelStatus()
+        if status == _INFEASIBLE:
+            return None
+        if status != _OPTIMAL:
+            raise OsedError(
+                f"building {self.building.id!r}: HiGHS stopped with "
+                f"{highs.modelStatusToString(status)}"
+            )
+        return np.asarray(highs.getSolution().col_value, dtype=float)
+
+
+def _both_ways(model: BlockModel, x: Array) -> bool:
+    """Does a battery charge and discharge in one step?"""
+    return any(
+        placed.discharge is not None
+        and bool((np.minimum(x[placed.power], x[placed.discharge]) > _SAME_STEP).any())
+        for placed in model.devices
+    )
+
+
+def _fold_keeps_optimum(
+    model: BlockModel, x: Array, net: Array, prices: Array, *, lower: Array, h: float
+) -> bool:
+    """Folding such steps into one power lowers the net there: is it still within the export
+    limit and no dearer than the LP's optimum (so it is an optimum itself)?"""
+    lp_cost = float(h * prices @ x[model.net[0]])
+    folded = float(h * prices @ net)
+    return bool((net >= lower - 1e-9).all()) and folded <= lp_cost + 1e-9 * max(1.0, abs(lp_cost))
+
+
+def _result(
+    building: Building,
+    prices: Array,
+    net: Array,
+    powers: list[Array],
+    h: float,
+    *,
+    exclusive: bool = False,
+) -> Plan:
+    devices = {
+        device.id: power + 0.0 for device, power in zip(building.devices, powers, strict=True)
+    }
+    return Plan("optimal", float(h * prices @ net), net, devices, exclusive=exclusive)
+
+
+def _infeasible(
+    building: Building, n: int, h: float, lower: Array, upper: Array, *, exclusive: bool
+) -> Plan:
+    devices, step = diagnose(building, n, h, lower, upper, exclusive=exclusive)
+    return Plan("infeasible", float("nan"), np.full(n, np.nan), {}, devices, step, exclusive)
+
+
+def _clip(values: Array) -> Array:
+    clipped: Array = np.clip(values, -highspy.kHighsInf, highspy.kHighsInf)
+    return clipped
