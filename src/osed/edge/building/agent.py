@@ -17,7 +17,8 @@ import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 
@@ -28,11 +29,12 @@ from osed.buildings.realtime import ORDER, Control, control, power_range
 from osed.domain.devices import Action, Command, CommandResult, Measurement, Outcome
 from osed.domain.envelope import Envelope
 from osed.domain.time import Clock, SystemClock
+from osed.edge.building import offers
 from osed.edge.building.dac_response import DacResponder
 from osed.edge.building.horizon import from_step
 from osed.edge.building.interpreter import Answer, Interpreter
 from osed.edge.building.reading import Measured, meters
-from osed.edge.building.requests import ActiveRequests
+from osed.edge.building.requests import ActiveRequests, ComfortOffset, Commitment
 from osed.edge.names import inbound_topic, outbound_topic
 from osed.edge.wire import REPORT
 from osed.ports.bus import Bus, Subscription
@@ -101,7 +103,6 @@ class BuildingAgent:
         self.step = 0
         self.plan: Plan | None = None
         self._plan_step = 0
-        self._prices_from = 0
         self._dac: DacResponder | None = None
         self._sent: dict[str, float] = {}
         self._ids = itertools.count(1)
@@ -157,8 +158,9 @@ class BuildingAgent:
                 0,
                 planned,
                 reading,
-                limit_kw=self.requests.limit_kw(),
+                limit_kw=self.requests.limit_kw(self.step),
                 cycle_h=self.settings.step_h,
+                comfort_offset_c=self.requests.comfort_offset_c(self.step),
             )
             results = await self._send(decided.setpoints_kw)
             await self._report()
@@ -186,15 +188,9 @@ class BuildingAgent:
         if not due:
             return False
         self.requests.changed.clear()
-        known = {d.id for d in self.building.devices}
         self.planner.update(from_step(self.building, self.step))
-        tariff = np.roll(self.settings.tariff_per_kwh, -(self.step % self.settings.steps))
-        requests = self.requests.grid_requests()
-        if requests.prices_per_kwh is not None:
-            shift = (self.step - self._prices_from) % self.settings.steps
-            requests = replace(requests, prices_per_kwh=np.roll(requests.prices_per_kwh, -shift))
         plan = self.planner.plan(
-            tariff, requests, state={k: v for k, v in state.items() if k in known}
+            self._tariff(), self.requests.grid_requests(self.step), state=self._state()
         )
         if plan.status != "optimal":
             log.warning(
@@ -302,8 +298,75 @@ class BuildingAgent:
 
     def dac_final(self, prices: Array | None) -> None:
         self.requests.prices_per_kwh = None if prices is None else prices.copy()
-        self._prices_from = self.step
+        self.requests.prices_from = self.step
         self.requests.changed.append("dac")
+
+    def xor_bids(self, prices: Sequence[float], duration_h: float) -> list[float]:
+        """The reduction offered at each XOR price, found by re-planning with it."""
+        self.planner.update(from_step(self.building, self.step))
+        low, _ = self.flexibility_kw()
+        largest = self.measured.reading().net_kw - low
+        return offers.xor_bids(
+            self.planner,
+            self._tariff(),
+            self.requests.grid_requests(self.step),
+            self._state(),
+            prices=prices,
+            steps=self._steps_for(duration_h),
+            largest_kw=largest,
+        )
+
+    def xor_award(self, quantity_kw: float, duration_h: float) -> None:
+        """Deliver ``quantity_kw`` below the consumption now (the EDC's baseline) from now."""
+        baseline = self.measured.reading().net_kw
+        end = self.step + self._steps_for(duration_h)
+        self.requests.commitment = Commitment(quantity_kw, baseline, self.step, end)
+        self.requests.changed.append("xor")
+
+    def xor_cancel(self) -> None:
+        self.requests.commitment = None
+        self.requests.changed.append("xor")
+
+    def dlc_available_kw(self, offset_c: float, duration_h: float) -> float:
+        self.planner.update(from_step(self.building, self.step))
+        return offers.dlc_available_kw(
+            self.planner,
+            self._tariff(),
+            self.requests.grid_requests(self.step),
+            self._state(),
+            zones=self._zones(),
+            offset_c=offset_c,
+            steps=self._steps_for(duration_h),
+        )
+
+    def dlc_offset(self, offset_c: float, duration_h: float) -> None:
+        end = self.step + self._steps_for(duration_h)
+        self.requests.offset = ComfortOffset(offset_c, tuple(self._zones()), end)
+        self.requests.changed.append("dlc")
+
+    def dlc_restore(self) -> None:
+        self.requests.offset = None
+        self.requests.changed.append("dlc")
+
+    def hours_until(self, moment: datetime) -> float:
+        return (moment - self.clock.now()).total_seconds() / 3600.0
+
+    # ------------------------------------------------------------------ helpers
+
+    def _tariff(self) -> Array:
+        return np.roll(self.settings.tariff_per_kwh, -(self.step % self.settings.steps))
+
+    def _state(self) -> dict[str, float]:
+        known = {d.id for d in self.building.devices}
+        return {k: v for k, v in self.measured.reading().state.items() if k in known}
+
+    def _zones(self) -> list[str]:
+        return [d.id for d in self.building.devices if d.kind == "heating"]
+
+    def _steps_for(self, hours: float) -> int:
+        """Plan steps covering ``hours`` from now (at least one, at most the horizon)."""
+        steps = math.ceil(hours / self.settings.step_h - 1e-9)
+        return min(max(steps, 1), self.settings.steps)
 
     def capacity_bounds(self, max_kw: float | None, min_kw: float | None) -> None:
         self.requests.import_limit_kw = math.inf if max_kw is None else max_kw

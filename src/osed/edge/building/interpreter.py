@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -44,6 +45,13 @@ class Optimisers(Protocol):
     def dac_final(self, prices: Array | None) -> None: ...
     def flexibility_kw(self) -> tuple[float, float]: ...
     def capacity_bounds(self, max_kw: float | None, min_kw: float | None) -> None: ...
+    def xor_bids(self, prices: Sequence[float], duration_h: float) -> list[float]: ...
+    def xor_award(self, quantity_kw: float, duration_h: float) -> None: ...
+    def xor_cancel(self) -> None: ...
+    def dlc_available_kw(self, offset_c: float, duration_h: float) -> float: ...
+    def dlc_offset(self, offset_c: float, duration_h: float) -> None: ...
+    def dlc_restore(self) -> None: ...
+    def hours_until(self, moment: datetime) -> float: ...
 
 
 Handler = Callable[[str, Mapping[str, Any]], list[Answer]]
@@ -62,6 +70,14 @@ class Interpreter:
             ("capacity-limit", "flexibility_request"): self._flexibility_request,
             ("capacity-limit", "limit"): self._limit,
             ("capacity-limit", "release"): self._release,
+            ("xor", "price_offer"): self._price_offer,
+            ("xor", "award"): self._award,
+            ("xor", "no_award"): self._nothing,
+            ("xor", "bid_rejected"): self._bid_rejected,
+            ("xor", "award_cancelled"): self._award_cancelled,
+            ("dlc", "flexibility_request"): self._dlc_request,
+            ("dlc", "setpoint_offset"): self._dlc_offset,
+            ("dlc", "restore"): self._dlc_restore,
         }
         self.ignored = 0
 
@@ -139,6 +155,60 @@ class Interpreter:
     def _release(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         self.agent.capacity_bounds(None, None)
         return []
+
+    # ------------------------------------------------------------------ xor
+
+    def _price_offer(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+        prices = _numbers(body, "prices")
+        duration_h = _number(body, "duration_h")
+        quantities = self.agent.xor_bids([float(p) for p in prices], duration_h)
+        return [Answer(edc_id, "xor", "bid", {"quantities_kw": quantities})]
+
+    def _award(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+        quantity = _number(body, "quantity_kw")
+        end = _moment(body, "end")
+        self.agent.xor_award(quantity, self.agent.hours_until(end))
+        return []
+
+    def _award_cancelled(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+        self.agent.xor_cancel()
+        return []
+
+    def _bid_rejected(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+        log.warning("building %s: bid rejected: %s", self.building_id, body.get("reason"))
+        return []
+
+    def _nothing(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+        return []
+
+    # ------------------------------------------------------------------ dlc
+
+    def _dlc_request(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+        offset = _number(body, "offset_k")
+        duration_h = _number(body, "duration_s") / 3600.0
+        available = self.agent.dlc_available_kw(offset, duration_h)
+        return [Answer(edc_id, "dlc", "flexibility", {"available_kw": available})]
+
+    def _dlc_offset(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+        offset = _number(body, "offset_k")
+        until = _moment(body, "until")
+        self.agent.dlc_offset(offset, self.agent.hours_until(until))
+        return []
+
+    def _dlc_restore(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+        self.agent.dlc_restore()
+        return []
+
+
+def _moment(body: Mapping[str, Any], name: str) -> datetime:
+    value = body.get(name)
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise UnreadableError(f"$.body.{name}: must be an ISO 8601 time with a zone")
+    return moment
 
 
 def _number(body: Mapping[str, Any], name: str) -> float:
