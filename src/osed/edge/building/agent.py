@@ -135,6 +135,8 @@ class BuildingAgent:
 
     async def _take(self, batch: Sequence[Measurement]) -> None:
         self.measured.take(batch)
+        if any(m.device_id in self.measured.meter_ids for m in batch):
+            await self._report()  # a new meter reading: the EDCs hear it at once
 
     async def _inbound(self, envelope: Envelope) -> None:
         answers = self.interpreter.interpret(envelope.topic, envelope.payload)
@@ -163,7 +165,8 @@ class BuildingAgent:
                 comfort_offset_c=self.requests.comfort_offset_c(self.step),
             )
             results = await self._send(decided.setpoints_kw)
-            await self._report()
+            if not self.measured.meter_ids:  # no meter: report once a cycle
+                await self._report()
             report = CycleReport(self.step, replanned, decided, results)
             self.step += 1
             return report
@@ -247,9 +250,10 @@ class BuildingAgent:
             high += allowed.high_kw - now
         return float(low), float(high)
 
-    async def _report(self) -> None:
-        if not self.channels:
-            return
+    def reports(self, functions: Sequence[str] | None = None) -> list[Answer]:
+        """The building's consumption and flexibility, on each channel in the form its
+        function reads: ``report`` on every channel, ``flexibility`` for the capacity limit
+        (its range, so that the limit is shared by flexibility), ``consumption`` for DLC."""
         net = self.measured.reading().net_kw
         low, high = self.flexibility_kw()
         body = {
@@ -258,7 +262,22 @@ class BuildingAgent:
             "flexibility_up_kw": max(high - net, 0.0),
             "flexibility_down_kw": max(net - low, 0.0),
         }
-        await self._publish([Answer(c.edc_id, f, REPORT, body) for f, c in self.channels.items()])
+        answers = []
+        for function, channel in self.channels.items():
+            if functions is not None and function not in functions:
+                continue
+            answers.append(Answer(channel.edc_id, function, REPORT, body))
+            if function == "capacity-limit":
+                range_kw = {"min_kw": low, "max_kw": high}
+                answers.append(Answer(channel.edc_id, function, "flexibility", range_kw))
+            elif function == "dlc":
+                answers.append(
+                    Answer(channel.edc_id, function, "consumption", {"kw": max(net, 0.0)})
+                )
+        return answers
+
+    async def _report(self) -> None:
+        await self._publish(self.reports())
 
     async def _publish(self, answers: Sequence[Answer]) -> None:
         if not answers:
@@ -305,7 +324,7 @@ class BuildingAgent:
         """The reduction offered at each XOR price, found by re-planning with it."""
         self.planner.update(from_step(self.building, self.step))
         low, _ = self.flexibility_kw()
-        largest = self.measured.reading().net_kw - low
+        now = self.measured.reading().net_kw
         return offers.xor_bids(
             self.planner,
             self._tariff(),
@@ -313,7 +332,8 @@ class BuildingAgent:
             self._state(),
             prices=prices,
             steps=self._steps_for(duration_h),
-            largest_kw=largest,
+            baseline_kw=now,
+            largest_kw=now - low,
         )
 
     def xor_award(self, quantity_kw: float, duration_h: float) -> None:

@@ -28,10 +28,12 @@ def xor_bids(
     *,
     prices: Sequence[float],
     steps: int,
+    baseline_kw: float,
     largest_kw: float,
 ) -> list[float]:
-    """Per price (per kWh reduced), the largest reduction over the first ``steps`` steps whose
-    extra cost the price pays. Quantities grow with the price: a reduction worth selling at
+    """Per price (per kWh reduced), the largest reduction below ``baseline_kw`` (the
+    consumption now, which the EDC measures delivery against) over the first ``steps`` steps
+    whose extra cost the price pays. Quantities grow with the price: a reduction worth selling at
     one price is worth it at a higher one."""
     usual = planner.plan(tariff, requests, state=state)
     if usual.status != "optimal" or largest_kw <= 0:
@@ -40,7 +42,7 @@ def xor_bids(
     costs: list[tuple[float, float]] = []  # (reduction kW, extra cost)
     for level in range(1, LEVELS + 1):
         reduction = largest_kw * level / LEVELS
-        committed = commitment(usual.net_kw, reduction, steps)
+        committed = commitment(baseline_kw, reduction, steps, planner.steps)
         plan = planner.plan(tariff, _merged(requests, *committed), state=state)
         if plan.status != "optimal":
             break
@@ -55,14 +57,15 @@ def xor_bids(
     return bids
 
 
-def commitment(baseline_kw: Array, reduction_kw: float, steps: int) -> tuple[Array, Array]:
+def commitment(
+    baseline_kw: float, reduction_kw: float, steps: int, horizon: int
+) -> tuple[Array, Array]:
     """(reduction, baseline) series: ``reduction_kw`` below ``baseline_kw`` for ``steps``
     steps from now, no commitment after (an infinite baseline)."""
-    n = len(baseline_kw)
-    reduction = np.zeros(n)
-    baseline = np.full(n, np.inf)
+    reduction = np.zeros(horizon)
+    baseline = np.full(horizon, np.inf)
     reduction[:steps] = reduction_kw
-    baseline[:steps] = baseline_kw[:steps]
+    baseline[:steps] = baseline_kw
     return reduction, baseline
 
 

@@ -16,6 +16,7 @@ from osed.bus.memory import MemoryBroker, MemoryBus
 from osed.devices.simulated import SimulatedGateway
 from osed.devices.simulated_document import devices_of
 from osed.domain.devices import DeviceKind
+from osed.domain.time import ManualClock
 from osed.edge.building.agent import AgentSettings, BuildingAgent, Channel
 from osed.edge.coordinator import Coordinator
 from osed.edge.manager import EdcManager
@@ -43,7 +44,7 @@ def battery(soc: float = 0.5) -> dict[str, Any]:
     }
 
 
-def heating(outdoor_c: float = 2.0) -> dict[str, Any]:
+def heating(outdoor_c: float = 2.0, temp_c: float = 21.0) -> dict[str, Any]:
     return {
         "id": "zone",
         "kind": "heating",
@@ -51,7 +52,7 @@ def heating(outdoor_c: float = 2.0) -> dict[str, Any]:
         "resistance_k_per_kw": 10.0,
         "cop": 3.0,
         "power_max_kw": 3.0,
-        "temp_init_c": 21.0,
+        "temp_init_c": temp_c,
         "outdoor_c": [outdoor_c] * STEPS,
         "comfort_min_c": [20.0] * STEPS,
         "comfort_max_c": [23.0] * STEPS,
@@ -95,22 +96,30 @@ class Neighbourhood:
         self.broker = MemoryBroker()
         self.path = path
         self.members: list[Member] = []
+        self.clock = ManualClock(START)
+        """The EDC's and the agents' time: the tests move it."""
         self.edc: Coordinator | None = None
         self._manager: tuple[EdcManager, MemoryBus, SqliteEdcStateStore] | None = None
 
-    async def open(self, functions: dict[str, dict[str, Any]], houses: list[Building]) -> None:
-        """An EDC with ``houses`` enrolled, then ``functions`` assigned (name -> parameters)."""
+    async def open(
+        self,
+        functions: dict[str, dict[str, Any]],
+        houses: list[Building],
+        listen: Sequence[str] = (),
+    ) -> None:
+        """An EDC with ``houses`` enrolled, then ``functions`` assigned (name -> parameters);
+        the agents take part in those and in ``listen`` (functions assigned later)."""
         bus = MemoryBus(self.broker)
         await bus.start()
         store = SqliteEdcStateStore(self.path)
-        manager = EdcManager(bus, store, control_cycle=timedelta(hours=1))
+        manager = EdcManager(bus, store, clock=self.clock, control_cycle=timedelta(hours=1))
         await manager.start()
         self._manager = (manager, bus, store)
         edc, _ = await manager.create("area-1", "trafo-1", idempotency_key="k")
         self.edc = edc
         tokens = {h.id: await edc.enrol(h.id, None) for h in houses}
         for house in houses:
-            await self.join(house, gateway(house), tokens[house.id], list(functions))
+            await self.join(house, gateway(house), tokens[house.id], [*functions, *listen])
         for name, parameters in functions.items():
             await edc.assign(name, parameters)
 
@@ -121,7 +130,7 @@ class Neighbourhood:
         await bus.start()
         channels = {f: Channel("area-1", token) for f in functions}
         settings = AgentSettings(STEPS, STEP_H, TARIFF, replan_every=4)
-        agent = BuildingAgent(house, devices, bus, channels, settings)
+        agent = BuildingAgent(house, devices, bus, channels, settings, clock=self.clock)
         await agent.start()
         self.members.append(Member(agent, devices, bus))
         return agent
