@@ -363,7 +363,16 @@ def _location(path: str) -> tuple[str | int, ...]:
     return tuple(parts)
 
 
-ServiceName = Literal["market-agent", "bridge", "stats", "estimation", "balancer", "edc-manager"]
+ServiceName = Literal[
+    "market-agent",
+    "bridge",
+    "stats",
+    "estimation",
+    "balancer",
+    "edc-manager",
+    "building",
+    "buildings",
+]
 SERVICES: tuple[ServiceName, ...] = (
     "market-agent",
     "bridge",
@@ -371,6 +380,8 @@ SERVICES: tuple[ServiceName, ...] = (
     "estimation",
     "balancer",
     "edc-manager",
+    "building",
+    "buildings",
 )
 
 
@@ -395,6 +406,8 @@ class Settings(BaseSettings):
     balancer: BalancerSettings = BalancerSettings()
     edc: EdcSettings = EdcSettings()
     intelligence: IntelligenceSettings = IntelligenceSettings()
+    buildings: dict[str, Any] = {}
+    """The building agents' document (docs/building-agent.md), checked when they start."""
     services: list[ServiceName] = ["market-agent"]
 
     @classmethod
