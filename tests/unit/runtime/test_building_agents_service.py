@@ -43,6 +43,7 @@ def agent(ident: str) -> dict[str, Any]:
     simulated = {"steps": STEPS, "step_h": 1.0, "building": building}
     return {
         "building": building,
+        "cycle_s": 1.0,
         "channels": [{"edc": "area-1", "function": "dac", "token": "secret"}],
         "gateway": {"adapter": "simulated", "realtime": True, "speedup": 3600.0, **simulated},
     }
@@ -70,7 +71,7 @@ async def test_agents_run_from_the_settings_and_stop(service: str, idents: tuple
     try:
         assert runner.ready()
         deadline = asyncio.get_running_loop().time() + 10
-        while not all(a.plan is not None for a in runner.agents):
+        while not all(a.step >= 2 for a in runner.agents):  # cycling with the devices
             assert asyncio.get_running_loop().time() < deadline, "no agent planned in time"
             await asyncio.sleep(0.01)
         assert [a.building.id for a in runner.agents] == list(idents)

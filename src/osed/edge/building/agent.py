@@ -65,6 +65,9 @@ class AgentSettings:
     owner_limit_kw: float = math.inf
     """The building's own import limit (its connection)."""
     command_timeout_s: float = 5.0
+    cycle_s: float | None = None
+    """Wall seconds between control cycles (None: ``step_h`` hours; less for a simulation
+    that runs faster than time)."""
 
 
 @dataclass
@@ -172,8 +175,8 @@ class BuildingAgent:
             return report
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Cycles every ``step_h`` hours of wall time until ``stop`` is set."""
-        period = self.settings.step_h * 3600.0
+        """Cycles every ``cycle_s`` seconds (``step_h`` hours) until ``stop`` is set."""
+        period = self.settings.cycle_s or self.settings.step_h * 3600.0
         while not stop.is_set():
             try:
                 await self.cycle()

@@ -3,7 +3,7 @@ path, nothing started when there is one.
 
     {"steps": 96, "step_h": 0.25, "tariff_per_kwh": [...], "replan_every": 4,
      "agents": [{"building": {"id": "b1", "base_kw": [...], "devices": [...]},
-                 "owner_limit_kw": 17.0,
+                 "owner_limit_kw": 17.0, "cycle_s": 900,
                  "channels": [{"edc": "area-1", "function": "dac", "token": "..."}],
                  "gateway": {"adapter": "simulated", ...}}]}
 
@@ -28,7 +28,7 @@ from osed.gridfunctions.builtin import _dac_document as dac
 from osed.gridfunctions.builtin._document_fields import FieldReader
 
 SHARED = ("steps", "step_h", "tariff_per_kwh", "replan_every")
-AGENT_FIELDS = ("building", "owner_limit_kw", "channels", "gateway", *SHARED)
+AGENT_FIELDS = ("building", "owner_limit_kw", "cycle_s", "channels", "gateway", *SHARED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,7 @@ def _agent(
     tariff = dac._series(reader, source, "tariff_per_kwh", place["tariff_per_kwh"], n)
     replan = reader.integer(source, "replan_every", place["replan_every"], minimum=1, default=4)
     limit = reader.number(raw, "owner_limit_kw", where, above=0.0, default=float("inf"))
+    cycle_s = reader.optional_number(raw, "cycle_s", where, minimum=0.001)
     building = _building(reader, raw, f"{where}.building", n, step_h if step_h > 0 else None)
     channels = _channels(reader, raw, where)
     gateway = raw.get("gateway")
@@ -87,7 +88,9 @@ def _agent(
     if len(reader.problems) != before or building is None or tariff is None:
         return None
     assert isinstance(gateway, Mapping)
-    settings = AgentSettings(steps, step_h, np.asarray(tariff), replan, owner_limit_kw=limit)
+    settings = AgentSettings(
+        steps, step_h, np.asarray(tariff), replan, owner_limit_kw=limit, cycle_s=cycle_s
+    )
     return AgentConfig(building, settings, channels, dict(gateway), where)
 
 
