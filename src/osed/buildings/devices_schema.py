@@ -21,49 +21,68 @@ DEVICE_KINDS = ("battery", "ev", "heating", "water_heater")
 FORECAST_KINDS = ("pv", "load")
 """Kinds that follow a forecast: PV (curtailable down to 0 when allowed) and load."""
 
-# Each kind's fields: name -> "number", "number?" (optional), "series" (N values), "step" (a
-# step index) or "flag" (true or false).
-DEVICE_FIELDS: dict[str, dict[str, str]] = {
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """How one device field is read: a number, an optional number, a series of N values, a
+    step index or a flag, with the bounds of its value."""
+
+    what: str = "number"
+    minimum: float | None = None
+    maximum: float | None = None
+    above: float | None = None
+
+
+_FRACTION = FieldSpec(minimum=0.0, maximum=1.0)
+_SIZE = FieldSpec(minimum=0.0)
+_POSITIVE = FieldSpec(above=0.0)
+_EFFICIENCY = FieldSpec(above=0.0, maximum=1.0)
+_NUMBER = FieldSpec()
+_SERIES = FieldSpec("series")
+_STEP = FieldSpec("step")
+
+DEVICE_FIELDS: dict[str, dict[str, FieldSpec]] = {
     "battery": {
-        "capacity_kwh": "number",
-        "soc_init": "number",
-        "soc_min": "number",
-        "soc_max": "number",
-        "soc_final_min": "number?",
-        "charge_max_kw": "number",
-        "discharge_max_kw": "number",
-        "charge_efficiency": "number",
-        "discharge_efficiency": "number",
+        "capacity_kwh": _POSITIVE,
+        "soc_init": _FRACTION,
+        "soc_min": _FRACTION,
+        "soc_max": _FRACTION,
+        "soc_final_min": FieldSpec("optional", minimum=0.0, maximum=1.0),
+        "charge_max_kw": _SIZE,
+        "discharge_max_kw": _SIZE,
+        "charge_efficiency": _EFFICIENCY,
+        "discharge_efficiency": _EFFICIENCY,
     },
     "ev": {
-        "arrival_step": "step",
-        "departure_step": "step",
-        "energy_kwh": "number",
-        "charge_max_kw": "number",
+        "arrival_step": _STEP,
+        "departure_step": _STEP,
+        "energy_kwh": _SIZE,
+        "charge_max_kw": _SIZE,
     },
     "heating": {
-        "capacitance_kwh_per_k": "number",
-        "resistance_k_per_kw": "number",
-        "cop": "number",
-        "power_max_kw": "number",
-        "temp_init_c": "number",
-        "outdoor_c": "series",
-        "comfort_min_c": "series",
-        "comfort_max_c": "series",
+        "capacitance_kwh_per_k": _POSITIVE,
+        "resistance_k_per_kw": _POSITIVE,
+        "cop": _POSITIVE,
+        "power_max_kw": _SIZE,
+        "temp_init_c": _NUMBER,
+        "outdoor_c": _SERIES,
+        "comfort_min_c": _SERIES,
+        "comfort_max_c": _SERIES,
     },
     "water_heater": {
-        "energy_max_kwh": "number",
-        "energy_min_kwh": "number",
-        "energy_init_kwh": "number",
-        "power_max_kw": "number",
-        "draw_kw": "series",
-        "loss_kw": "number",
+        "energy_max_kwh": _NUMBER,
+        "energy_min_kwh": _SIZE,
+        "energy_init_kwh": _NUMBER,
+        "power_max_kw": _SIZE,
+        "draw_kw": FieldSpec("series", minimum=0.0),
+        "loss_kw": _SIZE,
     },
 }
+"""Each controllable kind's fields and how they are read (the DAC document's reader)."""
 
-FORECAST_FIELDS: dict[str, dict[str, str]] = {
-    "pv": {"power_kw": "series", "curtailable": "flag"},
-    "load": {"power_kw": "series"},
+FORECAST_FIELDS: dict[str, dict[str, FieldSpec]] = {
+    "pv": {"power_kw": FieldSpec("series", minimum=0.0), "curtailable": FieldSpec("flag")},
+    "load": {"power_kw": _SERIES},
 }
 """``pv``: ``power_kw`` the forecast generation (≥ 0); ``curtailable`` 1 when the inverter may
 produce less, 0 when it follows the forecast. ``load``: ``power_kw`` the forecast consumption."""

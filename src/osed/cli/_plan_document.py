@@ -6,8 +6,7 @@ described, checked and reported (codes, JSON paths) the same way in both documen
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,28 +49,26 @@ def read_plan_document(document: Any) -> PlanDocument:
     return PlanDocument(n, step_h, prices, limit, building)
 
 
-def _limit(reader: FieldReader, document: Mapping[str, Any], n: int | None) -> Array | None:
+def _limit(reader: FieldReader, root: Mapping[str, Any], n: int | None) -> Array | None:
     """``import_limit_kw``: absent (no limit), one number for every step, or N numbers."""
-    raw = document.get("import_limit_kw")
-    if raw is None:
+    if root.get("import_limit_kw") is None:
         return np.full(n or 0, np.inf)
-    if isinstance(raw, Sequence) and not isinstance(raw, str):
-        return dac._series(reader, document, "import_limit_kw", "$", n)
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-        reader.problems.add(
-            "$.import_limit_kw", "not_a_number", "a finite number or a list of them"
-        )
+    before = len(reader.problems)
+    values = reader.series(root, "import_limit_kw", "$", n)
+    if len(reader.problems) != before:
         return None
-    return np.full(n or 0, float(raw))
+    return np.asarray(values, dtype=float)
 
 
 def _building(
-    reader: FieldReader, document: Mapping[str, Any], n: int | None, step_h: float | None
+    reader: FieldReader, root: Mapping[str, Any], n: int | None, step_h: float | None
 ) -> Building | None:
     where = "$.building"
-    item = document.get("building")
-    if not isinstance(item, Mapping):
-        reader.problems.add(where, "missing" if item is None else "not_object", "a building object")
+    if "building" not in root:
+        reader.problems.add(where, "missing", "required")
+        return None
+    item = reader.object(root["building"], where)
+    if not item:
         return None
     reader.unknown_keys(item, where, ("id", "base_kw", "devices"))
     ident = reader.string(item, "id", where)

@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from osed.bus.reliable import Publisher
 from osed.domain.errors import ValidationError
 from osed.domain.time import ManualClock
 from osed.grid.imports.files import to_document
 from osed.runtime.container import EdcManagerRunner, EstimationRunner, build_services
 from osed.runtime.settings import Settings, load_settings
-from tests.unit.grid_services.estimation_support import T0, feeder, messages
+from tests.unit.grid_services.estimation_support import T0, estimate_once, feeder
 
 FEEDER = feeder(31)
 
@@ -77,18 +76,13 @@ async def test_each_edc_gets_its_areas_part_of_the_services_estimate(tmp_path: P
         await service.start()
     try:
         await edc.manager.create("feeder-2", "l11", idempotency_key="k")
-        device = Publisher(bus_service.bus, "bridge.pmu", clock=clock, heartbeat=None)
-        await device.start()
-        payloads = messages(FEEDER.measurements, T0 + timedelta(seconds=1), prefix="")
-        for payload in payloads:
-            await device.publish("bal/processed", payload)
-        for _ in range(200):
-            await asyncio.sleep(0.01)
-            if estimation.service.counters.received == len(payloads):
-                break
-        clock.advance(timedelta(seconds=10))
-        assert await estimation.service.tick()
-        await device.close()
+        await estimate_once(
+            bus_service.bus,
+            estimation.service,
+            clock,
+            FEEDER.measurements,
+            T0 + timedelta(seconds=1),
+        )
         for _ in range(300):
             if edc.follower.estimates:
                 break

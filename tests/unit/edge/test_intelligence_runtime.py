@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from osed.bus.reliable import Publisher
 from osed.domain.errors import ValidationError
 from osed.domain.time import ManualClock
 from osed.grid.imports.files import to_document
 from osed.runtime.container import EdcManagerRunner, EstimationRunner, build_services
 from osed.runtime.settings import Settings, load_settings
 from osed.storage.intelligence_sqlite import SqliteDecisionStore
-from tests.unit.grid_services.estimation_support import T0, feeder, messages
+from tests.unit.grid_services.estimation_support import T0, estimate_once, feeder
 
 FEEDER = feeder(31)
 
@@ -87,18 +86,13 @@ async def test_estimated_overloads_create_edcs_for_their_feeders(tmp_path: Path)
     for service in services:
         await service.start()
     try:
-        device = Publisher(bus_service.bus, "bridge.pmu", clock=clock, heartbeat=None)
-        await device.start()
-        payloads = messages(FEEDER.measurements, T0 + timedelta(seconds=1), prefix="")
-        for payload in payloads:
-            await device.publish("bal/processed", payload)
-        for _ in range(200):
-            await asyncio.sleep(0.01)
-            if estimation.service.counters.received == len(payloads):
-                break
-        clock.advance(timedelta(seconds=10))
-        assert await estimation.service.tick()
-        await device.close()
+        await estimate_once(
+            bus_service.bus,
+            estimation.service,
+            clock,
+            FEEDER.measurements,
+            T0 + timedelta(seconds=1),
+        )
         flows = FEEDER.state.branches
         loaded = {
             b

@@ -181,3 +181,26 @@ def snapshot_config(feeder: Feeder, **options: Any) -> EstimationConfig:
 
 def shifted(at: datetime, seconds: float) -> datetime:
     return at + timedelta(seconds=seconds)
+
+
+async def estimate_once(
+    bus: Any,
+    service: EstimationService,
+    clock: ManualClock,
+    measurements: Sequence[Measurement],
+    at: datetime,
+) -> None:
+    """Publish ``measurements`` at ``at`` as a PMU bridge does, wait until the running
+    ``service`` received them all, and let it estimate once (10 s later)."""
+    device = Publisher(bus, "bridge.pmu", clock=clock, heartbeat=None)
+    await device.start()
+    payloads = messages(measurements, at, prefix="")
+    for payload in payloads:
+        await device.publish("bal/processed", payload)
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if service.counters.received == len(payloads):
+            break
+    clock.advance(timedelta(seconds=10))
+    assert await service.tick()
+    await device.close()

@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from osed.bus.reliable import Publisher
 from osed.cli.serve import register
 from osed.domain.errors import ValidationError
 from osed.domain.time import ManualClock
@@ -19,7 +17,7 @@ from osed.grid.imports.files import to_document
 from osed.runtime.container import BusService, EstimationRunner, build_services, estimation_config
 from osed.runtime.settings import SERVICES, Settings, load_settings
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
-from tests.unit.grid_services.estimation_support import T0, feeder, messages
+from tests.unit.grid_services.estimation_support import T0, estimate_once, feeder
 
 FEEDER = feeder(31)
 
@@ -125,18 +123,9 @@ async def test_the_embedded_defaults_run_the_service(tmp_path: Path) -> None:
     for service in services:
         await service.start()
     assert runner.ready()
-    device = Publisher(bus_service.bus, "bridge.pmu", clock=clock, heartbeat=None)
-    await device.start()
-    payloads = messages(FEEDER.measurements, T0 + timedelta(seconds=1), prefix="")
-    for payload in payloads:
-        await device.publish("bal/processed", payload)
-    for _ in range(200):
-        await asyncio.sleep(0.01)
-        if runner.service.counters.received == len(payloads):
-            break
-    clock.advance(timedelta(seconds=10))
-    assert await runner.service.tick()
-    await device.close()
+    await estimate_once(
+        bus_service.bus, runner.service, clock, FEEDER.measurements, T0 + timedelta(seconds=1)
+    )
     for service in reversed(services):
         await service.stop()
     assert (state_dir / "estimation-positions.sqlite").exists()

@@ -233,6 +233,32 @@ def test_session_follows_the_voltage_with_the_open_loop_response_time() -> None:
     assert resumed.close(area(81, 1.08)) == []
 
 
+def test_stale_voltages_hold_the_setpoints_sent() -> None:
+    parameters = FUNCTION.manifest.check_parameters({})
+    session = FUNCTION.open(parameters, area(0, 1.0))
+    session.start(area(0, 1.0))
+    declared = Inbound(
+        "house", "inverter", {"inverter_id": "pv", "node": "n7", "s_rated_kva": 10}, T0
+    )
+    session.on_message(declared, area(0, 1.0))
+    assert len(session.on_tick(area(1, 1.0))) == 1
+    stale = AreaView(
+        "feeder-2",
+        T0 + timedelta(seconds=60),
+        ("house",),
+        {"voltages_pu": {"n7": 1.08}, "grid_state_stale": True, "grid_state_age_s": 400.0},
+    )
+    assert session.on_tick(stale) == []  # an old 1.08 pu moves nothing
+    assert session.status()["held_cycles"] == 1
+    fresh = session.on_tick(area(66, 1.08))
+    assert len(fresh) == 1
+    assert fresh[0].body["q_kvar"] < -1.0  # the curves move again with a fresh estimate
+    assert (
+        FUNCTION.open(parameters, area(67, 1.08), resume=session.snapshot()).status()["held_cycles"]
+        == 1
+    )
+
+
 def test_session_rejects_a_malformed_inverter_and_bad_curves() -> None:
     session = FUNCTION.open(FUNCTION.manifest.check_parameters({}), area(0, 1.0))
     with pytest.raises(ValidationError) as caught:

@@ -11,70 +11,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from osed.buildings.devices_schema import DEVICE_FIELDS as _DEVICE_FIELDS
 from osed.buildings.devices_schema import DEVICE_KINDS, Array, Building, Device
 from osed.gridfunctions.builtin._document_fields import FieldReader
 
 __all__ = ["DEVICE_KINDS", "Array", "Building", "DacProblem", "Device", "read_document"]
 
 MAX_STEPS = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class FieldSpec:
-    """How one device field is read: a number, an optional number, a series of N values or a
-    step index, with the bounds of its value."""
-
-    what: str = "number"
-    minimum: float | None = None
-    maximum: float | None = None
-    above: float | None = None
-
-
-_FRACTION = FieldSpec(minimum=0.0, maximum=1.0)
-_SIZE = FieldSpec(minimum=0.0)
-_POSITIVE = FieldSpec(above=0.0)
-_EFFICIENCY = FieldSpec(above=0.0, maximum=1.0)
-_NUMBER = FieldSpec()
-_SERIES = FieldSpec("series")
-_STEP = FieldSpec("step")
-
-_DEVICE_FIELDS: dict[str, dict[str, FieldSpec]] = {
-    "battery": {
-        "capacity_kwh": _POSITIVE,
-        "soc_init": _FRACTION,
-        "soc_min": _FRACTION,
-        "soc_max": _FRACTION,
-        "soc_final_min": FieldSpec("optional", minimum=0.0, maximum=1.0),
-        "charge_max_kw": _SIZE,
-        "discharge_max_kw": _SIZE,
-        "charge_efficiency": _EFFICIENCY,
-        "discharge_efficiency": _EFFICIENCY,
-    },
-    "ev": {
-        "arrival_step": _STEP,
-        "departure_step": _STEP,
-        "energy_kwh": _SIZE,
-        "charge_max_kw": _SIZE,
-    },
-    "heating": {
-        "capacitance_kwh_per_k": _POSITIVE,
-        "resistance_k_per_kw": _POSITIVE,
-        "cop": _POSITIVE,
-        "power_max_kw": _SIZE,
-        "temp_init_c": _NUMBER,
-        "outdoor_c": _SERIES,
-        "comfort_min_c": _SERIES,
-        "comfort_max_c": _SERIES,
-    },
-    "water_heater": {
-        "energy_max_kwh": _NUMBER,
-        "energy_min_kwh": _SIZE,
-        "energy_init_kwh": _NUMBER,
-        "power_max_kw": _SIZE,
-        "draw_kw": FieldSpec("series", minimum=0.0),
-        "loss_kw": _SIZE,
-    },
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -254,6 +254,7 @@ class VoltVarSession:
         }
         self._last_tick: str | None = saved.get("last_tick")
         self._cycles: int = saved.get("cycles", 0)
+        self._held: int = saved.get("held_cycles", 0)
         self._closed: bool = saved.get("closed", False)
 
     def start(self, area: AreaView) -> list[Outbound]:
@@ -294,6 +295,11 @@ class VoltVarSession:
             elapsed = (area.now - datetime.fromisoformat(self._last_tick)).total_seconds()
         self._last_tick = area.now.isoformat()
         self._cycles += 1
+        if area.state.get("grid_state_stale") is True:
+            # Voltages older than the EDC's maximum age say nothing about now: the setpoints
+            # sent stand, and the curves move again with the next fresh estimate.
+            self._held += 1
+            return []
         voltages: Mapping[str, Any] = area.state.get("voltages_pu", {})
         enrolled = set(area.buildings)
         active = [
@@ -345,6 +351,7 @@ class VoltVarSession:
         return {
             "inverters": len(self._inverters),
             "cycles": self._cycles,
+            "held_cycles": self._held,
             "q_kvar_total": sum(i.get("q_kvar", 0.0) for i in self._inverters.values()),
             "p_limited": sum(
                 1
@@ -359,6 +366,7 @@ class VoltVarSession:
             "inverters": {k: dict(v) for k, v in self._inverters.items()},
             "last_tick": self._last_tick,
             "cycles": self._cycles,
+            "held_cycles": self._held,
             "closed": self._closed,
         }
 
