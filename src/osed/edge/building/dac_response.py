@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from osed.buildings.devices_schema import Array, Building
-from osed.gridfunctions.builtin._dac_buildings import Buildings
+from osed.gridfunctions.builtin._dac_buildings import _Block
 from osed.gridfunctions.builtin._dac_document import DacProblem
 from osed.gridfunctions.builtin._dac_game import WIDTH
 
@@ -21,7 +21,7 @@ class DacResponder:
         problem = DacProblem(steps, step_h, prices, window, None, (building,))
         self.steps = steps
         self.step_h = step_h
-        self._buildings = Buildings(problem, block_size=1, workers=1)
+        self._block = _Block(problem, 0, [building])  # solved on the caller's thread
         self.last: Array | None = None
 
     def respond(self, prices: Array, correction_kw: Array, rho: float) -> Array | None:
@@ -29,11 +29,11 @@ class DacResponder:
         anchors = None
         if self.last is not None and rho > 0:
             anchors = (self.last + correction_kw)[None, :]
-        response = self._buildings.respond(prices, anchors, rho, WIDTH)
-        if response.infeasible:
+        net, _ = self._block.respond(prices, anchors, rho, WIDTH)
+        if net is None:
             return None
-        self.last = response.net_kw[0].copy()
+        self.last = np.asarray(net[0], dtype=float).copy()
         return self.last
 
     def close(self) -> None:
-        self._buildings.close()
+        """Nothing held beyond the model (kept for the agent's lifecycle)."""
