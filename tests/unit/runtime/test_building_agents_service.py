@@ -12,7 +12,7 @@ import pytest
 from osed.domain.errors import ConfigurationError, ValidationError
 from osed.runtime.buildings import BuildingAgentsRunner
 from osed.runtime.container import build_services
-from osed.runtime.settings import Settings
+from osed.runtime.settings import MASK, Settings, masked_settings
 
 STEPS = 4
 
@@ -116,3 +116,10 @@ def test_a_bad_gateway_document_is_named_under_its_agent() -> None:
     with pytest.raises(ValidationError) as caught:
         build_services(settings, ["building"])
     assert [p.path for p in caught.value.problems] == ["$.buildings.agents[0].gateway.adapter"]
+
+
+def test_config_show_masks_the_channel_tokens() -> None:
+    settings = Settings(bus={"backend": "memory"}, buildings=document("b1"))
+    shown = masked_settings(settings)
+    assert "secret" not in str(shown)
+    assert shown["buildings"]["agents"][0]["channels"][0]["token"] == MASK
