@@ -27,14 +27,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from bench.bench_building_mpc import STEP_H, STEPS, house, tariff  # noqa: E402
-from osed.bus.memory import MemoryBroker, MemoryBus  # noqa: E402
-from osed.devices.simulated import SimulatedGateway  # noqa: E402
-from osed.devices.simulated_document import devices_of  # noqa: E402
-from osed.domain.envelope import Envelope  # noqa: E402
-from osed.edge.building.agent import AgentSettings, BuildingAgent, Channel  # noqa: E402
-from osed.edge.names import outbound_topic  # noqa: E402
-from osed.edge.wire import outbound_payload  # noqa: E402
+from bench.bench_building_mpc import STEP_H, STEPS, house, tariff
+
+from osed.bus.memory import MemoryBroker, MemoryBus
+from osed.devices.simulated import SimulatedGateway
+from osed.devices.simulated_document import devices_of
+from osed.domain.envelope import Envelope
+from osed.edge.building.agent import AgentSettings, BuildingAgent, Channel
+from osed.edge.names import outbound_topic
+from osed.edge.wire import outbound_payload
 
 START = datetime(2026, 1, 12, tzinfo=UTC)
 
@@ -50,9 +51,7 @@ async def main(size: int, rounds: int) -> dict[str, Any]:
     agents = []
     started = time.perf_counter()
     for i in range(size):
-        building = replace(
-            template, id=f"b{i}", base_kw=template.base_kw * rng.uniform(0.6, 1.4)
-        )
+        building = replace(template, id=f"b{i}", base_kw=template.base_kw * rng.uniform(0.6, 1.4))
         devices = SimulatedGateway(devices_of(building), step_h=STEP_H, start=START, seed=i)
         settings = AgentSettings(STEPS, STEP_H, tariff())
         agent = BuildingAgent(building, devices, bus, {"dac": Channel("area-1", "t")}, settings)
