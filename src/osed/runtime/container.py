@@ -612,4 +612,9 @@ def build_services(
             services.append(BalancerRunner(settings, clock))
         elif name == "edc-manager":
             services.append(EdcManagerRunner(settings, bus, clock))
+        elif name in ("building", "buildings"):
+            from osed.runtime.buildings import BuildingAgentsRunner
+
+            single = name == "building"
+            services.append(BuildingAgentsRunner(settings.buildings, bus, clock, single=single))
     return services

@@ -363,7 +363,16 @@ def _location(path: str) -> tuple[str | int, ...]:
     return tuple(parts)
 
 
-ServiceName = Literal["market-agent", "bridge", "stats", "estimation", "balancer", "edc-manager"]
+ServiceName = Literal[
+    "market-agent",
+    "bridge",
+    "stats",
+    "estimation",
+    "balancer",
+    "edc-manager",
+    "building",
+    "buildings",
+]
 SERVICES: tuple[ServiceName, ...] = (
     "market-agent",
     "bridge",
@@ -371,6 +380,8 @@ SERVICES: tuple[ServiceName, ...] = (
     "estimation",
     "balancer",
     "edc-manager",
+    "building",
+    "buildings",
 )
 
 
@@ -395,6 +406,8 @@ class Settings(BaseSettings):
     balancer: BalancerSettings = BalancerSettings()
     edc: EdcSettings = EdcSettings()
     intelligence: IntelligenceSettings = IntelligenceSettings()
+    buildings: dict[str, Any] = {}
+    """The building agents' document (docs/building-agent.md), checked when they start."""
     services: list[ServiceName] = ["market-agent"]
 
     @classmethod
@@ -510,8 +523,17 @@ MASK = "**********"  # what pydantic shows for a SecretStr
 def masked_settings(settings: Settings) -> dict[str, Any]:
     """The settings as JSON values for people to read: secrets, and the password (or token)
     inside any URL-valued setting (``nats://user:secret@host``), replaced by asterisks."""
-    masked: dict[str, Any] = _mask_urls(settings.model_dump(mode="json"))
+    masked: dict[str, Any] = _mask_tokens(_mask_urls(settings.model_dump(mode="json")))
     return masked
+
+
+def _mask_tokens(value: Any) -> Any:
+    """Every ``token`` (a building's channel tokens in ``buildings``) replaced by asterisks."""
+    if isinstance(value, dict):
+        return {k: MASK if k == "token" else _mask_tokens(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_tokens(item) for item in value]
+    return value
 
 
 def _mask_urls(value: Any) -> Any:

@@ -1,0 +1,401 @@
+"""One building agent: MPC on a receding horizon, the real-time rule every control cycle,
+setpoints through the device gateway, and the grid functions through the EDC channels.
+
+A control cycle (:meth:`BuildingAgent.cycle`) re-plans when a plan is due (every
+``replan_every`` cycles, or at once when a grid function changed what it asks), takes the
+plan's powers for the current step, lets the real-time rule bring them within the devices'
+limits, comfort and the import limit from the measured state, sends what changed, and reports
+consumption and flexibility on every channel the building takes part in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from osed.buildings.devices_schema import Array, Building
+from osed.buildings.mpc import Plan, Planner
+from osed.buildings.plan_inputs import at_state
+from osed.buildings.realtime import ORDER, Control, control, power_range
+from osed.domain.devices import Action, Command, CommandResult, Measurement, Outcome
+from osed.domain.envelope import Envelope
+from osed.domain.time import Clock, SystemClock
+from osed.edge.building import offers
+from osed.edge.building.dac_response import DacResponder
+from osed.edge.building.horizon import from_step
+from osed.edge.building.interpreter import Answer, Interpreter
+from osed.edge.building.reading import Measured, meters
+from osed.edge.building.requests import ActiveRequests, ComfortOffset, Commitment
+from osed.edge.names import inbound_topic, outbound_topic
+from osed.edge.wire import REPORT
+from osed.ports.bus import Bus, Subscription
+from osed.ports.devices import DeviceGateway
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A grid function the building is enrolled in: the EDC running it and the token."""
+
+    edc_id: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    steps: int
+    """The MPC horizon, and the length of a day's series."""
+    step_h: float
+    """Hours per plan step; also the control cycle."""
+    tariff_per_kwh: Array
+    replan_every: int = 4
+    """Control cycles between two MPC runs (a grid function's change re-plans at once)."""
+    deadband_kw: float = 0.01
+    """A setpoint closer than this to the last one sent is not sent again."""
+    owner_limit_kw: float = math.inf
+    """The building's own import limit (its connection)."""
+    command_timeout_s: float = 5.0
+    cycle_s: float | None = None
+    """Wall seconds between control cycles (None: ``step_h`` hours; less for a simulation
+    that runs faster than time)."""
+
+
+@dataclass
+class CycleReport:
+    step: int
+    replanned: bool
+    control: Control
+    results: list[CommandResult] = field(default_factory=list)
+
+
+class BuildingAgent:
+    def __init__(
+        self,
+        building: Building,
+        gateway: DeviceGateway,
+        bus: Bus,
+        channels: Mapping[str, Channel],
+        settings: AgentSettings,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        if len(building.base_kw) != settings.steps:
+            raise ValueError(f"building {building.id!r}: base_kw needs {settings.steps} values")
+        self.building = building
+        self.gateway = gateway
+        self.bus = bus
+        self.channels = dict(channels)
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.planner = Planner(building, settings.steps, settings.step_h)
+        self.requests = ActiveRequests(settings.steps, owner_limit_kw=settings.owner_limit_kw)
+        self.measured = Measured(building, frozenset())
+        self.interpreter = Interpreter(
+            building.id, {f: c.edc_id for f, c in self.channels.items()}, self
+        )
+        self.step = 0
+        self.plan: Plan | None = None
+        self._plan_step = 0
+        self._dac: DacResponder | None = None
+        self._sent: dict[str, float] = {}
+        self._ids = itertools.count(1)
+        self._seq = itertools.count(1)
+        self._subscriptions: list[Subscription] = []
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self.gateway.on_measurements(self._take)
+        await self.gateway.start()
+        found = {info.device_id: info.kind for info in await self.gateway.discover()}
+        self.measured.meter_ids = meters(found)
+        for meter in self.measured.meter_ids:  # measured before discovery told what it is
+            self.measured.power_kw.pop(meter, None)
+        missing = [d.id for d in self.building.devices if d.kind in ORDER and d.id not in found]
+        if missing:
+            log.warning("building %s: the gateway has no device %s", self.building.id, missing)
+        for function, channel in self.channels.items():
+            topic = outbound_topic(channel.edc_id, function, self.building.id)
+            self._subscriptions.append(await self.bus.subscribe(topic, self._inbound))
+
+    async def stop(self) -> None:
+        for subscription in self._subscriptions:
+            await subscription.close()
+        self._subscriptions.clear()
+        if self._dac is not None:
+            self._dac.close()
+
+    async def _take(self, batch: Sequence[Measurement]) -> None:
+        self.measured.take(batch)
+        if any(m.device_id in self.measured.meter_ids for m in batch):
+            await self._report()  # a new meter reading: the EDCs hear it at once
+
+    async def _inbound(self, envelope: Envelope) -> None:
+        answers = self.interpreter.interpret(envelope.topic, envelope.payload)
+        await self._publish(answers)
+
+    # ------------------------------------------------------------------ the control cycle
+
+    async def cycle(self) -> CycleReport:
+        """One control cycle at the current step; the caller (or :meth:`run`) advances time."""
+        async with self._lock:
+            reading = self.measured.reading()
+            replanned = self._replan_if_due(reading.state)
+            here = from_step(self.building, self.step)
+            offset = self.step - self._plan_step
+            planned = {}
+            if self.plan is not None and self.plan.status == "optimal":
+                at = min(offset, self.settings.steps - 1)
+                planned = {d: float(p[at]) for d, p in self.plan.devices.items()}
+            decided = control(
+                here,
+                0,
+                planned,
+                reading,
+                limit_kw=self.requests.limit_kw(self.step),
+                cycle_h=self.settings.step_h,
+                comfort_offset_c=self.requests.comfort_offset_c(self.step),
+            )
+            results = await self._send(decided.setpoints_kw)
+            if not self.measured.meter_ids:  # no meter: report once a cycle
+                await self._report()
+            report = CycleReport(self.step, replanned, decided, results)
+            self.step += 1
+            return report
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Cycles every ``cycle_s`` seconds (``step_h`` hours) until ``stop`` is set."""
+        period = self.settings.cycle_s or self.settings.step_h * 3600.0
+        while not stop.is_set():
+            try:
+                await self.cycle()
+            except Exception:  # one bad cycle must not end the building's control
+                log.exception("building %s: control cycle failed", self.building.id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=period)
+
+    def _replan_if_due(self, state: Mapping[str, float]) -> bool:
+        due = (
+            self.plan is None
+            or self.requests.changed
+            or self.step - self._plan_step >= self.settings.replan_every
+        )
+        if not due:
+            return False
+        self.requests.changed.clear()
+        self.planner.update(from_step(self.building, self.step))
+        plan = self.planner.plan(
+            self._tariff(), self.requests.grid_requests(self.step), state=self._state()
+        )
+        if plan.status != "optimal":
+            log.warning(
+                "building %s: no plan at step %d (%s); the real-time rule holds the limits",
+                self.building.id,
+                self.step,
+                ", ".join(plan.infeasible),
+            )
+        self.plan = plan
+        self._plan_step = self.step
+        return True
+
+    async def _send(self, setpoints: Mapping[str, float]) -> list[CommandResult]:
+        commands = [
+            Command(
+                f"{self.building.id}-{next(self._ids)}",
+                device_id,
+                Action.SET_POWER_KW,
+                round(value, 6),
+                self.clock.now(),
+            )
+            for device_id, value in setpoints.items()
+            if abs(value - self._sent.get(device_id, math.inf)) > self.settings.deadband_kw
+        ]
+        timeout = self.settings.command_timeout_s
+        results = await asyncio.gather(*(self.gateway.send(c, timeout_s=timeout) for c in commands))
+        for command, result in zip(commands, results, strict=True):
+            if result.outcome is Outcome.APPLIED:
+                assert command.value is not None
+                self._sent[command.device_id] = command.value
+            elif result.outcome is Outcome.REJECTED:
+                log.warning(
+                    "building %s: %s refused %s: %s",
+                    self.building.id,
+                    command.device_id,
+                    command.value,
+                    result.detail,
+                )
+        return list(results)
+
+    # ------------------------------------------------------------------ reports
+
+    def flexibility_kw(self) -> tuple[float, float]:
+        """The net import the building can reach in the next cycle: [lowest, highest]."""
+        reading = self.measured.reading()
+        here = from_step(self.building, self.step)
+        low = high = reading.net_kw
+        for device in here.devices:
+            if device.kind not in ORDER:
+                continue
+            now = reading.device_kw.get(device.id, 0.0)
+            allowed = power_range(device, 0, reading.state, self.settings.step_h)
+            low += allowed.low_kw - now
+            high += allowed.high_kw - now
+        return float(low), float(high)
+
+    def reports(self, functions: Sequence[str] | None = None) -> list[Answer]:
+        """The building's consumption and flexibility, on each channel in the form its
+        function reads: ``report`` on every channel, ``flexibility`` for the capacity limit
+        (its range, so that the limit is shared by flexibility), ``consumption`` for DLC."""
+        net = self.measured.reading().net_kw
+        low, high = self.flexibility_kw()
+        body = {
+            "demand_kw": max(net, 0.0),
+            "production_kw": max(-net, 0.0),
+            "flexibility_up_kw": max(high - net, 0.0),
+            "flexibility_down_kw": max(net - low, 0.0),
+        }
+        answers = []
+        for function, channel in self.channels.items():
+            if functions is not None and function not in functions:
+                continue
+            answers.append(Answer(channel.edc_id, function, REPORT, body))
+            if function == "capacity-limit":
+                range_kw = {"min_kw": low, "max_kw": high}
+                answers.append(Answer(channel.edc_id, function, "flexibility", range_kw))
+            elif function == "dlc":
+                answers.append(
+                    Answer(channel.edc_id, function, "consumption", {"kw": max(net, 0.0)})
+                )
+        return answers
+
+    async def _report(self) -> None:
+        await self._publish(self.reports())
+
+    async def _publish(self, answers: Sequence[Answer]) -> None:
+        if not answers:
+            return
+        now = self.clock.now()
+        envelopes = []
+        for answer in answers:
+            channel = self.channels[answer.function]
+            message = {
+                "building": self.building.id,
+                "token": channel.token,
+                "type": answer.message_type,
+                "body": answer.body,
+            }
+            payload = _json(message)
+            topic = inbound_topic(answer.edc_id, answer.function)
+            source = f"building:{self.building.id}"
+            envelopes.append(Envelope(topic, source, next(self._seq), payload, now))
+        await self.bus.publish_many(envelopes)
+
+    # ------------------------------------------------------------------ the optimisers
+
+    def dac_schedule(self, prices: Array, correction_kw: Array, rho: float) -> Array | None:
+        """Best response to one DAC round from the building's state now."""
+        n = len(prices)
+        if n != self.settings.steps:
+            return None
+        if self._dac is None or rho == 0.0:
+            here = from_step(self.building, self.step)
+            state = self.measured.reading().state
+            known = {d.id for d in self.building.devices}
+            now = at_state(here, {k: v for k, v in state.items() if k in known}, None)
+            if self._dac is not None:
+                self._dac.close()
+            self._dac = DacResponder(now, n, self.settings.step_h)
+        return self._dac.respond(prices, correction_kw, rho)
+
+    def dac_final(self, prices: Array | None) -> None:
+        self.requests.prices_per_kwh = None if prices is None else prices.copy()
+        self.requests.prices_from = self.step
+        self.requests.changed.append("dac")
+
+    def xor_bids(self, prices: Sequence[float], duration_h: float) -> list[float]:
+        """The reduction offered at each XOR price, found by re-planning with it."""
+        self.planner.update(from_step(self.building, self.step))
+        low, _ = self.flexibility_kw()
+        now = self.measured.reading().net_kw
+        return offers.xor_bids(
+            self.planner,
+            self._tariff(),
+            self.requests.grid_requests(self.step),
+            self._state(),
+            prices=prices,
+            steps=self._steps_for(duration_h),
+            baseline_kw=now,
+            largest_kw=now - low,
+        )
+
+    def xor_award(self, quantity_kw: float, duration_h: float) -> None:
+        """Deliver ``quantity_kw`` below the consumption now (the EDC's baseline) from now."""
+        baseline = self.measured.reading().net_kw
+        end = self.step + self._steps_for(duration_h)
+        self.requests.commitment = Commitment(quantity_kw, baseline, self.step, end)
+        self.requests.changed.append("xor")
+
+    def xor_cancel(self) -> None:
+        self.requests.commitment = None
+        self.requests.changed.append("xor")
+
+    def dlc_available_kw(self, offset_c: float, duration_h: float) -> float:
+        self.planner.update(from_step(self.building, self.step))
+        return offers.dlc_available_kw(
+            self.planner,
+            self._tariff(),
+            self.requests.grid_requests(self.step),
+            self._state(),
+            zones=self._zones(),
+            offset_c=offset_c,
+            steps=self._steps_for(duration_h),
+        )
+
+    def dlc_offset(self, offset_c: float, duration_h: float) -> None:
+        end = self.step + self._steps_for(duration_h)
+        self.requests.offset = ComfortOffset(offset_c, tuple(self._zones()), end)
+        self.requests.changed.append("dlc")
+
+    def dlc_restore(self) -> None:
+        self.requests.offset = None
+        self.requests.changed.append("dlc")
+
+    def hours_until(self, moment: datetime) -> float:
+        return (moment - self.clock.now()).total_seconds() / 3600.0
+
+    # ------------------------------------------------------------------ helpers
+
+    def _tariff(self) -> Array:
+        return np.roll(self.settings.tariff_per_kwh, -(self.step % self.settings.steps))
+
+    def _state(self) -> dict[str, float]:
+        known = {d.id for d in self.building.devices}
+        return {k: v for k, v in self.measured.reading().state.items() if k in known}
+
+    def _zones(self) -> list[str]:
+        return [d.id for d in self.building.devices if d.kind == "heating"]
+
+    def _steps_for(self, hours: float) -> int:
+        """Plan steps covering ``hours`` from now (at least one, at most the horizon)."""
+        steps = math.ceil(hours / self.settings.step_h - 1e-9)
+        return min(max(steps, 1), self.settings.steps)
+
+    def capacity_bounds(self, max_kw: float | None, min_kw: float | None) -> None:
+        self.requests.import_limit_kw = math.inf if max_kw is None else max_kw
+        self.requests.export_limit_kw = math.inf if min_kw is None else max(-min_kw, 0.0)
+        self.requests.changed.append("capacity-limit")
+
+
+def _json(message: Mapping[str, object]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), allow_nan=False).encode()

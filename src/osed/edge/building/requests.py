@@ -1,0 +1,92 @@
+"""What the grid functions currently ask of the building, kept per function and turned into
+the MPC's :class:`GridRequests` for a plan starting at a given step, and into the real-time
+rule's power limit and comfort offsets for the current step."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from osed.buildings.devices_schema import Array
+from osed.buildings.mpc import GridRequests
+
+
+@dataclass(frozen=True, slots=True)
+class Commitment:
+    """An XOR award: at most ``baseline_kw − reduction_kw`` from ``start`` to ``end`` (steps)."""
+
+    reduction_kw: float
+    baseline_kw: float
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class ComfortOffset:
+    """A DLC offset of the heating zones' comfort bands until step ``end`` (or a restore)."""
+
+    offset_c: float
+    zones: tuple[str, ...]
+    end: int
+
+
+@dataclass
+class ActiveRequests:
+    steps: int
+    prices_per_kwh: Array | None = None
+    """The last DAC game's final prices (None: the tariff)."""
+    prices_from: int = 0
+    """The step the DAC prices' first value is for."""
+    import_limit_kw: float = math.inf
+    """The capacity limit's bound on the net import (inf: none)."""
+    export_limit_kw: float = math.inf
+    """The capacity limit's bound on the net export, as a positive kW (inf: none)."""
+    owner_limit_kw: float = math.inf
+    """The owner's own connection limit."""
+    commitment: Commitment | None = None
+    offset: ComfortOffset | None = None
+    changed: list[str] = field(default_factory=list)
+    """Functions whose request changed since the last plan (a re-plan is due)."""
+
+    def limit_kw(self, step: int) -> float:
+        """The import the real-time rule keeps the building under at ``step``."""
+        limit = min(self.import_limit_kw, self.owner_limit_kw)
+        c = self.commitment
+        if c is not None and c.start <= step < c.end:
+            limit = min(limit, c.baseline_kw - c.reduction_kw)
+        return limit
+
+    def comfort_offset_c(self, step: int) -> dict[str, float]:
+        o = self.offset
+        if o is None or step >= o.end:
+            return {}
+        return dict.fromkeys(o.zones, o.offset_c)
+
+    def grid_requests(self, step: int) -> GridRequests:
+        """The requests over the horizon starting at ``step``."""
+        n = self.steps
+        prices = None
+        if self.prices_per_kwh is not None:
+            prices = np.roll(self.prices_per_kwh, -((step - self.prices_from) % n))
+        ahead = step + np.arange(n)
+        reduction = baseline = None
+        c = self.commitment
+        if c is not None and c.end > step:
+            during = (ahead >= c.start) & (ahead < c.end)
+            reduction = np.where(during, c.reduction_kw, 0.0)
+            baseline = np.where(during, c.baseline_kw, np.inf)
+        offsets = None
+        o = self.offset
+        if o is not None and o.end > step:
+            series = np.where(ahead < o.end, o.offset_c, 0.0)
+            offsets = dict.fromkeys(o.zones, series)
+        return GridRequests(
+            prices_per_kwh=prices,
+            import_limit_kw=np.full(n, min(self.import_limit_kw, self.owner_limit_kw)),
+            export_limit_kw=np.full(n, self.export_limit_kw),
+            reduction_kw=reduction,
+            baseline_kw=baseline,
+            comfort_offset_c=offsets,
+        )
