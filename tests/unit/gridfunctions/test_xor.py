@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from osed.domain.errors import ValidationError
+from osed.gridfunctions.builtin._xor_bound import lagrangian_bound
+from osed.gridfunctions.builtin._xor_search import Found, _search_within, search
 from osed.gridfunctions.builtin.xor import FUNCTION
 
 
@@ -189,3 +191,28 @@ def test_the_branch_and_bound_fallback_also_finds_the_least_cost(
     assert result["status"] == "optimal"
     check(result, request, prices, bids)
     assert result["cost"] == pytest.approx(best, rel=1e-7, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_search_from_an_assumed_gap_ends_where_the_incumbents_gap_does(seed: int) -> None:
+    """The search first assumes a small gap above the bound and widens it: the acceptance it
+    proves is the one the search over the incumbent's whole gap proves."""
+    rng = np.random.default_rng(seed)
+    offers = np.sort(rng.uniform(0, 10, (300, 4)) * (rng.random((300, 4)) < 0.8), axis=1)
+    prices = np.cumsum(rng.uniform(0.01, 0.2, 4))
+    quantity = np.concatenate([np.zeros((300, 1)), offers], axis=1)
+    cost = quantity * np.concatenate([[0.0], prices])[None, :]
+    request = 0.3 * float(offers.max(axis=1).sum())
+    bound = lagrangian_bound(quantity, cost, request, tolerance=1e-9 * request)
+    whole_gap = bound.incumbent_cost - bound.lower_bound
+    widened = search(quantity, cost, request, bound, tolerance=1e-9 * request)
+    direct = _search_within(
+        quantity, cost, request, bound, gap=whole_gap, tolerance=1e-9 * request, proof_gap=0.0
+    )
+    assert isinstance(widened, Found)
+    assert isinstance(direct, Found)
+    assert widened.cost == pytest.approx(direct.cost, rel=1e-12, abs=1e-12)
+    assert widened.core_buildings <= direct.core_buildings
+    rows = np.arange(300)
+    assert quantity[rows, widened.choice].sum() >= request * (1 - 1e-9)
+    assert cost[rows, widened.choice].sum() == pytest.approx(widened.cost, rel=1e-12)

@@ -8,6 +8,13 @@ at a time to a set of partial acceptances (Δquantity, Δcost against the best o
 acceptance is dropped when another has at least its quantity for at most its cost (dominance),
 when its bound exceeds the incumbent, or when the request is out of its reach. What is left at
 the end holds the least-cost acceptance: the search is exhaustive up to these proofs.
+
+The heuristic incumbent can lie far above the bound (0.35 currency units on a round whose
+optimum lay 0.0004 above it), and the core grows with that gap. So the search first assumes a
+small gap G: offers with δ > G are left out and partial acceptances are pruned at L + G. Every
+acceptance of cost at most L + G has all its offers within the core, so if the restricted search
+finds one, the cheapest it finds is the optimum; if it finds none, G grows eightfold, up to the
+incumbent's gap. On that round the core fell from 9,349 buildings to a few hundred.
 """
 
 from __future__ import annotations
@@ -33,6 +40,10 @@ class Found:
     """The cost itself when the search ran to its end, else the bound that proves it."""
 
 
+GROWTH = 8.0
+"""How much the assumed gap grows when the restricted search found nothing."""
+
+
 def search(
     quantity: Matrix,
     cost: Matrix,
@@ -44,11 +55,43 @@ def search(
 ) -> Found | None:
     """The least-cost acceptance covering ``request`` (None when the state set grew too large).
     The search ends early once an acceptance is within ``proof_gap`` of the bound."""
+    gap = bound.incumbent_cost - bound.lower_bound
+    assumed = max(4.0 * proof_gap, 1e-9 * max(1.0, abs(bound.lower_bound)))
+    while assumed < gap:
+        found = _search_within(
+            quantity, cost, request, bound, gap=assumed, tolerance=tolerance, proof_gap=proof_gap
+        )
+        if found is None or isinstance(found, Found):
+            return found
+        assumed *= GROWTH
+    result = _search_within(
+        quantity, cost, request, bound, gap=gap, tolerance=tolerance, proof_gap=proof_gap
+    )
+    assert not isinstance(result, _NothingBelow)  # the incumbent itself lies within its gap
+    return result
+
+
+class _NothingBelow:
+    """The restricted search found no acceptance within the gap it assumed."""
+
+
+def _search_within(
+    quantity: Matrix,
+    cost: Matrix,
+    request: float,
+    bound: Bound,
+    *,
+    gap: float,
+    tolerance: float,
+    proof_gap: float,
+) -> Found | _NothingBelow | None:
+    """The least-cost acceptance of cost at most L + ``gap`` (the incumbent when ``gap`` is its
+    own), :class:`_NothingBelow` when there is none, None when the state set grew too large."""
     rows = np.arange(quantity.shape[0])
     base = best_offers(quantity, cost, bound.multiplier)
     reduced = cost - bound.multiplier * quantity
     excess = reduced - reduced[rows, base][:, None]  # δ >= 0
-    gap = bound.incumbent_cost - bound.lower_bound
+    with_incumbent = gap >= bound.incumbent_cost - bound.lower_bound
     slack = 1e-9 * max(1.0, abs(bound.incumbent_cost))  # rounding in the sums above
     core_mask = excess <= gap + slack
     core_mask[rows, base] = True
@@ -58,8 +101,9 @@ def search(
     delta_c = cost - cost[rows, base][:, None]
     base_cost = float(cost[rows, base].sum())
 
-    best_cost = bound.incumbent_cost - base_cost  # the incumbent, as a Δcost
-    best_choice = bound.incumbent
+    # The incumbent as a Δcost, or the assumed cap L + gap with no acceptance yet.
+    best_cost = (bound.incumbent_cost if with_incumbent else bound.lower_bound + gap) - base_cost
+    best_choice: NDArray[np.intp] | None = bound.incumbent if with_incumbent else None
     order = core[np.argsort(-np.where(core_mask[core], np.abs(delta_q[core]), 0).max(axis=1))]
     low_rest = np.concatenate(
         [np.cumsum(np.where(core_mask[order], delta_q[order], np.inf).min(axis=1)[::-1])[::-1], [0]]
@@ -104,10 +148,12 @@ def search(
                 history,
                 int(np.flatnonzero(covering & (c == best_cost))[0]),
             )
-        if base_cost + best_cost - bound.lower_bound <= proof_gap:
+        if best_choice is not None and base_cost + best_cost - bound.lower_bound <= proof_gap:
             return Found(best_choice, base_cost + best_cost, len(core), largest, bound.lower_bound)
         if len(w) == 0:
             break
+    if best_choice is None:
+        return _NothingBelow()
     total = base_cost + best_cost
     return Found(best_choice, total, len(core), largest, total)
 
