@@ -166,6 +166,20 @@ def initial_rhs(d: Device, h: float) -> float:
     raise ValueError(f"device {d.id!r} ({d.kind}) has no state")
 
 
+def initial_rows(
+    model: BlockModel, devices: Sequence[Device], step_h: float
+) -> tuple[NDArray[np.int32], Array]:
+    """The rows that hold the devices' initial states, and their right-hand sides for
+    ``devices`` (aligned with ``model.devices``: the same devices at another state)."""
+    rows: list[int] = []
+    rhs: list[float] = []
+    for placed, device in zip(model.devices, devices, strict=True):
+        if placed.rows is not None:
+            rows.append(int(placed.rows[0]))
+            rhs.append(initial_rhs(device, step_h))
+    return np.asarray(rows, dtype=np.int32), np.asarray(rhs, dtype=float)
+
+
 def _add_recursion(program: LinearProgram, state: Index, rhs: Array, *, keep: float) -> Index:
     """Rows state(t+1) − keep·state(t) − (inputs, added by the caller) = rhs(t)."""
     n = state.size

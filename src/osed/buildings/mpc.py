@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from osed.buildings.device_lp import BlockModel, block_model, device_powers, initial_rhs
+from osed.buildings.device_lp import BlockModel, block_model, device_powers, initial_rows
 from osed.buildings.devices_schema import Array, Building
 from osed.buildings.plan_diagnosis import diagnose, exclusive_modes
 from osed.buildings.plan_inputs import at_state, check_building, net_bounds, prices_series
@@ -172,22 +172,16 @@ class Planner:
         net = model.net[0].astype(np.int32)
         highs.changeColsCost(net.size, net, self.step_h * prices)
         highs.changeColsBounds(net.size, net, _clip(lower), _clip(upper))
-        rows: list[int] = []
-        rhs: list[float] = []
         for placed, device in zip(model.devices, building.devices, strict=True):
-            if placed.rows is None:
-                continue
-            rows.append(int(placed.rows[0]))
-            rhs.append(initial_rhs(device, self.step_h))
             if device.kind == "heating":
                 assert placed.state is not None
                 band = placed.state.astype(np.int32)
                 low, high = device["comfort_min_c"], device["comfort_max_c"]
                 highs.changeColsBounds(band.size, band, _clip(low), _clip(high))
-        if rows:
-            values = np.asarray(rhs)
+        rows, rhs = initial_rows(model, building.devices, self.step_h)
+        if rows.size:
             highs.changeRowsBounds(  # type: ignore[attr-defined]  # not in highspy's stubs
-                len(rows), np.asarray(rows, dtype=np.int32), values, values
+                rows.size, rows, rhs, rhs
             )
 
     def _run(self) -> Array | None:

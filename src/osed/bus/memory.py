@@ -56,11 +56,12 @@ def _stamped(envelope: Envelope, at: datetime) -> Envelope:
 class _Queue:
     """Envelopes waiting for one subscription (or for a durable consumer that is away)."""
 
-    __slots__ = ("_waiter", "durable", "pattern", "pending", "subscription")
+    __slots__ = ("_waiter", "durable", "opened", "pattern", "pending", "subscription")
 
     def __init__(self, pattern: str, durable: str | None) -> None:
         self.pattern = pattern
         self.durable = durable
+        self.opened = 0  # set by the broker: queues get a topic's envelopes in this order
         self.pending: deque[Envelope] = deque()
         self.subscription: _MemorySubscription | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -93,15 +94,22 @@ class MemoryBroker:
     """Topic routing shared by the :class:`MemoryBus` instances connected to it."""
 
     def __init__(self) -> None:
-        self._queues: list[_Queue] = []
+        # Queues by exact topic, and those with wildcards: a new topic is matched against the
+        # wildcards only, so that thousands of per-building topics route without a scan.
+        self._exact: dict[str, list[_Queue]] = {}
+        self._wildcards: list[_Queue] = []
         self._durable: dict[str, _Queue] = {}
         self._routes: dict[str, tuple[_Queue, ...]] = {}  # topic -> matching queues (a cache)
+        self._opened = 0
 
     def route(self, envelope: Envelope) -> None:
         queues = self._routes.get(envelope.topic)
         if queues is None:
             topic = envelope.topic
-            queues = tuple(q for q in self._queues if topic_matches(q.pattern, topic))
+            matching = [q for q in self._wildcards if topic_matches(q.pattern, topic)]
+            matching += self._exact.get(topic, ())
+            # In the order the queues were opened, as a scan of all of them would give.
+            queues = tuple(sorted(matching, key=lambda q: q.opened))
             self._routes[topic] = queues
         for queue in queues:
             queue.put(envelope)
@@ -124,13 +132,29 @@ class MemoryBroker:
         """A subscription let go of ``queue``; a durable queue keeps collecting."""
         queue.subscription = None
         if queue.durable is None:
-            self._queues.remove(queue)
+            if _has_wildcard(queue.pattern):
+                self._wildcards.remove(queue)
+            else:
+                same = self._exact[queue.pattern]
+                same.remove(queue)
+                if not same:
+                    del self._exact[queue.pattern]
             self._routes.clear()
 
     def _add(self, queue: _Queue) -> _Queue:
-        self._queues.append(queue)
-        self._routes.clear()
+        self._opened += 1
+        queue.opened = self._opened
+        if _has_wildcard(queue.pattern):
+            self._wildcards.append(queue)
+            self._routes.clear()
+        else:
+            self._exact.setdefault(queue.pattern, []).append(queue)
+            self._routes.pop(queue.pattern, None)  # only that topic's route changed
         return queue
+
+
+def _has_wildcard(pattern: str) -> bool:
+    return "+" in pattern or "#" in pattern
 
 
 class _MemorySubscription:

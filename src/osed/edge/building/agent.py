@@ -24,7 +24,6 @@ import numpy as np
 
 from osed.buildings.devices_schema import Array, Building
 from osed.buildings.mpc import Plan, Planner
-from osed.buildings.plan_inputs import at_state
 from osed.buildings.realtime import ORDER, Control, control, power_range
 from osed.domain.devices import Action, Command, CommandResult, Measurement, Outcome
 from osed.domain.envelope import Envelope
@@ -35,6 +34,7 @@ from osed.edge.building.horizon import from_step
 from osed.edge.building.interpreter import Answer, Interpreter
 from osed.edge.building.reading import Measured, meters
 from osed.edge.building.requests import ActiveRequests, ComfortOffset, Commitment
+from osed.edge.building.solvers import SolverPool, shared_pool
 from osed.edge.names import inbound_topic, outbound_topic
 from osed.edge.wire import REPORT
 from osed.ports.bus import Bus, Subscription
@@ -88,7 +88,10 @@ class BuildingAgent:
         settings: AgentSettings,
         *,
         clock: Clock | None = None,
+        solvers: SolverPool | None = None,
     ) -> None:
+        """``solvers``: the threads the agent's models are solved on (the process' shared
+        pool unless given)."""
         if len(building.base_kw) != settings.steps:
             raise ValueError(f"building {building.id!r}: base_kw needs {settings.steps} values")
         self.building = building
@@ -97,6 +100,7 @@ class BuildingAgent:
         self.channels = dict(channels)
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.solvers = solvers or shared_pool()
         self.planner = Planner(building, settings.steps, settings.step_h)
         self.requests = ActiveRequests(settings.steps, owner_limit_kw=settings.owner_limit_kw)
         self.measured = Measured(building, frozenset())
@@ -112,6 +116,11 @@ class BuildingAgent:
         self._seq = itertools.count(1)
         self._subscriptions: list[Subscription] = []
         self._lock = asyncio.Lock()
+        """Held around the control cycle and every use of the planner."""
+        self._dac_lock = asyncio.Lock()
+        self._preparing: asyncio.Task[None] | None = None
+        self._here_step = -1
+        self._here_building = building
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -128,13 +137,18 @@ class BuildingAgent:
         for function, channel in self.channels.items():
             topic = outbound_topic(channel.edc_id, function, self.building.id)
             self._subscriptions.append(await self.bus.subscribe(topic, self._inbound))
+        if "dac" in self.channels:  # the first game's first round then starts warm
+            async with self._dac_lock:
+                self._dac = await self.solvers.run(self._prepared_dac, self._here())
 
     async def stop(self) -> None:
         for subscription in self._subscriptions:
             await subscription.close()
         self._subscriptions.clear()
-        if self._dac is not None:
-            self._dac.close()
+        if self._preparing is not None:
+            self._preparing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._preparing
 
     async def _take(self, batch: Sequence[Measurement]) -> None:
         self.measured.take(batch)
@@ -142,7 +156,7 @@ class BuildingAgent:
             await self._report()  # a new meter reading: the EDCs hear it at once
 
     async def _inbound(self, envelope: Envelope) -> None:
-        answers = self.interpreter.interpret(envelope.topic, envelope.payload)
+        answers = await self.interpreter.interpret(envelope.topic, envelope.payload)
         await self._publish(answers)
 
     # ------------------------------------------------------------------ the control cycle
@@ -151,8 +165,8 @@ class BuildingAgent:
         """One control cycle at the current step; the caller (or :meth:`run`) advances time."""
         async with self._lock:
             reading = self.measured.reading()
-            replanned = self._replan_if_due(reading.state)
-            here = from_step(self.building, self.step)
+            replanned = await self._replan_if_due()
+            here = self._here()
             offset = self.step - self._plan_step
             planned = {}
             if self.plan is not None and self.plan.status == "optimal":
@@ -172,7 +186,9 @@ class BuildingAgent:
                 await self._report()
             report = CycleReport(self.step, replanned, decided, results)
             self.step += 1
-            return report
+        if self._dac is not None and (self._preparing is None or self._preparing.done()):
+            self._preparing = asyncio.create_task(self._prepare_dac())
+        return report
 
     async def run(self, stop: asyncio.Event) -> None:
         """Cycles every ``cycle_s`` seconds (``step_h`` hours) until ``stop`` is set."""
@@ -185,7 +201,7 @@ class BuildingAgent:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=period)
 
-    def _replan_if_due(self, state: Mapping[str, float]) -> bool:
+    async def _replan_if_due(self) -> bool:
         due = (
             self.plan is None
             or self.requests.changed
@@ -194,9 +210,12 @@ class BuildingAgent:
         if not due:
             return False
         self.requests.changed.clear()
-        self.planner.update(from_step(self.building, self.step))
-        plan = self.planner.plan(
-            self._tariff(), self.requests.grid_requests(self.step), state=self._state()
+        self.planner.update(self._here())
+        plan = await self.solvers.run(
+            self.planner.plan,
+            self._tariff(),
+            self.requests.grid_requests(self.step),
+            state=self._state(),
         )
         if plan.status != "optimal":
             log.warning(
@@ -242,7 +261,7 @@ class BuildingAgent:
     def flexibility_kw(self) -> tuple[float, float]:
         """The net import the building can reach in the next cycle: [lowest, highest]."""
         reading = self.measured.reading()
-        here = from_step(self.building, self.step)
+        here = self._here()
         low = high = reading.net_kw
         for device in here.devices:
             if device.kind not in ORDER:
@@ -303,41 +322,67 @@ class BuildingAgent:
 
     # ------------------------------------------------------------------ the optimisers
 
-    def dac_schedule(self, prices: Array, correction_kw: Array, rho: float) -> Array | None:
-        """Best response to one DAC round from the building's state now."""
-        n = len(prices)
-        if n != self.settings.steps:
+    async def dac_schedule(self, prices: Array, correction_kw: Array, rho: float) -> Array | None:
+        """Best response to one DAC round; a first round (ρ = 0) starts a game from the
+        building's state now."""
+        if len(prices) != self.settings.steps:
             return None
-        if self._dac is None or rho == 0.0:
-            here = from_step(self.building, self.step)
-            state = self.measured.reading().state
-            known = {d.id for d in self.building.devices}
-            now = at_state(here, {k: v for k, v in state.items() if k in known}, None)
+        async with self._dac_lock:
+            if self._dac is None or rho == 0.0:
+                here, state = self._here(), self._state()
+                return await self.solvers.run(self._first_round, here, state, prices)
+            return await self.solvers.run(self._dac.respond, prices, correction_kw, rho)
+
+    def _prepared_dac(self, here: Building) -> DacResponder:
+        """A responder that has solved the tariff once, so that a game starts from a basis."""
+        responder = DacResponder(here, self.settings.steps, self.settings.step_h)
+        responder.respond(self._tariff(), np.zeros(self.settings.steps), 0.0)
+        return responder
+
+    def _first_round(
+        self, here: Building, state: Mapping[str, float], prices: Array
+    ) -> Array | None:
+        if self._dac is None:
+            self._dac = DacResponder(here, self.settings.steps, self.settings.step_h)
+        self._dac.restart(here, state)
+        return self._dac.respond(prices, np.zeros(self.settings.steps), 0.0)
+
+    async def _prepare_dac(self) -> None:
+        """The DAC model of the new step, built while the agent is idle."""
+        async with self._dac_lock:
             if self._dac is not None:
-                self._dac.close()
-            self._dac = DacResponder(now, n, self.settings.step_h)
-        return self._dac.respond(prices, correction_kw, rho)
+                await self.solvers.run(self._dac.prepare, self._here())
+
+    def _here(self) -> Building:
+        """The building as the plan from the current step sees it (one object per step, so
+        that the planner and the DAC model know a step they have already built)."""
+        if self._here_step != self.step:
+            self._here_building = from_step(self.building, self.step)
+            self._here_step = self.step
+        return self._here_building
 
     def dac_final(self, prices: Array | None) -> None:
         self.requests.prices_per_kwh = None if prices is None else prices.copy()
         self.requests.prices_from = self.step
         self.requests.changed.append("dac")
 
-    def xor_bids(self, prices: Sequence[float], duration_h: float) -> list[float]:
+    async def xor_bids(self, prices: Sequence[float], duration_h: float) -> list[float]:
         """The reduction offered at each XOR price, found by re-planning with it."""
-        self.planner.update(from_step(self.building, self.step))
-        low, _ = self.flexibility_kw()
-        now = self.measured.reading().net_kw
-        return offers.xor_bids(
-            self.planner,
-            self._tariff(),
-            self.requests.grid_requests(self.step),
-            self._state(),
-            prices=prices,
-            steps=self._steps_for(duration_h),
-            baseline_kw=now,
-            largest_kw=now - low,
-        )
+        async with self._lock:
+            self.planner.update(self._here())
+            low, _ = self.flexibility_kw()
+            now = self.measured.reading().net_kw
+            return await self.solvers.run(
+                offers.xor_bids,
+                self.planner,
+                self._tariff(),
+                self.requests.grid_requests(self.step),
+                self._state(),
+                prices=prices,
+                steps=self._steps_for(duration_h),
+                baseline_kw=now,
+                largest_kw=now - low,
+            )
 
     def xor_award(self, quantity_kw: float, duration_h: float) -> None:
         """Deliver ``quantity_kw`` below the consumption now (the EDC's baseline) from now."""
@@ -350,17 +395,19 @@ class BuildingAgent:
         self.requests.commitment = None
         self.requests.changed.append("xor")
 
-    def dlc_available_kw(self, offset_c: float, duration_h: float) -> float:
-        self.planner.update(from_step(self.building, self.step))
-        return offers.dlc_available_kw(
-            self.planner,
-            self._tariff(),
-            self.requests.grid_requests(self.step),
-            self._state(),
-            zones=self._zones(),
-            offset_c=offset_c,
-            steps=self._steps_for(duration_h),
-        )
+    async def dlc_available_kw(self, offset_c: float, duration_h: float) -> float:
+        async with self._lock:
+            self.planner.update(self._here())
+            return await self.solvers.run(
+                offers.dlc_available_kw,
+                self.planner,
+                self._tariff(),
+                self.requests.grid_requests(self.step),
+                self._state(),
+                zones=self._zones(),
+                offset_c=offset_c,
+                steps=self._steps_for(duration_h),
+            )
 
     def dlc_offset(self, offset_c: float, duration_h: float) -> None:
         end = self.step + self._steps_for(duration_h)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -41,21 +41,23 @@ class Answer:
 class Optimisers(Protocol):
     """What the interpreter triggers in the agent."""
 
-    def dac_schedule(self, prices: Array, correction_kw: Array, rho: float) -> Array | None: ...
+    async def dac_schedule(
+        self, prices: Array, correction_kw: Array, rho: float
+    ) -> Array | None: ...
     def dac_final(self, prices: Array | None) -> None: ...
     def flexibility_kw(self) -> tuple[float, float]: ...
     def capacity_bounds(self, max_kw: float | None, min_kw: float | None) -> None: ...
     def reports(self, functions: Sequence[str] | None = None) -> list[Answer]: ...
-    def xor_bids(self, prices: Sequence[float], duration_h: float) -> list[float]: ...
+    async def xor_bids(self, prices: Sequence[float], duration_h: float) -> list[float]: ...
     def xor_award(self, quantity_kw: float, duration_h: float) -> None: ...
     def xor_cancel(self) -> None: ...
-    def dlc_available_kw(self, offset_c: float, duration_h: float) -> float: ...
+    async def dlc_available_kw(self, offset_c: float, duration_h: float) -> float: ...
     def dlc_offset(self, offset_c: float, duration_h: float) -> None: ...
     def dlc_restore(self) -> None: ...
     def hours_until(self, moment: datetime) -> float: ...
 
 
-Handler = Callable[[str, Mapping[str, Any]], list[Answer]]
+Handler = Callable[[str, Mapping[str, Any]], Awaitable[list[Answer]]]
 
 
 class Interpreter:
@@ -82,7 +84,7 @@ class Interpreter:
         }
         self.ignored = 0
 
-    def interpret(self, topic: str, payload: bytes) -> list[Answer]:
+    async def interpret(self, topic: str, payload: bytes) -> list[Answer]:
         """The answers to one message; none (and a log line with the reason) when it cannot
         be acted on."""
         try:
@@ -90,7 +92,7 @@ class Interpreter:
             handler = self.handlers.get((function, message_type))
             if handler is None:
                 raise UnreadableError(f"no handler for {function!r} message {message_type!r}")
-            return handler(edc_id, body)
+            return await handler(edc_id, body)
         except UnreadableError as exc:
             self.ignored += 1
             log.warning("building %s: ignored a message on %s: %s", self.building_id, topic, exc)
@@ -121,84 +123,84 @@ class Interpreter:
 
     # ------------------------------------------------------------------ dac
 
-    def _dac_prices(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+    async def _dac_prices(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         iteration = _integer(body, "iteration")
         prices = _numbers(body, "prices_per_kwh")
         correction = _numbers(body, "correction_kw", len(prices))
         rho = _number(body, "rho")
-        schedule = self.agent.dac_schedule(prices, correction, rho)
+        schedule = await self.agent.dac_schedule(prices, correction, rho)
         if schedule is None:
             raise UnreadableError("the building has no schedule under these prices")
         answer = {"iteration": iteration, "net_kw": [float(x) for x in schedule]}
         return [Answer(edc_id, "dac", "schedule", answer)]
 
-    def _dac_final(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+    async def _dac_final(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         self.agent.dac_final(_numbers(body, "prices_per_kwh"))
         return []
 
-    def _dac_cancel(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+    async def _dac_cancel(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         self.agent.dac_final(None)
         return []
 
     # ------------------------------------------------------------------ capacity limit
 
-    def _flexibility_request(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+    async def _flexibility_request(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         low, high = self.agent.flexibility_kw()
         answer = {"min_kw": low, "max_kw": high}
         return [Answer(edc_id, "capacity-limit", "flexibility", answer)]
 
-    def _limit(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+    async def _limit(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         high = _optional(body, "max_kw")
         low = _optional(body, "min_kw")
         self.agent.capacity_bounds(high, low)
         return []
 
-    def _release(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+    async def _release(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         self.agent.capacity_bounds(None, None)
         return []
 
     # ------------------------------------------------------------------ xor
 
-    def _price_offer(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+    async def _price_offer(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         prices = _numbers(body, "prices")
         duration_h = _number(body, "duration_h")
-        quantities = self.agent.xor_bids([float(p) for p in prices], duration_h)
+        quantities = await self.agent.xor_bids([float(p) for p in prices], duration_h)
         # the consumption first: the EDC measures the delivery from what it holds at clearing
         bid = Answer(edc_id, "xor", "bid", {"quantities_kw": quantities})
         return [*self.agent.reports(["xor"]), bid]
 
-    def _award(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+    async def _award(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         quantity = _number(body, "quantity_kw")
         end = _moment(body, "end")
         self.agent.xor_award(quantity, self.agent.hours_until(end))
         return []
 
-    def _award_cancelled(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+    async def _award_cancelled(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         self.agent.xor_cancel()
         return []
 
-    def _bid_rejected(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+    async def _bid_rejected(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         log.warning("building %s: bid rejected: %s", self.building_id, body.get("reason"))
         return []
 
-    def _nothing(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+    async def _nothing(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         return []
 
     # ------------------------------------------------------------------ dlc
 
-    def _dlc_request(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+    async def _dlc_request(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         offset = _number(body, "offset_k")
         duration_h = _number(body, "duration_s") / 3600.0
-        available = self.agent.dlc_available_kw(offset, duration_h)
+        available = await self.agent.dlc_available_kw(offset, duration_h)
         return [Answer(edc_id, "dlc", "flexibility", {"available_kw": available})]
 
-    def _dlc_offset(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+    async def _dlc_offset(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         offset = _number(body, "offset_k")
         until = _moment(body, "until")
         self.agent.dlc_offset(offset, self.agent.hours_until(until))
         return []
 
-    def _dlc_restore(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
+    async def _dlc_restore(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         self.agent.dlc_restore()
         return []
 

@@ -12,13 +12,14 @@ buildings' data, as a building's controller would.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import highspy
 import numpy as np
 
-from osed.buildings.device_lp import BlockModel, block_model, device_powers
+from osed.buildings.device_lp import BlockModel, block_model, device_powers, initial_rows
 from osed.buildings.devices_schema import Array, Building
 from osed.gridfunctions.builtin._dac_document import DacProblem
 from osed.optimizer.highs import INF, pass_program
@@ -71,15 +72,38 @@ class _Block:
         self.net = model.net.ravel().astype(np.int32)
         self.anchor_rows = self.rows.ravel().astype(np.int32)
 
+    def start_from(self, other: _Block) -> None:
+        """Start from ``other``'s last basis when the two models have the same shape (the same
+        buildings' devices at another state)."""
+        basis = other.highs.getBasis()
+        same = (other.highs.getNumRow(), other.highs.getNumCol()) == (
+            self.highs.getNumRow(),
+            self.highs.getNumCol(),
+        )
+        if basis.valid and same and not self.refused:
+            self.highs.setBasis(basis)
+
+    def set_initial_states(self, buildings: Sequence[Building]) -> None:
+        """The block's buildings at another state (the same devices, series and windows)."""
+        devices = [device for building in buildings for device in building.devices]
+        rows, rhs = initial_rows(self.model, devices, self.problem.step_h)
+        if rows.size and not self.refused:
+            self.highs.changeRowsBounds(  # type: ignore[attr-defined]  # not in highspy's stubs
+                rows.size, rows, rhs, rhs
+            )
+
     def respond(
         self, prices: Array, anchors: Array | None, rho: float, width: float
     ) -> tuple[Array | None, list[list[Array]]]:
         n, h = self.problem.steps, self.problem.step_h
         self.highs.changeColsCost(self.net.size, self.net, np.tile(h * prices, self.count))
-        if anchors is None:  # no proximal term: free deviations
+        if anchors is None:
+            # No proximal term: the anchor rows are free and the deviations fixed at zero, so
+            # that the next round's anchor (this schedule) keeps this basis primal feasible.
             cost = np.zeros(self.deviation.size)
-            upper = np.full(self.deviation.size, INF)
-            anchor = np.zeros(self.count * n)
+            upper = np.zeros(self.deviation.size)
+            row_lower = np.full(self.count * n, -INF)
+            row_upper = np.full(self.count * n, INF)
         else:
             delta = np.maximum(width * self.scale, 1e-4)[:, None, None]
             k = np.arange(SEGMENTS)[None, None, :]
@@ -89,13 +113,13 @@ class _Block:
             bound = np.where(k < SEGMENTS - 1, end - start, INF) * np.ones((self.count, n, 1))
             cost = np.concatenate([slope.ravel(), slope.ravel()])
             upper = np.concatenate([bound.ravel(), bound.ravel()])
-            anchor = anchors.ravel()
+            row_lower = row_upper = anchors.ravel()
         self.highs.changeColsCost(self.deviation.size, self.deviation, cost)
         self.highs.changeColsBounds(
             self.deviation.size, self.deviation, np.zeros(self.deviation.size), upper
         )
         self.highs.changeRowsBounds(  # type: ignore[attr-defined]  # not in highspy's stubs
-            anchor.size, self.anchor_rows, anchor, anchor
+            self.anchor_rows.size, self.anchor_rows, row_lower, row_upper
         )
         self.highs.run()
         if not self.refused and not self._optimal():

@@ -23,7 +23,7 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
-    def dac_schedule(self, prices: Array, correction_kw: Array, rho: float) -> Array | None:
+    async def dac_schedule(self, prices: Array, correction_kw: Array, rho: float) -> Array | None:
         self.calls.append(("dac_schedule", rho))
         return prices * 0 + 1.5
 
@@ -39,7 +39,7 @@ class Recorder:
     def reports(self, functions: Sequence[str] | None = None) -> list[Answer]:
         return [Answer("area-1", "xor", "report", {"demand_kw": 2.0})]
 
-    def xor_bids(self, prices: Sequence[float], duration_h: float) -> list[float]:
+    async def xor_bids(self, prices: Sequence[float], duration_h: float) -> list[float]:
         self.calls.append(("xor_bids", duration_h))
         return [0.0 for _ in prices]
 
@@ -49,7 +49,7 @@ class Recorder:
     def xor_cancel(self) -> None:
         self.calls.append(("xor_cancel", None))
 
-    def dlc_available_kw(self, offset_c: float, duration_h: float) -> float:
+    async def dlc_available_kw(self, offset_c: float, duration_h: float) -> float:
         return 0.5
 
     def dlc_offset(self, offset_c: float, duration_h: float) -> None:
@@ -73,20 +73,24 @@ def interpreter() -> Interpreter:
     return Interpreter("b1", functions, Recorder())
 
 
-def test_each_function_answers_on_its_channel(interpreter: Interpreter) -> None:
+async def test_each_function_answers_on_its_channel(interpreter: Interpreter) -> None:
     prices = {"iteration": 3, "prices_per_kwh": [0.1, 0.2], "correction_kw": [0, 0], "rho": 0.5}
-    answers = interpreter.interpret(TOPIC.format(function="dac"), message("dac", "prices", prices))
+    answers = await interpreter.interpret(
+        TOPIC.format(function="dac"), message("dac", "prices", prices)
+    )
     assert answers == [Answer("area-1", "dac", "schedule", {"iteration": 3, "net_kw": [1.5, 1.5]})]
     request = message("capacity-limit", "flexibility_request", {"interval": {}})
-    answers = interpreter.interpret(TOPIC.format(function="capacity-limit"), request)
+    answers = await interpreter.interpret(TOPIC.format(function="capacity-limit"), request)
     assert answers == [
         Answer("area-1", "capacity-limit", "flexibility", {"min_kw": 1.0, "max_kw": 4.0})
     ]
     offer = message("xor", "price_offer", {"prices": [1, 2], "request_kw": 3, "duration_h": 2})
-    kinds = [a.message_type for a in interpreter.interpret(TOPIC.format(function="xor"), offer)]
+    kinds = [
+        a.message_type for a in await interpreter.interpret(TOPIC.format(function="xor"), offer)
+    ]
     assert kinds == ["report", "bid"]  # the consumption the delivery is measured from, first
     dlc = message("dlc", "flexibility_request", {"offset_k": -2, "duration_s": 3600})
-    answers = interpreter.interpret(TOPIC.format(function="dlc"), dlc)
+    answers = await interpreter.interpret(TOPIC.format(function="dlc"), dlc)
     assert answers == [Answer("area-1", "dlc", "flexibility", {"available_kw": 0.5})]
     assert interpreter.ignored == 0
 
@@ -123,7 +127,7 @@ def test_each_function_answers_on_its_channel(interpreter: Interpreter) -> None:
         ),
     ],
 )
-def test_what_cannot_be_acted_on_is_logged_with_the_reason(
+async def test_what_cannot_be_acted_on_is_logged_with_the_reason(
     interpreter: Interpreter,
     caplog: pytest.LogCaptureFixture,
     topic: str,
@@ -131,7 +135,7 @@ def test_what_cannot_be_acted_on_is_logged_with_the_reason(
     reason: str,
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        assert interpreter.interpret(topic, payload) == []
+        assert await interpreter.interpret(topic, payload) == []
     assert interpreter.ignored == 1
     assert reason in caplog.text
     recorder = interpreter.agent
@@ -139,15 +143,15 @@ def test_what_cannot_be_acted_on_is_logged_with_the_reason(
     assert recorder.calls == []  # nothing was triggered
 
 
-def test_an_award_and_its_cancellation_reach_the_agent(interpreter: Interpreter) -> None:
+async def test_an_award_and_its_cancellation_reach_the_agent(interpreter: Interpreter) -> None:
     award = {
         "quantity_kw": 2.5,
         "price": 1,
         "start": "2026-01-12T00:00:00+00:00",
         "end": "2026-01-12T02:00:00+00:00",
     }
-    interpreter.interpret(TOPIC.format(function="xor"), message("xor", "award", award))
-    interpreter.interpret(TOPIC.format(function="xor"), message("xor", "award_cancelled", {}))
+    await interpreter.interpret(TOPIC.format(function="xor"), message("xor", "award", award))
+    await interpreter.interpret(TOPIC.format(function="xor"), message("xor", "award_cancelled", {}))
     recorder = interpreter.agent
     assert isinstance(recorder, Recorder)
     assert recorder.calls == [("xor_award", 2.5), ("xor_cancel", None)]
