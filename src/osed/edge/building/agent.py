@@ -24,11 +24,19 @@ import numpy as np
 
 from osed.buildings.devices_schema import Array, Building
 from osed.buildings.mpc import Plan, Planner
-from osed.buildings.realtime import ORDER, Control, control, power_range
-from osed.domain.devices import Action, Command, CommandResult, Measurement, Outcome
+from osed.buildings.realtime import ORDER, Control, Reading, control, power_range
+from osed.domain.devices import (
+    Action,
+    Command,
+    CommandResult,
+    DeviceInfo,
+    Measurement,
+    Outcome,
+)
 from osed.domain.envelope import Envelope
 from osed.domain.time import Clock, SystemClock
 from osed.edge.building import offers
+from osed.edge.building.actuation import Order, orders
 from osed.edge.building.dac_response import DacResponder
 from osed.edge.building.horizon import from_step
 from osed.edge.building.interpreter import Answer, Interpreter
@@ -61,7 +69,9 @@ class AgentSettings:
     replan_every: int = 4
     """Control cycles between two MPC runs (a grid function's change re-plans at once)."""
     deadband_kw: float = 0.01
-    """A setpoint closer than this to the last one sent is not sent again."""
+    """A power setpoint closer than this to the last one applied is not sent again."""
+    deadband_c: float = 0.1
+    """Likewise for a thermostat's setpoint (°C)."""
     owner_limit_kw: float = math.inf
     """The building's own import limit (its connection)."""
     command_timeout_s: float = 5.0
@@ -111,7 +121,11 @@ class BuildingAgent:
         self.plan: Plan | None = None
         self._plan_step = 0
         self._dac: DacResponder | None = None
-        self._sent: dict[str, float] = {}
+        self._applied: dict[tuple[str, str], float] = {}
+        """(device, action or "on") -> the last value the device applied (on: 1, off: 0)."""
+        self.found: dict[str, DeviceInfo] = {}
+        """What the gateway's discovery found, by device id."""
+        self._unreachable: set[str] = set()
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
         self._subscriptions: list[Subscription] = []
@@ -127,7 +141,8 @@ class BuildingAgent:
     async def start(self) -> None:
         self.gateway.on_measurements(self._take)
         await self.gateway.start()
-        found = {info.device_id: info.kind for info in await self.gateway.discover()}
+        self.found = {info.device_id: info for info in await self.gateway.discover()}
+        found = {device_id: info.kind for device_id, info in self.found.items()}
         self.measured.meter_ids = meters(found)
         for meter in self.measured.meter_ids:  # measured before discovery told what it is
             self.measured.power_kw.pop(meter, None)
@@ -181,7 +196,7 @@ class BuildingAgent:
                 cycle_h=self.settings.step_h,
                 comfort_offset_c=self.requests.comfort_offset_c(self.step),
             )
-            results = await self._send(decided.setpoints_kw)
+            results = await self._send(decided.setpoints_kw, reading)
             if not self.measured.meter_ids:  # no meter: report once a cycle
                 await self._report()
             report = CycleReport(self.step, replanned, decided, results)
@@ -228,33 +243,71 @@ class BuildingAgent:
         self._plan_step = self.step
         return True
 
-    async def _send(self, setpoints: Mapping[str, float]) -> list[CommandResult]:
+    async def _send(self, setpoints: Mapping[str, float], reading: Reading) -> list[CommandResult]:
+        """The commands that give each device its power, in the form it accepts; what the
+        device already applied (within the deadband) is not sent again."""
+        devices = {d.id: d for d in self.building.devices}
+        wanted: list[Order] = []
+        for device_id, power in setpoints.items():
+            info = self.found.get(device_id)
+            if info is None:
+                continue  # not found by discovery: warned at start
+            made = orders(
+                devices[device_id],
+                info,
+                power,
+                indoor_c=reading.state.get(device_id),
+                cycle_h=self.settings.step_h,
+            )
+            if not made and device_id not in self._unreachable:
+                self._unreachable.add(device_id)
+                log.warning(
+                    "building %s: %s takes no command that sets its power (it takes: %s)",
+                    self.building.id,
+                    device_id,
+                    ", ".join(sorted(info.actions)) or "none",
+                )
+            wanted += made
+        now = self.clock.now()
         commands = [
             Command(
                 f"{self.building.id}-{next(self._ids)}",
-                device_id,
-                Action.SET_POWER_KW,
-                round(value, 6),
-                self.clock.now(),
+                order.device_id,
+                order.action,
+                None if order.value is None else round(order.value, 6),
+                now,
             )
-            for device_id, value in setpoints.items()
-            if abs(value - self._sent.get(device_id, math.inf)) > self.settings.deadband_kw
+            for order in wanted
+            if self._differs(order)
         ]
         timeout = self.settings.command_timeout_s
         results = await asyncio.gather(*(self.gateway.send(c, timeout_s=timeout) for c in commands))
         for command, result in zip(commands, results, strict=True):
             if result.outcome is Outcome.APPLIED:
-                assert command.value is not None
-                self._sent[command.device_id] = command.value
+                key, value = _applied_as(command.device_id, command.action, command.value)
+                self._applied[key] = value
             elif result.outcome is Outcome.REJECTED:
                 log.warning(
-                    "building %s: %s refused %s: %s",
+                    "building %s: %s refused %s %s: %s",
                     self.building.id,
                     command.device_id,
-                    command.value,
+                    command.action,
+                    "" if command.value is None else command.value,
                     result.detail,
                 )
         return list(results)
+
+    def _differs(self, order: Order) -> bool:
+        """Is ``order`` more than the deadband away from what the device applied last?"""
+        key, value = _applied_as(order.device_id, order.action, order.value)
+        last = self._applied.get(key)
+        if last is None:
+            return True
+        if order.action is Action.SET_SETPOINT_C:
+            return abs(value - last) > self.settings.deadband_c
+        if order.action in (Action.TURN_ON, Action.TURN_OFF):
+            return value != last
+        return abs(value - last) > self.settings.deadband_kw
 
     # ------------------------------------------------------------------ reports
 
@@ -442,6 +495,19 @@ class BuildingAgent:
         self.requests.import_limit_kw = math.inf if max_kw is None else max_kw
         self.requests.export_limit_kw = math.inf if min_kw is None else max(-min_kw, 0.0)
         self.requests.changed.append("capacity-limit")
+
+
+def _applied_as(
+    device_id: str, action: Action, value: float | None
+) -> tuple[tuple[str, str], float]:
+    """The key and value under which a command is remembered once applied: on and off share
+    one key (on: 1, off: 0)."""
+    if action is Action.TURN_ON:
+        return (device_id, "on"), 1.0
+    if action is Action.TURN_OFF:
+        return (device_id, "on"), 0.0
+    assert value is not None
+    return (device_id, action.value), float(value)
 
 
 def _json(message: Mapping[str, object]) -> bytes:
