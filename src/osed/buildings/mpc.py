@@ -15,7 +15,7 @@ step, so a plan is always physically possible and of least cost.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import highspy
 import numpy as np
@@ -55,7 +55,8 @@ class GridRequests:
 @dataclass(frozen=True, slots=True)
 class Plan:
     status: str
-    """"optimal" | "infeasible"."""
+    """"optimal" | "feasible" (a battery-mode MILP stopped at the planner's time limit: a
+    schedule the devices can follow, within ``gap`` of the least cost) | "infeasible"."""
     cost: float
     """h Σ prices·net (NaN without a schedule)."""
     net_kw: Array
@@ -69,18 +70,36 @@ class Plan:
     """With ("building",): the first step up to which the net limits cannot all be met."""
     exclusive: bool = False
     """True when a battery's charge/discharge modes had to be decided (a MILP)."""
+    gap: float = 0.0
+    """The proven relative gap of a "feasible" plan (0 for an optimal one)."""
+
+    @property
+    def usable(self) -> bool:
+        """Is there a schedule to follow?"""
+        return self.status in ("optimal", "feasible")
 
 
 class Planner:
-    """Plans one building's devices over ``steps`` steps of ``step_h`` hours."""
+    """Plans one building's devices over ``steps`` steps of ``step_h`` hours.
 
-    def __init__(self, building: Building, steps: int, step_h: float) -> None:
+    ``mode_time_limit_s`` bounds the battery-mode MILP (None: solved to optimality); a control
+    loop that must not wait sets it, and takes the best schedule found by then."""
+
+    def __init__(
+        self,
+        building: Building,
+        steps: int,
+        step_h: float,
+        *,
+        mode_time_limit_s: float | None = None,
+    ) -> None:
         if steps < 1 or not step_h > 0:
             raise ValueError("steps must be ≥ 1 and step_h > 0")
         check_building(building, steps)
         self.building = building
         self.steps = steps
         self.step_h = step_h
+        self.mode_time_limit_s = mode_time_limit_s
         self._highs: highspy.Highs | None = None
         self._model: BlockModel | None = None
         """The model HiGHS holds, built from ``_built_from``."""
@@ -137,12 +156,17 @@ class Planner:
             return _result(building, prices, net, powers, h)
         exclusive = block_model([building], steps=n, step_h=h, prices=prices, cycling_cost=0.0)
         exclusive.bound_net(0, lower, upper)
-        found = solve(exclusive_modes(exclusive).program, mip_gap=1e-6)
-        if found.status != SolveStatus.OPTIMAL:
+        program = exclusive_modes(exclusive).program
+        found = solve(program, mip_gap=1e-6, time_limit_s=self.mode_time_limit_s)
+        if found.status == SolveStatus.TIME_LIMIT and found.x.size == 0:
+            found = solve(program, mip_gap=1e-6)  # nothing found in time: a plan, however long
+        stopped = found.status == SolveStatus.TIME_LIMIT
+        if found.status != SolveStatus.OPTIMAL and not stopped:
             return _infeasible(building, n, h, lower, upper, exclusive=True)
         powers = device_powers(exclusive, found.x)
         net = building.base_kw + np.sum(powers, axis=0)
-        return _result(building, prices, net, powers, h, exclusive=True)
+        result = _result(building, prices, net, powers, h, exclusive=True)
+        return replace(result, status="feasible", gap=found.gap) if stopped else result
 
     def _load(self, model: BlockModel) -> None:
         """A new model into HiGHS, starting from the previous basis when it has the shape."""

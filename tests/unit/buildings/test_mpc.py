@@ -220,3 +220,31 @@ def test_re_plans_on_one_planner_equal_fresh_plans(
             assert _same_cost(again.cost, fresh.cost), (again.cost, fresh.cost)
         else:
             assert again.infeasible == fresh.infeasible
+
+
+def test_a_time_limit_on_the_battery_modes_gives_a_schedule_the_battery_can_follow() -> None:
+    """Negative prices and no export: the battery burns energy in its losses, which takes a
+    MILP over its modes (seconds to prove optimal). Capped, the plan is the best schedule by
+    then: every equation kept, never charging and discharging at once, its gap reported."""
+    doc = document()
+    n = doc["steps"]
+    prices = np.asarray(doc["prices"], dtype=float)
+    prices[n // 3 : 2 * n // 3] = -0.3
+    doc["prices"] = prices.tolist()
+    read = read_plan_document(doc)
+    planner = Planner(read.building, read.steps, read.step_h, mode_time_limit_s=0.05)
+    plan = planner.plan(prices, GridRequests(export_limit_kw=np.zeros(n)))
+    assert plan.usable
+    assert plan.exclusive
+    assert plan.status in ("optimal", "feasible")
+    assert plan.gap >= 0.0
+    if plan.status == "optimal":
+        assert plan.gap == 0.0
+    assert (plan.net_kw >= -1e-7).all()  # no export
+    result = {
+        "status": "optimal",
+        "devices": [{"id": k, "power_kw": v.tolist()} for k, v in plan.devices.items()],
+        "net_kw": plan.net_kw.tolist(),
+        "cost": plan.cost,
+    }
+    assert violations(*as_dac(doc, result)) == []

@@ -75,6 +75,9 @@ class AgentSettings:
     owner_limit_kw: float = math.inf
     """The building's own import limit (its connection)."""
     command_timeout_s: float = 5.0
+    plan_time_limit_s: float = 2.0
+    """The most a plan may spend deciding a battery's charge/discharge modes (a MILP, needed
+    only under negative prices or an export limit); the best schedule by then is followed."""
     cycle_s: float | None = None
     """Wall seconds between control cycles (None: ``step_h`` hours; less for a simulation
     that runs faster than time)."""
@@ -111,7 +114,9 @@ class BuildingAgent:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.solvers = solvers or shared_pool()
-        self.planner = Planner(building, settings.steps, settings.step_h)
+        self.planner = Planner(
+            building, settings.steps, settings.step_h, mode_time_limit_s=settings.plan_time_limit_s
+        )
         self.requests = ActiveRequests(settings.steps, owner_limit_kw=settings.owner_limit_kw)
         self.measured = Measured(building, frozenset())
         self.interpreter = Interpreter(
@@ -184,7 +189,7 @@ class BuildingAgent:
             here = self._here()
             offset = self.step - self._plan_step
             planned = {}
-            if self.plan is not None and self.plan.status == "optimal":
+            if self.plan is not None and self.plan.usable:
                 at = min(offset, self.settings.steps - 1)
                 planned = {d: float(p[at]) for d, p in self.plan.devices.items()}
             decided = control(
@@ -232,7 +237,7 @@ class BuildingAgent:
             self.requests.grid_requests(self.step),
             state=self._state(),
         )
-        if plan.status != "optimal":
+        if not plan.usable:
             log.warning(
                 "building %s: no plan at step %d (%s); the real-time rule holds the limits",
                 self.building.id,

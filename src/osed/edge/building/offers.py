@@ -36,7 +36,7 @@ def xor_bids(
     whose extra cost the price pays. Quantities grow with the price: a reduction worth selling at
     one price is worth it at a higher one."""
     usual = planner.plan(tariff, requests, state=state)
-    if usual.status != "optimal" or largest_kw <= 0:
+    if not usual.usable or largest_kw <= 0:
         return [0.0] * len(prices)
     h = planner.step_h
     costs: list[tuple[float, float]] = []  # (reduction kW, extra cost)
@@ -44,7 +44,7 @@ def xor_bids(
         reduction = largest_kw * level / LEVELS
         committed = commitment(baseline_kw, reduction, steps, planner.steps)
         plan = planner.plan(tariff, _merged(requests, *committed), state=state)
-        if plan.status != "optimal":
+        if not plan.usable:
             break
         costs.append(
             (reduction, _cost(plan, tariff, requests, h) - _cost(usual, tariff, requests, h))
@@ -86,7 +86,7 @@ def dlc_available_kw(
     usual = planner.plan(tariff, requests, state=state)
     shifted = comfort_offsets(zones, offset_c, steps, planner.steps)
     offset = planner.plan(tariff, replace(requests, comfort_offset_c=shifted), state=state)
-    if usual.status != "optimal" or offset.status != "optimal":
+    if not usual.usable or not offset.usable:
         return 0.0
     before = sum(float(np.mean(usual.devices[z][:steps])) for z in zones)
     after = sum(float(np.mean(offset.devices[z][:steps])) for z in zones)
