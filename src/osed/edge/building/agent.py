@@ -40,6 +40,7 @@ from osed.edge.building.actuation import Order, orders
 from osed.edge.building.dac_response import DacResponder
 from osed.edge.building.horizon import from_step
 from osed.edge.building.interpreter import Answer, Interpreter
+from osed.edge.building.learning import Learner, LearningSettings, with_forecast
 from osed.edge.building.reading import Measured, meters
 from osed.edge.building.requests import ActiveRequests, ComfortOffset, Commitment
 from osed.edge.building.solvers import SolverPool, shared_pool
@@ -75,6 +76,8 @@ class AgentSettings:
     owner_limit_kw: float = math.inf
     """The building's own import limit (its connection)."""
     command_timeout_s: float = 5.0
+    learning: LearningSettings = field(default_factory=LearningSettings)
+    """What the agent learns from its measurements (base load forecast, zones' C and R)."""
     plan_time_limit_s: float = 2.0
     """The most a plan may spend deciding a battery's charge/discharge modes (a MILP, needed
     only under negative prices or an export limit); the best schedule by then is followed."""
@@ -117,6 +120,9 @@ class BuildingAgent:
         self.planner = Planner(
             building, settings.steps, settings.step_h, mode_time_limit_s=settings.plan_time_limit_s
         )
+        self.learner = Learner(building, settings.step_h, settings.learning)
+        self._base_forecast: tuple[int, Array] | None = None
+        """(the step it starts at, the learnt base load forecast)."""
         self.requests = ActiveRequests(settings.steps, owner_limit_kw=settings.owner_limit_kw)
         self.measured = Measured(building, frozenset())
         self.interpreter = Interpreter(
@@ -185,6 +191,7 @@ class BuildingAgent:
         """One control cycle at the current step; the caller (or :meth:`run`) advances time."""
         async with self._lock:
             reading = self.measured.reading()
+            await self._learn(reading)
             replanned = await self._replan_if_due()
             here = self._here()
             offset = self.step - self._plan_step
@@ -412,12 +419,31 @@ class BuildingAgent:
                 await self.solvers.run(self._dac.prepare, self._here())
 
     def _here(self) -> Building:
-        """The building as the plan from the current step sees it (one object per step, so
-        that the planner and the DAC model know a step they have already built)."""
+        """The building as the plan from the current step sees it, with the learnt base load
+        (one object per step, so that the planner and the DAC model know a step they have
+        already built)."""
         if self._here_step != self.step:
-            self._here_building = from_step(self.building, self.step)
+            here = from_step(self.building, self.step)
+            self._here_building = with_forecast(here, self._forecast_from_now())
             self._here_step = self.step
         return self._here_building
+
+    def _forecast_from_now(self) -> Array | None:
+        if self._base_forecast is None:
+            return None
+        origin, values = self._base_forecast
+        ahead = values[self.step - origin :][: self.settings.steps]
+        return np.concatenate([ahead, np.full(self.settings.steps - ahead.size, np.nan)])
+
+    async def _learn(self, reading: Reading) -> None:
+        """One cycle's sample; once a day, the zones' C and R refitted."""
+        self.learner.record(self.clock.now(), reading, self.measured.outdoor_c)
+        # One step more than the horizon: the next step's model is built before its cycle.
+        forecast = await self.solvers.run(self.learner.base_forecast, self.settings.steps + 1)
+        self._base_forecast = None if forecast is None else (self.step, forecast)
+        if self.learner.thermal_due():
+            self.building = await self.solvers.run(self.learner.refit, self.building)
+            self._here_step = -1  # the next plan sees the new parameters
 
     def dac_final(self, prices: Array | None) -> None:
         self.requests.prices_per_kwh = None if prices is None else prices.copy()

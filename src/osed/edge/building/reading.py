@@ -26,6 +26,8 @@ class Measured:
     power_kw: dict[str, float] = field(default_factory=dict)
     state: dict[str, float] = field(default_factory=dict)
     net_kw: float | None = None
+    outdoor_c: dict[str, float] = field(default_factory=dict)
+    """The outdoor temperature each device measures (a zone's thermostat, say)."""
 
     def take(self, batch: Sequence[Measurement]) -> None:
         kinds = {d.id: d.kind for d in self.building.devices}
@@ -34,6 +36,8 @@ class Measured:
                 self.net_kw = m.value
             elif m.quantity is Quantity.POWER_KW:
                 self.power_kw[m.device_id] = m.value
+            elif m.quantity is Quantity.OUTDOOR_C:
+                self.outdoor_c[m.device_id] = m.value
             elif _STATE_QUANTITY.get(kinds.get(m.device_id, "")) is m.quantity:
                 self.state[m.device_id] = m.value
 
