@@ -13,7 +13,12 @@ from hypothesis import strategies as st
 
 from osed.domain.errors import ValidationError
 from osed.gridfunctions.builtin._xor_bound import lagrangian_bound
-from osed.gridfunctions.builtin._xor_search import Found, _search_within, search
+from osed.gridfunctions.builtin._xor_search import (
+    Found,
+    _search_within,
+    relative_offers,
+    search,
+)
 from osed.gridfunctions.builtin.xor import FUNCTION
 
 
@@ -206,9 +211,8 @@ def test_a_search_from_an_assumed_gap_ends_where_the_incumbents_gap_does(seed: i
     bound = lagrangian_bound(quantity, cost, request, tolerance=1e-9 * request)
     whole_gap = bound.incumbent_cost - bound.lower_bound
     widened = search(quantity, cost, request, bound, tolerance=1e-9 * request)
-    direct = _search_within(
-        quantity, cost, request, bound, gap=whole_gap, tolerance=1e-9 * request, proof_gap=0.0
-    )
+    offers = relative_offers(quantity, cost, request, bound)
+    direct = _search_within(offers, bound, gap=whole_gap, tolerance=1e-9 * request, proof_gap=0.0)
     assert isinstance(widened, Found)
     assert isinstance(direct, Found)
     assert widened.cost == pytest.approx(direct.cost, rel=1e-12, abs=1e-12)

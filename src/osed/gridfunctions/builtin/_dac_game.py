@@ -115,9 +115,9 @@ class Coordinator:
         self.z = self._coupling(b * self.u + relaxed)
         self.u = self.u + (relaxed - self.z) / b
         primal = float(np.abs(aggregate - self.z).max())
-        shift = max(float(np.abs(self.z - previous).max()) / b, movement_kw)
-        dual = self.rho * shift / self.step_h
-        overall = self.rho * max(float(np.abs(self.z - previous).max()) / b, spread_kw)
+        coupling_shift = float(np.abs(self.z - previous).max()) / b
+        dual = self.rho * max(coupling_shift, movement_kw) / self.step_h
+        overall = self.rho * max(coupling_shift, spread_kw)
         self.residuals.append((primal, dual))
         self.correction = (self.z - aggregate) / b
         self.iteration += 1

@@ -20,11 +20,9 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from osed.buildings.device_lp import block_model
 from osed.buildings.devices_schema import Array
+from osed.gridfunctions.builtin._dac_central import coupled_model, solve_interior
 from osed.gridfunctions.builtin._dac_document import DacProblem
-from osed.optimizer.highs import INF, pass_program
-from osed.optimizer.highs_instance import quiet_highs
 
 SAMPLE = 100
 """Buildings in the sample: the sample LP takes about 1 s at 100 × 96 steps."""
@@ -45,32 +43,23 @@ def sample_duals(problem: DacProblem, weight: float, *, size: int = SAMPLE) -> W
     picked = np.unique(np.linspace(0, everyone - 1, min(size, everyone)).round().astype(int))
     sample = [problem.buildings[i] for i in picked]
     share = len(sample) / everyone
-    model = block_model(sample, steps=problem.steps, step_h=problem.step_h, prices=problem.prices)
-    program = model.program
-    inside = np.flatnonzero(problem.window)
-    if problem.target_peak_kw is None:
-        peak = program.add_columns(1, lower=-INF, upper=INF, cost=weight)
-        rows = program.add_rows(inside.size, upper=0.0)
-        program.add_entries(rows, np.repeat(peak, inside.size), -1.0)
-    else:
-        rows = program.add_rows(inside.size, upper=problem.target_peak_kw * share)
-    for i in range(model.net.shape[0]):
-        program.add_entries(rows, model.net[i, inside], 1.0)
-    highs = quiet_highs()
-    highs.setOptionValue("threads", 1)
-    highs.setOptionValue("solver", "ipm")
-    highs.setOptionValue("run_crossover", "off")  # duals are needed, not a vertex
-    if not pass_program(highs, program):
-        return None
-    highs.run()
-    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    target = problem.target_peak_kw
+    coupled = coupled_model(
+        problem,
+        sample,
+        peak_weight=weight,
+        target_kw=None if target is None else target * share,
+        tariff=True,
+    )
+    highs, status = solve_interior(coupled.model.program)
+    if status != highspy.HighsModelStatus.kOptimal:
         return None
     solution = highs.getSolution()
     adders = np.zeros(problem.steps)
     # A ≤ row's dual is ≤ 0 in a minimisation: its magnitude is the price of one more kW.
-    adders[inside] = np.abs(np.asarray(solution.row_dual)[rows])
+    adders[coupled.inside] = np.abs(np.asarray(solution.row_dual)[coupled.rows])
     x = np.asarray(solution.col_value)
-    aggregate = x[model.net].sum(axis=0) / share
+    aggregate = x[coupled.model.net].sum(axis=0) / share
     if not (np.isfinite(adders).all() and np.isfinite(aggregate).all()):
         return None
     return WarmStart(adders, aggregate)

@@ -56,17 +56,14 @@ def search(
     """The least-cost acceptance covering ``request`` (None when the state set grew too large).
     The search ends early once an acceptance is within ``proof_gap`` of the bound."""
     gap = bound.incumbent_cost - bound.lower_bound
+    offers = relative_offers(quantity, cost, request, bound)
     assumed = max(4.0 * proof_gap, 1e-9 * max(1.0, abs(bound.lower_bound)))
     while assumed < gap:
-        found = _search_within(
-            quantity, cost, request, bound, gap=assumed, tolerance=tolerance, proof_gap=proof_gap
-        )
+        found = _search_within(offers, bound, gap=assumed, tolerance=tolerance, proof_gap=proof_gap)
         if found is None or isinstance(found, Found):
             return found
         assumed *= GROWTH
-    result = _search_within(
-        quantity, cost, request, bound, gap=gap, tolerance=tolerance, proof_gap=proof_gap
-    )
+    result = _search_within(offers, bound, gap=gap, tolerance=tolerance, proof_gap=proof_gap)
     assert not isinstance(result, _NothingBelow)  # the incumbent itself lies within its gap
     return result
 
@@ -75,10 +72,38 @@ class _NothingBelow:
     """The restricted search found no acceptance within the gap it assumed."""
 
 
+@dataclass(frozen=True, slots=True)
+class RelativeOffers:
+    """Each building's offers relative to its best one under the bound's multiplier: what every
+    widening of the assumed gap starts from."""
+
+    base: NDArray[np.intp]
+    """Per building, the offer of least reduced cost."""
+    excess: Matrix
+    """Reduced cost above the base offer's (δ ≥ 0)."""
+    delta_q: Matrix
+    delta_c: Matrix
+    base_cost: float
+    deficit: float
+    """The request minus the base offers' quantity."""
+
+
+def relative_offers(quantity: Matrix, cost: Matrix, request: float, bound: Bound) -> RelativeOffers:
+    rows = np.arange(quantity.shape[0])
+    base = best_offers(quantity, cost, bound.multiplier)
+    reduced = cost - bound.multiplier * quantity
+    return RelativeOffers(
+        base=base,
+        excess=reduced - reduced[rows, base][:, None],
+        delta_q=quantity - quantity[rows, base][:, None],
+        delta_c=cost - cost[rows, base][:, None],
+        base_cost=float(cost[rows, base].sum()),
+        deficit=request - float(quantity[rows, base].sum()),
+    )
+
+
 def _search_within(
-    quantity: Matrix,
-    cost: Matrix,
-    request: float,
+    offers: RelativeOffers,
     bound: Bound,
     *,
     gap: float,
@@ -87,19 +112,14 @@ def _search_within(
 ) -> Found | _NothingBelow | None:
     """The least-cost acceptance of cost at most L + ``gap`` (the incumbent when ``gap`` is its
     own), :class:`_NothingBelow` when there is none, None when the state set grew too large."""
-    rows = np.arange(quantity.shape[0])
-    base = best_offers(quantity, cost, bound.multiplier)
-    reduced = cost - bound.multiplier * quantity
-    excess = reduced - reduced[rows, base][:, None]  # δ >= 0
+    base, excess, delta_q, delta_c = offers.base, offers.excess, offers.delta_q, offers.delta_c
+    base_cost, deficit = offers.base_cost, offers.deficit
+    rows = np.arange(base.size)
     with_incumbent = gap >= bound.incumbent_cost - bound.lower_bound
     slack = 1e-9 * max(1.0, abs(bound.incumbent_cost))  # rounding in the sums above
     core_mask = excess <= gap + slack
     core_mask[rows, base] = True
     core = np.flatnonzero(core_mask.sum(axis=1) > 1)
-    deficit = request - float(quantity[rows, base].sum())
-    delta_q = quantity - quantity[rows, base][:, None]
-    delta_c = cost - cost[rows, base][:, None]
-    base_cost = float(cost[rows, base].sum())
 
     # The incumbent as a Δcost, or the assumed cap L + gap with no acceptance yet.
     best_cost = (bound.incumbent_cost if with_incumbent else bound.lower_bound + gap) - base_cost
