@@ -22,6 +22,7 @@ from osed.edge.names import outbound_topic
 from osed.edge.wire import outbound_payload
 from tests.integration.runtime.test_serve import free_port, readiness
 from tests.services.brokers import Broker, mosquitto  # noqa: F401 (fixture)
+from tests.unit.edge.building.neighbourhood import battery
 
 STEPS = 4
 TARIFF = [0.1, 0.3, 0.2, 0.1]
@@ -31,20 +32,7 @@ def settings(port: int) -> dict[str, Any]:
     building = {
         "id": "b1",
         "base_kw": [1.0] * STEPS,
-        "devices": [
-            {
-                "id": "battery",
-                "kind": "battery",
-                "capacity_kwh": 10.0,
-                "soc_init": 0.5,
-                "soc_min": 0.1,
-                "soc_max": 0.9,
-                "charge_max_kw": 3.0,
-                "discharge_max_kw": 3.0,
-                "charge_efficiency": 0.95,
-                "discharge_efficiency": 0.95,
-            }
-        ],
+        "devices": [battery()],
     }
     simulated = {"steps": STEPS, "step_h": 1.0, "building": building}
     return {

@@ -13,6 +13,7 @@ from osed.domain.errors import ConfigurationError, ValidationError
 from osed.runtime.buildings import BuildingAgentsRunner
 from osed.runtime.container import build_services
 from osed.runtime.settings import MASK, Settings, masked_settings
+from tests.unit.edge.building.neighbourhood import battery
 
 STEPS = 4
 
@@ -21,20 +22,7 @@ def house(ident: str) -> dict[str, Any]:
     return {
         "id": ident,
         "base_kw": [1.0] * STEPS,
-        "devices": [
-            {
-                "id": "battery",
-                "kind": "battery",
-                "capacity_kwh": 10.0,
-                "soc_init": 0.5,
-                "soc_min": 0.1,
-                "soc_max": 0.9,
-                "charge_max_kw": 3.0,
-                "discharge_max_kw": 3.0,
-                "charge_efficiency": 0.95,
-                "discharge_efficiency": 0.95,
-            }
-        ],
+        "devices": [battery()],
     }
 
 
