@@ -70,6 +70,20 @@ async def test_agents_run_from_the_settings_and_stop(service: str, idents: tuple
     assert not runner.ready()
 
 
+def test_learning_and_the_plan_time_limit_are_read_per_agent() -> None:
+    doc = document("b1")
+    doc["agents"][0]["learning"] = {"enabled": False, "keep_days": 14}
+    doc["agents"][0]["plan_time_limit_s"] = 0.5
+    settings = Settings(bus={"backend": "memory"}, buildings=doc)
+    runner = build_services(settings, ["building"])[-1]
+    assert isinstance(runner, BuildingAgentsRunner)
+    agent_settings = runner.agents[0].settings
+    assert agent_settings.learning.enabled is False
+    assert agent_settings.learning.keep_days == 14
+    assert agent_settings.plan_time_limit_s == 0.5
+    assert runner.agents[0].planner.mode_time_limit_s == 0.5
+
+
 def test_one_agent_for_osed_run_building() -> None:
     settings = Settings(bus={"backend": "memory"}, buildings=document("b1", "b2"))
     with pytest.raises(ConfigurationError, match="runs one agent"):
@@ -83,6 +97,8 @@ def test_every_problem_of_the_document_is_named_with_its_path() -> None:
     del bad["agents"][1]["gateway"]
     bad["agents"][0]["building"]["devices"][0]["soc_min"] = 2
     bad["agents"][0]["extra"] = 1
+    bad["agents"][1]["learning"] = {"enabled": "yes", "thermal_days": 2, "memory": 1}
+    bad["agents"][1]["plan_time_limit_s"] = 0
     settings = Settings(bus={"backend": "memory"}, buildings=bad)
     with pytest.raises(ValidationError) as caught:
         build_services(settings, ["buildings"])
@@ -94,6 +110,10 @@ def test_every_problem_of_the_document_is_named_with_its_path() -> None:
         "$.agents[0].building.devices[0].soc_min",
         "$.agents[0].extra",
         "$.agents[1].building.id",
+        "$.agents[1].learning.enabled",
+        "$.agents[1].learning.thermal_days",
+        "$.agents[1].learning.memory",
+        "$.agents[1].plan_time_limit_s",
     } <= paths, paths
 
 

@@ -3,7 +3,9 @@ path, nothing started when there is one.
 
     {"steps": 96, "step_h": 0.25, "tariff_per_kwh": [...], "replan_every": 4,
      "agents": [{"building": {"id": "b1", "base_kw": [...], "devices": [...]},
-                 "owner_limit_kw": 17.0, "cycle_s": 900,
+                 "owner_limit_kw": 17.0, "cycle_s": 900, "plan_time_limit_s": 2,
+                 "learning": {"enabled": true, "keep_days": 42, "thermal_days": 4,
+                              "thermal_max_rmse_c": 0.5},
                  "channels": [{"edc": "area-1", "function": "dac", "token": "..."}],
                  "gateway": {"adapter": "simulated", ...}}]}
 
@@ -23,12 +25,23 @@ import numpy as np
 
 from osed.buildings.devices_schema import Building
 from osed.edge.building.agent import AgentSettings, Channel
+from osed.edge.building.learning import LearningSettings
 from osed.edge.names import valid_building_id, valid_edc_id, valid_function_name
 from osed.gridfunctions.builtin import _dac_document as dac
 from osed.gridfunctions.builtin._document_fields import FieldReader
 
 SHARED = ("steps", "step_h", "tariff_per_kwh", "replan_every")
-AGENT_FIELDS = ("building", "owner_limit_kw", "cycle_s", "channels", "gateway", *SHARED)
+AGENT_FIELDS = (
+    "building",
+    "owner_limit_kw",
+    "cycle_s",
+    "plan_time_limit_s",
+    "learning",
+    "channels",
+    "gateway",
+    *SHARED,
+)
+LEARNING_FIELDS = ("enabled", "keep_days", "thermal_days", "thermal_max_rmse_c")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +93,8 @@ def _agent(
     replan = reader.integer(source, "replan_every", place["replan_every"], minimum=1, default=4)
     limit = reader.number(raw, "owner_limit_kw", where, above=0.0, default=float("inf"))
     cycle_s = reader.optional_number(raw, "cycle_s", where, minimum=0.001)
+    time_limit = reader.number(raw, "plan_time_limit_s", where, above=0.0, default=2.0)
+    learning = _learning(reader, raw, where)
     building = _building(reader, raw, f"{where}.building", n, step_h if step_h > 0 else None)
     channels = _channels(reader, raw, where)
     gateway = raw.get("gateway")
@@ -89,9 +104,38 @@ def _agent(
         return None
     assert isinstance(gateway, Mapping)
     settings = AgentSettings(
-        steps, step_h, np.asarray(tariff), replan, owner_limit_kw=limit, cycle_s=cycle_s
+        steps,
+        step_h,
+        np.asarray(tariff),
+        replan,
+        owner_limit_kw=limit,
+        cycle_s=cycle_s,
+        learning=learning,
+        plan_time_limit_s=time_limit,
     )
     return AgentConfig(building, settings, channels, dict(gateway), where)
+
+
+def _learning(reader: FieldReader, raw: Mapping[str, Any], where: str) -> LearningSettings:
+    if "learning" not in raw:
+        return LearningSettings()
+    at = f"{where}.learning"
+    item = reader.object(raw["learning"], at)
+    reader.unknown_keys(item, at, LEARNING_FIELDS)
+    enabled = item.get("enabled", True)
+    if not isinstance(enabled, bool):
+        reader.problems.add(f"{at}.enabled", "not_boolean", "must be true or false")
+    defaults = LearningSettings()
+    return LearningSettings(
+        enabled=enabled is not False,
+        keep_days=reader.integer(item, "keep_days", at, minimum=2, default=defaults.keep_days),
+        thermal_days=reader.integer(
+            item, "thermal_days", at, minimum=4, default=defaults.thermal_days
+        ),
+        thermal_max_rmse_c=reader.number(
+            item, "thermal_max_rmse_c", at, above=0.0, default=defaults.thermal_max_rmse_c
+        ),
+    )
 
 
 def _building(
