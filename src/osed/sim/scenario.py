@@ -57,12 +57,23 @@ def bundled_scenario(name: str) -> Path:
     return Path(str(resources.files(SCENARIOS).joinpath(f"{name}.yaml")))
 
 
+def _file(source: str | Path | Mapping[str, Any]) -> Path | None:
+    """The scenario file ``source`` names, or None for YAML text or a parsed mapping."""
+    if isinstance(source, Path):
+        return source
+    if isinstance(source, str) and "\n" not in source:
+        path = Path(source)
+        if path.suffix in (".yaml", ".yml") or path.is_file():
+            return path
+    return None
+
+
 def read_document(source: str | Path | Mapping[str, Any]) -> Any:
     """The scenario document from a YAML file, YAML text or an already parsed mapping."""
     if isinstance(source, Mapping):
         return source
-    path = Path(source)
-    if isinstance(source, Path) or ("\n" not in str(source) and path.suffix in (".yaml", ".yml")):
+    path = _file(source)
+    if path is not None:
         if not path.is_file():
             raise ValidationError(
                 [Problem(str(path), "not_found", "no such file")], subject=SUBJECT
@@ -83,7 +94,9 @@ def read_document(source: str | Path | Mapping[str, Any]) -> Any:
 
 
 def load_scenario(source: str | Path | Mapping[str, Any]) -> Scenario:
-    return read_scenario(read_document(source))
+    """The checked scenario; network files named in it are found beside the scenario file."""
+    path = _file(source)
+    return read_scenario(read_document(source), base=None if path is None else path.parent)
 
 
 def load_study(source: str | Path | Mapping[str, Any]) -> Study:

@@ -74,9 +74,10 @@ class Scenario:
     measurement: Mapping[str, float] = field(default_factory=dict)
 
 
-def read_scenario(document: Any) -> Scenario:
+def read_scenario(document: Any, *, base: Path | None = None) -> Scenario:
     """The scenario in ``document`` (a parsed YAML/JSON object); :class:`ValidationError`
-    names every problem first."""
+    names every problem first. Relative network file paths are taken from ``base`` (default:
+    the working folder)."""
     r = FieldReader(SUBJECT)
     root = r.root(document)
     r.unknown_keys(root, "$", TOP)
@@ -95,7 +96,7 @@ def read_scenario(document: Any) -> Scenario:
         else:
             steps = round(count)
     timezone = _timezone(r, root)
-    network, buses = _network(r, root, seed)
+    network, buses = _network(r, root, seed, base or Path())
     count = _household_count(r, root, buses)
     household_buses = tuple(buses[i % len(buses)] for i in range(count)) if buses else ()
     shares, away, parameters = _households(r, root)
@@ -184,7 +185,7 @@ def _timezone(r: FieldReader, root: Mapping[str, Any]) -> str:
 
 
 def _network(
-    r: FieldReader, root: Mapping[str, Any], seed: int
+    r: FieldReader, root: Mapping[str, Any], seed: int, base: Path
 ) -> tuple[Network | None, list[str]]:
     section = r.object(root.get("network"), "$.network") if "network" in root else None
     if section is None:
@@ -220,7 +221,7 @@ def _network(
         r.problems.add(where, "not_a_string", "a constructor name or a file path")
         return None, []
     try:
-        network = _imported(kind, spec)
+        network = _imported(kind, spec, base)
     except ValidationError as exc:
         for problem in exc.problems[:20]:
             r.problems.add(where, problem.code, f"{problem.path}: {problem.message}")
@@ -235,14 +236,18 @@ def _network(
     return _without_loads(network), buses
 
 
-def _imported(kind: str, spec: str) -> Network:
+def _imported(kind: str, spec: str, base: Path) -> Network:
+    """The imported network; a relative file path is taken from ``base`` (the scenario
+    file's folder)."""
     if kind == "pandapower":
-        from osed.grid.imports.pandapower import load_pandapower  # noqa: PLC0415 - optional
+        from osed.grid.imports.pandapower import PREFIX, load_pandapower  # noqa: PLC0415
 
-        return load_pandapower(spec if spec.endswith(".json") else f"pandapower:{spec}")
+        if spec.endswith(".json"):
+            return load_pandapower(str(base / spec))
+        return load_pandapower(spec if spec.startswith(PREFIX) else f"{PREFIX}{spec}")
     from osed.grid.imports.cgmes import from_cgmes  # noqa: PLC0415 - optional extra
 
-    return from_cgmes([Path(spec)])
+    return from_cgmes([base / spec])
 
 
 def _without_loads(network: Network) -> Network:
@@ -361,8 +366,10 @@ def _weather(r: FieldReader, root: Mapping[str, Any], network: Network | None) -
 
 
 def _network_place(network: Network | None) -> tuple[float, float] | None:
-    """The network's mean (latitude, longitude) when its coordinates look geographic."""
-    if network is None or not len(network.node_xy):
+    """The network's mean (latitude, longitude) where its coordinates are geographic: a CGMES
+    model's GL positions (longitude, latitude). Other coordinates (diagrams, pandapower's
+    plotting data, the generated layout in metres) say nothing about the site."""
+    if network is None or network.metadata.get("xy_source") != "GL":
         return None
     xy = network.node_xy[~np.isnan(network.node_xy).any(axis=1)]
     if not len(xy) or np.abs(xy[:, 0]).max() > 180 or np.abs(xy[:, 1]).max() > 90:

@@ -100,3 +100,12 @@ def test_the_area_passes_the_model_checks_and_a_power_flow_at_full_demand() -> N
     assert state.u_pu.min() > 0.9
     assert state.branches.loading.max() <= 1.0
     assert state.branches.loading[state.branches.ids.index(TRANSFORMER_ID)] > 0.5
+
+
+def test_the_grid_intelligence_sees_one_rated_area_holding_every_household() -> None:
+    from osed.edge.intelligence_areas import AreaMap
+
+    area = generate_area(100, 4, rng=np.random.default_rng(0))
+    (found,) = AreaMap(area.network).areas()
+    assert (found.element, found.kind, found.rating_kw) == (TRANSFORMER_ID, "transformer", 250.0)
+    assert set(area.household_buses) <= found.nodes

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from osed.domain.errors import ValidationError
 from osed.sim.scenario import bundled_scenario, load_scenario, load_study
@@ -178,3 +179,29 @@ def test_an_unknown_pandapower_network_is_named_at_its_path() -> None:
     document = small_document(network={"pandapower": "create_cigre_network_xx"})
     found = problems_of(document)
     assert found["$.network.pandapower"] == "unknown_constructor"
+
+
+def test_a_network_file_is_found_beside_the_scenario_file(tmp_path: Path) -> None:
+    pp = pytest.importorskip("pandapower")
+    from pandapower import networks
+
+    pp.to_json(networks.create_cigre_network_lv(), str(tmp_path / "cigre-lv.json"))
+    document = small_document(network={"pandapower": "cigre-lv.json"}, events=[])
+    document["households"].pop("count", None)
+    (tmp_path / "area.yaml").write_text(yaml.safe_dump(document))
+    scenario = load_scenario(tmp_path / "area.yaml")
+    assert scenario.network.source.endswith("cigre-lv.json")
+    assert len(scenario.household_buses) > 0
+
+
+def test_a_cgmes_model_takes_households_at_its_loads() -> None:
+    cimpy = pytest.importorskip("cimpy")
+    from importlib.resources import files
+
+    model = Path(str(files(cimpy))) / "examples" / "sampledata" / "CIGRE_MV"
+    document = small_document(network={"cgmes": str(model)}, events=[])
+    document["households"]["count"] = 30
+    study = load_study(document)
+    buses = {h.bus for h in study.households}
+    assert len(study.households) == 30
+    assert all(study.network.kind(bus) == "node" for bus in buses)

@@ -202,3 +202,13 @@ def test_ev_windows_follow_the_local_clock(default_study: Study) -> None:
     arrivals = np.array([d["arrival_step"] for d in evs])
     assert 60 <= np.median(arrivals) <= 80
     assert all(d["departure_step"] == default_study.steps for d in evs if d["arrival_step"] > 48)
+
+
+def test_a_hundred_households_are_drawn_well_under_a_second(default_study: Study) -> None:
+    import time
+
+    scenario = load_scenario(bundled_scenario("default"))
+    began = time.perf_counter()
+    study = materialise(scenario)
+    assert time.perf_counter() - began < 1.0  # about 10 ms when measured
+    assert len(study.households) == len(default_study.households)
