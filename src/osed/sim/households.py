@@ -45,7 +45,8 @@ PARAMETERS: Mapping[str, Mapping[str, tuple[Distribution, tuple[float, float]]]]
     "water_heater": {
         "energy_max_kwh": (Distribution("uniform", 6.0, 12.0), (1.0, 100.0)),
         "power_max_kw": (Distribution("uniform", 2.0, 3.0), (0.5, 20.0)),
-        "loss_kw": (Distribution("fixed", 0.05), (0.0, 1.0)),
+        # standing losses below the smallest heater power, so a tank can always be kept warm
+        "loss_kw": (Distribution("fixed", 0.05), (0.0, 0.3)),
         "draw_kwh_per_day": (Distribution("uniform", 3.0, 6.0), (0.0, 50.0)),
     },
 }

@@ -109,7 +109,8 @@ def _rng(scenario: Scenario, stream: str) -> np.random.Generator:
 
 
 def materialise(scenario: Scenario) -> Study:
-    """The study the scenario describes, drawn from its seed."""
+    """The study the scenario describes, drawn from its seed; :class:`ValidationError` when
+    the drawn weather leaves a heat pump zone no schedule (``$.weather.temperature``)."""
     steps, step_h = scenario.steps, scenario.step_h
     hours = local_hours(scenario.start, steps, step_h, scenario.timezone)
     weather = generate_weather(
@@ -236,7 +237,7 @@ def served_draws(
     for k in range(draws.shape[1]):
         after = energy + step_h * (net_power_kw - served[:, k])
         short = np.clip(min_kwh - after, 0.0, None)
-        served[:, k] -= short / step_h
+        served[:, k] = np.maximum(served[:, k] - short / step_h, 0.0)
         energy = np.minimum(after + short, max_kwh)
     return served
 

@@ -212,3 +212,19 @@ def test_a_hundred_households_are_drawn_well_under_a_second(default_study: Study
     study = materialise(scenario)
     assert time.perf_counter() - began < 1.0  # about 10 ms when measured
     assert len(study.households) == len(default_study.households)
+
+
+def test_a_tank_serves_what_full_power_heating_can_keep_up_with() -> None:
+    from osed.sim.scenario import served_draws
+
+    draws = np.array([[0.0, 8.0, 8.0, 0.0, 1.0]])
+    served = served_draws(
+        draws,
+        init_kwh=np.array([3.0]),
+        min_kwh=np.array([1.0]),
+        max_kwh=np.array([10.0]),
+        net_power_kw=np.array([2.0]),
+        step_h=0.5,
+    )
+    # Energy: 3 → 4 (heating) → 1 (4 kWh drawn less 1 heated) → 1 (only 1 of 4 kWh drawn) → 2
+    np.testing.assert_allclose(served, [[0.0, 8.0, 2.0, 0.0, 1.0]])
