@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,7 +19,10 @@ def write_atomic(path: Path, chunks: Iterable[bytes]) -> Path:
     ``chunks`` may be a generator that produces the content as it is written; whatever it
     raises leaves ``path`` as it was.
     """
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+    # os.open rather than mkstemp: the file gets the permissions the umask allows, like any
+    # other file the user writes, not mkstemp's owner-only 0600.
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "wb") as file:
             for chunk in chunks:

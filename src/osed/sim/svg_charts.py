@@ -35,6 +35,7 @@ class Series:
     color: str
     kind: SeriesKind = "line"
     dashed: bool = False
+    thin: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +115,14 @@ def render_svg(chart: Chart, chart_id: str) -> str:
     legend = _legend_items(chart)
     legend_rows = _legend_rows(legend, chart.width - 24)
     left = 28 + _FONT_PX + max(len(label) for label in y_labels) * _CHAR_PX
-    bottom = chart.height - 44 - 20 * len(legend_rows)
+    # The plot keeps its size; each further row of the legend makes the SVG taller.
+    bottom = chart.height - 68.0
+    height = bottom + 48 + 20 * max(len(legend_rows), 1)
     frame = _Frame(left, 14.0, chart.width - 18.0, bottom, x_lo, x_hi, y_lo, y_hi)
     clip = f"{chart_id}-clip"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" id="{chart_id}" class="chart" role="img" '
-        f'viewBox="0 0 {chart.width} {chart.height}" aria-labelledby="{chart_id}-title">',
+        f'viewBox="0 0 {chart.width} {_n(height)}" aria-labelledby="{chart_id}-title">',
         f'<title id="{chart_id}-title">{escape(chart.title)}</title>',
         f'<defs><clipPath id="{clip}"><rect x="{_n(frame.left)}" y="{_n(frame.top)}" '
         f'width="{_n(frame.right - frame.left)}" height="{_n(frame.bottom - frame.top)}"/>'
@@ -132,7 +135,7 @@ def render_svg(chart: Chart, chart_id: str) -> str:
         *(_rule(frame, rule) for rule in chart.rules),
         *(_series(frame, series) for series in chart.series),
         "</g>",
-        *_legend(legend_rows, bottom + 44),
+        *_legend(legend_rows, bottom + 58),
     ]
     if not _has_data(chart):
         parts.append(
@@ -260,8 +263,8 @@ def _series(frame: _Frame, series: Series) -> str:
         commands.append(
             "M" + "L".join(f"{_n(frame.px(px))} {_n(frame.py(py))}" for px, py in points)
         )
-    width = 7 if series.kind == "points" else 2
-    dash = ' stroke-dasharray="6 4"' if series.dashed else ""
+    width = 7 if series.kind == "points" else 1.25 if series.thin else 2
+    dash = ' stroke-dasharray="5 4"' if series.dashed else ""
     return (
         f'<path class="series" d="{" ".join(commands)}" fill="none" stroke="{series.color}" '
         f'stroke-width="{width}" stroke-linecap="round" stroke-linejoin="round"{dash}>'
@@ -334,7 +337,7 @@ def _axes(
     )
     parts.append(
         f'<text class="label" x="{_n((frame.left + frame.right) / 2)}" '
-        f'y="{_n(frame.bottom + 36)}" text-anchor="middle">{escape(chart.x_label)}</text>'
+        f'y="{_n(frame.bottom + 38)}" text-anchor="middle">{escape(chart.x_label)}</text>'
     )
     parts.append("</g>")
     return parts
@@ -350,7 +353,7 @@ def _legend_items(chart: Chart) -> list[_LegendItem]:
     ]
     items += [(band.label, band.color, "band") for band in chart.bands]
     items += [(rule.label, rule.color, "rule") for rule in chart.rules]
-    return items
+    return [item for item in items if item[0]]  # unlabelled: not in the legend
 
 
 def _legend_rows(items: list[_LegendItem], width: float) -> list[list[_LegendItem]]:
