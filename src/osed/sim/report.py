@@ -62,7 +62,7 @@ _LABELS = {
     "peak_kw": "Area peak (kW)",
     "cost_per_household": "Energy cost per household",
     "voltage_violations": "Voltage violations (node-steps outside 0.95–1.05 pu)",
-    "comfort_violations": "Comfort violations",
+    "comfort_violations": "Comfort violations (household-steps outside the band)",
     "market_volume_kwh": "Market volume (kWh)",
     "ledger_verified": "Ledger verified",
     "dac_iterations": "DAC iterations",
@@ -131,7 +131,11 @@ def _header(result: StudyResult, parts: tuple[Section, ...]) -> str:
 
 def _kpi_section(kpis: Mapping[str, Any]) -> str:
     rows = []
-    for key, value in sorted(plain(kpis).items()):
+    values = plain(kpis)
+    # The headline figures first, in the order of _LABELS; any others after them by name.
+    order = [key for key in _LABELS if key in values] + sorted(set(values) - set(_LABELS))
+    for key in order:
+        value = values[key]
         label = escape(kpi_label(key))
         if isinstance(value, dict) and set(value) <= {"baseline", "managed"}:
             cells = "".join(_value_cell(value.get(run)) for run in ("baseline", "managed"))
