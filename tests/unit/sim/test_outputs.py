@@ -180,3 +180,46 @@ def test_csv_and_parquet_read_back_any_float_exactly(values: list[float]) -> Non
         ):
             managed = frame[frame["run"] == "managed"]["area_import_kw"].to_numpy(float)
             np.testing.assert_array_equal(managed, np.array(values))
+
+
+_WRITE_FOREVER = """
+import sys
+from pathlib import Path
+from osed.sim.outputs import write_outputs
+from tests.unit.sim.synthetic_results import synthetic_result
+result, folder = synthetic_result(households=300), Path(sys.argv[1])
+write_outputs(result, folder)
+print("written", flush=True)
+while True:
+    write_outputs(result, folder)
+"""
+
+
+def test_ctrl_c_during_a_write_leaves_only_whole_files(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[3]
+    folder = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _WRITE_FOREVER, str(folder)],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "written\n"
+    time.sleep(0.3)  # somewhere inside a later write
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert "KeyboardInterrupt" in stderr
+    names = sorted(os.listdir(folder))
+    assert names == sorted([f"{n}.{e}" for n in TABLES for e in ("parquet", "csv")] + ["kpis.json"])
+    for name in TABLES:
+        assert len(pd.read_parquet(folder / f"{name}.parquet")) == len(
+            pd.read_csv(folder / f"{name}.csv")
+        )
+    json.loads((folder / "kpis.json").read_text("utf-8"))
