@@ -15,7 +15,7 @@ from osed.sim.report_data import (
     spread,
 )
 from osed.sim.results import RunResult, StudyResult
-from osed.sim.svg_charts import Band, Chart, Rule, Series, Values
+from osed.sim.svg_charts import Band, Chart, Rule, Series, SeriesKind, Values
 
 BASELINE = "#D55E00"
 MANAGED = "#0072B2"
@@ -54,12 +54,12 @@ def _runs(result: StudyResult) -> tuple[tuple[RunResult, str], ...]:
 
 
 def _per_run(
-    result: StudyResult, table: str, column: str, kind: str = "line"
+    result: StudyResult, table: str, column: str, kind: SeriesKind = "line"
 ) -> tuple[Series, ...]:
     lines = []
     for run, color in _runs(result):
         x, y = series(run.tables[table], column)
-        lines.append(Series(run.run, x, y, color, kind="step" if kind == "step" else "line"))
+        lines.append(Series(run.run, x, y, color, kind=kind))
     return tuple(lines)
 
 

@@ -155,3 +155,23 @@ def test_a_malformed_result_is_refused_and_nothing_written(tmp_path: Path) -> No
         write_report(result, tmp_path / "out" / "report.html")
     assert [problem.path for problem in error.value.problems] == ["$.managed.tables.grid"]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_without_actions_or_devices_still_renders() -> None:
+    result = synthetic_result()
+    for run in (result.baseline, result.managed):
+        run.tables["activity"] = {
+            name: column[:0] for name, column in run.tables["activity"].items()
+        }
+        households = run.tables["households"]
+        for column in (
+            "battery_soc",
+            "ev_energy_kwh",
+            "indoor_c",
+            "comfort_min_c",
+            "comfort_max_c",
+        ):
+            households[column] = np.full(len(households[column]), np.nan)
+    html = report_html(result)
+    assert html.count(">no data</text>") == 4  # battery, EV, indoor, activity
+    assert html.count("<svg ") == len(FIGURES)
