@@ -305,4 +305,5 @@ def _activity(result: StudyResult) -> Figure:
 
 
 def _clock(epoch: float) -> str:
-    return str(np.datetime_as_string(np.datetime64(int(epoch), "s"), unit="m")) + " UTC"
+    text = str(np.datetime_as_string(np.datetime64(int(epoch), "s"), unit="m"))
+    return text.replace("T", " ") + " UTC"

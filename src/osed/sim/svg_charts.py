@@ -124,8 +124,9 @@ def render_svg(chart: Chart, chart_id: str) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" id="{chart_id}" class="chart" role="img" '
         f'viewBox="0 0 {chart.width} {_n(height)}" aria-labelledby="{chart_id}-title">',
         f'<title id="{chart_id}-title">{escape(chart.title)}</title>',
-        f'<defs><clipPath id="{clip}"><rect x="{_n(frame.left)}" y="{_n(frame.top)}" '
-        f'width="{_n(frame.right - frame.left)}" height="{_n(frame.bottom - frame.top)}"/>'
+        # The clip leaves room for half a point mark, so that points on the axes stay round.
+        f'<defs><clipPath id="{clip}"><rect x="{_n(frame.left - 4)}" y="{_n(frame.top - 4)}" '
+        f'width="{_n(frame.right - frame.left + 8)}" height="{_n(frame.bottom - frame.top + 8)}"/>'
         "</clipPath></defs>",
         *_axes(
             frame, chart, x_ticks=x_ticks, x_labels=x_labels, y_ticks=y_ticks, y_labels=y_labels
