@@ -157,7 +157,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], fl
     step = next(m * power for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * power >= raw)
     first = math.floor(low / step + 1e-9)
     last = math.ceil(high / step - 1e-9)
-    ticks = [round(index * step, 12) for index in range(first, last + 1)]
+    # 12 significant digits drop float noise (0.30000000000000004) at any scale.
+    ticks = [float(f"{index * step:.12g}") for index in range(first, last + 1)]
     return ticks, ticks[0], ticks[-1]
 
 
@@ -166,8 +167,9 @@ def time_ticks(low: float, high: float, most: int = 8) -> list[float]:
     span_h = max(high - low, 1.0) / 3600.0
     step_h = next((s for s in _TIME_STEPS_H if span_h / s <= most), _TIME_STEPS_H[-1])
     step = step_h * 3600.0
-    first = math.ceil(low / step - 1e-9)
-    last = math.floor(high / step + 1e-9)
+    # No tolerance: an end that lies on a tick divides exactly, and no tick falls outside.
+    first = math.ceil(low / step)
+    last = math.floor(high / step)
     return [index * step for index in range(first, last + 1)]
 
 

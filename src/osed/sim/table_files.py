@@ -56,7 +56,8 @@ def _arrow_column(name: str, column: NDArray[Any]) -> pa.Array:
     if name == "time_utc":
         return pa.array(column.astype("datetime64[ns]"), type=pa.timestamp("ns", tz="UTC"))
     if name in TEXT_COLUMNS:
-        return pa.array([None if value is None else str(value) for value in column], pa.string())
+        texts = [None if value is None else str(value) for value in column.tolist()]
+        return pa.array(texts, pa.string())
     return pa.array(column)
 
 
@@ -65,9 +66,11 @@ def _csv_column(name: str, column: NDArray[Any]) -> list[Any]:
         times = column.astype("datetime64[ns]")
         whole_seconds = bool(np.all(times.astype(np.int64) % 1_000_000_000 == 0))
         texts = np.datetime_as_string(times, unit="s" if whole_seconds else "ns", timezone="UTC")
-        return [None if text.startswith("NaT") else str(text) for text in texts]
+        # Python strings first (tolist): numpy's own string scalars may lose a Ctrl-C that
+        # arrives while one of their methods runs.
+        return [None if text.startswith("NaT") else text for text in texts.tolist()]
     if name in TEXT_COLUMNS:
-        return [None if value is None else str(value) for value in column]
+        return [None if value is None else str(value) for value in column.tolist()]
     if column.dtype.kind == "f":
         # csv writes a float with repr(): the shortest text that reads back bit for bit.
         return [None if math.isnan(value) else value for value in column.tolist()]
