@@ -109,14 +109,15 @@ def report_html(result: StudyResult) -> str:
 def _header(result: StudyResult, parts: tuple[Section, ...]) -> str:
     grid = result.managed.tables["grid"]
     times = np.sort(epoch_seconds(grid["time_utc"]))
-    step_min = float(np.median(np.diff(times))) / 60.0 if times.size > 1 else float("nan")
     households = len(set(result.managed.tables["households"]["household"].tolist()))
     nodes = len(set(result.managed.tables["buses"]["bus"].tolist()))
-    period = (
-        f"{_time(times[0])} to {_time(times[-1])}, {times.size} steps of {step_min:g} min"
-        if times.size
-        else "no steps"
-    )
+    if times.size > 1:
+        step_min = float(np.median(np.diff(times))) / 60.0
+        period = f"{_time(times[0])} to {_time(times[-1])}, {times.size} steps of {step_min:g} min"
+    elif times.size == 1:
+        period = f"one step at {_time(times[0])}"
+    else:
+        period = "no steps"
     links = " ".join(
         f'<a href="#{key}">{escape(title)}</a>'
         for key, title in [("kpis", "KPIs"), *((s.key, s.title) for s in parts)]

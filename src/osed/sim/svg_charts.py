@@ -107,6 +107,8 @@ def render_svg(chart: Chart, chart_id: str) -> str:
         y_ticks, y_lo, y_hi = nice_ticks(y_lo, y_hi)
         y_labels = _number_labels(y_ticks)
     if chart.time_axis:
+        if x_hi - x_lo < 60.0:  # a single instant: half an hour either side
+            x_lo, x_hi = x_lo - 1800.0, x_hi + 1800.0
         x_ticks = time_ticks(x_lo, x_hi)
         x_labels = _time_labels(x_ticks, x_hi - x_lo)
     else:

@@ -175,3 +175,9 @@ def test_a_run_without_actions_or_devices_still_renders() -> None:
     html = report_html(result)
     assert html.count(">no data</text>") == 4  # battery, EV, indoor, activity
     assert html.count("<svg ") == len(FIGURES)
+
+
+def test_a_single_step_study_renders() -> None:
+    html = report_html(synthetic_result(steps=1))
+    assert html.count("<svg ") == len(FIGURES)
+    assert "one step at 2026-01-15 00:00" in html
