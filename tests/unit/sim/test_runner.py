@@ -135,6 +135,7 @@ def test_an_outage_takes_the_households_below_to_zero_then_they_pick_up() -> Non
     assert np.all(net[4:7, below] == 0.0)
     assert np.all(net[4:7, above] != 0.0)
     assert np.all(indoor[7, below] < indoor[4, below])  # the zones cooled without supply
+    assert np.all(net[7, below] > net[3, below] + 1.0)  # and heat back up: cold load pickup
     kinds = list(result.managed.tables["activity"]["kind"])
     assert kinds.count("outage") == 1
     assert kinds.count("restored") == 1
