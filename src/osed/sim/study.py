@@ -39,6 +39,9 @@ class Household:
     forecast_kw: Array
     """What the household's agent is told its base load will be (steps,): the synthetic
     profile's expectation, not the draw the simulation plays."""
+    pv_kw: Array | None = None
+    """Its PV generation (steps,, ≥ 0) where it has PV: already netted in ``building.base_kw``
+    (and its forecast in ``forecast_kw``), given apart for reports."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Scenario files shipped with OSED: ``default.yaml`` (the demo) and ``small.yaml``."""
