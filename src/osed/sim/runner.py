@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from osed.domain.time import ManualClock
 from osed.edge.intelligence_areas import AreaMap
 from osed.sim import kpis
+from osed.sim.baseline_process import BaselineProcess
 from osed.sim.results import RunName, RunResult, StudyResult
 from osed.sim.settling_bus import CountingBroker, SettlingBus
 from osed.sim.sim_edge import (
@@ -60,10 +61,32 @@ Progress = Callable[[int, int], None]
 STAGES = ("devices", "power_flow", "estimation", "intelligence", "market", "functions", "agents")
 
 
-def run_study(study: Study, *, progress: Progress | None = None) -> StudyResult:
-    """Both runs of ``study`` and their KPIs."""
-    baseline, _ = asyncio.run(_Run(study, "baseline", progress, 0).play())
-    managed, facts = asyncio.run(_Run(study, "managed", progress, study.steps).play())
+def run_study(
+    study: Study, *, progress: Progress | None = None, parallel: bool = True
+) -> StudyResult:
+    """Both runs of ``study`` and their KPIs.
+
+    With ``parallel`` the baseline plays in a process of its own
+    (:mod:`osed.sim.baseline_process`) while the managed run plays here: the managed run keeps
+    about one core busy with its agents and EDCs, the baseline takes the other. The runs share
+    nothing, so the tables are the same either way."""
+    if not parallel:
+        baseline = play_run(study, "baseline", progress)
+        managed, facts = _play(study, "managed", progress, study.steps)
+    else:
+        child = BaselineProcess(study)
+        try:
+
+            def report(done: int, total: int) -> None:
+                if progress is not None:
+                    progress(done + child.steps_done, total)
+
+            managed, facts = _play(study, "managed", report, 0)
+            baseline = child.result()
+        finally:
+            child.stop()
+        if progress is not None:
+            progress(2 * study.steps, 2 * study.steps)
     return StudyResult(
         study=study.name,
         seed=study.seed,
@@ -71,6 +94,17 @@ def run_study(study: Study, *, progress: Progress | None = None) -> StudyResult:
         managed=managed,
         kpis=kpis.kpis(study, baseline, managed, facts),
     )
+
+
+def play_run(study: Study, run: RunName, progress: Progress | None = None) -> RunResult:
+    """One run of ``study`` on its own (``progress`` counts its steps from 0)."""
+    return _play(study, run, progress, 0)[0]
+
+
+def _play(
+    study: Study, run: RunName, progress: Progress | None, done: int
+) -> tuple[RunResult, kpis.RunFacts]:
+    return asyncio.run(_Run(study, run, progress, done).play())
 
 
 class _Run:
@@ -122,8 +156,9 @@ class _Run:
                 await homes.start()
                 if edge is not None:
                     with self._timed("functions"):
-                        for edc_id, name in await assign_study_functions(study, edge):
-                            self.record.activity(self.clock.now(), "assigned", edc_id, name)
+                        for edc_id, name, detail in await assign_study_functions(study, edge):
+                            what = f"{name} {detail}".strip()
+                            self.record.activity(self.clock.now(), "assigned", edc_id, what)
                         for edc in edge.manager.edcs():
                             self.record.activity(self.clock.now(), "edc_created", edc.edc_id, "")
                         await bus.settle()  # a DAC game plays out before the day begins

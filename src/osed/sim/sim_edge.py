@@ -40,6 +40,7 @@ class Edge:
     manager: EdcManager
     intelligence: GridIntelligence
     stores: tuple[SqliteEdcStateStore, SqliteDecisionStore]
+    areas: AreaMap
     area_edcs: dict[str, Coordinator]
     """Element -> the EDC the run keeps there."""
     channels: dict[str, dict[str, Channel]]
@@ -164,18 +165,33 @@ async def open_edge(study: Study, bus: Bus, clock: Any, folder: Path) -> Edge:
         for member, token in zip(ordered, tokens, strict=True):
             for function in members[member]:
                 channels[member][function] = Channel(edc_id, token)
-    return Edge(manager, intelligence, (edc_store, decisions), area_edcs, channels, below)
+    return Edge(manager, intelligence, (edc_store, decisions), areas, area_edcs, channels, below)
 
 
-async def assign_study_functions(study: Study, edge: Edge) -> list[tuple[str, str]]:
-    """The study's functions in every area EDC; (EDC, function) of each assignment."""
+async def assign_study_functions(study: Study, edge: Edge) -> list[tuple[str, str, str]]:
+    """The study's functions in every area EDC: (EDC, function, what was decided) of each.
+
+    A capacity limit without a limit of its own gets the area's rating times the grid
+    intelligence's ``import_limit_share``, as the intelligence would set it; an area without a
+    rating is left without it."""
     done = []
+    share = edge.intelligence.config.import_limit_share
     for edc in edge.area_edcs.values():
         if not edc.edc_id.startswith("area-"):
             continue
         for spec in study.functions:
-            await edc.assign(spec.name, function_parameters(study, spec))
-            done.append((edc.edc_id, spec.name))
+            parameters = function_parameters(study, spec)
+            if spec.name == "capacity-limit" and not (
+                {"import_limit_kw", "export_limit_kw"} & set(parameters)
+            ):
+                area = edge.areas.area(edc.element)
+                if area is None or area.rating_kw is None:
+                    done.append((edc.edc_id, spec.name, "not assigned: the area has no rating"))
+                    continue
+                parameters["import_limit_kw"] = round(area.rating_kw * share, 3)
+            await edc.assign(spec.name, parameters)
+            limit = parameters.get("import_limit_kw")
+            done.append((edc.edc_id, spec.name, "" if limit is None else f"{limit} kW"))
     return done
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from osed.sim.kpis import COMFORT_TOLERANCE_C
 from osed.sim.results import TABLES, StudyResult, table_problems
-from osed.sim.runner import run_study
+from osed.sim.runner import play_run, run_study
 from osed.sim.study import Event, FunctionSpec, Study
 from tests.unit.sim.small_study import HEAD, small_study
 
@@ -119,6 +119,17 @@ def test_the_same_study_gives_the_same_tables(study: Study, result: StudyResult)
                     assert list(values) == list(other), f"{name}.{column}"
                 else:
                     assert values.tobytes() == other.tobytes(), f"{name}.{column}"
+
+
+def test_the_baseline_in_its_own_process_plays_as_in_this_one(
+    study: Study, result: StudyResult
+) -> None:
+    here = play_run(study, "baseline")
+    for name, table in result.baseline.tables.items():
+        for column, values in table.items():
+            assert list(values) == list(here.tables[name][column]) or np.array_equal(
+                values, here.tables[name][column], equal_nan=True
+            ), f"{name}.{column}"
 
 
 def test_an_outage_takes_the_households_below_to_zero_then_they_pick_up() -> None:
