@@ -22,7 +22,6 @@ A step k (from ``start + k·step_h``):
 from __future__ import annotations
 
 import asyncio
-import math
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -133,6 +132,7 @@ class _Run:
         self.market_price = np.full(study.steps, np.nan)
         self.market_volume = np.zeros(study.steps)
         self.positions_kwh = np.zeros((study.steps, len(study.households)))
+        self.paid = np.zeros((study.steps, len(study.households)))
         self.facts = kpis.RunFacts()
 
     async def play(self) -> tuple[RunResult, kpis.RunFacts]:
@@ -266,15 +266,15 @@ class _Run:
         self.market_price[span] = clearing.price_per_kwh
         self.market_volume[span] = clearing.volume_kwh / m
         self.positions_kwh[span] = clearing.positions_kwh / m
+        self.paid[span] = clearing.paid / m
 
     def _cost(self, k: int, net_kw: Array) -> Array:
-        """What each household pays for step k: its market position at the clearing price,
-        the rest at the tariff (imports) or the feed-in price (exports)."""
+        """What each household pays for step k: what its market trades for the interval cost
+        (spread evenly over the interval's steps), the rest at the tariff (imports) or the
+        feed-in price (exports)."""
         energy = net_kw * self.study.step_h
-        position = self.positions_kwh[k]
-        price = self.market_price[k]
-        traded = position * (price if math.isfinite(price) else 0.0)
-        rest = energy - position
+        traded = self.paid[k]
+        rest = energy - self.positions_kwh[k]
         tariff = float(self.study.tariff_per_kwh[k])
         feed_in = float(self.study.feed_in_per_kwh[k])
         cost: Array = traded + np.where(rest > 0, rest * tariff, rest * feed_in)

@@ -20,8 +20,9 @@ from numpy.typing import NDArray
 from power_grid_model import CalculationMethod, DatasetType, initialize_array
 from power_grid_model.errors import PowerGridError
 
+from osed.domain.errors import OsedError
 from osed.edge.intelligence_inputs import Observed
-from osed.grid.estimation import Estimator
+from osed.grid.estimation import Estimator, UnobservableError
 from osed.grid.measurements import Measurement
 from osed.grid.network import Network
 from osed.grid.powerflow import CalculationError, solver_model
@@ -80,6 +81,7 @@ class GridSim:
         )
         self._power_flow = solver_model(self.network.without_sensors(), self.network)
         self._estimator: Estimator | None = None
+        self._unobservable = False
         self.distance_km = _distances(network)
         self.seconds = {"power_flow": 0.0, "estimation": 0.0}
 
@@ -143,11 +145,16 @@ class GridSim:
         p = per_node_kw * 1e3 + noise[0]
         q = noise[1]
         values = np.concatenate([voltage, p, q])
-        if self._estimator is None:
-            self._estimator = Estimator(self.network, self._measurements(values))
+        if self._unobservable:
+            return None
         try:
+            if self._estimator is None:
+                self._estimator = Estimator(self.network, self._measurements(values))
             return self._estimator.run(values).state
-        except Exception:  # a failed estimate is a gap in the record, not the end of the run
+        except UnobservableError:
+            self._unobservable = True  # the same sensors every step: it stays so
+            return None
+        except OsedError:  # a failed estimate is a gap in the record, not the end of the run
             return None
 
     def _measurements(self, values: Array) -> list[Measurement]:

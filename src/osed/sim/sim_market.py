@@ -28,7 +28,6 @@ from osed.agents.user_agent import TransactiveUserAgent
 from osed.domain.cts import Transaction
 from osed.domain.time import Interval, ManualClock
 from osed.ledger.verify import verify_store
-from osed.markets.protocol import Outcome
 from osed.markets.registry import create_market
 from osed.sim.controllers import PRICE_SCALE, QUANTITY_SCALE, energy_units, price_units
 from osed.storage.sqlite import SqliteLedgerStore
@@ -39,32 +38,41 @@ SUPPLIER = "supplier"
 GATE_CLOSURE = timedelta(minutes=1)
 
 
-class _Household:
-    """A household's need for the next interval: the energy of its expected net power."""
+class _Party:
+    """A party's need for the next interval, and what it traded: energy (market units, bought
+    positive) and money (currency, paid positive) per interval, and its purchases."""
 
     def __init__(self) -> None:
         self.need: Need | None = None
         self.committed: Counter[Interval] = Counter()
+        self.paid: dict[Interval, float] = {}
+        self.bought: Counter[Interval] = Counter()
+        self.purchases = 0
 
     def needs(self, intervals: Sequence[Interval]) -> list[Need]:
         return [self.need] if self.need is not None else []
 
     def on_transaction(self, transaction: Transaction) -> None:
-        detail = transaction.tender.interval_detail
-        self.committed[detail.interval] += transaction.tender.side.sign * detail.quantity
-
-
-class _Supplier(_Household):
-    pass
+        tender = transaction.tender
+        detail = tender.interval_detail
+        signed = tender.side.sign * detail.quantity
+        self.committed[detail.interval] += signed
+        money = signed * detail.price / 10.0 ** (tender.price_scale + tender.quantity_scale)
+        self.paid[detail.interval] = self.paid.get(detail.interval, 0.0) + money
+        if signed > 0:
+            self.bought[detail.interval] += signed
+            self.purchases += 1
 
 
 @dataclass(frozen=True, slots=True)
 class Clearing:
     price_per_kwh: float
-    """NaN when nothing traded."""
+    """The mean price of what traded (NaN when nothing did)."""
     volume_kwh: float
     positions_kwh: Array
     """Each household's position for the interval (bought positive)."""
+    paid: Array
+    """What each household paid for it (received: negative)."""
 
 
 class SimMarket:
@@ -90,8 +98,8 @@ class SimMarket:
             units=self.units,
         )
         self.venue = InProcessMarket(self.agent)
-        self.controllers = [_Household() for _ in households]
-        self.supplier = _Supplier()
+        self.controllers = [_Party() for _ in households]
+        self.supplier = _Party()
         self.users: list[TransactiveUserAgent] = []
         parties = [*zip(households, self.controllers, strict=True), (SUPPLIER, self.supplier)]
         for party, controller in parties:
@@ -105,7 +113,6 @@ class SimMarket:
             )
             self.venue.register(user)
             self.users.append(user)
-        self.transactions = 0
 
     async def trade(
         self,
@@ -132,19 +139,23 @@ class SimMarket:
         )
         for user in self.users:
             await user.tender([interval])
-        report = self.venue.clear(interval, round_id="1")
-        self.transactions += report.transactions
-        result = report.result
+        self.venue.clear(interval, round_id="1")  # a continuous book traded as tenders came
         scale = 10.0**QUANTITY_SCALE
-        traded = result.outcome is Outcome.CLEARED and result.price is not None
+        parties = [*self.controllers, self.supplier]
+        volume = sum(p.bought[interval] for p in parties) / scale
+        spent = sum(p.paid.get(interval, 0.0) for p in parties if p.bought[interval] > 0)
         positions = np.array([c.committed[interval] for c in self.controllers]) / scale
         return Clearing(
-            price_per_kwh=float(result.price)
-            if traded and result.price is not None
-            else float("nan"),
-            volume_kwh=(result.quantity / scale) if traded else 0.0,
+            price_per_kwh=spent / volume if volume > 0 else float("nan"),
+            volume_kwh=volume,
             positions_kwh=positions.astype(np.float64),
+            paid=np.array([c.paid.get(interval, 0.0) for c in self.controllers]),
         )
+
+    @property
+    def transactions(self) -> int:
+        """Trades so far (one per purchase)."""
+        return sum(p.purchases for p in [*self.controllers, self.supplier])
 
     def imbalance_kwh(self) -> float:
         """The largest |bought − sold| of any interval over the whole ledger (0: balanced)."""

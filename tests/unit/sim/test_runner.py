@@ -9,7 +9,7 @@ import pytest
 from osed.sim.kpis import COMFORT_TOLERANCE_C
 from osed.sim.results import TABLES, StudyResult, table_problems
 from osed.sim.runner import play_run, run_study
-from osed.sim.study import Event, FunctionSpec, Study
+from osed.sim.study import Event, FunctionSpec, MarketSpec, Study
 from tests.unit.sim.small_study import HEAD, small_study
 
 LIMIT_KW = 8.0
@@ -172,3 +172,14 @@ def test_the_grid_intelligence_creates_an_edc_where_a_line_is_overloaded() -> No
     assert result.kpis["edcs_created"] >= 1
     kinds = set(result.managed.tables["activity"]["kind"])
     assert "intelligence_create" in kinds
+
+
+def test_a_continuous_market_trades_as_tenders_come_and_settles_in_the_ledger() -> None:
+    study = small_study(4, steps=8, functions=(), market=MarketSpec("bilateral", 2))
+    result = run_study(study, parallel=False)
+    assert result.kpis["market_transactions"] > 0
+    assert result.kpis["market_volume_kwh"] > 0
+    assert result.kpis["market_imbalance_kwh"] == 0.0
+    assert result.kpis["ledger_verified"] is True
+    prices = result.managed.tables["prices"]["market_price_per_kwh"]
+    assert np.all((prices >= 0.05) & (prices <= study.tariff_per_kwh.max()))
