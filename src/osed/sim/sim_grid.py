@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -208,11 +208,13 @@ def _observed(state: GridState) -> Observed:
 
 
 def _distances(network: Network) -> Array:
-    """Each node's distance from a source along the tree, in km where the nodes have
-    coordinates (taken as km), else one per branch."""
+    """Each node's distance from a source along the tree (km), from the node coordinates:
+    longitude and latitude in degrees when they span at most two degrees (geographic
+    positions), else metres (generated feeders); one per branch where a node has none or the
+    coordinates are a diagram's (CGMES DL)."""
     node_ids = network.table("node")["id"]
     index = {int(i): k for k, i in enumerate(node_ids)}
-    xy = network.node_xy
+    hop = _hop_km(network)
     adjacency: dict[int, list[int]] = {k: [] for k in range(len(node_ids))}
     for kind in ("line", "link", "transformer", "generic_branch"):
         for row in network.table(kind):
@@ -230,7 +232,25 @@ def _distances(network: Network) -> Array:
         a = queue.popleft()
         for b in adjacency[a]:
             if math.isnan(distance[b]):
-                hop = float(np.hypot(*(xy[a] - xy[b]))) if len(xy) > max(a, b) else math.nan
-                distance[b] = distance[a] + (hop if math.isfinite(hop) else 1.0)
+                step = hop(a, b)
+                distance[b] = distance[a] + (step if math.isfinite(step) else 1.0)
                 queue.append(b)
     return distance
+
+
+def _hop_km(network: Network) -> Callable[[int, int], float]:
+    xy = np.asarray(network.node_xy, dtype=np.float64)
+    if network.metadata.get("xy_source") == "DL" or not np.isfinite(xy).any():
+        return lambda a, b: math.nan
+    known = xy[np.isfinite(xy).all(axis=1)]
+    span = known.max(axis=0) - known.min(axis=0)
+    if bool(np.all(span <= 2.0)) and bool(np.all(np.abs(known[:, 1]) <= 90.0)):
+        per_degree = 111.32  # km per degree of latitude
+        east = per_degree * math.cos(math.radians(float(np.mean(known[:, 1]))))
+
+        def degrees(a: int, b: int) -> float:
+            dx, dy = (xy[a] - xy[b]) * (east, per_degree)
+            return float(math.hypot(dx, dy))
+
+        return degrees
+    return lambda a, b: float(math.hypot(*(xy[a] - xy[b]))) / 1e3
