@@ -25,6 +25,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -103,7 +104,14 @@ def play_run(study: Study, run: RunName, progress: Progress | None = None) -> Ru
 def _play(
     study: Study, run: RunName, progress: Progress | None, done: int
 ) -> tuple[RunResult, kpis.RunFacts]:
-    return asyncio.run(_Run(study, run, progress, done).play())
+    """The run on an event loop of its own: on a thread of its own when the caller's thread
+    runs one already (a notebook, an async service)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_Run(study, run, progress, done).play())
+    with ThreadPoolExecutor(1, thread_name_prefix="osed-study") as thread:
+        return thread.submit(lambda: asyncio.run(_Run(study, run, progress, done).play())).result()
 
 
 class _Run:

@@ -183,3 +183,14 @@ def test_a_continuous_market_trades_as_tenders_come_and_settles_in_the_ledger() 
     assert result.kpis["ledger_verified"] is True
     prices = result.managed.tables["prices"]["market_price_per_kwh"]
     assert np.all((prices >= 0.05) & (prices <= study.tariff_per_kwh.max()))
+
+
+async def test_a_study_runs_from_inside_an_event_loop_as_a_notebook_has() -> None:
+    study = small_study(2, steps=4, functions=(), market=None)
+    calls: list[tuple[int, int]] = []
+    result = run_study(study, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (8, 8)
+    done = [d for d, _ in calls]
+    assert done == sorted(done)
+    assert len(result.managed.tables["grid"]["time_utc"]) == 4
+    assert len(result.baseline.tables["grid"]["time_utc"]) == 4
