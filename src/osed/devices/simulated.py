@@ -206,9 +206,15 @@ class SimulatedGateway:
 
     def true_values(self, device_id: str) -> dict[Quantity, float]:
         """The device's state without measurement noise (what a test compares against)."""
-        return {
-            m.quantity: m.value for m in self._readings(noisy=False) if m.device_id == device_id
-        }
+        return self.all_true_values().get(device_id, {})
+
+    def all_true_values(self) -> dict[str, dict[Quantity, float]]:
+        """Every device's state without measurement noise, by device id (the meter's too), read
+        once: what a simulation records each step."""
+        found: dict[str, dict[Quantity, float]] = {}
+        for m in self._readings(noisy=False):
+            found.setdefault(m.device_id, {})[m.quantity] = m.value
+        return found
 
     def pending(self) -> list[Command]:
         return self._pending.pending()

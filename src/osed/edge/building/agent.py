@@ -286,7 +286,7 @@ class BuildingAgent:
                 f"{self.building.id}-{next(self._ids)}",
                 order.device_id,
                 order.action,
-                None if order.value is None else round(order.value, 6),
+                None if order.value is None else _rounded(order, self.found[order.device_id]),
                 now,
             )
             for order in wanted
@@ -526,6 +526,17 @@ class BuildingAgent:
         self.requests.import_limit_kw = math.inf if max_kw is None else max_kw
         self.requests.export_limit_kw = math.inf if min_kw is None else max(-min_kw, 0.0)
         self.requests.changed.append("capacity-limit")
+
+
+def _rounded(order: Order, info: DeviceInfo) -> float:
+    """The order's value to 6 decimals, kept within the device's range (rounding must not
+    carry a value at a bound past it)."""
+    assert order.value is not None
+    value = round(order.value, 6)
+    limits = info.ranges.get(order.action)
+    if limits is not None:
+        value = min(max(value, limits.minimum), limits.maximum)
+    return value
 
 
 def _applied_as(
