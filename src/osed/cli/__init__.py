@@ -21,6 +21,10 @@ EXIT_FAILED = 1
 
 # command: (module under osed.cli that registers it, help shown by `osed --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": (
+        "demo",
+        "the whole platform on a feeder for a day: report with plots, data, KPIs",
+    ),
     "market": (
         "market",
         "clear auctions, replay order books, run the market demo, talk to a Market Agent",
