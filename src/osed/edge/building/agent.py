@@ -131,6 +131,8 @@ class BuildingAgent:
         self.step = 0
         self.plan: Plan | None = None
         self._plan_step = 0
+        self._without_plan = False
+        """Was the last plan infeasible (logged once until a plan is found again)?"""
         self._dac: DacResponder | None = None
         self._applied: dict[tuple[str, str], float] = {}
         """(device, action or "on") -> the last value the device applied (on: 1, off: 0)."""
@@ -244,16 +246,24 @@ class BuildingAgent:
             self.requests.grid_requests(self.step),
             state=self._state(),
         )
-        if not plan.usable:
+        self._tell_feasibility(plan)
+        self.plan = plan
+        self._plan_step = self.step
+        return True
+
+    def _tell_feasibility(self, plan: Plan) -> None:
+        """Logs when the building's plans become infeasible and when they are feasible again,
+        not at every re-plan in between (a limit below the must-run load lasts many cycles)."""
+        if not plan.usable and not self._without_plan:
             log.warning(
-                "building %s: no plan at step %d (%s); the real-time rule holds the limits",
+                "building %s: no plan from step %d (%s); the real-time rule holds the limits",
                 self.building.id,
                 self.step,
                 ", ".join(plan.infeasible),
             )
-        self.plan = plan
-        self._plan_step = self.step
-        return True
+        elif plan.usable and self._without_plan:
+            log.info("building %s: a plan again from step %d", self.building.id, self.step)
+        self._without_plan = not plan.usable
 
     async def _send(self, setpoints: Mapping[str, float], reading: Reading) -> list[CommandResult]:
         """The commands that give each device its power, in the form it accepts; what the
