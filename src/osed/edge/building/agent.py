@@ -532,9 +532,14 @@ class BuildingAgent:
         steps = math.ceil(hours / self.settings.step_h - 1e-9)
         return min(max(steps, 1), self.settings.steps)
 
-    def capacity_bounds(self, max_kw: float | None, min_kw: float | None) -> None:
+    def capacity_bounds(
+        self, max_kw: float | None, min_kw: float | None, *, until_h: float | None = None
+    ) -> None:
+        """Bounds on the net power from now; ``until_h``: the hours left of the limit's
+        interval (None: a limit without an end, whose bounds are shared anew every cycle)."""
         self.requests.import_limit_kw = math.inf if max_kw is None else max_kw
         self.requests.export_limit_kw = math.inf if min_kw is None else max(-min_kw, 0.0)
+        self.requests.limits_end = None if until_h is None else self.step + self._steps_for(until_h)
         self.requests.changed.append("capacity-limit")
 
 

@@ -43,6 +43,12 @@ class ActiveRequests:
     """The capacity limit's bound on the net import (inf: none)."""
     export_limit_kw: float = math.inf
     """The capacity limit's bound on the net export, as a positive kW (inf: none)."""
+    limits_end: int | None = None
+    """The step the capacity limit's bounds end at (exclusive); None: they hold for the
+    current step alone. A building's bound is its share of the area limit for the next
+    cycle, shared anew every cycle from what each building can do then: the plan keeps it
+    over the limit's interval, and plans freely beyond it (or beyond now, for a limit
+    without an end), where the real-time rule holds the bound of the day."""
     owner_limit_kw: float = math.inf
     """The owner's own connection limit."""
     commitment: Commitment | None = None
@@ -82,10 +88,13 @@ class ActiveRequests:
         if o is not None and o.end > step:
             series = np.where(ahead < o.end, o.offset_c, 0.0)
             offsets = dict.fromkeys(o.zones, series)
+        bounded = ahead < (step + 1 if self.limits_end is None else self.limits_end)
         return GridRequests(
             prices_per_kwh=prices,
-            import_limit_kw=np.full(n, min(self.import_limit_kw, self.owner_limit_kw)),
-            export_limit_kw=np.full(n, self.export_limit_kw),
+            import_limit_kw=np.minimum(
+                np.where(bounded, self.import_limit_kw, math.inf), self.owner_limit_kw
+            ),
+            export_limit_kw=np.where(bounded, self.export_limit_kw, math.inf),
             reduction_kw=reduction,
             baseline_kw=baseline,
             comfort_offset_c=offsets,
