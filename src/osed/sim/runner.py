@@ -177,6 +177,7 @@ class _Run:
                     await self._step(k, bus, homes, edge, market)
                     if self.progress is not None:
                         self.progress(self.done + k + 1, 2 * study.steps)
+                ev_unserved_kwh = homes.ev_unserved_kwh()
                 if market is not None:
                     self.facts.ledger_verified = market.verified()
                     self.facts.market_imbalance_kwh = market.imbalance_kwh()
@@ -196,7 +197,7 @@ class _Run:
                     market.close()
                 await bus.stop()
         tables = self.record.tables()
-        result = RunResult(self.run, tables, dict(self.seconds))
+        result = RunResult(self.run, tables, dict(self.seconds), ev_unserved_kwh)
         result.seconds |= {
             "power_flow": self.grid.seconds["power_flow"],
             "estimation": self.grid.seconds["estimation"],
