@@ -75,6 +75,8 @@ class AgentSettings:
     """Likewise for a thermostat's setpoint (°C)."""
     owner_limit_kw: float = math.inf
     """The building's own import limit (its connection)."""
+    dac_margin_kw: float = 0.5
+    """How far above its schedule in the last DAC game a plan may take the net import."""
     command_timeout_s: float = 5.0
     learning: LearningSettings = field(default_factory=LearningSettings)
     """What the agent learns from its measurements (base load forecast, zones' C and R)."""
@@ -123,7 +125,11 @@ class BuildingAgent:
         self.learner = Learner(building, settings.step_h, settings.learning)
         self._base_forecast: tuple[int, Array] | None = None
         """(the step it starts at, the learnt base load forecast)."""
-        self.requests = ActiveRequests(settings.steps, owner_limit_kw=settings.owner_limit_kw)
+        self.requests = ActiveRequests(
+            settings.steps,
+            owner_limit_kw=settings.owner_limit_kw,
+            dac_margin_kw=settings.dac_margin_kw,
+        )
         self.measured = Measured(building, frozenset())
         self.interpreter = Interpreter(
             building.id, {f: c.edc_id for f, c in self.channels.items()}, self
@@ -246,6 +252,15 @@ class BuildingAgent:
             self.requests.grid_requests(self.step),
             state=self._state(),
         )
+        if not plan.usable and self.requests.dac_net_kw is not None:
+            # The DAC schedule cannot be kept (the load came out above its forecast): the
+            # prices alone, within the other limits.
+            plan = await self.solvers.run(
+                self.planner.plan,
+                self._tariff(),
+                self.requests.grid_requests(self.step, follow_dac=False),
+                state=self._state(),
+            )
         self._tell_feasibility(plan)
         self.plan = plan
         self._plan_step = self.step
@@ -456,8 +471,11 @@ class BuildingAgent:
             self._here_step = -1  # the next plan sees the new parameters
 
     def dac_final(self, prices: Array | None) -> None:
+        """The game's last prices (None: cancelled) and the building's last schedule in it."""
         self.requests.prices_per_kwh = None if prices is None else prices.copy()
         self.requests.prices_from = self.step
+        last = None if self._dac is None or prices is None else self._dac.last
+        self.requests.dac_net_kw = None if last is None else last.copy()
         self.requests.changed.append("dac")
 
     async def xor_bids(self, prices: Sequence[float], duration_h: float) -> list[float]:
