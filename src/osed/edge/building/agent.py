@@ -50,6 +50,7 @@ from osed.ports.bus import Bus, Subscription
 from osed.ports.devices import DeviceGateway
 
 log = logging.getLogger(__name__)
+_BOUND_TOLERANCE_KW = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +153,9 @@ class BuildingAgent:
         """Held around the control cycle and every use of the planner."""
         self._dac_lock = asyncio.Lock()
         self._preparing: asyncio.Task[None] | None = None
+        self._game_over = False
+        """Has the last DAC game ended? Its model is then built afresh by the next game's
+        first round, not prepared for every step in between."""
         self._here_step = -1
         self._here_building = building
 
@@ -221,7 +225,8 @@ class BuildingAgent:
                 await self._report()
             report = CycleReport(self.step, replanned, decided, results)
             self.step += 1
-        if self._dac is not None and (self._preparing is None or self._preparing.done()):
+        idle = self._preparing is None or self._preparing.done()
+        if self._dac is not None and not self._game_over and idle:
             self._preparing = asyncio.create_task(self._prepare_dac())
         return report
 
@@ -419,6 +424,7 @@ class BuildingAgent:
             return None
         async with self._dac_lock:
             if self._dac is None or rho == 0.0:
+                self._game_over = False
                 here, state = self._here(), self._state()
                 return await self.solvers.run(self._first_round, here, state, prices)
             return await self.solvers.run(self._dac.respond, prices, correction_kw, rho)
@@ -472,6 +478,7 @@ class BuildingAgent:
 
     def dac_final(self, prices: Array | None) -> None:
         """The game's last prices (None: cancelled) and the building's last schedule in it."""
+        self._game_over = True
         self.requests.prices_per_kwh = None if prices is None else prices.copy()
         self.requests.prices_from = self.step
         last = None if self._dac is None or prices is None else self._dac.last
@@ -558,7 +565,21 @@ class BuildingAgent:
         self.requests.import_limit_kw = math.inf if max_kw is None else max_kw
         self.requests.export_limit_kw = math.inf if min_kw is None else max(-min_kw, 0.0)
         self.requests.limits_end = None if until_h is None else self.step + self._steps_for(until_h)
-        self.requests.changed.append("capacity-limit")
+        if not self._plan_keeps_bounds():  # bounds move every cycle: a plan only when needed
+            self.requests.changed.append("capacity-limit")
+
+    def _plan_keeps_bounds(self) -> bool:
+        """Does the current plan keep the net within the bounds the plan must now hold?"""
+        plan = self.plan
+        if plan is None or not plan.usable:
+            return False
+        ahead = plan.net_kw[self.step - self._plan_step :]
+        requests = self.requests.grid_requests(self.step)
+        assert requests.import_limit_kw is not None
+        assert requests.export_limit_kw is not None
+        upper = requests.import_limit_kw[: ahead.size] + _BOUND_TOLERANCE_KW
+        lower = -requests.export_limit_kw[: ahead.size] - _BOUND_TOLERANCE_KW
+        return bool(((ahead <= upper) & (ahead >= lower)).all())
 
 
 def _rounded(order: Order, info: DeviceInfo) -> float:
