@@ -335,7 +335,7 @@ class _Run:
             standing = self.replaced.pop((edc.edc_id, function), None)
             if standing is not None:
                 await edc.assign(function, standing)
-                self.record.activity(now, "restored", edc.edc_id, f"{function} of the area")
+                self.record.activity(now, "function_restored", edc.edc_id, function)
 
     def _dac_outcome(self, edge: Edge) -> None:
         prices = []
