@@ -251,13 +251,15 @@ class BuildingAgent:
             return False
         self.requests.changed.clear()
         self.planner.update(self._here())
+        following = self.requests.dac_net_kw is not None
         plan = await self.solvers.run(
             self.planner.plan,
             self._tariff(),
             self.requests.grid_requests(self.step),
             state=self._state(),
+            diagnose=not following and not self._without_plan,  # named once, when logged
         )
-        if not plan.usable and self.requests.dac_net_kw is not None:
+        if not plan.usable and following:
             # The DAC schedule cannot be kept (the load came out above its forecast): the
             # prices alone, within the other limits.
             plan = await self.solvers.run(
@@ -265,6 +267,7 @@ class BuildingAgent:
                 self._tariff(),
                 self.requests.grid_requests(self.step, follow_dac=False),
                 state=self._state(),
+                diagnose=not self._without_plan,
             )
         self._tell_feasibility(plan)
         self.plan = plan
