@@ -564,25 +564,38 @@ class BuildingAgent:
         self, max_kw: float | None, min_kw: float | None, *, until_h: float | None = None
     ) -> None:
         """Bounds on the net power from now; ``until_h``: the hours left of the limit's
-        interval (None: a limit without an end, whose bounds are shared anew every cycle)."""
+        interval (None: a limit without an end, whose bounds are shared anew every cycle).
+
+        The bounds move every cycle: a new plan is due only when the plan breaks them, or when
+        a bound that held the plan back gave way (a car that just arrived gets its share)."""
+        before = self._plan_bounds()
         self.requests.import_limit_kw = math.inf if max_kw is None else max_kw
         self.requests.export_limit_kw = math.inf if min_kw is None else max(-min_kw, 0.0)
         self.requests.limits_end = None if until_h is None else self.step + self._steps_for(until_h)
-        if not self._plan_keeps_bounds():  # bounds move every cycle: a plan only when needed
+        if self._bounds_call_for_a_plan(before, self._plan_bounds()):
             self.requests.changed.append("capacity-limit")
 
-    def _plan_keeps_bounds(self) -> bool:
-        """Does the current plan keep the net within the bounds the plan must now hold?"""
-        plan = self.plan
-        if plan is None or not plan.usable:
-            return False
-        ahead = plan.net_kw[self.step - self._plan_step :]
+    def _plan_bounds(self) -> tuple[Array, Array]:
+        """(lower, upper) on the net over the horizon from now, as the plan must hold them."""
         requests = self.requests.grid_requests(self.step)
         assert requests.import_limit_kw is not None
         assert requests.export_limit_kw is not None
-        upper = requests.import_limit_kw[: ahead.size] + _BOUND_TOLERANCE_KW
-        lower = -requests.export_limit_kw[: ahead.size] - _BOUND_TOLERANCE_KW
-        return bool(((ahead <= upper) & (ahead >= lower)).all())
+        return -requests.export_limit_kw, requests.import_limit_kw
+
+    def _bounds_call_for_a_plan(
+        self, before: tuple[Array, Array], after: tuple[Array, Array]
+    ) -> bool:
+        plan = self.plan
+        if plan is None or not plan.usable:
+            return True
+        ahead = plan.net_kw[self.step - self._plan_step :]
+        n, tolerance = ahead.size, self.settings.deadband_kw
+        (low_was, high_was), (low, high) = ((b[0][:n], b[1][:n]) for b in (before, after))
+        breaks = (ahead > high + _BOUND_TOLERANCE_KW) | (ahead < low - _BOUND_TOLERANCE_KW)
+        held = ((ahead >= high_was - tolerance) & (high > high_was + tolerance)) | (
+            (ahead <= low_was + tolerance) & (low < low_was - tolerance)
+        )
+        return bool((breaks | held).any())
 
 
 def _rounded(order: Order, info: DeviceInfo) -> float:
