@@ -22,7 +22,8 @@ import numpy as np
 
 from osed.buildings.device_lp import BlockModel, block_model, device_powers, initial_rows
 from osed.buildings.devices_schema import Array, Building
-from osed.buildings.plan_diagnosis import diagnose, exclusive_modes
+from osed.buildings.plan_diagnosis import diagnose as name_infeasible
+from osed.buildings.plan_diagnosis import exclusive_modes
 from osed.buildings.plan_inputs import at_state, check_building, net_bounds, prices_series
 from osed.domain.errors import OsedError
 from osed.optimizer.highs import SolveStatus, pass_program, solve
@@ -122,9 +123,12 @@ class Planner:
         requests: GridRequests = GridRequests(),
         *,
         state: Mapping[str, float] | None = None,
+        diagnose: bool = True,
     ) -> Plan:
         """The least-cost schedule; ``state`` (device id -> SoC fraction, indoor °C, stored
-        kWh, or an EV's kWh still to charge) replaces the devices' initial states."""
+        kWh, or an EV's kWh still to charge) replaces the devices' initial states. Without
+        ``diagnose`` an infeasible plan names no device and no step (finding them takes a
+        dozen more solves, wasted on a caller that will plan again with other requests)."""
         n, h = self.steps, self.step_h
         given = requests.prices_per_kwh
         prices = prices_series(
@@ -149,7 +153,7 @@ class Planner:
             self._load(model)
         x = self._run()
         if x is None:
-            return _infeasible(building, n, h, lower, upper, exclusive=False)
+            return _infeasible(building, n, h, lower, upper, exclusive=False, diagnose=diagnose)
         powers = device_powers(model, x)
         net = building.base_kw + np.sum(powers, axis=0) if powers else building.base_kw.copy()
         if not _both_ways(model, x) or _fold_keeps_optimum(model, x, net, prices, lower=lower, h=h):
@@ -162,7 +166,7 @@ class Planner:
             found = solve(program, mip_gap=1e-6)  # nothing found in time: a plan, however long
         stopped = found.status == SolveStatus.TIME_LIMIT
         if found.status != SolveStatus.OPTIMAL and not stopped:
-            return _infeasible(building, n, h, lower, upper, exclusive=True)
+            return _infeasible(building, n, h, lower, upper, exclusive=True, diagnose=diagnose)
         powers = device_powers(exclusive, found.x)
         net = building.base_kw + np.sum(powers, axis=0)
         result = _result(building, prices, net, powers, h, exclusive=True)
@@ -263,9 +267,19 @@ def _result(
 
 
 def _infeasible(
-    building: Building, n: int, h: float, lower: Array, upper: Array, *, exclusive: bool
+    building: Building,
+    n: int,
+    h: float,
+    lower: Array,
+    upper: Array,
+    *,
+    exclusive: bool,
+    diagnose: bool = True,
 ) -> Plan:
-    devices, step = diagnose(building, n, h, lower, upper, exclusive=exclusive)
+    devices: tuple[str, ...] = ()
+    step = None
+    if diagnose:
+        devices, step = name_infeasible(building, n, h, lower, upper, exclusive=exclusive)
     return Plan("infeasible", float("nan"), np.full(n, np.nan), {}, devices, step, exclusive)
 
 

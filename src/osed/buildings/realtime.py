@@ -64,7 +64,10 @@ def control(
     cycle_h: float,
     comfort_offset_c: Mapping[str, float] | None = None,
 ) -> Control:
-    """Setpoints for the next cycle of ``cycle_h`` hours at plan step ``step``."""
+    """Setpoints for the next cycle of ``cycle_h`` hours at plan step ``step``.
+
+    A device the plan gives no power (there is no plan) holds its power, but an EV charges as
+    fast as it may: it leaves with as much of its energy as the limit allows."""
     controlled = [d for d in building.devices if d.kind in ORDER]
     ranges = {
         d.id: power_range(d, step, reading.state, cycle_h, (comfort_offset_c or {}).get(d.id, 0.0))
@@ -72,9 +75,12 @@ def control(
     }
     measured = sum(reading.device_kw.get(d.id, 0.0) for d in controlled)
     rest = reading.net_kw - measured  # base load, PV and anything not controlled
-    setpoints = {
-        d.id: _clamp(planned_kw.get(d.id, reading.device_kw.get(d.id, 0.0)), ranges[d.id])
+    unplanned = {
+        d.id: ranges[d.id].high_kw if d.kind == "ev" else reading.device_kw.get(d.id, 0.0)
         for d in controlled
+    }
+    setpoints = {
+        d.id: _clamp(planned_kw.get(d.id, unplanned[d.id]), ranges[d.id]) for d in controlled
     }
     excess = rest + sum(setpoints.values()) - limit_kw
     reduced: list[str] = []

@@ -4,8 +4,9 @@ Peak: the highest area import over the study. Cost: what the households paid, on
 (market positions at the clearing price, the rest at the tariff or the feed-in price).
 Voltage violations: bus-steps of the power flow outside 0.95–1.05 pu. Comfort violations:
 household-steps whose indoor temperature lies outside the comfort band by more than
-:data:`COMFORT_TOLERANCE_C`. Wall-clock times are left out: the KPIs of a study are the same on
-every machine.
+:data:`COMFORT_TOLERANCE_C`. EV energy unserved: what the EVs asked for and had not charged
+when the run ended (a lower peak must not come from cars left empty). Wall-clock times are
+left out: the KPIs of a study are the same on every machine.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def kpis(study: Study, baseline: RunResult, managed: RunResult, facts: RunFacts)
         "voltage_violations_managed": voltage_violations(managed),
         "comfort_violations_baseline": comfort_violations(baseline),
         "comfort_violations_managed": comfort_violations(managed),
+        "ev_unserved_kwh_baseline": _round(baseline.ev_unserved_kwh),
+        "ev_unserved_kwh_managed": _round(managed.ev_unserved_kwh),
         "market_volume_kwh": _round(volume) if study.market is not None else None,
         "market_transactions": facts.market_transactions,
         "market_imbalance_kwh": facts.market_imbalance_kwh,

@@ -63,6 +63,7 @@ _LABELS = {
     "cost_per_household": "Energy cost per household",
     "voltage_violations": "Voltage violations (node-steps outside 0.95–1.05 pu)",
     "comfort_violations": "Comfort violations (household-steps outside the band)",
+    "ev_unserved_kwh": "EV energy not charged by the end (kWh)",
     "market_volume_kwh": "Market volume (kWh)",
     "ledger_verified": "Ledger verified",
     "dac_iterations": "DAC iterations",

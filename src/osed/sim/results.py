@@ -78,6 +78,8 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall seconds per stage (devices, power flow, estimation, intelligence, market,
     functions, agents)."""
+    ev_unserved_kwh: float = 0.0
+    """The EV energy not charged by the end of the run (kWh, all households)."""
 
 
 @dataclass

@@ -142,6 +142,8 @@ class _Run:
         self.positions_kwh = np.zeros((study.steps, len(study.households)))
         self.paid = np.zeros((study.steps, len(study.households)))
         self.facts = kpis.RunFacts()
+        self.replaced: dict[tuple[str, str], dict[str, Any]] = {}
+        """(EDC, function) -> the parameters of the area's function an event replaced."""
 
     async def play(self) -> tuple[RunResult, kpis.RunFacts]:
         study = self.study
@@ -175,6 +177,7 @@ class _Run:
                     await self._step(k, bus, homes, edge, market)
                     if self.progress is not None:
                         self.progress(self.done + k + 1, 2 * study.steps)
+                ev_unserved_kwh = homes.ev_unserved_kwh()
                 if market is not None:
                     self.facts.ledger_verified = market.verified()
                     self.facts.market_imbalance_kwh = market.imbalance_kwh()
@@ -194,7 +197,7 @@ class _Run:
                     market.close()
                 await bus.stop()
         tables = self.record.tables()
-        result = RunResult(self.run, tables, dict(self.seconds))
+        result = RunResult(self.run, tables, dict(self.seconds), ev_unserved_kwh)
         result.seconds |= {
             "power_flow": self.grid.seconds["power_flow"],
             "estimation": self.grid.seconds["estimation"],
@@ -302,6 +305,10 @@ class _Run:
         function = EVENT_FUNCTIONS[event.kind]
         for edc in event_edcs(self.study, edge, event):
             if function in edc.function_names():
+                # The area's standing function (say its rating's limit) gives way to the
+                # event's and comes back when the event ends.
+                standing = edc.function_status(function)["parameters"]
+                self.replaced[(edc.edc_id, function)] = dict(standing)
                 await edc.remove_function(function)
             await edc.assign(function, event_parameters(self.study, event))
             self.record.activity(now, event.kind, edc.edc_id, f"{function} at {where}")
@@ -325,6 +332,10 @@ class _Run:
                 self._xor_outcome(edc.edc_id, edc.function_status(function))
             await edc.remove_function(function)
             self.record.activity(now, f"{event.kind}_end", edc.edc_id, f"{function} at {where}")
+            standing = self.replaced.pop((edc.edc_id, function), None)
+            if standing is not None:
+                await edc.assign(function, standing)
+                self.record.activity(now, "function_restored", edc.edc_id, function)
 
     def _dac_outcome(self, edge: Edge) -> None:
         prices = []

@@ -189,6 +189,11 @@ def _households(scenario: Scenario, hours: Array, weather: Weather) -> tuple[Hou
         arrival_h=p["ev"]["arrival_h"],
         departure_h=p["ev"]["departure_h"],
     )
+    # A session the study's end cuts off (the car leaves the next morning) needs only its
+    # share of the energy by then: the rest is charged after the study.
+    stay_h = (p["ev"]["departure_h"] - p["ev"]["arrival_h"]) % 24.0
+    stay_h = np.where(stay_h > 0, stay_h, 24.0)
+    session_share = np.clip((departure - arrival) * step_h / stay_h, 0.0, 1.0)
     coldest = float(weather.outdoor_c.min())
     water = p["water_heater"]
     water_init = _rng(scenario, "tank").uniform(*WATER_INIT_SHARE, count)
@@ -208,7 +213,8 @@ def _households(scenario: Scenario, hours: Array, weather: Weather) -> tuple[Hou
         if mix["battery"][i]:
             devices.append(_battery(ident, p["battery"], i))
         if mix["ev"][i] and departure[i] > arrival[i]:
-            devices.append(_ev(ident, p["ev"], i, (int(arrival[i]), int(departure[i])), step_h))
+            window = (int(arrival[i]), int(departure[i]))
+            devices.append(_ev(ident, p["ev"], i, window, step_h, share=float(session_share[i])))
         if mix["heat_pump"][i]:
             devices.append(_heat_pump(ident, p["heat_pump"], i, weather.outdoor_c, coldest))
         if mix["water_heater"][i]:
@@ -295,8 +301,15 @@ def _battery(ident: str, p: Mapping[str, Array], i: int) -> Device:
 
 
 def _ev(
-    ident: str, p: Mapping[str, Array], i: int, window: tuple[int, int], step_h: float
+    ident: str,
+    p: Mapping[str, Array],
+    i: int,
+    window: tuple[int, int],
+    step_h: float,
+    *,
+    share: float,
 ) -> Device:
+    """``share``: the part of the car's session inside the study (its energy in proportion)."""
     arrival, departure = window
     charge = float(p["charge_max_kw"][i])
     deliverable = charge * (departure - arrival) * step_h
@@ -306,7 +319,7 @@ def _ev(
         {
             "arrival_step": arrival,
             "departure_step": departure,
-            "energy_kwh": min(float(p["energy_kwh"][i]), EV_PLUGGED_USE * deliverable),
+            "energy_kwh": min(share * float(p["energy_kwh"][i]), EV_PLUGGED_USE * deliverable),
             "charge_max_kw": charge,
         },
     )

@@ -171,6 +171,17 @@ class Homes:
         rows[:, 0] = self._supplied(rows[:, 0])
         return rows
 
+    def ev_unserved_kwh(self) -> float:
+        """The EV energy the households asked for and did not get (kWh, all EVs)."""
+        short = 0.0
+        for home in self.homes:
+            for device in home.household.building.devices:
+                if device.kind != "ev":
+                    continue
+                charged = home.gateway.true_values(device.id).get(Quantity.ENERGY_KWH, 0.0)
+                short += max(0.0, float(device["energy_kwh"]) - charged)
+        return short
+
     def _supplied(self, net: Array) -> Array:
         for index in self.out_of_supply:
             net[index] = 0.0

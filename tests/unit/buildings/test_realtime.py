@@ -224,3 +224,17 @@ def test_a_spike_is_taken_by_the_battery_first_then_the_ev() -> None:
     assert result.expected_net_kw <= 12.0 + 1e-9
     assert result.reduced == ("battery", "ev")
     assert result.shortfall_kw == 0
+
+
+def test_without_a_plan_the_ev_charges_as_fast_as_the_limit_allows() -> None:
+    house = building()
+    state = {"battery": 0.5, "ev": 10.0, "zone": 21.0, "boiler": 5.0}
+    reading = Reading(2.0, {"battery": 1.0, "ev": 0.0, "zone": 0.0, "boiler": 0.0}, state)
+    free = control(house, 1, {}, reading, limit_kw=1e6, cycle_h=0.25)
+    assert free.setpoints_kw["ev"] == pytest.approx(7.0)
+    assert free.setpoints_kw["battery"] == pytest.approx(1.0)  # the others hold their power
+    capped = control(house, 1, {}, reading, limit_kw=5.0, cycle_h=0.25)
+    assert capped.expected_net_kw <= 5.0 + 1e-9
+    assert capped.setpoints_kw["ev"] > 0.0
+    unplugged = control(house, 0, {}, reading, limit_kw=1e6, cycle_h=0.25)
+    assert unplugged.setpoints_kw["ev"] == 0.0

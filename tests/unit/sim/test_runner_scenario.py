@@ -60,3 +60,28 @@ def test_the_area_import_is_the_households_nets_plus_losses(
         losses = run.tables["grid"]["area_import_kw"] - nets
         assert np.all(losses >= -1e-6)
         assert np.all(losses <= 0.05 * np.abs(nets) + 0.5)
+
+
+def test_the_managed_run_lowers_the_peak_and_keeps_what_the_households_need(
+    result: StudyResult,
+) -> None:
+    k = result.kpis
+    assert k["peak_reduction_pct"] > 5.0
+    assert k["peak_managed_kw"] < k["peak_baseline_kw"]
+    assert k["voltage_violations_managed"] <= k["voltage_violations_baseline"]
+    assert k["comfort_violations_managed"] == 0
+    assert k["ev_unserved_kwh_managed"] <= k["ev_unserved_kwh_baseline"] + 1.0
+    assert k["ledger_verified"] is True
+    assert k["market_imbalance_kwh"] == 0.0  # bought = sold in every interval
+
+
+def test_the_area_limit_comes_back_when_the_dso_limit_ends(
+    study: Study, result: StudyResult
+) -> None:
+    activity = result.managed.tables["activity"]
+    rows = list(zip(activity["time_utc"], activity["kind"], activity["edc"], strict=True))
+    (event,) = study.events
+    ended = [at for at, kind, _ in rows if kind == "capacity_limit_end"]
+    restored = [(at, edc) for at, kind, edc in rows if kind == "function_restored"]
+    assert restored == [(ended[0], "area-trafo")]
+    assert event.kind == "capacity_limit"

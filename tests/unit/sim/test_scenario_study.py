@@ -204,6 +204,19 @@ def test_ev_windows_follow_the_local_clock(default_study: Study) -> None:
     assert all(d["departure_step"] == default_study.steps for d in evs if d["arrival_step"] > 48)
 
 
+def test_a_session_the_study_cuts_off_needs_only_its_share_of_the_energy(
+    default_study: Study,
+) -> None:
+    # Cars arrive in the evening and leave the next morning (departure 5:00-10:00 local): by
+    # midnight, the end of the study, they need at most the share of their session till then.
+    evs = [d for h in default_study.households for d in h.building.devices if d.kind == "ev"]
+    for ev in evs:
+        plugged_h = (ev["departure_step"] - ev["arrival_step"]) * default_study.step_h
+        session_h = plugged_h + 5.0  # at least until 5:00
+        assert ev["energy_kwh"] <= 24.0 * plugged_h / session_h + 1e-9  # the largest draw
+        assert ev["energy_kwh"] <= 0.8 * ev["charge_max_kw"] * plugged_h + 1e-9
+
+
 def test_a_hundred_households_are_drawn_well_under_a_second(default_study: Study) -> None:
     import time
 

@@ -50,6 +50,7 @@ from osed.ports.bus import Bus, Subscription
 from osed.ports.devices import DeviceGateway
 
 log = logging.getLogger(__name__)
+_BOUND_TOLERANCE_KW = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,8 @@ class AgentSettings:
     """Likewise for a thermostat's setpoint (°C)."""
     owner_limit_kw: float = math.inf
     """The building's own import limit (its connection)."""
+    dac_margin_kw: float = 0.5
+    """How far above its schedule in the last DAC game a plan may take the net import."""
     command_timeout_s: float = 5.0
     learning: LearningSettings = field(default_factory=LearningSettings)
     """What the agent learns from its measurements (base load forecast, zones' C and R)."""
@@ -123,7 +126,11 @@ class BuildingAgent:
         self.learner = Learner(building, settings.step_h, settings.learning)
         self._base_forecast: tuple[int, Array] | None = None
         """(the step it starts at, the learnt base load forecast)."""
-        self.requests = ActiveRequests(settings.steps, owner_limit_kw=settings.owner_limit_kw)
+        self.requests = ActiveRequests(
+            settings.steps,
+            owner_limit_kw=settings.owner_limit_kw,
+            dac_margin_kw=settings.dac_margin_kw,
+        )
         self.measured = Measured(building, frozenset())
         self.interpreter = Interpreter(
             building.id, {f: c.edc_id for f, c in self.channels.items()}, self
@@ -131,6 +138,8 @@ class BuildingAgent:
         self.step = 0
         self.plan: Plan | None = None
         self._plan_step = 0
+        self._without_plan = False
+        """Was the last plan infeasible (logged once until a plan is found again)?"""
         self._dac: DacResponder | None = None
         self._applied: dict[tuple[str, str], float] = {}
         """(device, action or "on") -> the last value the device applied (on: 1, off: 0)."""
@@ -144,6 +153,9 @@ class BuildingAgent:
         """Held around the control cycle and every use of the planner."""
         self._dac_lock = asyncio.Lock()
         self._preparing: asyncio.Task[None] | None = None
+        self._game_over = False
+        """Has the last DAC game ended? Its model is then built afresh by the next game's
+        first round, not prepared for every step in between."""
         self._here_step = -1
         self._here_building = building
 
@@ -213,7 +225,8 @@ class BuildingAgent:
                 await self._report()
             report = CycleReport(self.step, replanned, decided, results)
             self.step += 1
-        if self._dac is not None and (self._preparing is None or self._preparing.done()):
+        idle = self._preparing is None or self._preparing.done()
+        if self._dac is not None and not self._game_over and idle:
             self._preparing = asyncio.create_task(self._prepare_dac())
         return report
 
@@ -238,22 +251,42 @@ class BuildingAgent:
             return False
         self.requests.changed.clear()
         self.planner.update(self._here())
+        following = self.requests.dac_net_kw is not None
         plan = await self.solvers.run(
             self.planner.plan,
             self._tariff(),
             self.requests.grid_requests(self.step),
             state=self._state(),
+            diagnose=not following and not self._without_plan,  # named once, when logged
         )
-        if not plan.usable:
+        if not plan.usable and following:
+            # The DAC schedule cannot be kept (the load came out above its forecast): the
+            # prices alone, within the other limits.
+            plan = await self.solvers.run(
+                self.planner.plan,
+                self._tariff(),
+                self.requests.grid_requests(self.step, follow_dac=False),
+                state=self._state(),
+                diagnose=not self._without_plan,
+            )
+        self._tell_feasibility(plan)
+        self.plan = plan
+        self._plan_step = self.step
+        return True
+
+    def _tell_feasibility(self, plan: Plan) -> None:
+        """Logs when the building's plans become infeasible and when they are feasible again,
+        not at every re-plan in between (a limit below the must-run load lasts many cycles)."""
+        if not plan.usable and not self._without_plan:
             log.warning(
-                "building %s: no plan at step %d (%s); the real-time rule holds the limits",
+                "building %s: no plan from step %d (%s); the real-time rule holds the limits",
                 self.building.id,
                 self.step,
                 ", ".join(plan.infeasible),
             )
-        self.plan = plan
-        self._plan_step = self.step
-        return True
+        elif plan.usable and self._without_plan:
+            log.info("building %s: a plan again from step %d", self.building.id, self.step)
+        self._without_plan = not plan.usable
 
     async def _send(self, setpoints: Mapping[str, float], reading: Reading) -> list[CommandResult]:
         """The commands that give each device its power, in the form it accepts; what the
@@ -394,6 +427,7 @@ class BuildingAgent:
             return None
         async with self._dac_lock:
             if self._dac is None or rho == 0.0:
+                self._game_over = False
                 here, state = self._here(), self._state()
                 return await self.solvers.run(self._first_round, here, state, prices)
             return await self.solvers.run(self._dac.respond, prices, correction_kw, rho)
@@ -446,8 +480,12 @@ class BuildingAgent:
             self._here_step = -1  # the next plan sees the new parameters
 
     def dac_final(self, prices: Array | None) -> None:
+        """The game's last prices (None: cancelled) and the building's last schedule in it."""
+        self._game_over = True
         self.requests.prices_per_kwh = None if prices is None else prices.copy()
         self.requests.prices_from = self.step
+        last = None if self._dac is None or prices is None else self._dac.last
+        self.requests.dac_net_kw = None if last is None else last.copy()
         self.requests.changed.append("dac")
 
     async def xor_bids(self, prices: Sequence[float], duration_h: float) -> list[float]:
@@ -522,10 +560,42 @@ class BuildingAgent:
         steps = math.ceil(hours / self.settings.step_h - 1e-9)
         return min(max(steps, 1), self.settings.steps)
 
-    def capacity_bounds(self, max_kw: float | None, min_kw: float | None) -> None:
+    def capacity_bounds(
+        self, max_kw: float | None, min_kw: float | None, *, until_h: float | None = None
+    ) -> None:
+        """Bounds on the net power from now; ``until_h``: the hours left of the limit's
+        interval (None: a limit without an end, whose bounds are shared anew every cycle).
+
+        The bounds move every cycle: a new plan is due only when the plan breaks them, or when
+        a bound that held the plan back gave way (a car that just arrived gets its share)."""
+        before = self._plan_bounds()
         self.requests.import_limit_kw = math.inf if max_kw is None else max_kw
         self.requests.export_limit_kw = math.inf if min_kw is None else max(-min_kw, 0.0)
-        self.requests.changed.append("capacity-limit")
+        self.requests.limits_end = None if until_h is None else self.step + self._steps_for(until_h)
+        if self._bounds_call_for_a_plan(before, self._plan_bounds()):
+            self.requests.changed.append("capacity-limit")
+
+    def _plan_bounds(self) -> tuple[Array, Array]:
+        """(lower, upper) on the net over the horizon from now, as the plan must hold them."""
+        requests = self.requests.grid_requests(self.step)
+        assert requests.import_limit_kw is not None
+        assert requests.export_limit_kw is not None
+        return -requests.export_limit_kw, requests.import_limit_kw
+
+    def _bounds_call_for_a_plan(
+        self, before: tuple[Array, Array], after: tuple[Array, Array]
+    ) -> bool:
+        plan = self.plan
+        if plan is None or not plan.usable:
+            return True
+        ahead = plan.net_kw[self.step - self._plan_step :]
+        n, tolerance = ahead.size, self.settings.deadband_kw
+        (low_was, high_was), (low, high) = ((b[0][:n], b[1][:n]) for b in (before, after))
+        breaks = (ahead > high + _BOUND_TOLERANCE_KW) | (ahead < low - _BOUND_TOLERANCE_KW)
+        held = ((ahead >= high_was - tolerance) & (high > high_was + tolerance)) | (
+            (ahead <= low_was + tolerance) & (low < low_was - tolerance)
+        )
+        return bool((breaks | held).any())
 
 
 def _rounded(order: Order, info: DeviceInfo) -> float:

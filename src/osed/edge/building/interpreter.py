@@ -46,7 +46,9 @@ class Optimisers(Protocol):
     ) -> Array | None: ...
     def dac_final(self, prices: Array | None) -> None: ...
     def flexibility_kw(self) -> tuple[float, float]: ...
-    def capacity_bounds(self, max_kw: float | None, min_kw: float | None) -> None: ...
+    def capacity_bounds(
+        self, max_kw: float | None, min_kw: float | None, *, until_h: float | None = None
+    ) -> None: ...
     def reports(self, functions: Sequence[str] | None = None) -> list[Answer]: ...
     async def xor_bids(self, prices: Sequence[float], duration_h: float) -> list[float]: ...
     def xor_award(self, quantity_kw: float, duration_h: float) -> None: ...
@@ -152,7 +154,11 @@ class Interpreter:
     async def _limit(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
         high = _optional(body, "max_kw")
         low = _optional(body, "min_kw")
-        self.agent.capacity_bounds(high, low)
+        interval = body.get("interval")
+        until_h = None
+        if isinstance(interval, dict) and interval.get("end") is not None:
+            until_h = self.agent.hours_until(_moment(interval, "end", "$.body.interval"))
+        self.agent.capacity_bounds(high, low, until_h=until_h)
         return []
 
     async def _release(self, edc_id: str, body: Mapping[str, Any]) -> list[Answer]:
@@ -205,14 +211,14 @@ class Interpreter:
         return []
 
 
-def _moment(body: Mapping[str, Any], name: str) -> datetime:
+def _moment(body: Mapping[str, Any], name: str, path: str = "$.body") -> datetime:
     value = body.get(name)
     try:
         moment = datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise UnreadableError(f"$.body.{name}: must be an ISO 8601 time with a zone")
+        raise UnreadableError(f"{path}.{name}: must be an ISO 8601 time with a zone")
     return moment
 
 

@@ -39,10 +39,21 @@ class ActiveRequests:
     """The last DAC game's final prices (None: the tariff)."""
     prices_from: int = 0
     """The step the DAC prices' first value is for."""
+    dac_net_kw: Array | None = None
+    """The building's own schedule in the last DAC game's final round (from ``prices_from``):
+    the share of the area's coordinated schedule it agreed to."""
+    dac_margin_kw: float = 0.5
+    """How far above that schedule the plan may take the net import (forecast errors)."""
     import_limit_kw: float = math.inf
     """The capacity limit's bound on the net import (inf: none)."""
     export_limit_kw: float = math.inf
     """The capacity limit's bound on the net export, as a positive kW (inf: none)."""
+    limits_end: int | None = None
+    """The step the capacity limit's bounds end at (exclusive); None: they hold for the
+    current step alone. A building's bound is its share of the area limit for the next
+    cycle, shared anew every cycle from what each building can do then: the plan keeps it
+    over the limit's interval, and plans freely beyond it (or beyond now, for a limit
+    without an end), where the real-time rule holds the bound of the day."""
     owner_limit_kw: float = math.inf
     """The owner's own connection limit."""
     commitment: Commitment | None = None
@@ -64,8 +75,14 @@ class ActiveRequests:
             return {}
         return dict.fromkeys(o.zones, o.offset_c)
 
-    def grid_requests(self, step: int) -> GridRequests:
-        """The requests over the horizon starting at ``step``."""
+    def grid_requests(self, step: int, *, follow_dac: bool = True) -> GridRequests:
+        """The requests over the horizon starting at ``step``; with ``follow_dac``, the net
+        import kept within the DAC schedule (plus the margin) over the rest of its day.
+
+        The final prices alone do not say which schedule to follow: the game flattens the area
+        peak, so the prices are level over its plateau and a building's plan is indifferent
+        among those steps (the game's proximal term, not the prices, chose each schedule). The
+        schedule is what makes the buildings' plans add up to the game's aggregate."""
         n = self.steps
         prices = None
         if self.prices_per_kwh is not None:
@@ -82,11 +99,27 @@ class ActiveRequests:
         if o is not None and o.end > step:
             series = np.where(ahead < o.end, o.offset_c, 0.0)
             offsets = dict.fromkeys(o.zones, series)
+        bounded = ahead < (step + 1 if self.limits_end is None else self.limits_end)
+        import_limit = np.minimum(
+            np.where(bounded, self.import_limit_kw, math.inf), self.owner_limit_kw
+        )
+        if follow_dac and self.dac_net_kw is not None:
+            import_limit = np.minimum(import_limit, self._dac_ceiling(step))
         return GridRequests(
             prices_per_kwh=prices,
-            import_limit_kw=np.full(n, min(self.import_limit_kw, self.owner_limit_kw)),
-            export_limit_kw=np.full(n, self.export_limit_kw),
+            import_limit_kw=import_limit,
+            export_limit_kw=np.where(bounded, self.export_limit_kw, math.inf),
             reduction_kw=reduction,
             baseline_kw=baseline,
             comfort_offset_c=offsets,
         )
+
+    def _dac_ceiling(self, step: int) -> Array:
+        """The DAC schedule plus the margin over the horizon from ``step`` (inf past its
+        day)."""
+        assert self.dac_net_kw is not None
+        ceiling = np.full(self.steps, math.inf)
+        at = step - self.prices_from + np.arange(self.steps)
+        inside = (at >= 0) & (at < self.dac_net_kw.size)
+        ceiling[inside] = np.maximum(self.dac_net_kw[at[inside]], 0.0) + self.dac_margin_kw
+        return ceiling

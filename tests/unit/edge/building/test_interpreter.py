@@ -33,8 +33,10 @@ class Recorder:
     def flexibility_kw(self) -> tuple[float, float]:
         return (1.0, 4.0)
 
-    def capacity_bounds(self, max_kw: float | None, min_kw: float | None) -> None:
-        self.calls.append(("capacity_bounds", (max_kw, min_kw)))
+    def capacity_bounds(
+        self, max_kw: float | None, min_kw: float | None, *, until_h: float | None = None
+    ) -> None:
+        self.calls.append(("capacity_bounds", (max_kw, min_kw, until_h)))
 
     def reports(self, functions: Sequence[str] | None = None) -> list[Answer]:
         return [Answer("area-1", "xor", "report", {"demand_kw": 2.0})]
@@ -155,3 +157,26 @@ async def test_an_award_and_its_cancellation_reach_the_agent(interpreter: Interp
     recorder = interpreter.agent
     assert isinstance(recorder, Recorder)
     assert recorder.calls == [("xor_award", 2.5), ("xor_cancel", None)]
+
+
+async def test_a_limit_tells_the_agent_how_long_its_interval_lasts(
+    interpreter: Interpreter,
+) -> None:
+    topic = TOPIC.format(function="capacity-limit")
+    ends = {"start": "2026-01-12T00:00:00+00:00", "end": "2026-01-12T02:00:00+00:00"}
+    standing = {"start": "2026-01-12T00:00:00+00:00", "end": None}
+    await interpreter.interpret(topic, message("capacity-limit", "limit", {"max_kw": 4.0}))
+    body = {"max_kw": 3.0, "min_kw": None, "interval": ends}
+    await interpreter.interpret(topic, message("capacity-limit", "limit", body))
+    body = {"max_kw": 2.0, "min_kw": -1.0, "interval": standing}
+    await interpreter.interpret(topic, message("capacity-limit", "limit", body))
+    recorder = interpreter.agent
+    assert isinstance(recorder, Recorder)
+    assert recorder.calls == [
+        ("capacity_bounds", (4.0, None, None)),
+        ("capacity_bounds", (3.0, None, 1.0)),  # the recorder's hours until any moment
+        ("capacity_bounds", (2.0, -1.0, None)),
+    ]
+    bad = {"max_kw": 3.0, "interval": {"end": "later"}}
+    assert await interpreter.interpret(topic, message("capacity-limit", "limit", bad)) == []
+    assert interpreter.ignored == 1
