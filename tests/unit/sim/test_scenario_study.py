@@ -141,6 +141,8 @@ def test_shares_are_kept(count: int, shares: dict[str, float], seed: int) -> Non
     document = small_document(seed=seed)
     document["network"] = {"generated": {"households": count, "feeders": 2}}
     document["households"]["shares"] = shares
+    # Cars arrive within the study: one arriving after its end has no session in it.
+    document["households"]["ev"] = {"arrival_h": {"uniform": [16, 20]}}
     document["events"] = []
     study = load_study(document)
     assert len(study.households) == count
