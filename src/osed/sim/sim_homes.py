@@ -25,19 +25,11 @@ from osed.domain.time import Clock
 from osed.edge.building.actuation import orders
 from osed.edge.building.agent import AgentSettings, BuildingAgent, Channel
 from osed.ports.bus import Bus
+from osed.sim.results import TABLES
 from osed.sim.study import Household, Study
 
 Array = NDArray[np.float64]
-RECORDED = (
-    "net_kw",
-    "base_kw",
-    "battery_soc",
-    "ev_energy_kwh",
-    "indoor_c",
-    "comfort_min_c",
-    "comfort_max_c",
-    "water_heater_kwh",
-)
+RECORDED = TABLES["households"][3:-1]  # after time, run and household; before the cost
 """What :meth:`Homes.record` gives per household, in this order."""
 CONTROLLABLE = ("battery", "ev", "heating", "water_heater")
 
