@@ -21,10 +21,14 @@ import asyncio
 import json
 import math
 import platform
-import tempfile
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._repeat import best_of
 
 from osed.bus.memory import MemoryBroker, MemoryBus
 from osed.domain.envelope import Envelope
@@ -109,12 +113,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    best: dict[str, float] = {}
-    for _ in range(args.repeat):
-        with tempfile.TemporaryDirectory() as folder:
-            figures = asyncio.run(run(args.nodes, Path(folder)))
-        for key, value in figures.items():
-            best[key] = min(best.get(key, value), value)
+    best = best_of(args.repeat, lambda folder: run(args.nodes, folder))
     result = {
         "nodes": args.nodes,
         "edcs": int(best.pop("edcs")),

@@ -31,7 +31,12 @@ def register(groups: Any) -> None:
         "beside a baseline without grid functions or market, and writes an offline HTML "
         "report and the time series (docs/simulation.md).",
     )
-    _scenario_arguments(parser)
+    parser.add_argument(
+        "--scenario",
+        default="default",
+        metavar="FILE",
+        help="a scenario file, or a bundled one: default, small (default)",
+    )
     parser.add_argument(
         "--out", type=Path, default=Path("osed-demo"), help="output folder (./osed-demo)"
     )
@@ -58,15 +63,6 @@ def register(groups: Any) -> None:
     sweep.add_argument("--workers", type=int, help="local worker processes (default: cores)")
     sweep.add_argument("--out", type=Path, help="also write the table here (.csv or .parquet)")
     sweep.set_defaults(handler=_sweep)
-
-
-def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--scenario",
-        default="default",
-        metavar="FILE",
-        help="a scenario file, or a bundled one: default, small (default)",
-    )
 
 
 def _source(name: str) -> str | Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from osed.sim.runner import run_study
-from osed.sim.scenario import load_scenario, materialise, read_document
+from osed.sim.scenario import materialise, read_document
 from osed.sim.scenario_reader import read_scenario
 
 Progress = Callable[[int, int], None]
@@ -41,11 +41,12 @@ def cases(scenarios: Sequence[str | Path], seeds: Sequence[int]) -> list[Case]:
     file stops the sweep before anything runs (every problem with its path)."""
     made = []
     for source in scenarios:
-        name = load_scenario(source).name
         path = Path(source)
-        base = str(path.resolve().parent) if path.exists() else None
+        base = path.resolve().parent if path.exists() else None
         document = read_document(source)
-        made += [Case(name, document, base, seed) for seed in seeds]
+        name = read_scenario(document, base=base).name
+        folder = None if base is None else str(base)
+        made += [Case(name, document, folder, seed) for seed in seeds]
     return made
 
 

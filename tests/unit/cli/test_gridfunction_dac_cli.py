@@ -12,6 +12,7 @@ import pytest
 
 from osed.gridfunctions.builtin._dac_central import central_optimum
 from osed.gridfunctions.builtin._dac_document import read_document
+from tests.unit.buildings.plan_documents import BATTERY
 from tests.unit.cli.terminal import piped
 from tests.unit.gridfunctions.dac_check import violations
 
@@ -26,20 +27,7 @@ DOCUMENT: dict[str, Any] = {
         {
             "id": "house-1",
             "base_kw": EVENING,
-            "devices": [
-                {
-                    "id": "battery",
-                    "kind": "battery",
-                    "capacity_kwh": 10.0,
-                    "soc_init": 0.5,
-                    "soc_min": 0.1,
-                    "soc_max": 0.9,
-                    "charge_max_kw": 3.0,
-                    "discharge_max_kw": 3.0,
-                    "charge_efficiency": 0.95,
-                    "discharge_efficiency": 0.95,
-                }
-            ],
+            "devices": [BATTERY],
         },
         {
             "id": "house-2",

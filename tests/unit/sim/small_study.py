@@ -14,6 +14,7 @@ from osed.grid.network import Network, NetworkBuilder
 from osed.gridfunctions.builtin._dac_document import read_document
 from osed.sim import profiles
 from osed.sim.study import Event, FunctionSpec, Household, MarketSpec, Study
+from tests.unit.buildings.plan_documents import BATTERY
 
 START = datetime(2026, 1, 12, tzinfo=UTC)
 AUCTION = MarketSpec("double-auction", 2)
@@ -47,20 +48,7 @@ def _building(
 ) -> Any:
     devices: list[dict[str, Any]] = []
     if k % 2 == 0:
-        devices.append(
-            {
-                "id": "battery",
-                "kind": "battery",
-                "capacity_kwh": 8.0,
-                "soc_init": 0.5,
-                "soc_min": 0.1,
-                "soc_max": 0.9,
-                "charge_max_kw": 3.0,
-                "discharge_max_kw": 3.0,
-                "charge_efficiency": 0.95,
-                "discharge_efficiency": 0.95,
-            }
-        )
+        devices.append({**BATTERY, "capacity_kwh": 8.0})
     devices.append(
         {
             "id": "zone",

@@ -36,21 +36,22 @@ class DacResponder:
         goes on undisturbed."""
         if here is self._here or (self._ahead is not None and self._ahead[0] is here):
             return
-        block = _block(here, self.steps, self.step_h)
-        block.start_from(self._block)
-        self._ahead = (here, block)
+        self._ahead = (here, self._warm_block(here))
 
     def restart(self, here: Building, state: Mapping[str, float]) -> None:
         """A new game from the building at ``here``'s step in the measured ``state``."""
         if here is not self._here:
-            if self._ahead is not None and self._ahead[0] is here:
-                block = self._ahead[1]
-            else:
-                block = _block(here, self.steps, self.step_h)
-                block.start_from(self._block)
+            ahead = self._ahead
+            block = ahead[1] if ahead is not None and ahead[0] is here else self._warm_block(here)
             self._here, self._block, self._ahead = here, block, None
         self._block.set_initial_states([at_state(here, state, None)])
         self.last = None
+
+    def _warm_block(self, here: Building) -> _Block:
+        """The model of ``here``, starting from the current model's last basis."""
+        block = _block(here, self.steps, self.step_h)
+        block.start_from(self._block)
+        return block
 
     def respond(self, prices: Array, correction_kw: Array, rho: float) -> Array | None:
         """The net schedule (kW per step), or None when the building has no schedule."""

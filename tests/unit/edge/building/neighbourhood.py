@@ -22,6 +22,7 @@ from osed.edge.coordinator import Coordinator
 from osed.edge.manager import EdcManager
 from osed.gridfunctions.builtin._dac_document import read_document
 from osed.storage.edc_sqlite import SqliteEdcStateStore
+from tests.unit.buildings.plan_documents import BATTERY
 
 STEPS = 24
 STEP_H = 1.0
@@ -30,18 +31,7 @@ TARIFF = np.array([0.10] * 7 + [0.30] * 3 + [0.20] * 7 + [0.40] * 4 + [0.15] * 3
 
 
 def battery(soc: float = 0.5) -> dict[str, Any]:
-    return {
-        "id": "battery",
-        "kind": "battery",
-        "capacity_kwh": 10.0,
-        "soc_init": soc,
-        "soc_min": 0.1,
-        "soc_max": 0.9,
-        "charge_max_kw": 3.0,
-        "discharge_max_kw": 3.0,
-        "charge_efficiency": 0.95,
-        "discharge_efficiency": 0.95,
-    }
+    return {**BATTERY, "soc_init": soc}
 
 
 def heating(outdoor_c: float = 2.0, temp_c: float = 21.0) -> dict[str, Any]:
