@@ -63,10 +63,22 @@ class FleetGateway:
         self._last_seen: datetime | None = None
         self._where = fleet.positions_of(index)
         self._layout = [
-            (kind, span, fleet.ids(kind, span))
+            (kind, span, quantity)
             for kind in fleet.kinds_of(index)
             for span in [fleet.span(kind, index)]
+            for quantity in MEASURES[kind]
         ]
+        """The columns a batch of measurements reads, in the order it lists them."""
+        self._reads: list[tuple[str, Quantity]] = [
+            (device_id, quantity)
+            for kind, span, quantity in self._layout
+            for device_id in fleet.ids(kind, span)
+        ]
+        self._reads.append((METER_ID, Quantity.POWER_KW))
+        std = np.array([fleet.noise.get(q, 0.0) for _, q in self._reads], dtype=float)
+        self._noisy = np.flatnonzero(std > 0)
+        self._std = std[self._noisy]
+        self._soc = np.flatnonzero([q is Quantity.SOC for _, q in self._reads])
         self._infos: dict[str, DeviceInfo] = {d.id: device_info(d) for d in fleet.buildings[index]}
         self._infos[METER_ID] = meter_info()
         fleet.attach(self)
@@ -177,31 +189,24 @@ class FleetGateway:
             self._pending.settle(command.command_id, known[0], self.now, known[1])
 
     def _readings(self, *, noisy: bool) -> list[Measurement]:
+        """The building's measurements of now, each column of the fleet read once; the noise
+        of all of them drawn in one call, in the order they are listed."""
         fleet, at = self.fleet, self.now
-        columns: list[tuple[Quantity, Array, list[str]]] = []
+        columns = [fleet.column(kind, quantity, span) for kind, span, quantity in self._layout]
         net = 0.0
-        for kind, span, ids in self._layout:
-            for quantity in MEASURES[kind]:
-                columns.append((quantity, fleet.column(kind, quantity, span), ids))
-            net += _added(fleet.column(kind, Quantity.POWER_KW, span).tolist())
-        out: list[Measurement] = []
-        for quantity, column, ids in columns:
-            shown = self._noisy(quantity, column) if noisy else column
-            if quantity is Quantity.SOC:
-                shown = np.clip(shown, 0.0, 1.0)
-            out.extend(
-                Measurement(i, quantity, v, at) for i, v in zip(ids, shown.tolist(), strict=True)
-            )
-        meter = self._noisy(Quantity.POWER_KW, np.array([net])) if noisy else np.array([net])
-        out.append(Measurement(METER_ID, Quantity.POWER_KW, float(meter[0]), at))
-        return out
-
-    def _noisy(self, quantity: Quantity, column: Array) -> Array:
-        std = self.fleet.noise.get(quantity, 0.0)
-        if std <= 0:
-            return column
-        noisy: Array = column + self._rng.normal(0.0, std, column.shape)
-        return noisy
+        for (_, _, quantity), column in zip(self._layout, columns, strict=True):
+            if quantity is Quantity.POWER_KW:
+                net += _added(column.tolist())
+        columns.append(np.array([net]))
+        values = np.concatenate(columns)
+        if noisy and self._noisy.size:
+            values[self._noisy] += self._rng.normal(0.0, self._std)
+        if self._soc.size:
+            values[self._soc] = np.clip(values[self._soc], 0.0, 1.0)
+        return [
+            Measurement(device_id, quantity, value, at)
+            for (device_id, quantity), value in zip(self._reads, values.tolist(), strict=True)
+        ]
 
 
 def _added(values: list[float]) -> float:

@@ -138,6 +138,7 @@ class SimulatedFleet:
         """The views that report after each step, in building order."""
         self._dirty = True
         """The powers must be computed again (a step or a command changed their inputs)."""
+        self._net: Array | None = None
         self._per_step: dict[Quantity, Array] = {}
         self._device_positions: dict[tuple[DeviceKind, str], Index] = {}
         self._build()
@@ -188,23 +189,24 @@ class SimulatedFleet:
         commands stay as they are)."""
         for kind, arrays in self._kinds.items():
             arrays.release(self.span(kind, index))
-        self._dirty = True
+        self._changed()
 
     def net_kw(self) -> Array:
         """(buildings,) each building's true net power during the coming step."""
         self._refresh_powers()
-        sums = np.stack(
-            [
-                self._kinds[kind].per_building_sum(self._kinds[kind].power)
-                for kind in SIMULATED_KINDS
-            ]
-        )
-        # added kind by kind in the building's own order, as its meter adds them
-        rows = np.arange(self.size)
-        net = np.zeros(self.size)
-        for j in range(len(SIMULATED_KINDS)):
-            net = net + sums[self._kind_order[:, j], rows]
-        return net
+        if self._net is None:
+            sums = np.concatenate(
+                [
+                    self._kinds[kind].per_building_sum(self._kinds[kind].power)
+                    for kind in SIMULATED_KINDS
+                ]
+            )
+            # added kind by kind in the building's own order, as its meter adds them
+            net = np.zeros(self.size)
+            for at in self._kind_order_flat:
+                net += sums[at]
+            self._net = net
+        return self._net.copy()
 
     def by_building(
         self, kind: DeviceKind | str, quantity: Quantity | str, device_id: str | None = None
@@ -279,7 +281,7 @@ class SimulatedFleet:
             arrays.asked[position] = float(self._tanks.power_max_kw[position])
         elif action is Action.TURN_OFF:
             arrays.asked[position] = 0.0
-        self._dirty = True
+        self._changed()
 
     # -- the arrays and the physics ----------------------------------------------------------
 
@@ -301,6 +303,9 @@ class SimulatedFleet:
                     codes.append(code)
             self._kind_count[index] = len(codes)
             self._kind_order[index] = codes + [c for c in range(len(_CODE)) if c not in codes]
+        self._kind_order_flat = list(self._kind_order.T * self.size + np.arange(self.size))
+        """Per place in the buildings' kind order, each building's kind's position in the
+        kinds' per-building sums laid end to end."""
         self._kinds = {
             kind: self._arrays(kind, members[kind], owners[kind]) for kind in SIMULATED_KINDS
         }
@@ -355,13 +360,17 @@ class SimulatedFleet:
             self._per_step[quantity] = found
         return found
 
+    def _changed(self) -> None:
+        self._dirty = True
+        self._net = None
+
     def _step_devices(self) -> None:
         """One step of every device: the states at its end, the powers drawn during it."""
         for kind, (state, power) in self._next().items():
             self._kinds[kind].state, self._kinds[kind].power = state, power
         self.step += 1
         self._per_step.clear()
-        self._dirty = True
+        self._changed()
 
     def _refresh_powers(self) -> None:
         """The powers drawn during the coming step (what the devices measure now)."""
@@ -369,25 +378,30 @@ class SimulatedFleet:
             return
         for kind, (_, power) in self._next().items():
             self._kinds[kind].power = power
-        pv = self._kinds[DeviceKind.PV]
-        pv.power = self._pv.power(self.step, pv.limit)
-        self._kinds[DeviceKind.LOAD].power = self._loads.power(self.step)
+        pv, loads = self._kinds[DeviceKind.PV], self._kinds[DeviceKind.LOAD]
+        if pv.ids:
+            pv.power = self._pv.power(self.step, pv.limit)
+        if loads.ids:
+            loads.power = self._loads.power(self.step)
         self._dirty = False
 
     def _next(self) -> dict[DeviceKind, tuple[Array, Array]]:
-        """Each kind with a state: (its state at the end of the coming step, the power drawn
-        during it)."""
+        """Each kind with a state, of which the fleet has devices: (its state at the end of
+        the coming step, the power drawn during it)."""
         h, k = self.step_h, self.step
+        found: dict[DeviceKind, tuple[Array, Array]] = {}
         b = self._kinds[DeviceKind.BATTERY]
+        if b.ids:
+            found[DeviceKind.BATTERY] = self._batteries.step(b.state, b.asked, h)
         e = self._kinds[DeviceKind.EV]
+        if e.ids:
+            found[DeviceKind.EV] = self._evs.step(e.state, np.minimum(e.asked, e.limit), k, h)
         z = self._kinds[DeviceKind.HEATING]
+        if z.ids:
+            thermostat = self._zones.thermostat_kw(z.state, z.setpoint, k, h)
+            asked = np.where(z.by_setpoint, thermostat, z.asked)
+            found[DeviceKind.HEATING] = self._zones.step(z.state, asked, k, h)
         w = self._kinds[DeviceKind.WATER_HEATER]
-        thermostat = self._zones.thermostat_kw(z.state, z.setpoint, k, h)
-        return {
-            DeviceKind.BATTERY: self._batteries.step(b.state, b.asked, h),
-            DeviceKind.EV: self._evs.step(e.state, np.minimum(e.asked, e.limit), k, h),
-            DeviceKind.HEATING: self._zones.step(
-                z.state, np.where(z.by_setpoint, thermostat, z.asked), k, h
-            ),
-            DeviceKind.WATER_HEATER: self._tanks.step(w.state, w.asked, k, h),
-        }
+        if w.ids:
+            found[DeviceKind.WATER_HEATER] = self._tanks.step(w.state, w.asked, k, h)
+        return found
