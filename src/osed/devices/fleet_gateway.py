@@ -39,7 +39,6 @@ from osed.domain.devices import (
 from osed.ports.devices import MeasurementHandler
 
 if TYPE_CHECKING:
-    from osed.buildings.physics import Array
     from osed.devices.simulated_fleet import SimulatedFleet
 
 
