@@ -37,13 +37,39 @@ def _column(devices: Sequence[Fields], name: str) -> Array:
     return np.array([float(d[name]) for d in devices], dtype=float)
 
 
-def _profiles(devices: Sequence[Fields], name: str) -> list[Array]:
-    return [np.asarray(d[name], dtype=float).reshape(-1) for d in devices]
+def _profiles(devices: Sequence[Fields], name: str) -> Profiles:
+    return Profiles.of([np.asarray(d[name], dtype=float).reshape(-1) for d in devices])
 
 
-def _at(profiles: list[Array], step: int) -> Array:
-    """Each profile's value at ``step`` (profiles repeat with their own length)."""
-    return np.array([p[step % p.size] for p in profiles], dtype=float)
+@dataclass(frozen=True, slots=True)
+class Profiles:
+    """Per-device series, each repeating with its own length. Series of equal length are
+    stacked step-major, so the values of all devices at a step are one row per length."""
+
+    size: int
+    groups: tuple[tuple[NDArray[np.intp], Array], ...]
+    """(the devices' positions, their series as (length, devices)), one per length."""
+
+    @classmethod
+    def of(cls, series: Sequence[Array]) -> Profiles:
+        lengths = np.array([s.size for s in series], dtype=np.intp)
+        groups = []
+        for length in np.unique(lengths):
+            positions = np.flatnonzero(lengths == length)
+            stacked = np.stack([series[int(j)] for j in positions], axis=1)
+            groups.append((positions, np.ascontiguousarray(stacked)))
+        return cls(len(series), tuple(groups))
+
+    def at(self, step: int) -> Array:
+        """Each device's value at ``step``."""
+        if len(self.groups) == 1:
+            _, stacked = self.groups[0]
+            row: Array = stacked[step % stacked.shape[0]].copy()
+            return row
+        values = np.empty(self.size)
+        for positions, stacked in self.groups:
+            values[positions] = stacked[step % stacked.shape[0]]
+        return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +165,7 @@ class HeatingZones:
     resistance_k_per_kw: Array
     cop: Array
     power_max_kw: Array
-    outdoor_c: list[Array]
+    outdoor_c: Profiles
 
     @classmethod
     def of(cls, devices: Sequence[Fields]) -> HeatingZones:
@@ -152,7 +178,7 @@ class HeatingZones:
         )
 
     def outdoor(self, step: int) -> Array:
-        return _at(self.outdoor_c, step)
+        return self.outdoor_c.at(step)
 
     def step(
         self, temperature_c: Array, power_kw: Array, step: int, step_h: float
@@ -180,7 +206,7 @@ class WaterHeaters:
     energy_max_kwh: Array
     power_max_kw: Array
     loss_kw: Array
-    draw_kw: list[Array]
+    draw_kw: Profiles
 
     @classmethod
     def of(cls, devices: Sequence[Fields]) -> WaterHeaters:
@@ -197,7 +223,7 @@ class WaterHeaters:
         """(stored energy at the end of the step, power drawn). The tank's thermostat stops
         heating at ``energy_max``; draws beyond what is stored find cold water (the energy
         stops at 0)."""
-        outflow = _at(self.draw_kw, step) + self.loss_kw
+        outflow = self.draw_kw.at(step) + self.loss_kw
         room = np.maximum(self.energy_max_kwh - energy_kwh, 0.0) / step_h + outflow
         power = np.minimum(np.clip(power_kw, 0.0, self.power_max_kw), room)
         return np.maximum(energy_kwh + step_h * (power - outflow), 0.0), power
@@ -205,7 +231,7 @@ class WaterHeaters:
 
 @dataclass(frozen=True, slots=True)
 class PvSystems:
-    profile_kw: list[Array]
+    profile_kw: Profiles
     """Generation (≥ 0) per step of the profile."""
 
     @classmethod
@@ -214,7 +240,7 @@ class PvSystems:
 
     def power(self, step: int, limit_kw: Array | None = None) -> Array:
         """Power at ``step``: generation fed in, negative; at most ``limit_kw`` (curtailment)."""
-        generation = np.maximum(_at(self.profile_kw, step), 0.0)
+        generation = np.maximum(self.profile_kw.at(step), 0.0)
         if limit_kw is not None:
             generation = np.minimum(generation, np.maximum(limit_kw, 0.0))
         return -generation
@@ -222,11 +248,11 @@ class PvSystems:
 
 @dataclass(frozen=True, slots=True)
 class Loads:
-    profile_kw: list[Array]
+    profile_kw: Profiles
 
     @classmethod
     def of(cls, devices: Sequence[Fields]) -> Loads:
         return cls(_profiles(devices, "profile_kw"))
 
     def power(self, step: int) -> Array:
-        return _at(self.profile_kw, step)
+        return self.profile_kw.at(step)

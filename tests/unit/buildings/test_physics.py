@@ -135,3 +135,12 @@ def test_many_batteries_step_as_each_alone_and_keep_their_energy_balance(
         assert (soc[k] - soc0[k]) * 10.0 == pytest.approx(gain, abs=1e-9)
         assert 0.1 - 1e-12 <= soc[k] <= 0.9 + 1e-12
         assert abs(power[k]) <= abs(asked[k]) + 1e-12
+
+
+@given(st.lists(st.integers(1, 5), min_size=0, max_size=8), st.integers(0, 40))
+def test_profiles_give_each_series_value_at_a_step_whatever_their_lengths(
+    lengths: list[int], step: int
+) -> None:
+    series = [np.arange(n, dtype=float) + 10 * j for j, n in enumerate(lengths)]
+    loads = Loads.of([{"profile_kw": s} for s in series])
+    assert loads.power(step).tolist() == [s[step % s.size] for s in series]
