@@ -112,7 +112,12 @@ class FleetGateway:
         return [Liveness(i, self._connected, self._last_seen) for i in self._infos]
 
     async def close(self) -> None:
-        return None
+        """Stop reporting and forget the handlers (the agent on this gateway has gone); started
+        again, the view reports to the handlers registered since."""
+        self._started = False
+        self._handlers.clear()
+        if not self._report_always:
+            self.fleet.unreport(self)
 
     # -- simulation -------------------------------------------------------------------------
 

@@ -174,6 +174,12 @@ class SimulatedFleet:
         if at == len(self._reporting) or self._reporting[at] != view.index:
             self._reporting.insert(at, view.index)
 
+    def unreport(self, view: FleetGateway) -> None:
+        """``view`` receives no more measurements."""
+        at = bisect.bisect_left(self._reporting, view.index)
+        if at < len(self._reporting) and self._reporting[at] == view.index:
+            del self._reporting[at]
+
     # -- simulation --------------------------------------------------------------------------
 
     async def advance(self, steps: int = 1) -> None:

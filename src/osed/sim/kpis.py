@@ -36,6 +36,8 @@ class RunFacts:
     dac_iterations: int = 0
     edcs_created: int = 0
     edcs_destroyed: int = 0
+    agents_started: int = 0
+    """Building agents started during the run (households enrolled on demand)."""
 
 
 def peak_kw(run: RunResult) -> float:
@@ -60,6 +62,16 @@ def comfort_violations(run: RunResult) -> int:
     high = table["comfort_max_c"].astype(np.float64) + COMFORT_TOLERANCE_C
     known = np.isfinite(indoor)
     return int(np.count_nonzero(known & ((indoor < low) | (indoor > high))))
+
+
+def transformer_overloads(study: Study, run: RunResult) -> int:
+    """Transformer-steps loaded beyond their rating."""
+    table = study.network.table("transformer")
+    ids = {study.network.external_ids[int(i)] for i in table["id"]} if len(table) else set()
+    lines = run.tables["lines"]
+    is_transformer = np.isin(lines["line"].astype(str), sorted(ids))
+    loading = lines["loading_pct"].astype(np.float64)
+    return int(np.count_nonzero(is_transformer & (loading > 100.0)))
 
 
 def kpis(study: Study, baseline: RunResult, managed: RunResult, facts: RunFacts) -> dict[str, Any]:
@@ -88,6 +100,9 @@ def kpis(study: Study, baseline: RunResult, managed: RunResult, facts: RunFacts)
         "dac_iterations": facts.dac_iterations,
         "edcs_created": facts.edcs_created,
         "edcs_destroyed": facts.edcs_destroyed,
+        "agents_started": facts.agents_started,
+        "transformer_overload_steps_baseline": transformer_overloads(study, baseline),
+        "transformer_overload_steps_managed": transformer_overloads(study, managed),
     }
 
 

@@ -161,7 +161,13 @@ class _Run:
                         Path(folder) / "ledger.sqlite",
                         slot=self.step_delta * study.market.interval_steps,
                     )
-            homes = Homes(study, bus, self.clock, edge.channels if edge is not None else {})
+            homes = Homes(
+                study,
+                bus,
+                self.clock,
+                {h: c for h, c in edge.channels.items() if c} if edge is not None else {},
+                on_demand=study.edcs == "intelligence",
+            )
             try:
                 await homes.start()
                 if edge is not None:
@@ -178,6 +184,7 @@ class _Run:
                     if self.progress is not None:
                         self.progress(self.done + k + 1, 2 * study.steps)
                 ev_unserved_kwh = homes.ev_unserved_kwh()
+                self.facts.agents_started = homes.started_agents
                 if market is not None:
                     self.facts.ledger_verified = market.verified()
                     self.facts.market_imbalance_kwh = market.imbalance_kwh()
@@ -245,6 +252,9 @@ class _Run:
                         str(decision.get("edc") or ""),
                         str(decision.get("reason", "")),
                     )
+                    if study.edcs == "intelligence":
+                        await self._follow(decision, k + 1, homes, edge)
+                await bus.settle()
         self.record.step(
             now,
             grid,
@@ -262,6 +272,25 @@ class _Run:
             await bus.settle()
         self.clock.advance(self.step_delta)
 
+    async def _follow(self, decision: dict[str, Any], step: int, homes: Homes, edge: Edge) -> None:
+        """The households below an EDC the intelligence created (or gave functions) enrol in
+        it and their agents join from the next step; those of an EDC it destroyed leave."""
+        edc_id = str(decision.get("edc") or "")
+        if not edc_id:
+            return
+        if decision["action"] in ("create", "keep") and decision.get("functions"):
+            joined = await edge.enrol_below(self.study, edc_id, list(decision["functions"]))
+            for index, function, channel in joined:
+                await homes.join(index, function, channel, step)
+            households = len({index for index, _, _ in joined})
+            what = f"{households} households joined {', '.join(decision['functions'])}"
+            self.record.activity(self.clock.now(), "enrolled", edc_id, what)
+        elif decision["action"] == "destroy":
+            gone = edge.forget(edc_id)
+            for index in gone:
+                await homes.leave(index, edc_id)
+            self.record.activity(self.clock.now(), "left", edc_id, f"{len(gone)} households")
+
     async def _trade_interval(
         self, k: int, m: int, market: SimMarket, homes: Homes, now: datetime
     ) -> None:
@@ -271,6 +300,7 @@ class _Run:
             homes.net_kw(),
             float(study.tariff_per_kwh[k]),
             float(study.feed_in_per_kwh[k]),
+            homes.with_agent,
             capacity_kw=max(1.0, 10.0 * len(study.households)),
         )
         span = slice(k, min(k + m, study.steps))

@@ -1,12 +1,14 @@
 """The edge of a managed run: the EDC manager with its SQLite state, the EDCs the study needs,
 the households' enrolment, and the grid intelligence following the estimates.
 
-Every electric area with households gets an EDC (``area-<element>``) running the study's grid
-functions; an event at another element gets one there (``dso-<element>``) for the households
-below it. A building agent takes part in each function through one EDC, fixed when it starts,
-so these EDCs live for the whole run. The grid intelligence creates and destroys its own EDCs
-(``gi-<element>``) from the estimated state, as it does in operation; they run its functions
-on the area's reports, and the run records each decision.
+With the study's ``edcs: areas``, every electric area with households gets an EDC
+(``area-<element>``) running the study's grid functions from the start; an event at another
+element gets one there (``dso-<element>``) for the households below it; these EDCs live for the
+whole run. The grid intelligence creates and destroys its own EDCs (``gi-<element>``) from the
+estimated state, as it does in operation, and the run records each decision. With
+``edcs: intelligence`` only the events' EDCs are made at the start: the EDCs the intelligence
+creates are the areas', and the households below one enrol in it when it is created
+(:meth:`Edge.enrol_below`) and leave when it goes.
 """
 
 from __future__ import annotations
@@ -48,6 +50,34 @@ class Edge:
     homes_below: dict[str, list[int]] = field(default_factory=dict)
     """Element -> the households (by index) at and below it."""
     seen_decisions: int = 0
+    tokens: dict[tuple[str, int], str] = field(default_factory=dict)
+    """(EDC, household index) -> the household's token there."""
+
+    async def enrol_below(
+        self, study: Study, edc_id: str, functions: list[str]
+    ) -> list[tuple[int, str, Channel]]:
+        """The households below EDC ``edc_id``'s element enrolled there (once, in every
+        function it runs then or later): (household, function, channel) for ``functions``."""
+        edc = self.manager.get(edc_id)
+        if edc.element not in self.homes_below:
+            self.homes_below[edc.element] = households_below(study, self.areas, edc.element)
+        below = self.homes_below[edc.element]
+        new = [i for i in below if (edc_id, i) not in self.tokens]
+        if new:
+            tokens = await edc.enrol_many([(study.households[i].id, None) for i in new])
+            self.tokens.update({(edc_id, i): t for i, t in zip(new, tokens, strict=True)})
+        return [
+            (i, function, Channel(edc_id, self.tokens[(edc_id, i)]))
+            for i in below
+            for function in functions
+        ]
+
+    def forget(self, edc_id: str) -> list[int]:
+        """The households enrolled in EDC ``edc_id`` (now gone): its tokens dropped."""
+        gone = sorted(i for e, i in self.tokens if e == edc_id)
+        for i in gone:
+            del self.tokens[(edc_id, i)]
+        return gone
 
     async def tick(self) -> None:
         for edc in self.manager.edcs():
@@ -135,7 +165,7 @@ async def open_edge(study: Study, bus: Bus, clock: Any, folder: Path) -> Edge:
     # Each household's EDC per function: its area's, or an event's element above it.
     homes_at: dict[str, dict[str, list[str]]] = {}  # element -> household -> functions
     study_functions = [s.name for s in study.functions]
-    for home in study.households:
+    for home in study.households if study.edcs == "areas" else ():
         area = areas.area_of(home.bus)
         element = area.element if area is not None else source_element(study)
         homes_below(element)

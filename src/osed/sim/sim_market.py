@@ -120,25 +120,30 @@ class SimMarket:
         expected_kw: Array,
         tariff_per_kwh: float,
         feed_in_per_kwh: float,
+        participants: Sequence[int] | None = None,
         *,
         capacity_kw: float,
     ) -> Clearing:
-        """Tender and clear the interval from ``start``: households at ``expected_kw``."""
+        """Tender and clear the interval from ``start``: households at ``expected_kw``, those
+        in ``participants`` only (by index; None: all, a household without an agent has no
+        user agent trading for it)."""
         interval = Interval(start, self.slot)
         self.clock.set(start - GATE_CLOSURE)
         sell_at = price_units(tariff_per_kwh)
         buy_back = min(price_units(feed_in_per_kwh), sell_at - 1)
-        for controller, kw in zip(self.controllers, expected_kw, strict=True):
-            energy = energy_units(float(kw), self.slot)
-            controller.need = Need(
+        trading = range(len(self.controllers)) if participants is None else participants
+        for index in trading:
+            energy = energy_units(float(expected_kw[index]), self.slot)
+            self.controllers[index].need = Need(
                 interval, (CurvePoint(buy_back, energy), CurvePoint(sell_at, energy))
             )
         capacity = energy_units(capacity_kw, self.slot)
         self.supplier.need = Need(
             interval, (CurvePoint(buy_back, capacity), CurvePoint(sell_at, -capacity))
         )
-        for user in self.users:
-            await user.tender([interval])
+        for index in trading:
+            await self.users[index].tender([interval])
+        await self.users[-1].tender([interval])
         self.venue.clear(interval, round_id="1")  # a continuous book traded as tenders came
         scale = 10.0**QUANTITY_SCALE
         parties = [*self.controllers, self.supplier]

@@ -201,3 +201,21 @@ def test_a_bad_device_description_names_its_building_and_device() -> None:
         SimulatedGateway([empty], step_h=STEP_H, start=T0)
     with pytest.raises(ConfigurationError, match="as many seeds"):
         fleet_of([[good]], [1, 2])
+
+
+async def test_a_closed_view_stops_reporting_and_a_new_agent_hears_it_alone() -> None:
+    rng = np.random.default_rng(12)
+    fleet = fleet_of([household(rng) for _ in range(2)], [1, 2])
+    before, after = Batches(), Batches()
+    view = fleet.gateway(1)
+    view.on_measurements(before)
+    await view.start()
+    await fleet.advance()
+    await view.close()
+    await fleet.advance(2)
+    assert len(before.batches) == 2  # at start and after the first step only
+    view.on_measurements(after)
+    await view.start()
+    await fleet.advance()
+    assert len(before.batches) == 2
+    assert len(after.batches) == 2

@@ -108,9 +108,11 @@ class BuildingAgent:
         *,
         clock: Clock | None = None,
         solvers: SolverPool | None = None,
+        step: int = 0,
     ) -> None:
         """``solvers``: the threads the agent's models are solved on (the process' shared
-        pool unless given)."""
+        pool unless given); ``step``: the step of the building's series its first control
+        cycle is at (an agent started during the day)."""
         if len(building.base_kw) != settings.steps:
             raise ValueError(f"building {building.id!r}: base_kw needs {settings.steps} values")
         self.building = building
@@ -135,9 +137,9 @@ class BuildingAgent:
         self.interpreter = Interpreter(
             building.id, {f: c.edc_id for f, c in self.channels.items()}, self
         )
-        self.step = 0
+        self.step = step
         self.plan: Plan | None = None
-        self._plan_step = 0
+        self._plan_step = step
         self._without_plan = False
         """Was the last plan infeasible (logged once until a plan is found again)?"""
         self._dac: DacResponder | None = None
@@ -147,8 +149,13 @@ class BuildingAgent:
         """What the gateway's discovery found, by device id."""
         self._unreachable: set[str] = set()
         self._ids = itertools.count(1)
+        self._run_id = ""
+        """Set at start from the clock: a restarted agent's command ids are new ids, which a
+        gateway that applies each id once must not take for resends of the last run's."""
         self._seq = itertools.count(1)
-        self._subscriptions: list[Subscription] = []
+        self._subscriptions: dict[str, Subscription] = {}
+        """Function -> the subscription to its channel's outbound topic."""
+        self._started = False
         self._lock = asyncio.Lock()
         """Held around the control cycle and every use of the planner."""
         self._dac_lock = asyncio.Lock()
@@ -162,6 +169,7 @@ class BuildingAgent:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        self._run_id = f"{self.clock.now():%Y%m%dT%H%M%S.%f}-"
         self.gateway.on_measurements(self._take)
         await self.gateway.start()
         self.found = {info.device_id: info for info in await self.gateway.discover()}
@@ -173,20 +181,54 @@ class BuildingAgent:
         if missing:
             log.warning("building %s: the gateway has no device %s", self.building.id, missing)
         for function, channel in self.channels.items():
-            topic = outbound_topic(channel.edc_id, function, self.building.id)
-            self._subscriptions.append(await self.bus.subscribe(topic, self._inbound))
+            await self._listen(function, channel)
+        self._started = True
         if "dac" in self.channels:  # the first game's first round then starts warm
             async with self._dac_lock:
                 self._dac = await self.solvers.run(self._prepared_dac, self._here())
 
     async def stop(self) -> None:
-        for subscription in self._subscriptions:
+        self._started = False
+        for subscription in self._subscriptions.values():
             await subscription.close()
         self._subscriptions.clear()
         if self._preparing is not None:
             self._preparing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._preparing
+
+    async def join(self, function: str, channel: Channel) -> None:
+        """Take part in ``function`` through ``channel`` from now on (an EDC created or given a
+        function while the agent runs); the EDC hears the building's report at once."""
+        if function in self.channels:
+            await self.leave(function)
+        self.channels[function] = channel
+        self.interpreter.functions[function] = channel.edc_id
+        if self._started:
+            await self._listen(function, channel)
+            await self._publish(self.reports([function]))
+
+    async def leave(self, function: str) -> None:
+        """Stop taking part in ``function`` (its EDC went, or the building was unenrolled):
+        what the function asked of the building no longer holds."""
+        subscription = self._subscriptions.pop(function, None)
+        if subscription is not None:
+            await subscription.close()
+        if self.channels.pop(function, None) is None:
+            return
+        self.interpreter.functions.pop(function, None)
+        if function == "capacity-limit":
+            self.capacity_bounds(None, None)
+        elif function == "dac":
+            self.dac_final(None)
+        elif function == "xor":
+            self.xor_cancel()
+        elif function == "dlc":
+            self.dlc_restore()
+
+    async def _listen(self, function: str, channel: Channel) -> None:
+        topic = outbound_topic(channel.edc_id, function, self.building.id)
+        self._subscriptions[function] = await self.bus.subscribe(topic, self._inbound)
 
     async def _take(self, batch: Sequence[Measurement]) -> None:
         self.measured.take(batch)
@@ -316,7 +358,7 @@ class BuildingAgent:
         now = self.clock.now()
         commands = [
             Command(
-                f"{self.building.id}-{next(self._ids)}",
+                f"{self.building.id}-{self._run_id}{next(self._ids)}",
                 order.device_id,
                 order.action,
                 None if order.value is None else _rounded(order, self.found[order.device_id]),

@@ -13,6 +13,7 @@ import pytest
 
 from osed.devices.simulated import METER_ID
 from osed.domain.devices import Quantity
+from osed.edge.building.agent import Channel
 from tests.unit.edge.building.neighbourhood import (
     STEPS,
     TARIFF,
@@ -127,3 +128,34 @@ async def test_a_capacity_limit_holds_within_one_control_cycle_after_a_spike(
             assert devices.true_values("base")[Quantity.POWER_KW] == pytest.approx(7.5)
     assert max(over_after_cycle) <= 1e-6
     assert edc.function_status("capacity-limit")["last_error"] is None
+
+
+async def test_an_agent_joins_a_function_while_it_runs_and_leaves_it(
+    area: Neighbourhood,
+) -> None:
+    """An EDC created while the agent runs: the agent joins its capacity limit, is held by
+    its share, and is free again once it leaves."""
+    limit_kw = 3.0
+    house = building("h1", [2.0] * STEPS, [battery(0.9), heating(0.0)])
+    await area.open({"capacity-limit": {"import_limit_kw": limit_kw}}, [])
+    assert area.edc is not None
+    edc = area.edc
+    token = await edc.enrol("h1", None)
+    devices = gateway(house)
+    agent = await area.join(house, devices, token, [])
+    await agent.cycle()
+    assert agent.channels == {}
+    await agent.join("capacity-limit", Channel("area-1", token))
+    await eventually(lambda: edc.aggregate()["reporting"] == 1)  # its report went at once
+    await edc.tick()
+    await eventually(lambda: agent.requests.import_limit_kw < 1e9)
+    assert agent.requests.import_limit_kw <= limit_kw + 1e-9
+    await agent.cycle()
+    assert devices.true_values(METER_ID)[Quantity.POWER_KW] <= limit_kw + 1e-6
+
+    await agent.leave("capacity-limit")
+    assert agent.channels == {}
+    assert agent.requests.import_limit_kw == float("inf")
+    await edc.tick()  # the EDC's next share no longer reaches the agent
+    await asyncio.sleep(0.05)
+    assert agent.requests.import_limit_kw == float("inf")
