@@ -26,6 +26,7 @@ from osed.grid.network import Network
 Array = NDArray[np.float64]
 
 EventKind = Literal["capacity_limit", "outage", "xor_request"]
+EdcMode = Literal["areas", "intelligence"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +101,7 @@ class Study:
     """Measurement noise of the node voltages (standard deviation)."""
     power_sigma_kw: float = 0.05
     """Measurement noise of the household powers (standard deviation)."""
+    edcs: EdcMode = "areas"
+    """Where EDCs run: ``areas``, one in every electric area from the start (with the study's
+    functions); ``intelligence``, none at the start: the grid intelligence creates (and
+    destroys) them where its rules fire."""
