@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -70,20 +71,54 @@ def generate_area(
     admd_kva: float = 2.0,
     rng: np.random.Generator,
 ) -> GeneratedArea:
-    rating = transformer_rating_kva(households, admd_kva)
     builder = NetworkBuilder(
         f"lv-{households}", source=f"generated: {households} households, {feeders} feeders"
     )
     builder.add("node", SOURCE_NODE, u_rated=MV_V, xy=(0.0, -40.0))
-    builder.add("node", BUSBAR, u_rated=LV_V, xy=(0.0, 0.0))
     builder.add("source", "grid", node=SOURCE_NODE, u_ref=1.0, sk=250e6)
+    buses, rating = add_lv_area(
+        builder,
+        households,
+        feeders,
+        mv_node=SOURCE_NODE,
+        prefix="",
+        origin=(0.0, 0.0),
+        angles=2 * np.pi * np.arange(feeders) / feeders,
+        households_per_bus=households_per_bus,
+        admd_kva=admd_kva,
+        rng=rng,
+    )
+    builder.metadata["transformer_rating_kva"] = rating
+    builder.metadata["admd_kva"] = admd_kva
+    return GeneratedArea(builder.build(validate=False), tuple(buses), rating)
+
+
+def add_lv_area(
+    builder: NetworkBuilder,
+    households: int,
+    feeders: int,
+    *,
+    mv_node: str,
+    prefix: str,
+    origin: tuple[float, float],
+    angles: np.ndarray[Any, np.dtype[np.float64]],
+    households_per_bus: int,
+    admd_kva: float,
+    rng: np.random.Generator,
+) -> tuple[list[str], float]:
+    """One LV area below ``mv_node``: its busbar at ``origin``, feeder j laid out as a ray at
+    ``angles[j]`` (radians), every id led by ``prefix``. The bus of each of its households
+    and the transformer's rating (kVA)."""
+    rating = transformer_rating_kva(households, admd_kva)
+    busbar = prefix + BUSBAR
+    builder.add("node", busbar, u_rated=LV_V, xy=origin)
     small = rating <= 630
     builder.add(
         "transformer",
-        TRANSFORMER_ID,
+        prefix + TRANSFORMER_ID,
         name=f"{rating:g} kVA 20/0.4 kV",
-        from_node=SOURCE_NODE,
-        to_node=BUSBAR,
+        from_node=mv_node,
+        to_node=busbar,
         u1=MV_V,
         u2=LV_V,
         sn=rating * 1e3,
@@ -103,7 +138,7 @@ def generate_area(
     feeder_of = np.arange(households) % feeders
     household_buses: list[str] = [""] * households
     node_ids: list[str] = []
-    node_xy: list[tuple[float, float]] = []
+    node_xy: list[np.ndarray[Any, np.dtype[np.float64]]] = []
     line_ids: list[str] = []
     line_names: list[str] = []
     from_nodes: list[str] = []
@@ -118,24 +153,28 @@ def generate_area(
         cable, parallel = _cable(current)
         r, x, c, rated = CABLES[cable]
         length_km = rng.uniform(*SEGMENT_M, buses) / 1e3
-        angle = 2 * math.pi * j / feeders
+        angle = float(angles[j])
         distance = np.cumsum(length_km) * 1e3
-        ids = [f"f{j + 1}b{i + 1}" for i in range(buses)]
+        ids = [f"{prefix}f{j + 1}b{i + 1}" for i in range(buses)]
         node_ids.extend(ids)
-        node_xy.extend((float(d * math.cos(angle)), float(d * math.sin(angle))) for d in distance)
+        node_xy.append(
+            np.column_stack(
+                [origin[0] + distance * math.cos(angle), origin[1] + distance * math.sin(angle)]
+            )
+        )
         for position, member in enumerate(members):
             household_buses[member] = ids[position // households_per_bus]
-        line_ids.extend(f"f{j + 1}s{i + 1}" for i in range(buses))
+        line_ids.extend(f"{prefix}f{j + 1}s{i + 1}" for i in range(buses))
         label = cable if parallel == 1 else f"{parallel}× {cable}"
         line_names.extend([label] * buses)
-        from_nodes.extend([BUSBAR, *ids[:-1]])
+        from_nodes.extend([busbar, *ids[:-1]])
         to_nodes.extend(ids)
         numbers["r1"].extend((r * length_km / parallel).tolist())
         numbers["x1"].extend((x * length_km / parallel).tolist())
         numbers["c1"].extend((c * 1e-6 * length_km * parallel).tolist())
         numbers["i_n"].extend([rated * parallel] * buses)
     builder.add_many("node", node_ids, u_rated=np.full(len(node_ids), LV_V))
-    for ident, (x_m, y_m) in zip(node_ids, node_xy, strict=True):
+    for ident, (x_m, y_m) in zip(node_ids, np.concatenate(node_xy).tolist(), strict=True):
         builder.set_xy(ident, x_m, y_m)
     builder.add_many(
         "line",
@@ -146,6 +185,4 @@ def generate_area(
         tan1=np.zeros(len(line_ids)),
         **{k: np.asarray(v) for k, v in numbers.items()},
     )
-    builder.metadata["transformer_rating_kva"] = rating
-    builder.metadata["admd_kva"] = admd_kva
-    return GeneratedArea(builder.build(validate=False), tuple(household_buses), rating)
+    return household_buses, rating

@@ -22,8 +22,8 @@ from osed.gridfunctions.registry import function_names, load_function
 from osed.markets.registry import available_markets
 from osed.sim.distributions import Distribution, read_distribution
 from osed.sim.households import DEFAULT_AWAY_SHARE, DEFAULT_SHARES, DEVICE_KINDS, PARAMETERS
-from osed.sim.lv_feeder import generate_area
-from osed.sim.study import Event, FunctionSpec, MarketSpec
+from osed.sim.mv_feeder import default_mv_feeders, generate_network
+from osed.sim.study import EdcMode, Event, FunctionSpec, MarketSpec
 from osed.sim.weather import WeatherSpec
 
 SUBJECT = "scenario"
@@ -43,7 +43,10 @@ TOP = (
     "rules",
     "events",
     "measurement",
+    "edge",
 )
+EDC_MODES = ("areas", "intelligence")
+MAX_AREAS = 1000
 MAX_STEPS = 10_000
 NETWORK_RNG_KEY = 1
 
@@ -72,6 +75,8 @@ class Scenario:
     rules: Rules
     events: tuple[Event, ...]
     measurement: Mapping[str, float] = field(default_factory=dict)
+    edcs: EdcMode = "areas"
+    """Where EDCs run: one per area from the start, or where the grid intelligence decides."""
 
 
 def read_scenario(document: Any, *, base: Path | None = None) -> Scenario:
@@ -107,6 +112,7 @@ def read_scenario(document: Any, *, base: Path | None = None) -> Scenario:
     rules = _rules(r, root)
     events = _events(r, root, start=start, steps=steps, step_h=step_h, network=network)
     measurement = _measurement(r, root)
+    edcs = _edge(r, root)
     r.check()
     assert network is not None
     assert start is not None
@@ -130,6 +136,7 @@ def read_scenario(document: Any, *, base: Path | None = None) -> Scenario:
         rules=rules,
         events=events,
         measurement=measurement,
+        edcs=edcs,
     )
 
 
@@ -199,21 +206,37 @@ def _network(
     if kind == "generated":
         g = r.object(spec, where)
         before = len(r.problems)
-        r.unknown_keys(g, where, ("households", "feeders", "households_per_bus", "admd_kva"))
+        keys = ("households", "feeders", "households_per_bus", "admd_kva", "areas", "mv_feeders")
+        r.unknown_keys(g, where, keys)
         households = r.integer(g, "households", where, minimum=1, maximum=100_000)
         feeders = r.integer(g, "feeders", where, minimum=1, maximum=1000, default=4)
         per_bus = r.integer(g, "households_per_bus", where, minimum=1, maximum=50, default=2)
         admd = r.number(g, "admd_kva", where, above=0.0, maximum=100.0, default=2.0)
+        areas = r.integer(g, "areas", where, minimum=1, maximum=MAX_AREAS, default=1)
+        mv_feeders = r.integer(g, "mv_feeders", where, minimum=1, maximum=MAX_AREAS, default=0)
+        if len(r.problems) == before:
+            if areas > households:
+                r.problems.add(
+                    f"{where}.areas", "too_many", f"{areas} areas for {households} households"
+                )
+            if "mv_feeders" in g and mv_feeders > areas:
+                r.problems.add(
+                    f"{where}.mv_feeders",
+                    "too_many",
+                    f"{mv_feeders} MV feeders for {areas} areas: at most one per area",
+                )
         if len(r.problems) != before:
             return None, []
-        area = generate_area(
+        grid = generate_network(
             households,
             feeders,
+            areas=areas,
+            mv_feeders=mv_feeders if "mv_feeders" in g else default_mv_feeders(areas),
             households_per_bus=per_bus,
             admd_kva=admd,
             rng=np.random.default_rng([seed, NETWORK_RNG_KEY]),
         )
-        return area.network, list(area.household_buses)
+        return grid.network, list(grid.household_buses)
     if kind not in ("pandapower", "cgmes"):
         r.problems.add(where, "unknown_kind", "one of generated, pandapower, cgmes")
         return None, []
@@ -569,3 +592,19 @@ def _measurement(r: FieldReader, root: Mapping[str, Any]) -> dict[str, float]:
             section, "power_sigma_kw", "$.measurement", minimum=0.0, maximum=100.0, default=0.05
         ),
     }
+
+
+def _edge(r: FieldReader, root: Mapping[str, Any]) -> EdcMode:
+    section = _section(r, root, "edge", ("edcs",))
+    mode = section.get("edcs", "areas")
+    if mode == "areas":
+        return "areas"
+    if mode == "intelligence":
+        return "intelligence"
+    r.problems.add(
+        "$.edge.edcs",
+        "unknown_mode",
+        "areas (an EDC in every area from the start) or intelligence (EDCs where the grid "
+        "intelligence creates them)",
+    )
+    return "areas"

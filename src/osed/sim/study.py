@@ -26,7 +26,7 @@ from osed.grid.network import Network
 Array = NDArray[np.float64]
 
 EventKind = Literal["capacity_limit", "outage", "xor_request"]
-EdcPlacement = Literal["areas", "intelligence"]
+EdcMode = Literal["areas", "intelligence"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +101,9 @@ class Study:
     """Measurement noise of the node voltages (standard deviation)."""
     power_sigma_kw: float = 0.05
     """Measurement noise of the household powers (standard deviation)."""
-    edcs: EdcPlacement = "areas"
+    edcs: EdcMode = "areas"
     """Where the managed run's EDCs run: ``areas``, one in every electric area from the
-    start, every household's agent enrolled (the baseline's agents plan against the tariff);
-    ``intelligence``, where the grid intelligence creates them, the households below enrolled
-    and their agents started then (devices otherwise on their own control, as in the
-    baseline)."""
+    start with the study's functions, every household's agent enrolled (the baseline's agents
+    plan against the tariff); ``intelligence``, none at the start: the grid intelligence
+    creates (and destroys) them where its rules fire, the households below enrol and their
+    agents start then (devices otherwise on their own control, as in the baseline)."""

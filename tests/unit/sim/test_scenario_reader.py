@@ -205,3 +205,36 @@ def test_a_cgmes_model_takes_households_at_its_loads() -> None:
     buses = {h.bus for h in study.households}
     assert len(study.households) == 30
     assert all(study.network.kind(bus) == "node" for bus in buses)
+
+
+def test_bad_areas_mv_feeders_and_edc_mode_are_named_with_their_paths() -> None:
+    document = small_document(edge={"edcs": "everywhere"})
+    document["network"]["generated"].update(areas=11, mv_feeders=0)
+    assert problems_of(document) == {
+        "$.network.generated.mv_feeders": "too_small",
+        "$.edge.edcs": "unknown_mode",
+    }
+    document["network"]["generated"].update(areas=11, mv_feeders=2)
+    assert problems_of(document) == {
+        "$.network.generated.areas": "too_many",  # 11 areas for 10 households
+        "$.edge.edcs": "unknown_mode",
+    }
+    document = small_document(edge={"edcs": "areas", "brokers": 3})
+    document["network"]["generated"].update(areas=5, mv_feeders=6)
+    assert problems_of(document) == {
+        "$.network.generated.mv_feeders": "too_many",
+        "$.edge.brokers": "unknown_field",
+    }
+    document = small_document()
+    document["network"]["generated"].update(areas=2.5)
+    assert problems_of(document) == {"$.network.generated.areas": "not_an_integer"}
+
+
+def test_the_edc_mode_reaches_the_study() -> None:
+    assert load_study(small_document()).edcs == "areas"
+    document = small_document(edge={"edcs": "intelligence"})
+    document["network"]["generated"].update(areas=2)
+    document["events"][0]["element"] = "a2-trafo"
+    study = load_study(document)
+    assert study.edcs == "intelligence"
+    assert {h.bus.split("-")[0] for h in study.households} == {"a1", "a2"}
