@@ -10,12 +10,17 @@ A battery may charge and discharge in the same step in the LP. That never lowers
 while prices are positive; where it would (negative prices, an export limit above a surplus
 that cannot be curtailed) the plan is solved again with a binary charge/discharge mode per
 step, so a plan is always physically possible and of least cost.
+
+A planner with ``soft`` constraints (:mod:`osed.buildings.soft_limits`) always has a plan when
+the devices alone have one: what it cannot keep (the net bounds, an EV's energy, a comfort
+band, a tank's band) is bought at a penalty and named in :attr:`Plan.shortfall`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import highspy
 import numpy as np
@@ -25,6 +30,7 @@ from osed.buildings.devices_schema import Array, Building
 from osed.buildings.plan_diagnosis import diagnose as name_infeasible
 from osed.buildings.plan_diagnosis import exclusive_modes
 from osed.buildings.plan_inputs import at_state, check_building, net_bounds, prices_series
+from osed.buildings.soft_limits import Slack, net_objective, soften
 from osed.domain.errors import OsedError
 from osed.optimizer.highs import SolveStatus, pass_program, solve
 from osed.optimizer.highs_instance import quiet_highs
@@ -73,18 +79,32 @@ class Plan:
     """True when a battery's charge/discharge modes had to be decided (a MILP)."""
     gap: float = 0.0
     """The proven relative gap of a "feasible" plan (0 for an optimal one)."""
+    shortfall: dict[str, float] = field(default_factory=dict)
+    """What a soft plan does not keep: "building" -> kWh of net power beyond its bounds; an EV
+    -> kWh not charged by its departure; a water heater -> kWh, a heating zone -> K outside
+    its band (summed over the steps). Empty when the plan keeps everything."""
+    penalty: float = 0.0
+    """The penalties a soft plan pays for its shortfall (0 when it keeps everything; NaN
+    without a schedule): the lower, the closer the plan comes to what is asked."""
 
     @property
     def usable(self) -> bool:
         """Is there a schedule to follow?"""
         return self.status in ("optimal", "feasible")
 
+    @property
+    def kept(self) -> bool:
+        """Is there a schedule that keeps every limit and need?"""
+        return self.usable and not self.shortfall
+
 
 class Planner:
     """Plans one building's devices over ``steps`` steps of ``step_h`` hours.
 
     ``mode_time_limit_s`` bounds the battery-mode MILP (None: solved to optimality); a control
-    loop that must not wait sets it, and takes the best schedule found by then."""
+    loop that must not wait sets it, and takes the best schedule found by then. With ``soft``
+    the net bounds, EV energies and bands give way at a penalty instead of leaving the
+    building without a plan (:mod:`osed.buildings.soft_limits`)."""
 
     def __init__(
         self,
@@ -93,6 +113,7 @@ class Planner:
         step_h: float,
         *,
         mode_time_limit_s: float | None = None,
+        soft: bool = False,
     ) -> None:
         if steps < 1 or not step_h > 0:
             raise ValueError("steps must be ≥ 1 and step_h > 0")
@@ -101,6 +122,9 @@ class Planner:
         self.steps = steps
         self.step_h = step_h
         self.mode_time_limit_s = mode_time_limit_s
+        self.soft = soft
+        self._slack: Slack | None = None
+        """The slack columns of the model HiGHS holds (a soft planner's)."""
         self._highs: highspy.Highs | None = None
         self._model: BlockModel | None = None
         """The model HiGHS holds, built from ``_built_from``."""
@@ -148,18 +172,20 @@ class Planner:
             model = self._model
             self._patch(model, building, prices, lower, upper)
         else:
-            model = block_model([building], steps=n, step_h=h, prices=prices, cycling_cost=0.0)
-            model.bound_net(0, lower, upper)
+            model, self._slack = self._model_of(building, prices, lower, upper)
             self._load(model)
+        slack = self._slack
         x = self._run()
         if x is None:
             return _infeasible(building, n, h, lower, upper, exclusive=False, diagnose=diagnose)
         powers = device_powers(model, x)
         net = building.base_kw + np.sum(powers, axis=0) if powers else building.base_kw.copy()
-        if not _both_ways(model, x) or _fold_keeps_optimum(model, x, net, prices, lower=lower, h=h):
-            return _result(building, prices, net, powers, h)
-        exclusive = block_model([building], steps=n, step_h=h, prices=prices, cycling_cost=0.0)
-        exclusive.bound_net(0, lower, upper)
+        bounds = (lower, upper)
+        if not _both_ways(model, x) or _fold_keeps_optimum(
+            model, x, net=net, prices=prices, bounds=bounds, h=h, slack=slack
+        ):
+            return _result(building, prices, net, powers, h, slack=slack, x=x)
+        exclusive, exclusive_slack = self._model_of(building, prices, lower, upper)
         program = exclusive_modes(exclusive).program
         found = solve(program, mip_gap=1e-6, time_limit_s=self.mode_time_limit_s)
         if found.status == SolveStatus.TIME_LIMIT and found.x.size == 0:
@@ -169,8 +195,18 @@ class Planner:
             return _infeasible(building, n, h, lower, upper, exclusive=True, diagnose=diagnose)
         powers = device_powers(exclusive, found.x)
         net = building.base_kw + np.sum(powers, axis=0)
-        result = _result(building, prices, net, powers, h, exclusive=True)
+        result = _result(
+            building, prices, net, powers, h, exclusive=True, slack=exclusive_slack, x=found.x
+        )
         return replace(result, status="feasible", gap=found.gap) if stopped else result
+
+    def _model_of(
+        self, building: Building, prices: Array, lower: Array, upper: Array
+    ) -> tuple[BlockModel, Slack | None]:
+        n, h = self.steps, self.step_h
+        model = block_model([building], steps=n, step_h=h, prices=prices, cycling_cost=0.0)
+        model.bound_net(0, lower, upper)
+        return model, soften(model, prices, h) if self.soft else None
 
     def _load(self, model: BlockModel) -> None:
         """A new model into HiGHS, starting from the previous basis when it has the shape."""
@@ -199,6 +235,9 @@ class Planner:
         assert highs is not None
         net = model.net[0].astype(np.int32)
         highs.changeColsCost(net.size, net, self.step_h * prices)
+        if self._slack is not None:
+            columns, costs = self._slack.price(prices, self.step_h)
+            highs.changeColsCost(columns.size, columns.astype(np.int32), costs)
         highs.changeColsBounds(net.size, net, _clip(lower), _clip(upper))
         for placed, device in zip(model.devices, building.devices, strict=True):
             if device.kind == "heating":
@@ -242,13 +281,29 @@ def _both_ways(model: BlockModel, x: Array) -> bool:
 
 
 def _fold_keeps_optimum(
-    model: BlockModel, x: Array, net: Array, prices: Array, *, lower: Array, h: float
+    model: BlockModel,
+    x: Array,
+    *,
+    net: Array,
+    prices: Array,
+    bounds: tuple[Array, Array],
+    h: float,
+    slack: Slack | None,
 ) -> bool:
     """Folding such steps into one power lowers the net there: is it still within the export
-    limit and no dearer than the LP's optimum (so it is an optimum itself)?"""
-    lp_cost = float(h * prices @ x[model.net[0]])
-    folded = float(h * prices @ net)
-    return bool((net >= lower - 1e-9).all()) and folded <= lp_cost + 1e-9 * max(1.0, abs(lp_cost))
+    limit (a soft one: no dearer for its penalty) and no dearer than the LP's optimum (so it
+    is an optimum itself)? The devices' energy paths, and so their own slack, are unchanged."""
+    lower, upper = bounds
+    lp_net = x[model.net[0]]
+    if slack is None:
+        lp_cost = float(h * prices @ lp_net)
+        folded = float(h * prices @ net)
+        within = bool((net >= lower - 1e-9).all())
+        return within and folded <= lp_cost + 1e-9 * max(1.0, abs(lp_cost))
+    lp_net = lp_net + x[slack.over] - x[slack.under]
+    lp_cost = net_objective(lp_net, prices, lower, upper, h)
+    folded = net_objective(net, prices, lower, upper, h)
+    return folded <= lp_cost + 1e-9 * max(1.0, abs(lp_cost))
 
 
 def _result(
@@ -259,11 +314,19 @@ def _result(
     h: float,
     *,
     exclusive: bool = False,
+    slack: Slack | None = None,
+    x: Array | None = None,
 ) -> Plan:
     devices = {
         device.id: power + 0.0 for device, power in zip(building.devices, powers, strict=True)
     }
-    return Plan("optimal", float(h * prices @ net), net, devices, exclusive=exclusive)
+    shortfall, penalty = {}, 0.0
+    if slack is not None and x is not None:
+        shortfall, penalty = slack.shortfalls(x, h), slack.penalty(x, h)
+    cost = float(h * prices @ net)
+    return Plan(
+        "optimal", cost, net, devices, exclusive=exclusive, shortfall=shortfall, penalty=penalty
+    )
 
 
 def _infeasible(
@@ -280,7 +343,16 @@ def _infeasible(
     step = None
     if diagnose:
         devices, step = name_infeasible(building, n, h, lower, upper, exclusive=exclusive)
-    return Plan("infeasible", float("nan"), np.full(n, np.nan), {}, devices, step, exclusive)
+    return Plan(
+        "infeasible",
+        float("nan"),
+        np.full(n, np.nan),
+        {},
+        devices,
+        step,
+        exclusive,
+        penalty=math.nan,
+    )
 
 
 def _clip(values: Array) -> Array:

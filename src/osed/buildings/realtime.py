@@ -137,6 +137,17 @@ def power_range(
     raise ValueError(f"device {d.id!r} ({d.kind}) is not controlled in real time")
 
 
+def ev_needs_kw(device: Device, step: int, state: Mapping[str, float], cycle_h: float) -> float:
+    """The power an EV must take in the cycle at ``step`` to still be filled by its departure
+    at full power after it (0 while it has time to spare, or when it is not plugged in)."""
+    d = device
+    if not d["arrival_step"] <= step < d["departure_step"]:
+        return 0.0
+    remaining = state.get(d.id, d["energy_kwh"])
+    later = (d["departure_step"] - step - 1) * d["charge_max_kw"] * cycle_h
+    return float(min(max(remaining - later, 0.0) / cycle_h, d["charge_max_kw"]))
+
+
 def _within(low: float, high: float, maximum: float) -> Range:
     """[low, high] cut to [0, maximum]; when the band cannot be reached in one cycle, the
     power that comes closest (full power when too cold, none when too warm)."""

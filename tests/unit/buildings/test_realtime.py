@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from osed.buildings.devices_schema import Building, Device
-from osed.buildings.realtime import Reading, control
+from osed.buildings.realtime import Reading, control, ev_needs_kw
 
 N = 4
 TOL = 1e-9
@@ -238,3 +238,14 @@ def test_without_a_plan_the_ev_charges_as_fast_as_the_limit_allows() -> None:
     assert capped.setpoints_kw["ev"] > 0.0
     unplugged = control(house, 0, {}, reading, limit_kw=1e6, cycle_h=0.25)
     assert unplugged.setpoints_kw["ev"] == 0.0
+
+
+def test_an_ev_needs_power_now_only_when_it_has_no_time_to_spare() -> None:
+    ev = next(d for d in building().devices if d.kind == "ev")  # steps 1 and 2, 7 kW
+    h = 1.0
+    assert ev_needs_kw(ev, 1, {"ev": 6.0}, h) == 0.0  # the second step alone can charge 7 kWh
+    assert ev_needs_kw(ev, 1, {"ev": 10.0}, h) == pytest.approx(3.0)
+    assert ev_needs_kw(ev, 2, {"ev": 5.0}, h) == pytest.approx(5.0)  # the last step: all of it
+    assert ev_needs_kw(ev, 2, {"ev": 9.0}, h) == pytest.approx(7.0)  # no more than it can take
+    assert ev_needs_kw(ev, 0, {"ev": 10.0}, h) == 0.0  # not plugged in yet
+    assert ev_needs_kw(ev, 3, {"ev": 10.0}, h) == 0.0  # gone

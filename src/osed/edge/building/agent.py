@@ -24,7 +24,7 @@ import numpy as np
 
 from osed.buildings.devices_schema import Array, Building
 from osed.buildings.mpc import Plan, Planner
-from osed.buildings.realtime import ORDER, Control, Reading, control, power_range
+from osed.buildings.realtime import ORDER, Control, Reading, control, ev_needs_kw, power_range
 from osed.domain.devices import (
     Action,
     Command,
@@ -51,6 +51,7 @@ from osed.ports.devices import DeviceGateway
 
 log = logging.getLogger(__name__)
 _BOUND_TOLERANCE_KW = 1e-6
+_PENALTY_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,11 @@ class BuildingAgent:
         self.clock = clock or SystemClock()
         self.solvers = solvers or shared_pool()
         self.planner = Planner(
-            building, settings.steps, settings.step_h, mode_time_limit_s=settings.plan_time_limit_s
+            building,
+            settings.steps,
+            settings.step_h,
+            mode_time_limit_s=settings.plan_time_limit_s,
+            soft=True,
         )
         self.learner = Learner(building, settings.step_h, settings.learning)
         self._base_forecast: tuple[int, Array] | None = None
@@ -142,6 +147,8 @@ class BuildingAgent:
         self._plan_step = step
         self._without_plan = False
         """Was the last plan infeasible (logged once until a plan is found again)?"""
+        self._short = False
+        """Did the last plan leave something short (logged once until one keeps everything)?"""
         self._dac: DacResponder | None = None
         self._applied: dict[tuple[str, str], float] = {}
         """(device, action or "on") -> the last value the device applied (on: 1, off: 0)."""
@@ -301,24 +308,27 @@ class BuildingAgent:
             state=self._state(),
             diagnose=not following and not self._without_plan,  # named once, when logged
         )
-        if not plan.usable and following:
+        if following and not plan.kept:
             # The DAC schedule cannot be kept (the load came out above its forecast): the
-            # prices alone, within the other limits.
-            plan = await self.solvers.run(
+            # prices alone, within the other limits, when that leaves less short.
+            unfollowed = await self.solvers.run(
                 self.planner.plan,
                 self._tariff(),
                 self.requests.grid_requests(self.step, follow_dac=False),
                 state=self._state(),
                 diagnose=not self._without_plan,
             )
+            if not plan.usable or unfollowed.penalty < plan.penalty - _PENALTY_TOLERANCE:
+                plan = unfollowed
         self._tell_feasibility(plan)
         self.plan = plan
         self._plan_step = self.step
         return True
 
     def _tell_feasibility(self, plan: Plan) -> None:
-        """Logs when the building's plans become infeasible and when they are feasible again,
-        not at every re-plan in between (a limit below the must-run load lasts many cycles)."""
+        """Logs when the building's plans become infeasible (or leave something short) and
+        when they are feasible (keep everything) again, not at every re-plan in between (a
+        limit below the must-run load lasts many cycles)."""
         if not plan.usable and not self._without_plan:
             log.warning(
                 "building %s: no plan from step %d (%s); the real-time rule holds the limits",
@@ -328,7 +338,20 @@ class BuildingAgent:
             )
         elif plan.usable and self._without_plan:
             log.info("building %s: a plan again from step %d", self.building.id, self.step)
+        short = plan.usable and not plan.kept
+        if short and not self._short:
+            log.info(
+                "building %s: the plan from step %d leaves short: %s",
+                self.building.id,
+                self.step,
+                ", ".join(f"{name} {value:.3g}" for name, value in plan.shortfall.items()),
+            )
+        elif plan.kept and self._short:
+            log.info(
+                "building %s: the plan keeps everything from step %d", self.building.id, self.step
+            )
         self._without_plan = not plan.usable
+        self._short = short
 
     async def _send(self, setpoints: Mapping[str, float], reading: Reading) -> list[CommandResult]:
         """The commands that give each device its power, in the form it accepts; what the
@@ -399,7 +422,9 @@ class BuildingAgent:
     # ------------------------------------------------------------------ reports
 
     def flexibility_kw(self) -> tuple[float, float]:
-        """The net import the building can reach in the next cycle: [lowest, highest]."""
+        """The net import the building can reach in the next cycle: [lowest, highest]. The
+        lowest keeps what an EV must take to still be filled by its departure: a capacity
+        limit shared by these ranges then leaves a car the time it has not got to spare."""
         reading = self.measured.reading()
         here = self._here()
         low = high = reading.net_kw
@@ -408,7 +433,11 @@ class BuildingAgent:
                 continue
             now = reading.device_kw.get(device.id, 0.0)
             allowed = power_range(device, 0, reading.state, self.settings.step_h)
-            low += allowed.low_kw - now
+            floor = allowed.low_kw
+            if device.kind == "ev":
+                needs = ev_needs_kw(device, 0, reading.state, self.settings.step_h)
+                floor = max(floor, min(needs, allowed.high_kw))
+            low += floor - now
             high += allowed.high_kw - now
         return float(low), float(high)
 

@@ -18,6 +18,7 @@ from osed.buildings.mpc import GridRequests, Plan, Planner
 
 LEVELS = 12
 """Reductions tried between none and the largest the building can hold."""
+_PENALTY_TOLERANCE = 1e-6
 
 
 def xor_bids(
@@ -44,8 +45,8 @@ def xor_bids(
         reduction = largest_kw * level / LEVELS
         committed = commitment(baseline_kw, reduction, steps, planner.steps)
         plan = planner.plan(tariff, _merged(requests, *committed), state=state)
-        if not plan.usable:
-            break
+        if not plan.usable or plan.penalty > usual.penalty + _PENALTY_TOLERANCE:
+            break  # the reduction is out of reach (a soft plan gives something else up)
         costs.append(
             (reduction, _cost(plan, tariff, requests, h) - _cost(usual, tariff, requests, h))
         )
@@ -86,7 +87,7 @@ def dlc_available_kw(
     usual = planner.plan(tariff, requests, state=state)
     shifted = comfort_offsets(zones, offset_c, steps, planner.steps)
     offset = planner.plan(tariff, replace(requests, comfort_offset_c=shifted), state=state)
-    if not usual.usable or not offset.usable:
+    if not usual.usable or not offset.usable or offset.penalty > usual.penalty + _PENALTY_TOLERANCE:
         return 0.0
     before = sum(float(np.mean(usual.devices[z][:steps])) for z in zones)
     after = sum(float(np.mean(offset.devices[z][:steps])) for z in zones)

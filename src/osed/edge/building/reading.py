@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from osed.buildings.devices_schema import Building
+from osed.buildings.devices_schema import Building, Device
 from osed.buildings.realtime import Reading
 from osed.domain.devices import DeviceKind, Measurement, Quantity
 
@@ -18,6 +18,12 @@ _STATE_QUANTITY = {
 }
 """The measured quantity that is a device's state (an EV's: energy delivered this session)."""
 
+EV_MARGIN_KWH = 0.05
+"""While a car is plugged in, the energy it is taken to need beyond what its measurement
+says. The energy delivered is measured with noise, so a car may be a little shorter than it
+reads (a plan that charges only what it reads leaves it short at departure); its charger stops
+when the car is full, so asking for this much more costs nothing."""
+
 
 @dataclass
 class Measured:
@@ -28,6 +34,8 @@ class Measured:
     net_kw: float | None = None
     outdoor_c: dict[str, float] = field(default_factory=dict)
     """The outdoor temperature each device measures (a zone's thermostat, say)."""
+    plugged: dict[str, bool] = field(default_factory=dict)
+    """Per EV, whether it is plugged in now."""
 
     def take(self, batch: Sequence[Measurement]) -> None:
         kinds = {d.id: d.kind for d in self.building.devices}
@@ -38,19 +46,35 @@ class Measured:
                 self.power_kw[m.device_id] = m.value
             elif m.quantity is Quantity.OUTDOOR_C:
                 self.outdoor_c[m.device_id] = m.value
+            elif m.quantity is Quantity.CONNECTED:
+                self.plugged[m.device_id] = m.value >= 0.5
             elif _STATE_QUANTITY.get(kinds.get(m.device_id, "")) is m.quantity:
                 self.state[m.device_id] = m.value
 
     def reading(self) -> Reading:
-        """The reading for the real-time rule; an EV's state is the energy it still needs."""
+        """The reading for the real-time rule; an EV's state is the energy it still needs.
+
+        A state the device's physics cannot reach (a battery's SoC above its window, a tank
+        above its thermostat's energy) is measurement noise: it is taken at the nearest
+        reachable value, so that a plan starts where the device can be."""
         state = dict(self.state)
         for device in self.building.devices:
-            if device.kind == "ev" and device.id in state:
-                state[device.id] = max(0.0, float(device["energy_kwh"]) - state[device.id])
+            if device.id in state:
+                state[device.id] = self._physical(device, state[device.id])
         net = self.net_kw
         if net is None:  # no meter: the sum of what the devices draw
             net = sum(self.power_kw.values())
         return Reading(net, dict(self.power_kw), state)
+
+    def _physical(self, device: Device, value: float) -> float:
+        if device.kind == "ev":
+            margin = EV_MARGIN_KWH if self.plugged.get(device.id, False) else 0.0
+            return max(0.0, float(device["energy_kwh"]) - value) + margin
+        if device.kind == "battery":
+            return min(max(value, float(device["soc_min"])), float(device["soc_max"]))
+        if device.kind == "water_heater":
+            return min(max(value, 0.0), float(device["energy_max_kwh"]))
+        return value
 
 
 def meters(kinds: dict[str, DeviceKind]) -> frozenset[str]:

@@ -1,5 +1,6 @@
-"""A building whose limit lies below its must-run load has no plan for many cycles: the agent
-says so once, and once when a plan is found again."""
+"""A building whose limit lies below its must-run load cannot keep it for many cycles: it
+still plans (the limit gives way at a penalty, the shortfall named), says so once, and once when
+a plan keeps everything again; "no plan" is left for a plan that is truly impossible."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from tests.unit.edge.building.neighbourhood import (
 AGENT_LOG = "osed.edge.building.agent"
 
 
-async def test_no_plan_is_logged_once_per_infeasible_spell(
+async def test_a_shortfall_is_planned_and_logged_once_per_spell(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     house = building("h1", [2.0] * STEPS, [heating(2.0)])
@@ -37,18 +38,22 @@ async def test_no_plan_is_logged_once_per_infeasible_spell(
         caplog.set_level(logging.INFO, logger=AGENT_LOG)
 
         async def cycles(count: int) -> list[bool]:
-            usable = []
+            kept = []
             for _ in range(count):
                 report = await agent.cycle()
                 assert report.replanned  # a plan every cycle: each one could log
                 assert agent.plan is not None
-                usable.append(agent.plan.usable)
+                assert agent.plan.usable
+                kept.append(agent.plan.kept)
                 await devices.advance()
-            return usable
+            return kept
 
         assert all(await cycles(2))
         agent.capacity_bounds(1.0, None)  # below the 2 kW the house draws whatever it does
         assert not any(await cycles(5))
+        assert agent.plan is not None
+        # The bound holds for the current step: at least the base load's kWh above it.
+        assert agent.plan.shortfall["building"] >= (2.0 - 1.0) * STEP_H - 1e-6
         agent.capacity_bounds(None, None)
         assert all(await cycles(3))
         agent.capacity_bounds(0.5, None)
@@ -58,10 +63,8 @@ async def test_no_plan_is_logged_once_per_infeasible_spell(
         await devices.close()
         await bus.stop()
     lines = [r.getMessage() for r in caplog.records if r.name == AGENT_LOG]
-    no_plan = [line for line in lines if "no plan" in line]
-    again = [line for line in lines if "a plan again" in line]
-    assert no_plan == [
-        "building h1: no plan from step 2 (building); the real-time rule holds the limits",
-        "building h1: no plan from step 10 (building); the real-time rule holds the limits",
-    ]
-    assert again == ["building h1: a plan again from step 7"]
+    assert not [line for line in lines if "no plan" in line]
+    short = [line.split(":")[1] for line in lines if "leaves short" in line]
+    again = [line for line in lines if "keeps everything" in line]
+    assert short == [" the plan from step 2 leaves short", " the plan from step 10 leaves short"]
+    assert again == ["building h1: the plan keeps everything from step 7"]
