@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from osed.domain.time import ManualClock
+from osed.edge.building.interpreter import FUNCTIONS as AGENT_FUNCTIONS
 from osed.edge.intelligence_areas import AreaMap
 from osed.sim import kpis
 from osed.sim.baseline_process import BaselineProcess
@@ -274,16 +275,18 @@ class _Run:
 
     async def _follow(self, decision: dict[str, Any], step: int, homes: Homes, edge: Edge) -> None:
         """The households below an EDC the intelligence created (or gave functions) enrol in
-        it and their agents join from the next step; those of an EDC it destroyed leave."""
+        it and their agents join from the next step, in the functions a building agent takes
+        part in (volt-var acts on its own); those of an EDC it destroyed leave."""
         edc_id = str(decision.get("edc") or "")
         if not edc_id:
             return
-        if decision["action"] in ("create", "keep") and decision.get("functions"):
-            joined = await edge.enrol_below(self.study, edc_id, list(decision["functions"]))
+        functions = [f for f in decision.get("functions", ()) if f in AGENT_FUNCTIONS]
+        if decision["action"] in ("create", "keep") and functions:
+            joined = await edge.enrol_below(self.study, edc_id, functions)
             for index, function, channel in joined:
                 await homes.join(index, function, channel, step)
             households = len({index for index, _, _ in joined})
-            what = f"{households} households joined {', '.join(decision['functions'])}"
+            what = f"{households} households joined {', '.join(functions)}"
             self.record.activity(self.clock.now(), "enrolled", edc_id, what)
         elif decision["action"] == "destroy":
             gone = edge.forget(edc_id)

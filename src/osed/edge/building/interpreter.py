@@ -60,6 +60,8 @@ class Optimisers(Protocol):
 
 
 Handler = Callable[[str, Mapping[str, Any]], Awaitable[list[Answer]]]
+FUNCTIONS = frozenset({"dac", "capacity-limit", "xor", "dlc"})
+"""The grid functions a building agent takes part in (those it has handlers for)."""
 
 
 class Interpreter:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from osed.buildings.devices_schema import Array
+from osed.edge.building.interpreter import FUNCTIONS as INTERPRETED
 from osed.edge.building.interpreter import Answer, Interpreter
 
 TOPIC = "edc/area-1/{function}/out/b1"
@@ -180,3 +181,8 @@ async def test_a_limit_tells_the_agent_how_long_its_interval_lasts(
     bad = {"max_kw": 3.0, "interval": {"end": "later"}}
     assert await interpreter.interpret(topic, message("capacity-limit", "limit", bad)) == []
     assert interpreter.ignored == 1
+
+
+def test_the_functions_an_agent_takes_part_in_are_those_it_has_handlers_for() -> None:
+    handled = {function for function, _ in Interpreter("b", {}, None).handlers}  # type: ignore[arg-type]
+    assert handled == INTERPRETED
