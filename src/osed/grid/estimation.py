@@ -285,9 +285,14 @@ class Estimator:
         removed: list[Removal] = []
         suspects: list[str] = []
         excluded: set[int] = set()
+        stale = True  # the analysis is redone only when the sensors or the state change
         while True:
-            dof, threshold, limit = self._limits(sensors)
-            objective, analyses = self._analyse(sensors, state, threshold=threshold, limit=limit)
+            if stale:
+                dof, threshold, limit = self._limits(sensors)
+                objective, analyses = self._analyse(
+                    sensors, state, threshold=threshold, limit=limit
+                )
+                stale = False
             rows, worst = _worst_of(analyses, excluded)
             # Remove above the threshold while the objective fails the test, and above the
             # single-residual limit in any case.
@@ -313,6 +318,7 @@ class Estimator:
                 Removal(labels, float(rows.normalised[worst]), residual, len(removed) + 1)
             )
             active, sensors, report = trial, trial_sensors, trial_report
+            stale = True
             model = solver_model({**self.solve.grid, **sensors.data}, network)
             try:
                 output = self.solve.calculate(model, report)
