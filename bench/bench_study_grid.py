@@ -55,16 +55,16 @@ def main() -> None:
     homes = np.zeros((len(study.households), len(RECORDED)))
     cost = np.zeros(len(study.households))
     steps = min(args.steps, study.steps)
+    durations: list[float] = []
     first = time.perf_counter()
     grid.step(base[:, 0] + devices)
     first_s = time.perf_counter() - first
     after_first = dict(grid.seconds)
     record_s = 0.0
-    slowest = 0.0
     for k in range(1, steps):
         at = time.perf_counter()
         found = grid.step(base[:, k] + devices)
-        slowest = max(slowest, time.perf_counter() - at)
+        durations.append(time.perf_counter() - at)
         at = time.perf_counter()
         recorder.step(
             study.start + timedelta(hours=k * study.step_h), found, homes, cost, (0, 0, 0, 0)
@@ -87,7 +87,9 @@ def main() -> None:
                 "first_step_s": round(first_s, 3),
                 "seconds_per_step": {k: round(v, 4) for k, v in per_step.items()},
                 "total_per_step_s": round(sum(per_step.values()), 4),
-                "slowest_step_s": round(slowest, 4),
+                "median_step_s": round(float(np.median(durations)), 4),
+                "slowest_step_s": round(max(durations), 4),
+                "steps_over_1s": sum(d > 1.0 for d in durations),
                 "record_per_step_s": round(record_s / max(steps - 1, 1), 4),
                 "python": platform.python_version(),
                 "cpus": os.cpu_count(),

@@ -153,11 +153,14 @@ def normalised_residuals(
     *,
     unless_passing: float | None = None,
     weighted_limit: float = np.inf,
+    model: MeasurementModel | None = None,
 ) -> Rows:
     """Residuals at the given state; normalised too, unless the objective passes the
     chi-square test at confidence ``unless_passing`` and no weighted residual exceeds
-    ``weighted_limit`` (then they are NaN: nothing to find)."""
-    model = measurement_model(network, adm, sensors)
+    ``weighted_limit`` (then they are NaN: nothing to find). ``model``: the sensors'
+    measurement model, where the caller has it already."""
+    if model is None:
+        model = measurement_model(network, adm, sensors)
     voltage = np.zeros(adm.buses, dtype=np.complex128)
     voltage[adm.bus_of_node] = u_pu * np.exp(1j * u_angle)
     residual, jac = model.linearise(voltage)
