@@ -34,7 +34,13 @@ from osed.grid.measurements import Measurement, SensorSet, build_sensors
 from osed.grid.network import BRANCHES, SENSORS, Network, Table
 from osed.grid.observability import ObservabilityReport, check_observability
 from osed.grid.powerflow import CalculationError, solver_model
-from osed.grid.residuals import Rows, normalised_residuals, row_count
+from osed.grid.residuals import (
+    MeasurementModel,
+    Rows,
+    measurement_model,
+    normalised_residuals,
+    row_count,
+)
 from osed.grid.residuals_asym import asymmetric_dof, asymmetric_normalised, phase_view
 from osed.grid.state import GridState, state_from_output
 from osed.grid.wls import gauss_newton
@@ -285,9 +291,23 @@ class Estimator:
         removed: list[Removal] = []
         suspects: list[str] = []
         excluded: set[int] = set()
+        stale = True  # the analysis is redone only when the sensors or the state change
         while True:
-            dof, threshold, limit = self._limits(sensors)
-            objective, analyses = self._analyse(sensors, state, threshold=threshold, limit=limit)
+            if stale:
+                # one measurement model per sensor set, for its limits and its residuals
+                linear = (
+                    measurement_model(network, self.admittance, sensors.data)
+                    if self.symmetric
+                    else None
+                )
+                if sensors is self.sensors:  # the limits of the full sensor set are known
+                    dof, threshold, limit = self.dof, self.threshold, self.limit
+                else:
+                    dof, threshold, limit = self._limits(sensors, linear)
+                objective, analyses = self._analyse(
+                    sensors, state, threshold=threshold, limit=limit, model=linear
+                )
+                stale = False
             rows, worst = _worst_of(analyses, excluded)
             # Remove above the threshold while the objective fails the test, and above the
             # single-residual limit in any case.
@@ -313,6 +333,7 @@ class Estimator:
                 Removal(labels, float(rows.normalised[worst]), residual, len(removed) + 1)
             )
             active, sensors, report = trial, trial_sensors, trial_report
+            stale = True
             model = solver_model({**self.solve.grid, **sensors.data}, network)
             try:
                 output = self.solve.calculate(model, report)
@@ -349,13 +370,18 @@ class Estimator:
             measured=len(self.measured),
         )
 
-    def _limits(self, sensors: SensorSet) -> tuple[int, float, float]:
+    def _limits(
+        self, sensors: SensorSet, model: MeasurementModel | None = None
+    ) -> tuple[int, float, float]:
         """Degrees of freedom, the chi-square limit of the objective, and the limit of a single
         residual: the ``threshold`` or, when higher, the level that one of ``m`` clean normal
         residuals exceeds with probability ``1 - confidence`` (a lone gross error hides in the
         objective of thousands of measurements, never in this limit)."""
         if self.symmetric:
-            m, n = row_count(self.network, self.admittance, sensors.data)
+            if model is None:
+                m, n = row_count(self.network, self.admittance, sensors.data)
+            else:
+                m, n = len(model.z), len(model.free_columns)
             dof = m - n
         else:
             m, _ = row_count(self.network, self.admittance, phase_view(sensors.data))
@@ -370,7 +396,13 @@ class Estimator:
         )
 
     def _analyse(
-        self, sensors: SensorSet, state: GridState, *, threshold: float, limit: float
+        self,
+        sensors: SensorSet,
+        state: GridState,
+        *,
+        threshold: float,
+        limit: float,
+        model: MeasurementModel | None = None,
     ) -> tuple[float, list[Rows]]:
         """The objective, and the normalised residuals (of each phase when asymmetric)
         unless the objective passes the test and no residual exceeds ``limit``."""
@@ -383,6 +415,7 @@ class Estimator:
                 state.u_angle,
                 unless_passing=self.bad_data.confidence,
                 weighted_limit=limit,
+                model=model,
             )
             return rows.objective, [rows]
         objective, largest = weighted_residuals(state.raw, sensors.data)

@@ -14,7 +14,11 @@ Rows are what the estimator sees: a voltage sensor gives a magnitude row and, fo
 an angle row; a power sensor P and Q rows at a branch end or node; the sensors on every
 appliance of a node one injection row pair (power-grid-model sums them); a node without
 appliances a zero-injection pair with a tiny sigma (a constraint, never a suspect).
-Only ``diag(H G⁻¹ Hᵀ)`` is needed: it is computed from a sparse LU of ``G`` in blocks.
+Only ``diag(H G⁻¹ Hᵀ)`` is needed, and of ``G⁻¹`` only the entries where a row of ``H`` has
+two non-zeros, all of them on the pattern of the factor of ``G``: they are computed from its
+sparse ``L D Lᵀ`` factor (Takahashi's selected inverse), in time near the factor's size instead
+of one solve per row; a factor that pivoted away from a symmetric order falls back to solves
+in blocks.
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from power_grid_model import MeasuredTerminalType
-from scipy.sparse import csr_matrix, diags, hstack, vstack
+from scipy.sparse import coo_matrix, csc_matrix, csr_matrix, diags, hstack, vstack
 from scipy.sparse.linalg import splu
 from scipy.special import chdtri  # the chi² quantile; scipy.stats is slow to import
 
@@ -148,11 +153,14 @@ def normalised_residuals(
     *,
     unless_passing: float | None = None,
     weighted_limit: float = np.inf,
+    model: MeasurementModel | None = None,
 ) -> Rows:
     """Residuals at the given state; normalised too, unless the objective passes the
     chi-square test at confidence ``unless_passing`` and no weighted residual exceeds
-    ``weighted_limit`` (then they are NaN: nothing to find)."""
-    model = measurement_model(network, adm, sensors)
+    ``weighted_limit`` (then they are NaN: nothing to find). ``model``: the sensors'
+    measurement model, where the caller has it already."""
+    if model is None:
+        model = measurement_model(network, adm, sensors)
     voltage = np.zeros(adm.buses, dtype=np.complex128)
     voltage[adm.bus_of_node] = u_pu * np.exp(1j * u_angle)
     residual, jac = model.linearise(voltage)
@@ -192,21 +200,102 @@ def normalise(
     if passing and largest <= weighted_limit:
         unknown = np.full(len(z), np.nan)
         return Rows(normalised=unknown, omega=unknown, **common)  # type: ignore[arg-type]
-    weights = 1.0 / sigma**2
-    gain = (jac.T @ diags(weights) @ jac).tocsc()
-    lu = splu(gain, permc_spec="MMD_AT_PLUS_A")
-    projected = np.empty(len(z))
-    jac_t = jac.T.tocsc()
-    for start in range(0, len(z), BLOCK):
-        stop = min(start + BLOCK, len(z))
-        solved = lu.solve(jac_t[:, start:stop].toarray())
-        projected[start:stop] = np.asarray(jac[start:stop].multiply(solved.T).sum(axis=1)).ravel()
+    projected = projection_diagonal(jac.tocsr(), 1.0 / sigma**2)
     omega = sigma**2 - projected
     critical = omega <= 1e-9 * sigma**2
     normalised = np.full(len(z), np.nan)
     usable = ~constraint & ~critical
     normalised[usable] = np.abs(residual[usable]) / np.sqrt(omega[usable])
     return Rows(normalised=normalised, omega=omega, **common)  # type: ignore[arg-type]
+
+
+def projection_diagonal(jac: csr_matrix, weights: Floats) -> Floats:
+    """``diag(H G⁻¹ Hᵀ)`` with ``G = Hᵀ diag(weights) H`` (``H`` = ``jac``, full column rank)."""
+    gain = (jac.T @ diags(weights) @ jac).tocsc()
+    lu = splu(
+        gain,
+        permc_spec="MMD_AT_PLUS_A",
+        diag_pivot_thresh=0.0,  # SPD: no pivoting, so U = D Lᵀ in a symmetric order
+        options={"SymmetricMode": True},
+    )
+    if not np.array_equal(lu.perm_r, lu.perm_c):
+        return _projection_by_solves(jac, lu)
+    order = np.argsort(lu.perm_c)  # the original index of each factor position
+    # The structure from |H|ᵀ|H|, not from G's values: an entry of G that cancels to zero
+    # is still one G⁻¹ is needed at.
+    ones = csr_matrix((np.ones(jac.nnz), jac.indices, jac.indptr), shape=jac.shape)
+    pattern = (ones.T @ ones).tocsc()[order][:, order].tocsc()
+    below = _factor_columns(pattern, lu.L.tocsc())
+    rows, cols, values = _selected_inverse(below, lu.U.diagonal())
+    off = rows != cols
+    inverse = coo_matrix(
+        (
+            np.concatenate([values, values[off]]),
+            (order[np.concatenate([rows, cols[off]])], order[np.concatenate([cols, rows[off]])]),
+        ),
+        shape=gain.shape,
+    ).tocsr()
+    return np.asarray(jac.multiply(jac @ inverse).sum(axis=1), dtype=np.float64).ravel()
+
+
+def _factor_columns(pattern: csc_matrix, lower: csc_matrix) -> list[list[tuple[int, float]]]:
+    """Each column's (row, L value) below the diagonal over the symbolic structure of the
+    factor (the elimination tree's fill; values the numerical factor dropped are 0)."""
+    n = pattern.shape[0]
+    structure: list[set[int]] = []
+    children: list[list[int]] = [[] for _ in range(n)]
+    p_ptr, p_idx = pattern.indptr, pattern.indices
+    for j in range(n):
+        column = {int(k) for k in p_idx[p_ptr[j] : p_ptr[j + 1]] if k > j}
+        for child in children[j]:
+            column.update(structure[child])
+        column.discard(j)
+        structure.append(column)
+        if column:
+            children[min(column)].append(j)
+    l_ptr, l_idx, l_val = lower.indptr, lower.indices.tolist(), lower.data.tolist()
+    found = []
+    for j in range(n):
+        values = dict(
+            zip(l_idx[l_ptr[j] : l_ptr[j + 1]], l_val[l_ptr[j] : l_ptr[j + 1]], strict=True)
+        )
+        found.append([(k, values.get(k, 0.0)) for k in sorted(structure[j])])
+    return found
+
+
+def _selected_inverse(
+    below: list[list[tuple[int, float]]], diagonal: Floats
+) -> tuple[NDArray[np.int64], NDArray[np.int64], Floats]:
+    """``Z = G⁻¹`` on the factor's structure (row ≥ column), from the last column back:
+    ``Z_kj = −Σ_m L_mj Z_km`` and ``Z_jj = 1/d_j − Σ_m L_mj Z_mj`` over the column's rows."""
+    n = len(below)
+    z: list[dict[int, float]] = [{} for _ in range(n)]
+    for j in range(n - 1, -1, -1):
+        column = z[j]
+        entries = below[j]
+        for k, _ in entries:
+            row_k = z[k]
+            total = 0.0
+            for m, l_mj in entries:
+                total -= (row_k[m] if m >= k else z[m][k]) * l_mj
+            column[k] = total
+        column[j] = 1.0 / float(diagonal[j]) - sum(l_mj * column[m] for m, l_mj in entries)
+    count = sum(len(c) for c in z)
+    cols = np.repeat(np.arange(n), [len(c) for c in z])
+    rows = np.fromiter((k for c in z for k in c), dtype=np.int64, count=count)
+    values = np.fromiter((v for c in z for v in c.values()), dtype=np.float64, count=count)
+    return rows, cols, values
+
+
+def _projection_by_solves(jac: csr_matrix, lu: Any) -> Floats:
+    projected = np.empty(jac.shape[0])
+    jac_t = jac.T.tocsc()
+    for start in range(0, jac.shape[0], BLOCK):
+        stop = min(start + BLOCK, jac.shape[0])
+        # SuperLU solves column-major right-hand sides several times faster
+        solved = lu.solve(jac_t[:, start:stop].toarray(order="F"))
+        projected[start:stop] = np.asarray(jac[start:stop].multiply(solved.T).sum(axis=1)).ravel()
+    return projected
 
 
 def _rows(

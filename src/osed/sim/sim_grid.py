@@ -83,7 +83,8 @@ class GridSim:
         self._estimator: Estimator | None = None
         self._unobservable = False
         self.distance_km = _distances(network)
-        self.seconds = {"power_flow": 0.0, "estimation": 0.0}
+        self.seconds = {"power_flow": 0.0, "measurements": 0.0, "estimation": 0.0, "observed": 0.0}
+        """Time spent in each stage over every step so far."""
 
     def step(self, net_kw: Array, *, estimate: bool = True) -> GridStep:
         """The grid under the households' ``net_kw`` (one per household, in bus order)."""
@@ -120,9 +121,10 @@ class GridSim:
         if estimate:
             estimated_state = self._estimate(state, per_node)
             if estimated_state is not None:
+                reading = time.perf_counter()
                 estimated = np.asarray(estimated_state.u_pu, dtype=np.float64)
                 observed = _observed(estimated_state)
-            self.seconds["estimation"] += time.perf_counter() - solved
+                self.seconds["observed"] += time.perf_counter() - reading
         return GridStep(
             node_ids=self.node_ids,
             voltage_pu=np.asarray(state.u_pu, dtype=np.float64),
@@ -138,15 +140,26 @@ class GridSim:
         )
 
     def _estimate(self, state: GridState, per_node_kw: Array) -> GridState | None:
-        voltage = state.u_v + self._rng.normal(0.0, 1.0, len(self.node_ids)) * (
-            self._voltage_sigma_v
-        )
-        noise = self._rng.normal(0.0, 1.0, (2, len(self.node_ids))) * self._power_sigma_w
-        p = per_node_kw * 1e3 + noise[0]
-        q = noise[1]
-        values = np.concatenate([voltage, p, q])
         if self._unobservable:
             return None
+        started = time.perf_counter()
+        values = self._measured(state, per_node_kw)
+        measured = time.perf_counter()
+        self.seconds["measurements"] += measured - started
+        try:
+            return self._solve(values)
+        finally:
+            self.seconds["estimation"] += time.perf_counter() - measured
+
+    def _measured(self, state: GridState, per_node_kw: Array) -> Array:
+        """The step's readings, one array in the estimator's order: every node's voltage
+        magnitude, then P and Q of every node's load, each with its noise."""
+        n = len(self.node_ids)
+        voltage = state.u_v + self._rng.normal(0.0, 1.0, n) * self._voltage_sigma_v
+        noise = self._rng.normal(0.0, 1.0, (2, n)) * self._power_sigma_w
+        return np.concatenate([voltage, per_node_kw * 1e3 + noise[0], noise[1]])
+
+    def _solve(self, values: Array) -> GridState | None:
         try:
             if self._estimator is None:
                 self._estimator = Estimator(self.network, self._measurements(values))

@@ -32,6 +32,18 @@ class Recorder:
         self.node_ids = np.array(list(node_ids), dtype=object)
         self.distance_km = distance_km
         self._blocks: dict[str, list[dict[str, np.ndarray]]] = {name: [] for name in TABLES}
+        self._branch_key: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        self._branch_columns: tuple[NDArray[np.bool_], NDArray[np.object_]] | None = None
+
+    def _branches(self, grid: GridStep) -> tuple[NDArray[np.bool_], NDArray[np.object_]]:
+        """Which branches are lines, and their ids as a column: built once for the grid's
+        branches (the same every step), not per step."""
+        key = (grid.branch_ids, grid.branch_kinds)
+        if self._branch_columns is None or self._branch_key != key:
+            kinds = np.array(grid.branch_kinds, dtype=object)
+            self._branch_columns = (kinds != "transformer", np.array(grid.branch_ids, dtype=object))
+            self._branch_key = key
+        return self._branch_columns
 
     def step(
         self,
@@ -43,7 +55,7 @@ class Recorder:
     ) -> None:
         """One step: the grid, the households' rows (:data:`RECORDED`), their cost, and
         (tariff, DAC price, market price, market volume)."""
-        lines = np.array([k != "transformer" for k in grid.branch_kinds], dtype=bool)
+        lines, line_ids = self._branches(grid)
         trafos = ~lines
         self._add(
             "grid",
@@ -70,7 +82,7 @@ class Recorder:
             "lines",
             at,
             len(grid.branch_ids),
-            line=np.array(grid.branch_ids, dtype=object),
+            line=line_ids,
             loading_pct=grid.loading_pct,
             p_from_kw=grid.p_from_kw,
         )
