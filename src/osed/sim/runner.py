@@ -292,7 +292,8 @@ class _Run:
             gone = edge.forget(edc_id)
             for index in gone:
                 await homes.leave(index, edc_id)
-            self.record.activity(self.clock.now(), "left", edc_id, f"{len(gone)} households")
+            if gone:
+                self.record.activity(self.clock.now(), "left", edc_id, f"{len(gone)} households")
 
     async def _trade_interval(
         self, k: int, m: int, market: SimMarket, homes: Homes, now: datetime
