@@ -50,6 +50,7 @@ from osed.sim.sim_edge import (
     households_below,
     open_edge,
 )
+from osed.sim.sim_forecast import GridForecast
 from osed.sim.sim_grid import GridSim
 from osed.sim.sim_homes import Homes
 from osed.sim.sim_market import SimMarket
@@ -143,6 +144,7 @@ class _Run:
         self.positions_kwh = np.zeros((study.steps, len(study.households)))
         self.paid = np.zeros((study.steps, len(study.households)))
         self.facts = kpis.RunFacts()
+        self.forecast: GridForecast | None = None
         self.replaced: dict[tuple[str, str], dict[str, Any]] = {}
         """(EDC, function) -> the parameters of the area's function an event replaced."""
 
@@ -155,6 +157,10 @@ class _Run:
             market: SimMarket | None = None
             if self.managed:
                 edge = await open_edge(study, bus, self.clock, Path(folder))
+                if study.forecast_h > 0:
+                    with self._timed("intelligence"):
+                        steps = max(1, round(study.forecast_h / study.step_h))
+                        self.forecast = await GridForecast.of(study, steps)
                 if study.market is not None:
                     market = SimMarket(
                         study.market.mechanism,
@@ -242,9 +248,13 @@ class _Run:
             await bus.settle()
         rows = homes.record(k)
         grid = self.grid.step(rows[:, 0])
-        if edge is not None and grid.observed is not None:
+        ahead = None if self.forecast is None else self.forecast.ahead(k)
+        if edge is not None and (grid.observed is not None or ahead is not None):
             with self._timed("intelligence"):
-                await edge.observe(now, grid.observed)
+                if ahead is not None:
+                    await edge.forecast(now, ahead)
+                if grid.observed is not None:
+                    await edge.observe(now, grid.observed)
                 await bus.settle()
                 for decision in edge.new_decisions():
                     self.record.activity(

@@ -143,6 +143,7 @@ def materialise(scenario: Scenario) -> Study:
         voltage_sigma_pu=scenario.measurement.get("voltage_sigma_pu", 0.002),
         power_sigma_kw=scenario.measurement.get("power_sigma_kw", 0.05),
         edcs=scenario.edcs,
+        forecast_h=scenario.forecast_h,
     )
 
 

@@ -77,6 +77,8 @@ class Scenario:
     measurement: Mapping[str, float] = field(default_factory=dict)
     edcs: EdcMode = "areas"
     """Where EDCs run: one per area from the start, or where the grid intelligence decides."""
+    forecast_h: float = 0.0
+    """How far ahead the grid intelligence sees the day-ahead grid forecast (0: not at all)."""
 
 
 def read_scenario(document: Any, *, base: Path | None = None) -> Scenario:
@@ -112,7 +114,7 @@ def read_scenario(document: Any, *, base: Path | None = None) -> Scenario:
     rules = _rules(r, root)
     events = _events(r, root, start=start, steps=steps, step_h=step_h, network=network)
     measurement = _measurement(r, root)
-    edcs = _edge(r, root)
+    edcs, forecast_h = _edge(r, root)
     r.check()
     assert network is not None
     assert start is not None
@@ -137,6 +139,7 @@ def read_scenario(document: Any, *, base: Path | None = None) -> Scenario:
         events=events,
         measurement=measurement,
         edcs=edcs,
+        forecast_h=forecast_h,
     )
 
 
@@ -594,17 +597,18 @@ def _measurement(r: FieldReader, root: Mapping[str, Any]) -> dict[str, float]:
     }
 
 
-def _edge(r: FieldReader, root: Mapping[str, Any]) -> EdcMode:
-    section = _section(r, root, "edge", ("edcs",))
+def _edge(r: FieldReader, root: Mapping[str, Any]) -> tuple[EdcMode, float]:
+    section = _section(r, root, "edge", ("edcs", "forecast_h"))
+    forecast_h = r.number(section, "forecast_h", "$.edge", minimum=0.0, maximum=48.0, default=0.0)
     mode = section.get("edcs", "areas")
     if mode == "areas":
-        return "areas"
+        return "areas", forecast_h
     if mode == "intelligence":
-        return "intelligence"
+        return "intelligence", forecast_h
     r.problems.add(
         "$.edge.edcs",
         "unknown_mode",
         "areas (an EDC in every area from the start) or intelligence (EDCs where the grid "
         "intelligence creates them)",
     )
-    return "areas"
+    return "areas", forecast_h

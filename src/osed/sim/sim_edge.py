@@ -88,6 +88,10 @@ class Edge:
         await self.intelligence.observe("estimate", at, observed)
         self.manager.feed_estimate(Estimate.of(at, observed))
 
+    async def forecast(self, at: datetime, observed: Observed) -> None:
+        """The grid forecast of the coming steps: the intelligence decides on it too."""
+        await self.intelligence.observe("forecast", at, observed)
+
     def new_decisions(self) -> list[dict[str, Any]]:
         found = self.intelligence.decisions[self.seen_decisions :]
         self.seen_decisions = len(self.intelligence.decisions)

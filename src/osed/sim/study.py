@@ -101,6 +101,9 @@ class Study:
     """Measurement noise of the node voltages (standard deviation)."""
     power_sigma_kw: float = 0.05
     """Measurement noise of the household powers (standard deviation)."""
+    forecast_h: float = 0.0
+    """How far ahead (hours) the grid intelligence sees the day-ahead grid forecast
+    (:mod:`osed.sim.sim_forecast`) besides the estimates; 0: the estimates alone."""
     edcs: EdcMode = "areas"
     """Where the managed run's EDCs run: ``areas``, one in every electric area from the
     start with the study's functions, every household's agent enrolled (the baseline's agents

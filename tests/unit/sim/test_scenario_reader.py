@@ -219,6 +219,8 @@ def test_bad_areas_mv_feeders_and_edc_mode_are_named_with_their_paths() -> None:
         "$.network.generated.areas": "too_many",  # 11 areas for 10 households
         "$.edge.edcs": "unknown_mode",
     }
+    document = small_document(edge={"edcs": "areas", "forecast_h": -1})
+    assert problems_of(document) == {"$.edge.forecast_h": "too_small"}
     document = small_document(edge={"edcs": "areas", "brokers": 3})
     document["network"]["generated"].update(areas=5, mv_feeders=6)
     assert problems_of(document) == {
@@ -237,4 +239,7 @@ def test_the_edc_mode_reaches_the_study() -> None:
     document["events"][0]["element"] = "a2-trafo"
     study = load_study(document)
     assert study.edcs == "intelligence"
+    assert study.forecast_h == 0.0
+    document["edge"]["forecast_h"] = 1.5
+    assert load_study(document).forecast_h == 1.5
     assert {h.bus.split("-")[0] for h in study.households} == {"a1", "a2"}
