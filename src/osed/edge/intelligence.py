@@ -53,7 +53,7 @@ class IntelligenceConfig:
         default_factory=lambda: dict(DEFAULT_FUNCTIONS)
     )
     import_limit_share: float = 0.9
-    """capacity-limit's import limit: the area element's rating times this share."""
+    """capacity-limit's import and export limits: the area element's rating times this share."""
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Further parameters per function name (they win over the derived ones)."""
     feed_state: bool = True
@@ -222,7 +222,10 @@ class GridIntelligence:
     def _parameters(self, name: str, area: Area) -> dict[str, Any]:
         derived: dict[str, Any] = {}
         if name == "capacity-limit" and area.rating_kw is not None:
-            derived["import_limit_kw"] = round(area.rating_kw * self.config.import_limit_share, 3)
+            # a rating holds both ways: PV at noon overloads a transformer as the evening does
+            limit = round(area.rating_kw * self.config.import_limit_share, 3)
+            derived["import_limit_kw"] = limit
+            derived["export_limit_kw"] = limit
         return {**derived, **self.config.parameters.get(name, {})}
 
     async def _destroy(self, area: str, change: Change | None, reason: str) -> None:

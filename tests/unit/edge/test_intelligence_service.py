@@ -49,8 +49,9 @@ async def test_a_persisting_overload_creates_an_edc_that_goes_once_clear(site: S
     assert "overload at l5" in created["reason"]
     edc = manager.get("gi-l1")
     assert edc.element == "l1"
-    limit = edc.function_status("capacity-limit")["parameters"]["import_limit_kw"]
-    assert limit == pytest.approx(FEEDER_KW * 0.9, rel=1e-6)
+    parameters = edc.function_status("capacity-limit")["parameters"]
+    assert parameters["import_limit_kw"] == pytest.approx(FEEDER_KW * 0.9, rel=1e-6)
+    assert parameters["export_limit_kw"] == parameters["import_limit_kw"]
     # the EDC sees its own feeder's estimated voltages, not the other feeder's
     grid = edc._grid_state
     assert grid["voltages_pu"] == pytest.approx({"n5": 0.97})
