@@ -107,7 +107,7 @@ def _loading(result: StudyResult) -> tuple[Figure, ...]:
                 time_axis=True,
                 y_min=0.0,
             ),
-            "Loading of the transformer that feeds the area, against its rating.",
+            "Loading of the most loaded transformer at each step, against its rating.",
         ),
         Figure(
             "line-loading",

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
@@ -86,5 +87,4 @@ def _csv_column(name: str, column: NDArray[Any]) -> pa.Array:
 
 
 def _needs_quotes(texts: pa.Array) -> bool:
-    joined = "\x00".join(t for t in texts.to_pylist() if t is not None)
-    return any(c in joined for c in ',"\n\r')
+    return bool(pc.any(pc.match_substring_regex(texts, '[,"\n\r]')).as_py())
