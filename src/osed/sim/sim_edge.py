@@ -47,8 +47,7 @@ class Edge:
     """Element -> the EDC the run keeps there."""
     channels: dict[str, dict[str, Channel]]
     """Household -> function -> its channel."""
-    homes_below: dict[str, list[int]] = field(default_factory=dict)
-    """Element -> the households (by index) at and below it."""
+    homes_below: HouseholdsBelow
     seen_decisions: int = 0
     tokens: dict[tuple[str, int], str] = field(default_factory=dict)
     """(EDC, household index) -> the household's token there."""
@@ -59,9 +58,7 @@ class Edge:
         """The households below EDC ``edc_id``'s element enrolled there (once, in every
         function it runs then or later): (household, function, channel) for ``functions``."""
         edc = self.manager.get(edc_id)
-        if edc.element not in self.homes_below:
-            self.homes_below[edc.element] = households_below(study, self.areas, edc.element)
-        below = self.homes_below[edc.element]
+        below = self.homes_below(edc.element)
         new = [i for i in below if (edc_id, i) not in self.tokens]
         if new:
             tokens = await edc.enrol_many([(study.households[i].id, None) for i in new])
@@ -159,12 +156,7 @@ async def open_edge(study: Study, bus: Bus, clock: Any, folder: Path) -> Edge:
     intelligence = GridIntelligence(bus, manager, areas, decisions, config, clock=clock)
     await intelligence.start()
 
-    below: dict[str, list[int]] = {}
-
-    def homes_below(element: str) -> list[int]:
-        if element not in below:
-            below[element] = households_below(study, areas, element)
-        return below[element]
+    homes_below = HouseholdsBelow(study, areas)
 
     # Each household's EDC per function: its area's, or an event's element above it.
     homes_at: dict[str, dict[str, list[str]]] = {}  # element -> household -> functions
@@ -172,7 +164,6 @@ async def open_edge(study: Study, bus: Bus, clock: Any, folder: Path) -> Edge:
     for home in study.households if study.edcs == "areas" else ():
         area = areas.area_of(home.bus)
         element = area.element if area is not None else source_element(study)
-        homes_below(element)
         homes_at.setdefault(element, {})[home.id] = list(study_functions)
     for event in study.events:
         function = EVENT_FUNCTIONS.get(event.kind)
@@ -199,7 +190,9 @@ async def open_edge(study: Study, bus: Bus, clock: Any, folder: Path) -> Edge:
         for member, token in zip(ordered, tokens, strict=True):
             for function in members[member]:
                 channels[member][function] = Channel(edc_id, token)
-    return Edge(manager, intelligence, (edc_store, decisions), areas, area_edcs, channels, below)
+    return Edge(
+        manager, intelligence, (edc_store, decisions), areas, area_edcs, channels, homes_below
+    )
 
 
 async def assign_study_functions(study: Study, edge: Edge) -> list[tuple[str, str, str]]:
@@ -236,12 +229,24 @@ def event_edcs(study: Study, edge: Edge, event: Event) -> list[Coordinator]:
     found = edge.area_edcs.get(element)
     if found is not None:
         return [found]
-    concerned = set(edge.homes_below.get(element, []))
+    concerned = set(edge.homes_below(element))
     return [
-        edc
-        for edc in edge.area_edcs.values()
-        if concerned & set(edge.homes_below.get(edc.element, []))
+        edc for edc in edge.area_edcs.values() if concerned & set(edge.homes_below(edc.element))
     ]
+
+
+@dataclass
+class HouseholdsBelow:
+    """Element -> the households (by index) at and below it, each element found once."""
+
+    study: Study
+    areas: AreaMap
+    found: dict[str, list[int]] = field(default_factory=dict)
+
+    def __call__(self, element: str) -> list[int]:
+        if element not in self.found:
+            self.found[element] = households_below(self.study, self.areas, element)
+        return self.found[element]
 
 
 def households_below(study: Study, areas: AreaMap, element: str | None) -> list[int]:
