@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandapower as pp
 import pytest
+from pandapower import networks as pn
+from power_grid_model import PowerGridModel
 
-pp = pytest.importorskip("pandapower")
-from pandapower import networks as pn  # noqa: E402
-from power_grid_model import PowerGridModel  # noqa: E402
-
-from osed.domain.errors import ConfigurationError, ValidationError  # noqa: E402
-from osed.grid.imports.pandapower import from_pandapower, load_pandapower  # noqa: E402
-from osed.grid.network import Network  # noqa: E402
+from osed.domain.errors import ConfigurationError, ValidationError
+from osed.grid.imports.pandapower import from_pandapower, load_pandapower
+from osed.grid.network import Network
 
 # (constructor, keyword arguments, max |ΔV| in pu, max |Δθ| in rad): each just above the figure
 # measured with the tolerances below (docs/grid-network.md, "pandapower import").

@@ -160,7 +160,6 @@ def test_not_yaml_and_not_a_mapping_are_refused(tmp_path: Path) -> None:
 
 
 def test_an_imported_network_takes_households_at_its_load_buses() -> None:
-    pytest.importorskip("pandapower")
     document = small_document(network={"pandapower": "create_cigre_network_lv"})
     document["households"].pop("count", None)
     document["events"] = []
@@ -175,14 +174,13 @@ def test_an_imported_network_takes_households_at_its_load_buses() -> None:
 
 
 def test_an_unknown_pandapower_network_is_named_at_its_path() -> None:
-    pytest.importorskip("pandapower")
     document = small_document(network={"pandapower": "create_cigre_network_xx"})
     found = problems_of(document)
     assert found["$.network.pandapower"] == "unknown_constructor"
 
 
 def test_a_network_file_is_found_beside_the_scenario_file(tmp_path: Path) -> None:
-    pp = pytest.importorskip("pandapower")
+    import pandapower as pp
     from pandapower import networks
 
     pp.to_json(networks.create_cigre_network_lv(), str(tmp_path / "cigre-lv.json"))
@@ -195,8 +193,9 @@ def test_a_network_file_is_found_beside_the_scenario_file(tmp_path: Path) -> Non
 
 
 def test_a_cgmes_model_takes_households_at_its_loads() -> None:
-    cimpy = pytest.importorskip("cimpy")
     from importlib.resources import files
+
+    import cimpy
 
     model = Path(str(files(cimpy))) / "examples" / "sampledata" / "CIGRE_MV"
     document = small_document(network={"cgmes": str(model)}, events=[])

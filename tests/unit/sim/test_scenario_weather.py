@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import pytest
+import pvlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from osed.sim.synthetic import local_hours
 from osed.sim.weather import SKY_INDEX, Weather, WeatherSpec, generate_weather, sky_index
 
-pvlib = pytest.importorskip("pvlib")
 SOLAR_CONSTANT_W_M2 = 1361.0
 
 
