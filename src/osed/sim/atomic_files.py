@@ -20,10 +20,11 @@ def write_atomic(path: Path, chunks: Iterable[bytes]) -> Path:
     raises leaves ``path`` as it was.
     """
     temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
-    # os.open rather than mkstemp: the file gets the permissions the umask allows, like any
-    # other file the user writes, not mkstemp's owner-only 0600.
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
+        # os.open rather than mkstemp: the file gets the permissions the umask allows, like any
+        # other file the user writes, not mkstemp's owner-only 0600. Inside the try: a Ctrl-C
+        # is raised as soon as os.open returns, before its result is stored.
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(handle, "wb") as file:
             for chunk in chunks:
                 file.write(chunk)

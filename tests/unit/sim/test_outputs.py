@@ -153,6 +153,21 @@ def test_an_interrupted_rewrite_keeps_the_previous_file(tmp_path: Path) -> None:
     assert target.read_bytes() == b"{}\n"
 
 
+def test_ctrl_c_just_as_the_temporary_file_is_created_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = os.open
+
+    def open_then_interrupt(path: str, flags: int, mode: int = 0o777) -> int:
+        os.close(real_open(path, flags, mode))
+        raise KeyboardInterrupt  # what a signal pending during the call raises on its return
+
+    monkeypatch.setattr(os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(tmp_path / "a.csv", [b"x\n"])
+    assert os.listdir(tmp_path) == []
+
+
 def test_written_files_follow_the_umask(tmp_path: Path) -> None:
     mask = os.umask(0o022)
     try:
