@@ -75,3 +75,11 @@ class UnavailableError(OsedError):
 
 class ConfigurationError(OsedError):
     """A setting, a backend or a plugin cannot be used as configured."""
+
+
+class AuthenticationError(OsedError):
+    """A request carries no access token, or one that is not valid (HTTP 401)."""
+
+
+class PermissionDeniedError(OsedError):
+    """A valid principal asks for what its roles or its rows do not allow (HTTP 403)."""
