@@ -58,7 +58,11 @@ class Homes:
         baseline: its agent plans against the tariff alone). ``on_demand``: only households
         with a channel get an agent, the others one when they :meth:`join` a function."""
         self.settings = AgentSettings(
-            study.steps, study.step_h, study.tariff_per_kwh, replan_every=replan_every
+            study.steps,
+            study.step_h,
+            study.tariff_per_kwh,
+            replan_every=replan_every,
+            plan_time_limit_s=None,  # the same plans on a slow machine as on a fast one
         )
         self.bus = bus
         self.clock = clock

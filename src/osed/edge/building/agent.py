@@ -82,9 +82,11 @@ class AgentSettings:
     command_timeout_s: float = 5.0
     learning: LearningSettings = field(default_factory=LearningSettings)
     """What the agent learns from its measurements (base load forecast, zones' C and R)."""
-    plan_time_limit_s: float = 2.0
+    plan_time_limit_s: float | None = 2.0
     """The most a plan may spend deciding a battery's charge/discharge modes (a MILP, needed
-    only under negative prices or an export limit); the best schedule by then is followed."""
+    only under negative prices or an export limit); the best schedule by then is followed.
+    None solves it to optimality: a simulation does, so that its outputs do not depend on
+    the machine's speed."""
     cycle_s: float | None = None
     """Wall seconds between control cycles (None: ``step_h`` hours; less for a simulation
     that runs faster than time)."""
