@@ -51,7 +51,7 @@ def parse(token: str) -> CompactToken:
 
 
 def _segment(text: str, name: str) -> bytes:
-    if not text:
+    if not text and name != "signature":  # an empty signature (alg none) fails later, by name
         raise TokenRefusedError("malformed", f"the {name} segment is empty")
     if not _SEGMENT.fullmatch(text) or len(text) % 4 == 1:
         raise TokenRefusedError("malformed", f"the {name} segment is not base64url")

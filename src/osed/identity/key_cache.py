@@ -39,7 +39,7 @@ class KeyCache:
         min_refresh: timedelta = timedelta(seconds=10),
         max_age: timedelta = timedelta(minutes=5),
     ) -> None:
-        self._source = source
+        self.source = source
         self._clock = clock or SystemClock()
         self._min_refresh = min_refresh
         self._max_age = max_age
@@ -73,19 +73,19 @@ class KeyCache:
             if attempted is not None and self._clock.now() - attempted < self._min_refresh:
                 if keys is None:
                     raise UnavailableError(
-                        f"the signing keys of {self._source.description} could not be "
+                        f"the signing keys of {self.source.description} could not be "
                         f"fetched; next try in at most {self._min_refresh.total_seconds():g} s"
                     )
                 return
             self._attempted_at = self._clock.now()
             self.fetches += 1
             try:
-                document = await self._source.fetch()
+                document = await self.source.fetch()
             except OsedError as exc:
                 if keys is None:
                     raise
                 log.warning("keeping the keys held: %s", exc)
                 return
-            self._keys = key_set(document, source=self._source.description)
+            self._keys = key_set(document, source=self.source.description)
             self._fetched_at = self._clock.now()
-            log.info("fetched %d signing keys of %s", len(self._keys), self._source.description)
+            log.info("fetched %d signing keys of %s", len(self._keys), self.source.description)

@@ -81,11 +81,11 @@ class KeyFile:
         with self._locked():
             now = self._clock.now()
             fresh = self._new_key()
-            kept = [
+            retired = [
                 key if key.drop_after is not None else _retired(key, now + grace)
                 for key in self._read()
-                if key.drop_after is None or key.drop_after > now
             ]
+            kept = [key for key in retired if key.drop_after is not None and key.drop_after > now]
             self._write((fresh, *kept))
         return fresh
 
