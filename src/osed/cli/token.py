@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from osed.cli._output import document_text, emit
 from osed.domain.errors import ConfigurationError, Problem, ValidationError
 from osed.domain.identity import Role
-from osed.runtime.identity import key_file_path, local_issuer
 from osed.runtime.settings import IdentitySettings, load_settings
 
 MAX_TTL_S = 366 * 86400
@@ -79,6 +80,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _identity() -> ModuleType:
+    """``osed.runtime.identity``, which needs the identity extra (PyJWT, cryptography)."""
+    try:
+        return importlib.import_module("osed.runtime.identity")
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"osed token needs {exc.name}: pip install 'osed[identity]'"
+        ) from exc
+
+
 def _local_settings(args: argparse.Namespace) -> IdentitySettings:
     settings = load_settings(args.config).identity
     if settings.issuer is not None:
@@ -103,13 +114,17 @@ def _create(args: argparse.Namespace) -> int:
     if problems:
         raise ValidationError(problems, subject="token request")
     settings = _local_settings(args)
-    issued = local_issuer(settings, args.state_dir).issue(
-        subject=args.subject,
-        audience=args.audience or settings.audience,
-        roles=roles,
-        party=args.party,
-        areas=args.area,
-        ttl=timedelta(seconds=args.ttl),
+    issued = (
+        _identity()
+        .local_issuer(settings, args.state_dir)
+        .issue(
+            subject=args.subject,
+            audience=args.audience or settings.audience,
+            roles=roles,
+            party=args.party,
+            areas=args.area,
+            ttl=timedelta(seconds=args.ttl),
+        )
     )
     emit(issued.response(), document_text, args)
     return 0
@@ -123,11 +138,12 @@ def _rotate(args: argparse.Namespace) -> int:
             [Problem("$.grace", "out_of_range", "--grace must be 0 to 31,622,400 s")],
             subject="rotation",
         )
-    issuer = local_issuer(settings, args.state_dir)
+    identity = _identity()
+    issuer = identity.local_issuer(settings, args.state_dir)
     kid = issuer.rotate(timedelta(seconds=grace_s))
     result = {
         "kid": kid,
-        "key_file": str(key_file_path(settings, args.state_dir)),
+        "key_file": str(identity.key_file_path(settings, args.state_dir)),
         "jwks": [key["kid"] for key in issuer.jwks()["keys"]],
     }
     emit(result, document_text, args)
