@@ -51,6 +51,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "building",
         "a building's engines offline: plan its devices, fit its thermal model",
     ),
+    "token": ("token", "issue access tokens from OSED's local issuer, rotate its signing key"),
 }
 
 

@@ -229,6 +229,33 @@ class BridgeSettings(_Section):
     field: FieldMqttSettings = FieldMqttSettings()
 
 
+class IdentitySettings(_Section):
+    """Who may call OSED's APIs (docs/identity.md): bearer access tokens of the OpenID
+    provider ``issuer`` (Keycloak: ``https://host/realms/NAME``), or, without one, of OSED's
+    own local issuer, whose keys live in ``key_file`` (default: ``identity/signing-keys.json``
+    in the state folder). ``open`` lets every request in without a token, as an admin."""
+
+    issuer: str | None = Field(None, pattern=r"^https?://[^\s#?]+$")
+    audience: str = Field("osed", min_length=1)
+    leeway_s: float = Field(30.0, ge=0, le=600)
+    """How far ``exp``, ``nbf`` and ``iat`` may be off against this host's clock."""
+    open: bool = False
+    algorithms: Annotated[
+        list[Literal["RS256", "ES256", "PS256", "EdDSA"]], Field(min_length=1)
+    ] = ["RS256", "ES256", "PS256", "EdDSA"]
+    jwks_min_refresh_s: float = Field(10.0, ge=0, le=3600)
+    """An unknown kid fetches the issuer's keys again, at most once per this many seconds."""
+    jwks_max_age_s: float = Field(300.0, gt=0, le=7 * 86400)
+    http_timeout_s: float = Field(5.0, gt=0, le=120)
+    local_issuer: str = Field("urn:osed:local", min_length=1)
+    """The ``iss`` of the local issuer's tokens; the API's public URL to let others discover
+    its keys."""
+    key_file: Path | None = None
+    key_algorithm: Literal["ES256", "RS256"] = "ES256"
+    key_grace_s: float = Field(86400.0, ge=0, le=366 * 86400)
+    """How long a rotated-out key still verifies (longer than the tokens it signed live)."""
+
+
 def _checked(problem: Callable[[str], str | None]) -> AfterValidator:
     """A pydantic validator from a function that says what is wrong with a value (or None)."""
 
@@ -406,6 +433,7 @@ class Settings(BaseSettings):
     balancer: BalancerSettings = BalancerSettings()
     edc: EdcSettings = EdcSettings()
     intelligence: IntelligenceSettings = IntelligenceSettings()
+    identity: IdentitySettings = IdentitySettings()
     buildings: dict[str, Any] = {}
     """The building agents' document (docs/building-agent.md), checked when they start."""
     services: list[ServiceName] = ["market-agent"]
