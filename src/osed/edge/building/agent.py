@@ -23,7 +23,7 @@ from datetime import datetime
 import numpy as np
 
 from osed.buildings.devices_schema import Array, Building
-from osed.buildings.mpc import Plan, Planner
+from osed.buildings.mpc import GridRequests, Plan, Planner
 from osed.buildings.realtime import ORDER, Control, Reading, control, ev_needs_kw, power_range
 from osed.domain.devices import (
     Action,
@@ -52,6 +52,8 @@ from osed.ports.devices import DeviceGateway
 log = logging.getLogger(__name__)
 _BOUND_TOLERANCE_KW = 1e-6
 _PENALTY_TOLERANCE = 1e-6
+_RAISE_TOLERANCE_KW = 0.05
+"""How close to the least the DAC schedule is raised when it cannot be kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,30 +304,65 @@ class BuildingAgent:
             return False
         self.requests.changed.clear()
         self.planner.update(self._here())
+        state = self._state()
         following = self.requests.dac_net_kw is not None
-        plan = await self.solvers.run(
-            self.planner.plan,
-            self._tariff(),
+        plan = await self._plan(
             self.requests.grid_requests(self.step),
-            state=self._state(),
+            state,
             diagnose=not following and not self._without_plan,  # named once, when logged
         )
         if following and not plan.kept:
-            # The DAC schedule cannot be kept (the load came out above its forecast): the
-            # prices alone, within the other limits, when that leaves less short.
-            unfollowed = await self.solvers.run(
-                self.planner.plan,
-                self._tariff(),
-                self.requests.grid_requests(self.step, follow_dac=False),
-                state=self._state(),
-                diagnose=not self._without_plan,
-            )
-            if not plan.usable or unfollowed.penalty < plan.penalty - _PENALTY_TOLERANCE:
-                plan = unfollowed
+            plan = await self._closest_to_dac(plan, state)
         self._tell_feasibility(plan)
         self.plan = plan
         self._plan_step = self.step
         return True
+
+    async def _plan(
+        self, requests: GridRequests, state: Mapping[str, float], *, diagnose: bool = False
+    ) -> Plan:
+        return await self.solvers.run(
+            self.planner.plan, self._tariff(), requests, state=state, diagnose=diagnose
+        )
+
+    async def _closest_to_dac(self, followed: Plan, state: Mapping[str, float]) -> Plan:
+        """The plan when the DAC schedule cannot be kept (the load came out above its
+        forecast, a car is a little behind its schedule): the schedule raised evenly by the
+        least that keeps everything else (to ``_RAISE_TOLERANCE_KW``), so that the building
+        leaves its share of the game's aggregate by as little as it must at any step. The
+        prices alone would put what is left wherever the plateau's level prices are a hair
+        lower: a car's whole remaining energy at full power in one step, the same step for
+        many cars (the last before their deadline). When the prices alone leave something
+        short too, the schedule is not what stands in the way: the plan of the two that
+        pays less penalty."""
+        unfollowed = await self._plan(
+            self.requests.grid_requests(self.step, follow_dac=False),
+            state,
+            diagnose=not self._without_plan,
+        )
+        if not unfollowed.kept:
+            if not followed.usable or unfollowed.penalty < followed.penalty - _PENALTY_TOLERANCE:
+                return unfollowed
+            return followed
+        # Raised by the most the prices-alone plan goes above it, the schedule lets that plan
+        # through: keeping everything is possible there, and is not below a raise of 0.
+        ceiling = self.requests.dac_ceiling(self.step)
+        inside = np.isfinite(ceiling)
+        low = 0.0
+        high = float(np.max(unfollowed.net_kw[inside] - ceiling[inside], initial=0.0))
+        best = await self._plan(self.requests.grid_requests(self.step, dac_raise_kw=high), state)
+        if not best.kept:
+            return unfollowed
+        while high - low > _RAISE_TOLERANCE_KW:
+            middle = (low + high) / 2.0
+            plan = await self._plan(
+                self.requests.grid_requests(self.step, dac_raise_kw=middle), state
+            )
+            if plan.kept:
+                high, best = middle, plan
+            else:
+                low = middle
+        return best
 
     def _tell_feasibility(self, plan: Plan) -> None:
         """Logs when the building's plans become infeasible (or leave something short) and

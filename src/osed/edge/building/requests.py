@@ -75,9 +75,12 @@ class ActiveRequests:
             return {}
         return dict.fromkeys(o.zones, o.offset_c)
 
-    def grid_requests(self, step: int, *, follow_dac: bool = True) -> GridRequests:
+    def grid_requests(
+        self, step: int, *, follow_dac: bool = True, dac_raise_kw: float = 0.0
+    ) -> GridRequests:
         """The requests over the horizon starting at ``step``; with ``follow_dac``, the net
-        import kept within the DAC schedule (plus the margin) over the rest of its day.
+        import kept within the DAC schedule (plus the margin, plus ``dac_raise_kw``) over the
+        rest of its day.
 
         The final prices alone do not say which schedule to follow: the game flattens the area
         peak, so the prices are level over its plateau and a building's plan is indifferent
@@ -104,7 +107,7 @@ class ActiveRequests:
             np.where(bounded, self.import_limit_kw, math.inf), self.owner_limit_kw
         )
         if follow_dac and self.dac_net_kw is not None:
-            import_limit = np.minimum(import_limit, self._dac_ceiling(step))
+            import_limit = np.minimum(import_limit, self.dac_ceiling(step) + dac_raise_kw)
         return GridRequests(
             prices_per_kwh=prices,
             import_limit_kw=import_limit,
@@ -114,7 +117,7 @@ class ActiveRequests:
             comfort_offset_c=offsets,
         )
 
-    def _dac_ceiling(self, step: int) -> Array:
+    def dac_ceiling(self, step: int) -> Array:
         """The DAC schedule plus the margin over the horizon from ``step`` (inf past its
         day)."""
         assert self.dac_net_kw is not None
