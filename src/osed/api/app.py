@@ -157,6 +157,8 @@ def create_app(
         docs_url=f"{BASE}/docs",
         redoc_url=None,
     )
+    app.state.estimates = follower
+    app.state.events = hub
     install_handlers(app)
     app.add_middleware(
         IdempotentPosts,

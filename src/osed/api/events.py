@@ -92,6 +92,11 @@ class EventHub:
         self._seq = 0
 
     @property
+    def last_id(self) -> int:
+        """The id of the last event published (0: none yet)."""
+        return self._seq
+
+    @property
     def kinds(self) -> list[str]:
         return sorted({feed.kind for feed in self.feeds})
 

@@ -68,11 +68,18 @@ class IdempotentPosts:
         self.ttl = ttl
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
         request = Request(scope)
         key = request.headers.get(HEADER)
-        store = self.store() if scope["type"] == "http" and scope["method"] == "POST" else None
-        if key is None or store is None:
+        if key is None:
             await self.app(scope, receive, send)
+            return
+        store = self.store()
+        if store is None:  # served without its lifespan: keys cannot be kept
+            answer = problem(503, "unavailable", detail="the idempotency-key store is not open")
+            await answer(scope, receive, send)
             return
         if not valid_key(key):
             await self._refuse_key(scope, receive, send, "must be 1 to 200 printable characters")
