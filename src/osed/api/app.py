@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -34,6 +34,7 @@ from osed.api.events import EventHub, Feed
 from osed.api.idempotency import DEFAULT_TTL, IdempotentPosts
 from osed.api.openapi_doc import described, rewrite
 from osed.api.problems import ProblemBodies, install_handlers, problem
+from osed.api.strict_query import strict_query
 from osed.domain.time import Clock, SystemClock
 from osed.edge import api as edc_api
 from osed.edge.manager import EdcManager
@@ -153,6 +154,7 @@ def create_app(
             "optimisations, ledger, time series and live events (docs/api.md)."
         ),
         lifespan=lifespan,
+        dependencies=[Depends(strict_query)],
         openapi_url=f"{BASE}/openapi.json",
         docs_url=f"{BASE}/docs",
         redoc_url=None,

@@ -51,6 +51,7 @@ PartyQuery = Annotated[
     str | None, Query(min_length=1, max_length=128, description="only this party's rows")
 ]
 TRADERS = (Role.PARTICIPANT, Role.OPERATOR)
+INSTRUMENT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z/[1-9][0-9]{0,9}$"
 _BODY_KEYS = ("partyId", "counterPartyId", "tender")
 
 TENDER_BODY = {
@@ -209,21 +210,25 @@ def create_router(
         return market_document(market_id)
 
     @router.get(
-        "/markets/{market_id}/instruments/{instrument:path}",
+        "/markets/{market_id}/book",
         responses=described({200: "the book of one delivery interval, aggregated by price"}, 404),
     )
-    async def instrument(
+    async def book(
         market_id: MarketId,
-        instrument: Annotated[
-            str, Path(min_length=1, max_length=64, description="<start>/<seconds>")
+        interval: Annotated[
+            str,
+            Query(
+                pattern=INSTRUMENT_PATTERN,
+                max_length=40,
+                description="the delivery interval: <start, UTC>/<seconds>, as open_intervals",
+            ),
         ],
         principal: Principal = who,
     ) -> dict[str, Any]:
         permit(principal, *READERS, to="read markets")
-        agent = service(market_id).agent
-        snapshot = agent.market.snapshot(instrument)
+        snapshot = service(market_id).agent.market.snapshot(interval)
         return {
-            "instrument": snapshot.instrument,
+            "interval": snapshot.instrument,
             "bids": [_level(level) for level in snapshot.bids],
             "offers": [_level(level) for level in snapshot.offers],
         }

@@ -121,7 +121,9 @@ async def test_a_trade_and_who_sees_its_rows(client: httpx.AsyncClient) -> None:
     assert stolen.status_code == 404
 
     book = (
-        await client.get("/api/v1/markets/m1/instruments/2026-07-01T00:00:00Z/900", headers=VIEWER)
+        await client.get(
+            "/api/v1/markets/m1/book?interval=2026-07-01T00:00:00Z/900", headers=VIEWER
+        )
     ).json()
     assert [(level["price"], level["quantity"]) for level in book["offers"]] == [(0.1, 1000.0)]
     market = (await client.get("/api/v1/markets/m1", headers=VIEWER)).json()
