@@ -29,11 +29,9 @@ def check_operation(
     *,
     examples: int,
     path_parameters: dict[str, str] | None = None,
-    headers: dict[str, str] | None = None,
 ) -> None:
     """``examples`` generated requests of the operation ``label``, each with every check;
-    ``path_parameters`` fixes some (a resource that exists, so its body is what is tried);
-    ``headers`` go with every request (an access token)."""
+    ``path_parameters`` fixes some (a resource that exists, so its body is what is tried)."""
     operation = schema.find_operation_by_label(label)
     assert operation is not None
 
@@ -42,6 +40,6 @@ def check_operation(
     def check(case: schemathesis.Case) -> None:
         if path_parameters:
             case.path_parameters = {**(case.path_parameters or {}), **path_parameters}
-        case.call_and_validate(checks=EVERY_CHECK, headers=headers)
+        case.call_and_validate(checks=EVERY_CHECK)
 
     check()

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 from osed.agents.bus_service import MarketAgentService
 from osed.agents.market_state import OpenQuote, OpenTender
 from osed.api.auth import Caller
-from osed.api.idempotency import owner_of
+from osed.api.idempotency import HEADER, owner_of
 from osed.api.listing import CursorQuery, LimitQuery, page_document
 from osed.codec import cts as codec
 from osed.codec.cursor import paginate
@@ -250,14 +250,14 @@ def create_router(
         response: Response,
         body: Annotated[dict[str, Any], Body()],
         idempotency_key: Annotated[
-            str,
+            str | None,
             Header(
                 min_length=1,
                 max_length=MAX_KEY,
                 pattern=r"^[!-~]+$",
-                description="a retry with the same key and body gets the same answer",
+                description="required: a retry with the same key and body gets the same answer",
             ),
-        ],
+        ] = None,
         principal: Principal = who,
     ) -> dict[str, Any]:
         permit(principal, *TRADERS, to="submit tenders")
@@ -447,30 +447,38 @@ def _owned_parts(
 
 
 def _create_request(
-    body: dict[str, Any], principal: Principal, market_id: str, key: str
+    body: dict[str, Any], principal: Principal, market_id: str, key: str | None
 ) -> EiCreateTender:
+    """The CTS request of a tender body, every problem of body and key found at once."""
+    party = body.get("partyId", principal.party)
+    if isinstance(party, str) and not principal.owns_party(party):
+        raise PermissionDeniedError(f"{principal.subject} may not tender for {party!r}")
     problems = [
         Problem(f"$.{name}", "unexpected_key", f"not a field: {', '.join(_BODY_KEYS)} are")
         for name in body
         if name not in _BODY_KEYS
     ]
-    party = body.get("partyId", principal.party)
+    if key is None:
+        problems.append(
+            Problem(f"$header.{HEADER}", "missing", "required: a retry sends the same key")
+        )
     if party is None:
         problems.append(Problem("$.partyId", "required", "the caller acts for no party: name one"))
-    if problems:
-        raise ValidationError(problems, subject="tender")
-    if isinstance(party, str) and not principal.owns_party(party):
-        raise PermissionDeniedError(f"{principal.subject} may not tender for {party!r}")
     digest = hashlib.sha256(f"{owner_of(principal)}\x1f{key}".encode()).hexdigest()
     message = {
         "messageType": "EiCreateTender",
         "requestId": f"api:{digest[:40]}",
-        "partyId": party,
+        "partyId": "-" if party is None else party,
         "counterPartyId": body.get("counterPartyId", market_id),
         "tender": body.get("tender"),
         "marketId": market_id,
     }
-    decoded = codec.decode(message)
+    try:
+        decoded = codec.decode(message)
+    except ValidationError as exc:
+        problems += exc.problems
+    if problems:
+        raise ValidationError(problems, subject="tender")
     assert isinstance(decoded, EiCreateTender)
     return decoded
 
