@@ -120,8 +120,8 @@ def create_app(
     caller = authenticator.dependency()
     opened: dict[str, Any] = {}
     follower = None
-    if parts.network is not None and parts.bus is not None and parts.estimation_prefix:
-        view = grid_api.GridView(parts.network)
+    view = None if parts.network is None else grid_api.GridView(parts.network)
+    if view is not None and parts.bus is not None and parts.estimation_prefix:
         follower = EstimateFollower(parts.bus, view.areas, parts.estimation_prefix)
     hub = EventHub(parts.bus, list(parts.feeds)) if parts.bus is not None and parts.feeds else None
 
@@ -199,10 +199,10 @@ def create_app(
             tags=["optimizations"],
         )
         components.update(balancer_api.components())
-    if parts.network is not None:
+    if view is not None:
         app.include_router(
             grid_api.create_router(
-                grid_api.GridView(parts.network),
+                view,
                 estimates=follower,
                 caller=caller,
                 described=described,
