@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from osed.agents import bus_topics
 from osed.agents.gates import ClearLate, next_boundary, overdue
-from osed.agents.market_agent import MarketAgent, Notification
+from osed.agents.market_agent import MarketAgent, Notification, Reply, Request
 from osed.codec import cts as codec
 from osed.domain.cts import EiCreatedTransaction
 from osed.domain.envelope import Envelope
@@ -95,6 +95,13 @@ class MarketAgentService:
 
     def ready(self) -> bool:
         return self._running
+
+    async def serve(self, request: Request) -> Reply:
+        """Answer a request that came another way than the bus (the platform API): the
+        transactions it makes go to their parties on the bus, as for a request on the bus."""
+        reply = self.agent.handle(request)
+        await self._notify(reply.notifications)
+        return reply
 
     async def _on_request(self, envelope: Envelope) -> None:
         answer, notifications = self.agent.handle_wire(envelope.payload)

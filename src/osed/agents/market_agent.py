@@ -619,6 +619,21 @@ class MarketAgent:
         self._step_done()
         return report
 
+    def open_tenders(self) -> list[OpenTender]:
+        """The tenders resting in the market, each interval of a stream tender on its own, with
+        what is left of them, ordered by tender id (the agent's own records: do not change)."""
+        return sorted(self._open.values(), key=lambda rest: rest.tender.tender_id)
+
+    def open_parts(self, tender_id: str) -> list[OpenTender]:
+        """What rests of the tender ``tender_id`` (of a stream tender, each interval still
+        open), in interval order; empty when it is unknown, filled or cancelled."""
+        found = (self._open.get(part) for part in self._parts.get(tender_id, ()))
+        return [rest for rest in found if rest is not None]
+
+    def open_quotes(self) -> list[OpenQuote]:
+        """The quotes that can still be accepted, with what is left of them, by quote id."""
+        return sorted(self._quotes.values(), key=lambda rest: rest.quote.quote_id)
+
     def open_intervals(self) -> list[Interval]:
         """The intervals that have open tenders, in time order."""
         found = {t.instrument: t.tender.interval_detail.interval for t in self._open.values()}

@@ -88,7 +88,7 @@ def _start(settings: Settings, names: list[ServiceName], state_dir: Path) -> int
         plan["health"],
         "".join(
             f"; {key.replace('_', ' ')} {plan[key]}"
-            for key in ("balancer_api", "edc_api", "field_broker")
+            for key in ("balancer_api", "edc_api", "platform_api", "field_broker")
             if key in plan
         ),
         extra=with_fields(**plan, state_dir=str(state_dir)),

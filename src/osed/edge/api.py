@@ -18,16 +18,21 @@
 
 A rejected request gets 422 with every problem and its path (``$.parameters.limit_kw``,
 ``$header.Idempotency-Key``, ``$path.edc_id``); nothing is applied. OpenAPI at /openapi.json.
+
+:func:`create_router` holds the operations (under ``/api/v1``); :func:`create_app` serves them
+alone, as the EDC manager's own service, and the platform API (``osed.api``) joins the same
+router with its callers' principals: reading takes any role, changing an EDC an operator or
+the grid manager of its element's area.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,7 +40,16 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
+from osed.codec.cursor import MAX_LIMIT, paginate
+from osed.domain.access import READERS, anonymous, permit
+from osed.domain.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    Problem,
+    ValidationError,
+)
+from osed.domain.identity import Principal, Role
 from osed.edge.api_schema import responses
 from osed.edge.coordinator import Coordinator
 from osed.edge.grid_state_document import TIME_PATTERN
@@ -44,14 +58,15 @@ from osed.edge.names import BUILDING_ID_PATTERN, EDC_ID_PATTERN, FUNCTION_NAME_P
 from osed.ports.edc import MAX_EDC_ID
 from osed.ports.intelligence import DecisionStore
 
-PREFIX = "/api/v1/edcs"
+BASE = "/api/v1"
+PREFIX = BASE + "/edcs"
 MAX_REQUEST_BYTES = 1024 * 1024
 
 EdcId = Annotated[str, Path(pattern=EDC_ID_PATTERN, max_length=MAX_EDC_ID)]
 FunctionName = Annotated[str, Path(pattern=FUNCTION_NAME_PATTERN, max_length=64)]
 BuildingId = Annotated[str, Path(pattern=BUILDING_ID_PATTERN, max_length=128)]
 
-DECISIONS_PATH = "/api/v1/grid-intelligence/decisions"
+DECISIONS_PATH = BASE + "/grid-intelligence/decisions"
 MAX_DECISIONS = 10_000
 
 
@@ -151,6 +166,20 @@ def _request_problems(exc: RequestValidationError) -> ValidationError:
     return ValidationError(problems or [Problem("$", "invalid", "bad request")], subject="request")
 
 
+Responses = Callable[..., dict[int | str, dict[str, Any]]]
+Caller = Callable[..., Awaitable[Principal]]
+CHANGERS = (Role.OPERATOR, Role.GRID_MANAGER)
+
+
+def may_change(principal: Principal, element: str) -> None:
+    """An EDC is changed by an operator, or by the grid manager of its element's area."""
+    permit(principal, *CHANGERS, to="change EDCs")
+    if not principal.runs_area(element):
+        raise PermissionDeniedError(
+            f"{principal.subject} does not run the area of {element!r}: it may not change its EDC"
+        )
+
+
 class _SizeLimit:
     """Refuses a body declared larger than ``max_bytes`` before it is read (413). Plain ASGI:
     a request costs no extra task, as an ``http`` middleware's would."""
@@ -179,7 +208,7 @@ def create_app(
 ) -> FastAPI:
     """The API over ``manager``, which its owner starts and stops in the server's event loop
     (``run_manager``: the app does, as the server starts and stops); ``decisions``: the grid
-    intelligence's log when it runs beside the manager."""
+    intelligence's log when it runs beside the manager. No token is asked for."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -225,8 +254,39 @@ def create_app(
     async def conflict(_: Request, exc: ConflictError) -> JSONResponse:
         return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
 
-    @app.post(
-        PREFIX,
+    app.include_router(create_router(manager, decisions=decisions), prefix=BASE)
+
+    @app.get("/healthz")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def create_router(
+    manager: EdcManager,
+    *,
+    decisions: DecisionStore | None = None,
+    caller: Caller = anonymous,
+    described: Responses = responses,
+) -> APIRouter:
+    """The EDC operations, relative to ``/api/v1``. ``caller`` yields the request's principal
+    (default: anonymous, which may do everything); ``described`` states each operation's
+    answers in the OpenAPI document."""
+    router = APIRouter()
+    responses = described
+    who = Depends(caller)  # a default, not an annotation: ``caller`` is local to this call
+
+    def reader(principal: Principal) -> None:
+        permit(principal, *READERS, to="read EDCs")
+
+    def changing(principal: Principal, edc_id: str) -> Coordinator:
+        edc = manager.get(edc_id)
+        may_change(principal, edc.element)
+        return edc
+
+    @router.post(
+        "/edcs",
         status_code=201,
         responses=responses(
             {201: "created", 200: "the EDC this key created", 409: "the id is taken"}
@@ -244,66 +304,94 @@ def create_app(
                 description="a retry with the same key and body returns the same EDC",
             ),
         ],
+        principal: Principal = who,
     ) -> dict[str, Any]:
+        may_change(principal, body.element)
         edc, created = await manager.create(body.id, body.element, idempotency_key=idempotency_key)
         response.status_code = 201 if created else 200
         response.headers["Location"] = f"{PREFIX}/{edc.edc_id}"
         return edc_document(edc)
 
-    @app.get(PREFIX, responses=responses({200: "every EDC"}))
-    async def listing() -> dict[str, Any]:
-        return {"items": [edc_document(edc) for edc in manager.edcs()]}
+    @router.get("/edcs", responses=responses({200: "the EDCs by id, a page at a time"}))
+    async def listing(
+        principal: Principal = who,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="at most this many")] = (
+            MAX_LIMIT
+        ),
+        cursor: Annotated[
+            str | None, Query(max_length=512, description="next_cursor of the page before")
+        ] = None,
+    ) -> dict[str, Any]:
+        reader(principal)
+        edcs = sorted(manager.edcs(), key=lambda edc: edc.edc_id)
+        page = paginate(edcs, lambda edc: edc.edc_id, listing="edcs", limit=limit, cursor=cursor)
+        return {
+            "items": [edc_document(edc) for edc in page.items],
+            "next_cursor": page.next_cursor,
+        }
 
-    @app.get(PREFIX + "/{edc_id}", responses=responses({200: "the EDC"}, 404))
-    async def one(edc_id: EdcId) -> dict[str, Any]:
+    @router.get("/edcs/{edc_id}", responses=responses({200: "the EDC"}, 404))
+    async def one(edc_id: EdcId, principal: Principal = who) -> dict[str, Any]:
+        reader(principal)
         return edc_document(manager.get(edc_id), detail=True)
 
-    @app.delete(PREFIX + "/{edc_id}", status_code=204, responses=responses({204: "gone"}, 404))
-    async def destroy(edc_id: EdcId) -> Response:
+    @router.delete("/edcs/{edc_id}", status_code=204, responses=responses({204: "gone"}, 404))
+    async def destroy(edc_id: EdcId, principal: Principal = who) -> Response:
+        changing(principal, edc_id)
         await manager.destroy(edc_id)
         return Response(status_code=204)
 
-    @app.post(
-        PREFIX + "/{edc_id}/functions/{name}",
+    @router.post(
+        "/edcs/{edc_id}/functions/{name}",
         status_code=201,
         responses=responses({201: "assigned: its status", 409: "it runs already"}, 404),
     )
-    async def assign(edc_id: EdcId, name: FunctionName, body: Assignment) -> dict[str, Any]:
-        return await manager.get(edc_id).assign(name, body.parameters)
+    async def assign(
+        edc_id: EdcId,
+        name: FunctionName,
+        body: Assignment,
+        principal: Principal = who,
+    ) -> dict[str, Any]:
+        return await changing(principal, edc_id).assign(name, body.parameters)
 
-    @app.get(
-        PREFIX + "/{edc_id}/functions/{name}",
+    @router.get(
+        "/edcs/{edc_id}/functions/{name}",
         responses=responses({200: "the function's status"}, 404),
     )
-    async def function(edc_id: EdcId, name: FunctionName) -> dict[str, Any]:
+    async def function(
+        edc_id: EdcId, name: FunctionName, principal: Principal = who
+    ) -> dict[str, Any]:
+        reader(principal)
         return manager.get(edc_id).function_status(name)
 
-    @app.delete(
-        PREFIX + "/{edc_id}/functions/{name}",
+    @router.delete(
+        "/edcs/{edc_id}/functions/{name}",
         status_code=204,
         responses=responses({204: "removed"}, 404),
     )
-    async def remove(edc_id: EdcId, name: FunctionName) -> Response:
-        await manager.get(edc_id).remove_function(name)
+    async def remove(edc_id: EdcId, name: FunctionName, principal: Principal = who) -> Response:
+        await changing(principal, edc_id).remove_function(name)
         return Response(status_code=204)
 
-    @app.post(
-        PREFIX + "/{edc_id}/buildings",
+    @router.post(
+        "/edcs/{edc_id}/buildings",
         status_code=201,
         responses=responses({201: "enrolled: the building's token, shown only now"}, 404),
     )
-    async def enrol(edc_id: EdcId, body: Enrolment) -> dict[str, Any]:
-        token = await manager.get(edc_id).enrol(body.building_id, body.functions)
+    async def enrol(edc_id: EdcId, body: Enrolment, principal: Principal = who) -> dict[str, Any]:
+        token = await changing(principal, edc_id).enrol(body.building_id, body.functions)
         return {"building_id": body.building_id, "functions": body.functions, "token": token}
 
-    @app.post(
-        PREFIX + "/{edc_id}/buildings/batch",
+    @router.post(
+        "/edcs/{edc_id}/buildings/batch",
         status_code=201,
         responses=responses({201: "enrolled: each building's token, shown only now"}, 404),
     )
-    async def enrol_batch(edc_id: EdcId, body: Enrolments) -> dict[str, Any]:
+    async def enrol_batch(
+        edc_id: EdcId, body: Enrolments, principal: Principal = who
+    ) -> dict[str, Any]:
         pairs = [(e.building_id, e.functions) for e in body.buildings]
-        tokens = await manager.get(edc_id).enrol_many(pairs)
+        tokens = await changing(principal, edc_id).enrol_many(pairs)
         return {
             "items": [
                 {"building_id": e.building_id, "functions": e.functions, "token": t}
@@ -311,42 +399,50 @@ def create_app(
             ]
         }
 
-    @app.delete(
-        PREFIX + "/{edc_id}/buildings/{building_id}",
+    @router.delete(
+        "/edcs/{edc_id}/buildings/{building_id}",
         status_code=204,
         responses=responses({204: "unenrolled: its token no longer holds"}, 404),
     )
-    async def unenrol(edc_id: EdcId, building_id: BuildingId) -> Response:
-        await manager.get(edc_id).unenrol(building_id)
+    async def unenrol(
+        edc_id: EdcId, building_id: BuildingId, principal: Principal = who
+    ) -> Response:
+        await changing(principal, edc_id).unenrol(building_id)
         return Response(status_code=204)
 
-    @app.get(PREFIX + "/{edc_id}/aggregate", responses=responses({200: "the area"}, 404))
-    async def aggregate(edc_id: EdcId) -> dict[str, Any]:
+    @router.get("/edcs/{edc_id}/aggregate", responses=responses({200: "the area"}, 404))
+    async def aggregate(edc_id: EdcId, principal: Principal = who) -> dict[str, Any]:
+        reader(principal)
         return manager.get(edc_id).aggregate()
 
-    @app.get(
-        PREFIX + "/{edc_id}/grid-state",
+    @router.get(
+        "/edcs/{edc_id}/grid-state",
         responses=responses({200: "the grid state its functions see, with its age"}, 404),
     )
-    async def grid_state(edc_id: EdcId) -> dict[str, Any]:
+    async def grid_state(edc_id: EdcId, principal: Principal = who) -> dict[str, Any]:
+        reader(principal)
         return manager.get(edc_id).grid_state()
 
-    @app.put(
-        PREFIX + "/{edc_id}/grid-state",
+    @router.put(
+        "/edcs/{edc_id}/grid-state",
         responses=responses({200: "applied: the grid state its functions see"}, 404),
         openapi_extra=_GRID_STATE_BODY,
     )
     async def put_grid_state(
-        edc_id: EdcId, body: Annotated[dict[str, Any], Body()]
+        edc_id: EdcId,
+        body: Annotated[dict[str, Any], Body()],
+        principal: Principal = who,
     ) -> dict[str, Any]:
+        changing(principal, edc_id)
         return manager.put_grid_state(edc_id, body)
 
-    @app.get("/api/v1/grid-functions", responses=responses({200: "installed functions"}))
-    async def grid_functions() -> dict[str, Any]:
+    @router.get("/grid-functions", responses=responses({200: "installed functions"}))
+    async def grid_functions(principal: Principal = who) -> dict[str, Any]:
+        reader(principal)
         return {"items": manager.manifests()}
 
-    @app.get(
-        DECISIONS_PATH,
+    @router.get(
+        "/grid-intelligence/decisions",
         responses=responses(
             {
                 200: "the last decisions, oldest first, each with its number",
@@ -358,13 +454,12 @@ def create_app(
         limit: Annotated[
             int, Query(ge=1, le=MAX_DECISIONS, description="how many of the last decisions")
         ] = 100,
+        *,
+        principal: Principal = who,
     ) -> dict[str, Any]:
+        reader(principal)
         if decisions is None:
             raise NotFoundError("no grid intelligence runs beside this EDC manager")
         return {"items": [decision_document(n, raw) for n, raw in decisions.recent(limit)]}
 
-    @app.get("/healthz")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    return app
+    return router

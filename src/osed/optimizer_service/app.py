@@ -12,21 +12,29 @@ The body is pymfm's input, OSED's balancing document (docs/optimizer.md) or OSED
 document (docs/optimizer-fleet.md), as ``application/json`` (else 415) of at most
 ``max_request_bytes`` (else 413, counted as it arrives); the OpenAPI schema at /openapi.json
 describes all three and every answer of every operation.
+
+:func:`create_router` holds the operations; :func:`create_app` serves them alone, as the
+balancer's own service, and the platform API (``osed.api``) joins the same router under
+``/api/v1`` with its callers' principals: reading takes any role, submitting and cancelling
+an operator.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from osed.codec.cursor import decode_cursor, encode_cursor
+from osed.domain.access import READERS, anonymous, permit
 from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
+from osed.domain.identity import Principal, Role
 from osed.domain.time import Clock, SystemClock
 from osed.optimizer.budget import MAX_REQUEST_BYTES
 from osed.optimizer_service.api_schema import (
@@ -42,9 +50,11 @@ from osed.ports.jobs import MAX_PAGE, Job, JobStatus, JobStore
 
 PREFIX = "/optimizations"
 JobId = Annotated[int, Path(ge=1, le=MAX_JOB_ID, description="a job id")]
+Responses = Callable[..., dict[int | str, dict[str, Any]]]
+Caller = Callable[..., Awaitable[Principal]]
 
 
-def job_document(job: Job) -> dict[str, Any]:
+def job_document(job: Job, base: str = "") -> dict[str, Any]:
     document: dict[str, Any] = {
         "id": job.job_id,
         "status": job.status.value,
@@ -54,8 +64,8 @@ def job_document(job: Job) -> dict[str, Any]:
         "attempts": job.attempts,
         "cancel_requested": job.cancel_requested,
         "links": {
-            "self": f"{PREFIX}/{job.job_id}",
-            "result": f"{PREFIX}/{job.job_id}/result",
+            "self": f"{base}{PREFIX}/{job.job_id}",
+            "result": f"{base}{PREFIX}/{job.job_id}/result",
         },
     }
     if job.error is not None:
@@ -112,13 +122,12 @@ def create_app(
     def store() -> JobStore:
         return stores[0]
 
-    members, definitions = body_schemas()
     default_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = default_openapi()
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(components())
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -140,13 +149,56 @@ def create_app(
     async def conflict(_: Request, exc: ConflictError) -> JSONResponse:
         return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
 
+    app.include_router(
+        create_router(
+            store,
+            clock=clock,
+            max_time_limit_s=max_time_limit_s,
+            queue_timeout=queue_timeout,
+            max_request_bytes=max_request_bytes,
+        )
+    )
+
+    @app.get("/healthz")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def components() -> dict[str, Any]:
+    """The models the request bodies refer to: an app serving the router adds them to the
+    ``components/schemas`` of its OpenAPI document."""
+    return body_schemas()[1]
+
+
+def create_router(
+    store: Callable[[], JobStore],
+    *,
+    clock: Clock | None = None,
+    max_time_limit_s: float = 600.0,
+    queue_timeout: timedelta | None = None,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
+    caller: Caller = anonymous,
+    described: Responses = responses,
+    base: str = "",
+) -> APIRouter:
+    """The job operations over the job store ``store()`` returns; ``caller`` yields the
+    request's principal (default: anonymous, which may do everything), ``described`` states
+    the answers in the OpenAPI document, ``base`` is where the router is mounted (links)."""
+    clock = clock or SystemClock()
+    router = APIRouter()
+    responses = described
+    who = Depends(caller)  # a default, not an annotation: ``caller`` is local to this call
+    members, _ = body_schemas()
+
     def submit_route(endpoint: Any) -> Any:
         # The budget's bound is this app's setting: a real annotation, not a string.
         endpoint.__annotations__["time_limit_s"] = Annotated[
             float | None,
             Query(gt=0, le=max_time_limit_s, description="the time budget in seconds"),
         ]
-        return app.post(
+        return router.post(
             PREFIX,
             status_code=202,
             openapi_extra={
@@ -182,7 +234,9 @@ def create_app(
         ] = None,
         native: Annotated[bool, Query(description="pymfm inputs: drop pymfm's rules")] = False,
         time_limit_s: float | None = None,
+        principal: Principal = who,
     ) -> Any:
+        permit(principal, Role.OPERATOR, to="submit optimisations")
         document = await read_document(request, max_request_bytes)
         if isinstance(document, JSONResponse):
             return document
@@ -203,42 +257,62 @@ def create_app(
             submitted_at=now,
             deadline=deadline,
         )
-        response.headers["Location"] = f"{PREFIX}/{job.job_id}"
-        return job_document(job)
+        response.headers["Location"] = f"{base}{PREFIX}/{job.job_id}"
+        return job_document(job, base)
 
-    @app.get(PREFIX, responses=responses({200: "jobs, newest first"}))
+    @router.get(PREFIX, responses=responses({200: "jobs, newest first"}))
     async def listing(
         status: JobStatus | None = None,
-        before: Annotated[int | None, Query(ge=1, le=MAX_JOB_ID)] = None,
+        before: Annotated[
+            int | None, Query(ge=1, le=MAX_JOB_ID, description="jobs older than this id")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+        cursor: Annotated[
+            str | None,
+            Query(max_length=512, description="next_cursor of the page before (not with before)"),
+        ] = None,
+        principal: Principal = who,
     ) -> dict[str, Any]:
+        permit(principal, *READERS, to="read optimisations")
+        listed = f"optimizations:{status.value if status else ''}"
+        if cursor is not None:
+            if before is not None:
+                raise ValidationError(
+                    [Problem("$query.before", "exclusive", "give either before or cursor")],
+                    subject="request",
+                )
+            before = int(decode_cursor(cursor, listed, int))
         jobs = store().jobs(kind=KIND, status=status, before=before, limit=limit)
         following = jobs[-1].job_id if len(jobs) == limit else None
-        return {"items": [job_document(j) for j in jobs], "next_before": following}
+        return {
+            "items": [job_document(j, base) for j in jobs],
+            "next_before": following,
+            "next_cursor": None if following is None else encode_cursor(listed, following),
+        }
 
-    @app.get(PREFIX + "/{job_id}", responses=responses({200: "the job"}, 404))
-    async def status(job_id: JobId) -> dict[str, Any]:
-        return job_document(store().get(job_id))
+    @router.get(PREFIX + "/{job_id}", responses=responses({200: "the job"}, 404))
+    async def status(job_id: JobId, principal: Principal = who) -> dict[str, Any]:
+        permit(principal, *READERS, to="read optimisations")
+        return job_document(store().get(job_id), base)
 
-    @app.get(
+    @router.get(
         PREFIX + "/{job_id}/result",
         responses=responses({200: "the result document", 409: "no result (yet)"}, 404),
     )
-    async def result(job_id: JobId) -> Response:
+    async def result(job_id: JobId, principal: Principal = who) -> Response:
+        permit(principal, *READERS, to="read optimisations")
         job = store().get(job_id)
         if job.status is not JobStatus.SUCCEEDED or job.result is None:
+            message = f"job {job.job_id} is {job.status.value}: it has no result"
             return JSONResponse(
-                {"error": "no_result", **job_document(job)},
+                {"error": "no_result", "message": message, **job_document(job, base)},
                 status_code=409,
             )
         return Response(job.result, media_type="application/json")
 
-    @app.post(PREFIX + "/{job_id}/cancel", responses=responses({200: "the job"}, 404))
-    async def cancel(job_id: JobId) -> dict[str, Any]:
-        return job_document(store().cancel(job_id, now=clock.now()))
+    @router.post(PREFIX + "/{job_id}/cancel", responses=responses({200: "the job"}, 404))
+    async def cancel(job_id: JobId, principal: Principal = who) -> dict[str, Any]:
+        permit(principal, Role.OPERATOR, to="cancel optimisations")
+        return job_document(store().cancel(job_id, now=clock.now()), base)
 
-    @app.get("/healthz")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    return app
+    return router

@@ -573,6 +573,11 @@ class EstimationRunner:
         return self.service.ready()
 
 
+def load_network_setting(spec: str, *, at: str) -> Network:
+    """A network named by the setting at ``at`` (its problems reported at that path)."""
+    return _load_network(spec, at=at)
+
+
 def _load_network(spec: str, *, at: str = "$.estimation.network") -> Network:
     """A network from settings; a problem reads as one of the setting ``at``."""
     try:
@@ -600,6 +605,8 @@ def build_services(
     bus = build_bus(settings, clock, client_id="-".join(names) or "osed")
     services: list[Service] = [BusService(bus)]
     for name in names:
+        if name == "api":
+            continue  # built last: it serves the others
         if name == "market-agent":
             services.append(MarketAgentRunner(settings, bus, clock, state_dir))
         elif name == "bridge":
@@ -617,4 +624,8 @@ def build_services(
 
             single = name == "building"
             services.append(BuildingAgentsRunner(settings.buildings, bus, clock, single=single))
+    if "api" in names:
+        from osed.runtime.platform_api import PlatformApiRunner
+
+        services.append(PlatformApiRunner(settings, bus, clock, list(services)))
     return services

@@ -78,6 +78,9 @@ def deployment(settings: Settings, names: list[ServiceName]) -> dict[str, Any]:
     if "edc-manager" in names:
         edc = settings.edc
         described["edc_api"] = f"http://{edc.host}:{edc.port}/api/v1/edcs"
+    if "api" in names:
+        api = settings.api
+        described["platform_api"] = f"http://{api.host}:{api.port}/api/v1/docs"
     if "bridge" in names:
         field = settings.bridge.field
         described["field_broker"] = f"mqtt://{field.host}:{field.port}"

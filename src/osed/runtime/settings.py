@@ -151,6 +151,20 @@ class EdcSettings(_Section):
     """A grid state older than this is marked stale in the functions' ``area.state``."""
 
 
+class ApiSettings(_Section):
+    """The platform API (docs/api.md): one app under ``/api/v1`` over every service the same
+    process runs. ``open`` serves every request without a token, as the administrator: for a
+    laptop or a closed network only; otherwise a token validator must be configured."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    open: bool = False
+    idempotency_path: Path = Path("osed-api.sqlite")
+    """Where Idempotency-Keys and their answers are kept (SQLite)."""
+    idempotency_ttl_s: float = Field(86400.0, ge=60, le=30 * 86400)
+    max_request_bytes: int = Field(MAX_REQUEST_BYTES, ge=1024, le=2**31)
+
+
 class IntelligenceSettings(_Section):
     """The grid intelligence (docs/edge.md, "Grid intelligence"), run beside the EDC manager
     when ``enabled``: it follows the estimates under ``estimation_prefix`` (and forecasts on
@@ -399,6 +413,7 @@ ServiceName = Literal[
     "edc-manager",
     "building",
     "buildings",
+    "api",
 ]
 SERVICES: tuple[ServiceName, ...] = (
     "market-agent",
@@ -409,6 +424,7 @@ SERVICES: tuple[ServiceName, ...] = (
     "edc-manager",
     "building",
     "buildings",
+    "api",
 )
 
 
@@ -434,6 +450,7 @@ class Settings(BaseSettings):
     edc: EdcSettings = EdcSettings()
     intelligence: IntelligenceSettings = IntelligenceSettings()
     identity: IdentitySettings = IdentitySettings()
+    api: ApiSettings = ApiSettings()
     buildings: dict[str, Any] = {}
     """The building agents' document (docs/building-agent.md), checked when they start."""
     services: list[ServiceName] = ["market-agent"]

@@ -1,0 +1,496 @@
+"""Markets over CTS, through the Market Agent the runtime holds: tenders submitted and
+cancelled as CTS requests (traced, idempotent, their transactions sent to the parties on the
+bus), open tenders and quotes, transactions and positions from the ledger, the book of each
+delivery interval.
+
+Who sees what: a participant submits, cancels and reads only its own party's tenders,
+transactions and positions; an operator (and admin) every party's; a viewer or grid manager
+none of them. The book, the quotes and the market's terms are public to every role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
+
+from osed.agents.bus_service import MarketAgentService
+from osed.agents.market_state import OpenQuote, OpenTender
+from osed.api.auth import Caller
+from osed.api.idempotency import HEADER, owner_of
+from osed.api.listing import CursorQuery, LimitQuery, page_document
+from osed.codec import cts as codec
+from osed.codec.cursor import paginate
+from osed.domain.access import READERS, permit
+from osed.domain.cts import (
+    EiCanceledTender,
+    EiCancelTender,
+    EiCreatedTender,
+    EiCreateTender,
+    ResponseCode,
+)
+from osed.domain.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    Problem,
+    ValidationError,
+)
+from osed.domain.identity import Principal, Role
+from osed.domain.ledger import StoredEntry
+from osed.domain.time import Interval
+from osed.markets.protocol import BookLevel
+from osed.ports.idempotency import MAX_KEY
+
+MarketId = Annotated[str, Path(min_length=1, max_length=128, description="the market's id")]
+TenderId = Annotated[str, Path(min_length=1, max_length=128, description="a tender's id")]
+PartyQuery = Annotated[
+    str | None, Query(min_length=1, max_length=128, description="only this party's rows")
+]
+TRADERS = (Role.PARTICIPANT, Role.OPERATOR)
+INSTRUMENT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z/[1-9][0-9]{0,9}$"
+_BODY_KEYS = ("partyId", "counterPartyId", "tender")
+
+TENDER_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["tender"],
+                    "properties": {
+                        "partyId": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 128,
+                            "description": "default: the caller's party",
+                        },
+                        "counterPartyId": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 128,
+                            "description": "default: the market",
+                        },
+                        "tender": {
+                            "type": "object",
+                            "description": "a CTS tender, wire format (docs/cts-wire-format.md)",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _level(level: BookLevel) -> dict[str, Any]:
+    return {"price": level.price, "quantity": level.quantity, "orders": level.orders}
+
+
+def _tender_document(rest: OpenTender, market: str) -> dict[str, Any]:
+    tender = rest.tender
+    detail = tender.interval_detail
+    return {
+        "tender_id": tender.tender_id,
+        "party_id": rest.party,
+        "counter_party_id": rest.counter_party,
+        "instrument": rest.instrument,
+        "side": tender.side.value,
+        "interval": _interval(detail.interval),
+        "price": detail.price,
+        "price_scale": tender.price_scale,
+        "quantity": detail.quantity,
+        "quantity_scale": tender.quantity_scale,
+        "links": {"self": f"/api/v1/markets/{market}/tenders/{tender.tender_id}"},
+    }
+
+
+def _interval(interval: Interval) -> dict[str, Any]:
+    return {"start": interval.start.isoformat(), "duration_s": interval.duration.total_seconds()}
+
+
+def _quote_document(rest: OpenQuote, quantity_scale: int) -> dict[str, Any]:
+    """A quote as anyone may accept it; ``remaining`` is at the market's quantity scale."""
+    tender = rest.quote.tender
+    detail = tender.interval_detail
+    return {
+        "quote_id": rest.quote.quote_id,
+        "side": tender.side.value,
+        "interval": _interval(detail.interval),
+        "price": detail.price,
+        "price_scale": tender.price_scale,
+        "remaining": rest.remaining,
+        "quantity_scale": quantity_scale,
+        "tradeable": rest.quote.tradeable,
+    }
+
+
+def _entry_document(stored: StoredEntry) -> dict[str, Any]:
+    entry = stored.entry
+    return {
+        "seq": stored.seq,
+        "transaction_id": entry.transaction_id,
+        "tender_id": entry.tender_id,
+        "party_id": entry.party,
+        "counter_party_id": entry.counter_party,
+        "side": entry.side.value,
+        "interval": _interval(entry.interval),
+        "price": entry.price,
+        "price_scale": entry.price_scale,
+        "quantity": entry.quantity,
+        "quantity_scale": entry.quantity_scale,
+        "currency": entry.currency,
+        "committed_at": entry.committed_at.isoformat(),
+    }
+
+
+def _sees(principal: Principal, party: str | None) -> None:
+    """A participant asks for its own party only (403 for another's)."""
+    if party is not None and not principal.owns_party(party):
+        raise PermissionDeniedError(f"{principal.subject} may not read the rows of {party!r}")
+
+
+def _own_rows(principal: Principal, party: str | None) -> Any:
+    """Which rows a list shows: ``party``'s if asked for, else every row the principal owns."""
+
+    def shown(owner: str) -> bool:
+        return (party is None or owner == party) and principal.owns_party(owner)
+
+    return shown
+
+
+def create_router(
+    markets: Mapping[str, MarketAgentService], *, caller: Caller, described: Any
+) -> APIRouter:
+    router = APIRouter(tags=["markets"])
+    who = Depends(caller)
+
+    def service(market_id: str) -> MarketAgentService:
+        found = markets.get(market_id)
+        if found is None:
+            raise NotFoundError(f"no market {market_id!r}: the markets are {sorted(markets)}")
+        return found
+
+    def market_document(market_id: str) -> dict[str, Any]:
+        agent = service(market_id).agent
+        units = agent.units
+        return {
+            "market_id": market_id,
+            "mechanism": agent.market.name,
+            "continuous": agent.market.continuous,
+            "currency": units.currency,
+            "price_scale": units.price_scale,
+            "quantity_scale": units.quantity_scale,
+            "interval_s": None
+            if units.resolution is None
+            else int(units.resolution.total_seconds()),
+            "open_intervals": [i.key() for i in agent.open_intervals()],
+            "links": {
+                name: f"/api/v1/markets/{market_id}/{name}"
+                for name in ("tenders", "transactions", "positions", "quotes")
+            },
+        }
+
+    @router.get("/markets", responses=described({200: "the markets the Market Agents serve"}))
+    async def listing(principal: Principal = who) -> dict[str, Any]:
+        permit(principal, *READERS, to="read markets")
+        return {"items": [market_document(m) for m in sorted(markets)], "next_cursor": None}
+
+    @router.get(
+        "/markets/{market_id}",
+        responses=described({200: "the market's terms and open delivery intervals"}, 404),
+    )
+    async def market(market_id: MarketId, principal: Principal = who) -> dict[str, Any]:
+        permit(principal, *READERS, to="read markets")
+        return market_document(market_id)
+
+    @router.get(
+        "/markets/{market_id}/book",
+        responses=described({200: "the book of one delivery interval, aggregated by price"}, 404),
+    )
+    async def book(
+        market_id: MarketId,
+        interval: Annotated[
+            str,
+            Query(
+                pattern=INSTRUMENT_PATTERN,
+                max_length=40,
+                description="the delivery interval: <start, UTC>/<seconds>, as open_intervals",
+            ),
+        ],
+        principal: Principal = who,
+    ) -> dict[str, Any]:
+        permit(principal, *READERS, to="read markets")
+        snapshot = service(market_id).agent.market.snapshot(interval)
+        return {
+            "interval": snapshot.instrument,
+            "bids": [_level(level) for level in snapshot.bids],
+            "offers": [_level(level) for level in snapshot.offers],
+        }
+
+    @router.post(
+        "/markets/{market_id}/tenders",
+        status_code=201,
+        openapi_extra=TENDER_BODY,
+        responses=described(
+            {
+                201: "the tender, created (fills it made are in the transactions)",
+                409: "the tender id is taken",
+            },
+            404,
+        ),
+    )
+    async def submit(
+        market_id: MarketId,
+        response: Response,
+        body: Annotated[dict[str, Any], Body()],
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                min_length=1,
+                max_length=MAX_KEY,
+                pattern=r"^[!-~]+$",
+                description="required: a retry with the same key and body gets the same answer",
+            ),
+        ] = None,
+        principal: Principal = who,
+    ) -> dict[str, Any]:
+        permit(principal, *TRADERS, to="submit tenders")
+        running = service(market_id)
+        request = _create_request(body, principal, market_id, idempotency_key)
+        answer = (await running.serve(request)).response
+        assert isinstance(answer, EiCreatedTender)
+        text = answer.response.response_description
+        _raise_for(answer.response.response_code, text, subject="tender")
+        tender_id = request.tender.tender_id
+        response.headers["Location"] = f"/api/v1/markets/{market_id}/tenders/{tender_id}"
+        return {
+            "tender_id": tender_id,
+            "party_id": request.party_id,
+            "market_id": market_id,
+            "description": text,
+            "open": [_tender_document(p, market_id) for p in running.agent.open_parts(tender_id)],
+        }
+
+    @router.get(
+        "/markets/{market_id}/tenders",
+        responses=described({200: "open tenders the caller may see, by id"}, 404),
+    )
+    async def tenders(
+        market_id: MarketId,
+        party: PartyQuery = None,
+        limit: LimitQuery = 100,
+        cursor: CursorQuery = None,
+        principal: Principal = who,
+    ) -> dict[str, Any]:
+        permit(principal, *TRADERS, to="read tenders")
+        _sees(principal, party)
+        shown = _own_rows(principal, party)
+        rows = (t for t in service(market_id).agent.open_tenders() if shown(t.party))
+        page = paginate(
+            rows,
+            lambda t: t.tender.tender_id,
+            listing=f"tenders:{market_id}:{party or ''}",
+            limit=limit,
+            cursor=cursor,
+        )
+        path = f"/api/v1/markets/{market_id}/tenders"
+        filters = {"party": party} if party else {}
+        items = [_tender_document(t, market_id) for t in page.items]
+        return page_document(items, page.next_cursor, path, limit, filters)
+
+    @router.get(
+        "/markets/{market_id}/tenders/{tender_id}",
+        responses=described({200: "what rests of the tender"}, 404),
+    )
+    async def tender(
+        market_id: MarketId, tender_id: TenderId, principal: Principal = who
+    ) -> dict[str, Any]:
+        permit(principal, *TRADERS, to="read tenders")
+        parts = _owned_parts(service(market_id), tender_id, principal)
+        return {"tender_id": tender_id, "open": [_tender_document(p, market_id) for p in parts]}
+
+    @router.delete(
+        "/markets/{market_id}/tenders/{tender_id}",
+        responses=described({200: "cancelled: the quantity that was still open"}, 404),
+    )
+    async def cancel(
+        market_id: MarketId, tender_id: TenderId, principal: Principal = who
+    ) -> dict[str, Any]:
+        permit(principal, *TRADERS, to="cancel tenders")
+        running = service(market_id)
+        parts = _owned_parts(running, tender_id, principal)
+        request = EiCancelTender(
+            request_id=f"api-cancel:{uuid.uuid4().hex}",
+            party_id=parts[0].party,
+            counter_party_id=parts[0].counter_party,
+            tender_id=tender_id,
+        )
+        answer = (await running.serve(request)).response
+        assert isinstance(answer, EiCanceledTender)
+        response = answer.response
+        _raise_for(response.response_code, response.response_description, subject="cancel")
+        return {"tender_id": tender_id, "cancelled": answer.success}
+
+    @router.get(
+        "/markets/{market_id}/transactions",
+        responses=described({200: "ledger entries the caller may see, oldest first"}, 404),
+    )
+    async def transactions(
+        market_id: MarketId,
+        party: PartyQuery = None,
+        limit: LimitQuery = 100,
+        cursor: CursorQuery = None,
+        principal: Principal = who,
+    ) -> dict[str, Any]:
+        permit(principal, *TRADERS, to="read transactions")
+        _sees(principal, party)
+        shown = _own_rows(principal, party)
+        ledger = service(market_id).agent.ledger
+
+        def rows() -> Iterator[StoredEntry]:
+            for stored in ledger.entries():
+                if stored.entry.market_id == market_id and shown(stored.entry.party):
+                    yield stored
+
+        page = paginate(
+            rows(),
+            lambda e: e.seq,
+            listing=f"transactions:{market_id}:{party or ''}",
+            limit=limit,
+            cursor=cursor,
+            kind=int,
+        )
+        path = f"/api/v1/markets/{market_id}/transactions"
+        filters = {"party": party} if party else {}
+        items = [_entry_document(e) for e in page.items]
+        return page_document(items, page.next_cursor, path, limit, filters)
+
+    @router.get(
+        "/markets/{market_id}/positions",
+        responses=described({200: "net positions per party and delivery interval"}, 404),
+    )
+    async def positions(
+        market_id: MarketId,
+        party: PartyQuery = None,
+        limit: LimitQuery = 100,
+        cursor: CursorQuery = None,
+        principal: Principal = who,
+    ) -> dict[str, Any]:
+        permit(principal, *TRADERS, to="read positions")
+        _sees(principal, party)
+        shown = _own_rows(principal, party)
+        ledger = service(market_id).agent.ledger
+        rows = ledger.positions(party) if party else ledger.all_positions()
+        visible = sorted(
+            (r for r in rows if shown(r.party)), key=lambda r: (r.party, r.interval.key())
+        )
+        page = paginate(
+            visible,
+            lambda r: f"{r.party}\x1f{r.interval.key()}",
+            listing=f"positions:{market_id}:{party or ''}",
+            limit=limit,
+            cursor=cursor,
+        )
+        items = [
+            {
+                "party_id": r.party,
+                "interval": _interval(r.interval),
+                "quantity": r.quantity,
+                "quantity_scale": r.quantity_scale,
+            }
+            for r in page.items
+        ]
+        filters = {"party": party} if party else {}
+        path = f"/api/v1/markets/{market_id}/positions"
+        return page_document(items, page.next_cursor, path, limit, filters)
+
+    @router.get(
+        "/markets/{market_id}/quotes", responses=described({200: "open quotes, by id"}, 404)
+    )
+    async def quotes(
+        market_id: MarketId,
+        limit: LimitQuery = 100,
+        cursor: CursorQuery = None,
+        principal: Principal = who,
+    ) -> dict[str, Any]:
+        permit(principal, *READERS, to="read quotes")
+        rows = service(market_id).agent.open_quotes()
+        page = paginate(
+            rows,
+            lambda q: q.quote.quote_id,
+            listing=f"quotes:{market_id}",
+            limit=limit,
+            cursor=cursor,
+        )
+        path = f"/api/v1/markets/{market_id}/quotes"
+        scale = service(market_id).agent.units.quantity_scale
+        items = [_quote_document(q, scale) for q in page.items]
+        return page_document(items, page.next_cursor, path, limit)
+
+    return router
+
+
+def _owned_parts(
+    running: MarketAgentService, tender_id: str, principal: Principal
+) -> list[OpenTender]:
+    parts = running.agent.open_parts(tender_id)
+    if not parts or not principal.owns_party(parts[0].party):
+        # Another party's tender is as absent as an unknown one: its existence is theirs.
+        raise NotFoundError(f"no open tender {tender_id!r} of the caller's party")
+    return parts
+
+
+def _create_request(
+    body: dict[str, Any], principal: Principal, market_id: str, key: str | None
+) -> EiCreateTender:
+    """The CTS request of a tender body, every problem of body and key found at once."""
+    party = body.get("partyId", principal.party)
+    if isinstance(party, str) and not principal.owns_party(party):
+        raise PermissionDeniedError(f"{principal.subject} may not tender for {party!r}")
+    problems = [
+        Problem(f"$.{name}", "unexpected_key", f"not a field: {', '.join(_BODY_KEYS)} are")
+        for name in body
+        if name not in _BODY_KEYS
+    ]
+    if key is None:
+        problems.append(
+            Problem(f"$header.{HEADER}", "missing", "required: a retry sends the same key")
+        )
+    if party is None:
+        problems.append(Problem("$.partyId", "required", "the caller acts for no party: name one"))
+    digest = hashlib.sha256(f"{owner_of(principal)}\x1f{key}".encode()).hexdigest()
+    message = {
+        "messageType": "EiCreateTender",
+        "requestId": f"api:{digest[:40]}",
+        "partyId": "-" if party is None else party,
+        "counterPartyId": body.get("counterPartyId", market_id),
+        "tender": body.get("tender"),
+        "marketId": market_id,
+    }
+    try:
+        decoded = codec.decode(message)
+    except ValidationError as exc:
+        problems += exc.problems
+    if problems:
+        raise ValidationError(problems, subject="tender")
+    assert isinstance(decoded, EiCreateTender)
+    return decoded
+
+
+def _raise_for(code: int, text: str, *, subject: str) -> None:
+    if code in (ResponseCode.BAD_REQUEST, ResponseCode.TERMS_VIOLATED):
+        raise ValidationError(
+            [Problem("$", "refused_by_market", text or "refused")], subject=subject
+        )
+    if code == ResponseCode.CONFLICT:
+        raise ConflictError(text or f"the {subject} conflicts with the market's records")
+    if code == ResponseCode.NOT_FOUND:
+        raise NotFoundError(text or f"the market does not know this {subject}")
+    if not 200 <= code < 300:
+        raise ConflictError(f"the market answered {code}: {text}")

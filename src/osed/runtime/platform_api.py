@@ -1,0 +1,107 @@
+"""The platform API as a service of the runtime: one app (``osed.api``) over the services the
+same process runs (the Market Agent and its ledger, the EDC manager, the balancer's job
+store), the time-series store, the network model and the bus, served by uvicorn in the
+runtime's event loop. Started after them, stopped before them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from osed.agents.bus_service import MarketAgentService
+from osed.api.app import Balancer, Parts, create_app, event_feeds
+from osed.domain.errors import Problem, ValidationError
+from osed.domain.time import Clock
+from osed.ports.bus import Bus
+from osed.ports.identity import TokenValidator
+from osed.runtime import container
+from osed.runtime.embedded_api import EmbeddedApi
+from osed.runtime.lifecycle import Service
+from osed.runtime.settings import Settings
+from osed.storage.idempotency_sqlite import SqliteIdempotencyStore
+
+
+class PlatformApiRunner:
+    name = "api"
+
+    def __init__(
+        self,
+        settings: Settings,
+        bus: Bus,
+        clock: Clock,
+        services: Sequence[Service],
+        *,
+        validator: TokenValidator | None = None,
+    ) -> None:
+        config = settings.api
+        if validator is None and not config.open:
+            raise ValidationError(
+                [
+                    Problem(
+                        "$.api.open",
+                        "no_validator",
+                        "no token validator is configured: the API cannot check tokens "
+                        "(set api.open: true to serve it without them, on a closed network)",
+                    )
+                ],
+                subject="settings",
+            )
+        markets: dict[str, MarketAgentService] = {}
+        ledger = edc = balancer = None
+        for service in services:
+            if isinstance(service, container.MarketAgentRunner):
+                markets[service.service.agent.market_id] = service.service
+                ledger = service.ledger
+            elif isinstance(service, container.EdcManagerRunner):
+                edc = service
+            elif isinstance(service, container.BalancerRunner):
+                options = settings.balancer
+                queue = options.queue_timeout_s
+                balancer = Balancer(
+                    lambda: container.build_jobs(settings),
+                    max_time_limit_s=options.max_time_limit_s,
+                    queue_timeout=None if queue is None else timedelta(seconds=queue),
+                    max_request_bytes=options.max_request_bytes,
+                )
+        spec = settings.edc.network or settings.intelligence.network or settings.estimation.network
+        network = None if not spec else container.load_network_setting(spec, at="$.edc.network")
+        decision_topic = settings.intelligence.decision_topic if edc and edc.intelligence else None
+        estimation_prefix = settings.estimation.output_prefix
+        self._services = list(services)
+        parts = Parts(
+            edc_manager=None if edc is None else edc.manager,
+            decisions=None if edc is None else edc.decisions,
+            balancer=balancer,
+            markets=markets,
+            ledger=ledger,
+            series=lambda: container.build_timeseries(settings),
+            network=network,
+            bus=bus,
+            estimation_prefix=estimation_prefix,
+            feeds=event_feeds(
+                markets, estimation_prefix=estimation_prefix, decision_topic=decision_topic
+            ),
+            readiness=self._readiness,
+        )
+        self.app = create_app(
+            parts,
+            validator=validator,
+            open=config.open,
+            idempotency=lambda: SqliteIdempotencyStore(config.idempotency_path),
+            idempotency_ttl=timedelta(seconds=config.idempotency_ttl_s),
+            clock=clock,
+            max_request_bytes=config.max_request_bytes,
+        )
+        self._api = EmbeddedApi(self.app, config.host, config.port, what="platform API")
+
+    def _readiness(self) -> dict[str, bool]:
+        return {service.name: service.ready() for service in self._services}
+
+    async def start(self) -> None:
+        await self._api.start()
+
+    async def stop(self) -> None:
+        await self._api.stop()
+
+    def ready(self) -> bool:
+        return self._api.ready()

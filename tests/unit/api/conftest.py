@@ -1,0 +1,198 @@
+"""The platform API over real parts: an EDC manager on a memory bus with an SQLite state
+store, an SQLite job store, a bilateral market's Market Agent with an SQLite ledger, an
+SQLite time-series store, the CIGRE MV network, and a token validator that knows a few fixed
+opaque tokens (a real implementation of the port, for tests)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from fastapi import FastAPI
+
+from osed.agents.bus_service import MarketAgentService
+from osed.agents.market_agent import MarketAgent
+from osed.agents.units import MarketUnits
+from osed.api.app import Balancer, Parts, create_app, event_feeds
+from osed.bus.memory import MemoryBus
+from osed.domain.envelope import Envelope
+from osed.domain.errors import AuthenticationError
+from osed.domain.identity import Principal, Role
+from osed.domain.time import ManualClock
+from osed.edge.manager import EdcManager
+from osed.grid.imports.files import load_network
+from osed.markets.registry import create_market
+from osed.ports.timeseries import TimeSeriesPoint
+from osed.storage.edc_sqlite import SqliteEdcStateStore
+from osed.storage.idempotency_sqlite import SqliteIdempotencyStore
+from osed.storage.jobs_sqlite import SqliteJobStore
+from osed.storage.sqlite import SqliteLedgerStore
+from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
+from tests.unit.edge import probe
+
+NETWORK = Path(__file__).parents[3] / "examples" / "grid" / "cigre-mv.json"
+START = datetime(2026, 7, 1, tzinfo=UTC)
+SLOT = timedelta(minutes=15)
+UNITS = MarketUnits(price_scale=4, quantity_scale=3, currency="USD", resolution=SLOT)
+MARKET = "m1"
+
+PRINCIPALS = {
+    "admin-token": Principal("ada", frozenset({Role.ADMIN}), issuer="test"),
+    "operator-token": Principal("olga", frozenset({Role.OPERATOR}), issuer="test"),
+    "viewer-token": Principal("vic", frozenset({Role.VIEWER}), issuer="test"),
+    "alice-token": Principal("alice", frozenset({Role.PARTICIPANT}), party="alice", issuer="test"),
+    "bob-token": Principal("bob", frozenset({Role.PARTICIPANT}), party="bob", issuer="test"),
+    "gm-token": Principal(
+        "gina", frozenset({Role.GRID_MANAGER}), areas=frozenset({"trafo0"}), issuer="test"
+    ),
+}
+
+
+class FixedTokens:
+    """A :class:`~osed.ports.identity.TokenValidator` that knows fixed opaque tokens."""
+
+    def __init__(self, principals: dict[str, Principal]) -> None:
+        self.principals = principals
+        self.asked = 0
+
+    async def principal(self, token: str) -> Principal:
+        self.asked += 1
+        found = self.principals.get(token)
+        if found is None:
+            raise AuthenticationError("the token is not one this validator issued")
+        return found
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def tender_body(tender_id: str, side: str, price: int, quantity: int, k: int = 0) -> dict[str, Any]:
+    start = (START + k * SLOT).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "tender": {
+            "tenderId": tender_id,
+            "side": side,
+            "tenderDetail": {
+                "interval": {
+                    "interval": {"dtStart": start, "duration": "PT15M"},
+                    "price": price,
+                    "quantity": quantity,
+                }
+            },
+            "priceScale": 4,
+            "quantityScale": 3,
+            "currency": "USD",
+        }
+    }
+
+
+@dataclass
+class Platform:
+    app: FastAPI
+    bus: MemoryBus
+    manager: EdcManager
+    agent: MarketAgent
+    validator: FixedTokens
+    published: list[Envelope] = field(default_factory=list)
+
+
+class StartedMemoryBus(MemoryBus):
+    """A memory bus that is up from the start (its owner would start it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._started = True
+
+
+def build(tmp_path: Path, **options: Any) -> Iterator[Platform]:
+    """Every part, opened in the calling thread (the API's lifespan opens its own stores)."""
+    bus = StartedMemoryBus()
+    clock = ManualClock(START - timedelta(hours=1))
+    edc_store = SqliteEdcStateStore(tmp_path / "edc.sqlite")
+    manager = EdcManager(
+        bus,
+        edc_store,
+        control_cycle=timedelta(hours=1),
+        load_function=probe.load_function,
+        function_names=probe.function_names,
+    )
+    ledger = SqliteLedgerStore(tmp_path / "ledger.sqlite")
+    agent = MarketAgent(
+        market_id=MARKET, market=create_market("bilateral"), ledger=ledger, clock=clock, units=UNITS
+    )
+    sequence = itertools.count(1)
+
+    async def publish(topic: str, payload: bytes) -> None:
+        await bus.publish(Envelope(topic, "market-agent", next(sequence), payload, clock.now()))
+
+    async def subscribe(*_: Any) -> Any:
+        raise AssertionError("the API serves requests itself")
+
+    service = MarketAgentService(agent=agent, publish=publish, subscribe=subscribe, interval=SLOT)
+    series_path = tmp_path / "series.sqlite"
+    with SqliteTimeSeriesStore(series_path) as series:
+        series.write(
+            [
+                TimeSeriesPoint(
+                    f"meter{m}/grid/power/ABC",
+                    START + k * timedelta(minutes=5),
+                    float(10 * m + k),
+                    "W",
+                    START + k * timedelta(minutes=5),
+                    "bridge",
+                )
+                for m in range(3)
+                for k in range(12)
+            ]
+        )
+    markets = {MARKET: service}
+    parts = Parts(
+        edc_manager=manager,
+        balancer=Balancer(lambda: SqliteJobStore(tmp_path / "jobs.sqlite"), max_time_limit_s=5.0),
+        markets=markets,
+        ledger=ledger,
+        series=lambda: SqliteTimeSeriesStore(series_path),
+        network=load_network(NETWORK),
+        bus=bus,
+        feeds=event_feeds(markets, estimation_prefix="se", decision_topic="osed/decisions"),
+    )
+    validator = FixedTokens(PRINCIPALS)
+    app = create_app(
+        parts,
+        validator=validator,
+        idempotency=lambda: SqliteIdempotencyStore(tmp_path / "keys.sqlite"),
+        max_request_bytes=64 * 1024,
+        **options,
+    )
+    try:
+        yield Platform(app, bus, manager, agent, validator)
+    finally:
+        ledger.close()
+        edc_store.close()
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> Iterator[Platform]:
+    yield from build(tmp_path)
+
+
+@pytest.fixture
+async def client(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    await platform.manager.start()
+    try:
+        async with platform.app.router.lifespan_context(platform.app):
+            transport = httpx.ASGITransport(app=platform.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://osed") as made:
+                yield made
+    finally:
+        await platform.manager.stop()
+
+
+Ask = Callable[..., Any]
