@@ -34,7 +34,7 @@ def _series(draw: st.DrawFn, n: int, low: float, high: float) -> Array:
     return np.round(np.asarray(values, dtype=float), 3)
 
 
-def _devices(draw: st.DrawFn, n: int, h: float) -> tuple[Device, ...]:
+def _devices(draw: st.DrawFn, n: int) -> tuple[Device, ...]:
     kinds = draw(
         st.lists(
             st.sampled_from(["battery", "ev", "heating", "water_heater", "pv", "load"]),
@@ -164,7 +164,7 @@ def horizons(draw: st.DrawFn) -> tuple[Building, float, list[Replan]]:
     """A day of N steps with devices of every kind, and the re-plans of an agent over it."""
     n = draw(st.integers(2, 10))
     h = draw(st.sampled_from([0.25, 0.5, 1.0]))
-    devices = _devices(draw, n, h)
+    devices = _devices(draw, n)
     day = Building("house", _series(draw, n, -1.0, 5.0), devices)
     replans = [_replan(draw, devices, n) for _ in range(draw(st.integers(1, 4)))]
     return day, h, replans
