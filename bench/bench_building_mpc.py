@@ -8,6 +8,11 @@ pushed into the solver, which starts from the previous basis), each against its 
 own ``run`` on the same model in a second instance (cold from scratch; warm after the same
 changes), timed alternately with ours in the same rounds, and the ratio of the medians.
 
+``receding`` is the building agent's re-plan at each new control step: its soft planner given
+the house seen from the next step (series rolled, the EV's window moved) by ``update``, then a
+plan with the prices rolled and a measured state; its floor pushes the same changes into a
+second instance and times HiGHS' ``run`` alone.
+
 Usage: python bench/bench_building_mpc.py [ROUNDS]
 """
 
@@ -25,7 +30,9 @@ import numpy as np
 from osed.buildings.device_lp import block_model
 from osed.buildings.devices_schema import Array, Building, Device
 from osed.buildings.mpc import GridRequests, Planner
-from osed.optimizer.highs import pass_program
+from osed.buildings.soft_limits import soften
+from osed.edge.building.horizon import from_step
+from osed.optimizer.highs import LinearProgram, pass_program
 from osed.optimizer.highs_instance import quiet_highs
 
 STEPS = 96
@@ -103,20 +110,31 @@ def tariff() -> Array:
     return prices
 
 
-def floor_instance(building: Building, prices: Array, limit: Array) -> highspy.Highs:
+def program_of(
+    building: Building, prices: Array, limit: Array, *, soft: bool = False
+) -> LinearProgram:
+    """The planner's model, built outside it."""
     model = block_model([building], steps=STEPS, step_h=STEP_H, prices=prices, cycling_cost=0.0)
     model.bound_net(0, np.full(STEPS, -np.inf), limit)
+    if soft:
+        soften(model, prices, STEP_H)
+    return model.program
+
+
+def floor_instance(
+    building: Building, prices: Array, limit: Array, *, soft: bool = False
+) -> highspy.Highs:
     highs = quiet_highs()
     highs.setOptionValue("threads", 1)
-    pass_program(highs, model.program)
+    pass_program(highs, program_of(building, prices, limit, soft=soft))
     return highs
 
 
-def push(highs: highspy.Highs, building: Building, prices: Array, limit: Array) -> None:
+def push(
+    highs: highspy.Highs, building: Building, prices: Array, limit: Array, *, soft: bool = False
+) -> None:
     """The same changes a warm re-plan pushes: every cost, column and row bound."""
-    model = block_model([building], steps=STEPS, step_h=STEP_H, prices=prices, cycling_cost=0.0)
-    model.bound_net(0, np.full(STEPS, -np.inf), limit)
-    program = model.program
+    program = program_of(building, prices, limit, soft=soft)
     cols = np.arange(program.columns, dtype=np.int32)
     rows = np.arange(program.rows, dtype=np.int32)
     highs.changeColsCost(program.columns, cols, program.costs())
@@ -144,6 +162,44 @@ def at_state(building: Building, state: dict[str, float]) -> Building:
     return Building(building.id, building.base_kw, devices)
 
 
+def random_state(rng: np.random.Generator) -> dict[str, float]:
+    return {
+        "battery": float(rng.uniform(0.3, 0.8)),
+        "ev": float(rng.uniform(10.0, 20.0)),
+        "heat-pump": float(rng.uniform(20.0, 22.0)),
+        "boiler": float(rng.uniform(3.0, 8.0)),
+    }
+
+
+def receding(rounds: int, requests: GridRequests, timings: dict[str, list[float]]) -> None:
+    """The agent's re-plan at each new step (soft planner, the house seen from that step)."""
+    day, prices = house(), tariff()
+    assert requests.import_limit_kw is not None
+    limit = requests.import_limit_kw
+    planner = Planner(day, STEPS, STEP_H, soft=True)
+    planner.plan(prices, requests)
+    floor = floor_instance(day, prices, limit, soft=True)
+    floor.run()
+    rng = np.random.default_rng(11)
+    timings["receding"], timings["receding_floor"] = [], []
+    for k in range(1, rounds + 1):
+        here, rolled = from_step(day, k % STEPS), np.roll(prices, -(k % STEPS))
+        state = random_state(rng)
+        start = time.perf_counter()
+        planner.update(here)
+        plan = planner.plan(rolled, requests, state=state)
+        timings["receding"].append(time.perf_counter() - start)
+        assert plan.usable
+        push(floor, at_state(here, state), rolled, limit, soft=True)
+        start = time.perf_counter()
+        floor.run()
+        timings["receding_floor"].append(time.perf_counter() - start)
+        objective = plan.cost + plan.penalty
+        assert abs(floor.getInfo().objective_function_value - objective) <= 1e-6 * max(
+            1.0, abs(objective)
+        )
+
+
 def main(rounds: int) -> dict[str, Any]:
     building, prices = house(), tariff()
     limit = np.full(STEPS, 9.0)
@@ -168,12 +224,7 @@ def main(rounds: int) -> dict[str, Any]:
     rng = np.random.default_rng(7)
     for k in range(1, rounds + 1):
         shifted = np.roll(prices, -k) * (1 + 0.05 * rng.standard_normal(STEPS))
-        state = {
-            "battery": float(rng.uniform(0.3, 0.8)),
-            "ev": float(rng.uniform(10.0, 20.0)),
-            "heat-pump": float(rng.uniform(20.0, 22.0)),
-            "boiler": float(rng.uniform(3.0, 8.0)),
-        }
+        state = random_state(rng)
         start = time.perf_counter()
         plan = planner.plan(shifted, requests, state=state)
         timings["warm"].append(time.perf_counter() - start)
@@ -183,6 +234,7 @@ def main(rounds: int) -> dict[str, Any]:
         floor.run()
         timings["warm_floor"].append(time.perf_counter() - start)
         assert abs(floor.getInfo().objective_function_value - plan.cost) <= 1e-6 * abs(plan.cost)
+    receding(rounds, requests, timings)
     ms = {
         name: {
             "min_ms": round(1e3 * min(values), 3),
@@ -198,6 +250,9 @@ def main(rounds: int) -> dict[str, Any]:
         **ms,
         "first_over_floor": round(ms["first"]["median_ms"] / ms["first_floor"]["median_ms"], 2),
         "warm_over_floor": round(ms["warm"]["median_ms"] / ms["warm_floor"]["median_ms"], 2),
+        "receding_over_floor": round(
+            ms["receding"]["median_ms"] / ms["receding_floor"]["median_ms"], 2
+        ),
         "target_ms": 50,
     }
 

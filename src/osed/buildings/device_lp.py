@@ -100,55 +100,111 @@ def block_model(
     return BlockModel(program, nets, placed, balance, net_blocks)
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceValues:
+    """The numbers a device puts into the LP from its fields, series and state: the bounds of
+    its columns, the right-hand sides of its rows and the coefficients of its recursion. The
+    model is built from them, and a loaded model is changed to another step's with them."""
+
+    power: tuple[Array, Array]
+    """(N,) lower and upper bounds of the power columns (a battery's charge)."""
+    discharge_max: float | None = None
+    """A battery's discharge bound (its discharge columns lie in [0, it])."""
+    state: tuple[Array, Array] | None = None
+    """(N,) lower and upper bounds of the state columns."""
+    rhs: Array | None = None
+    """The right-hand sides of the device's rows: (N,) its recursion, or an EV's (1,)."""
+    keep: float = 1.0
+    """A recursion's state(t+1) − keep·state(t)."""
+    gain: float = 0.0
+    """The coefficient of the power columns in the device's rows."""
+    discharge_gain: float = 0.0
+    """A battery's coefficient of its discharge columns in its recursion."""
+
+    def coefficients(self) -> tuple[float, float, float]:
+        """The matrix entries that depend on the device's fields: −keep, gain, discharge's."""
+        return -self.keep, self.gain, self.discharge_gain
+
+
+def device_values(d: Device, *, steps: int, step_h: float) -> DeviceValues:
+    """What ``d`` puts into the LP over ``steps`` steps of ``step_h`` hours."""
+    n, h = steps, step_h
+    if d.kind == "battery":
+        e = d["capacity_kwh"]
+        lower = np.full(n, d["soc_min"] * e)
+        lower[-1] = max(lower[-1], d["soc_final_min"] * e)
+        rhs = np.zeros(n)
+        rhs[0] = initial_rhs(d, h)
+        return DeviceValues(
+            (np.zeros(n), np.full(n, float(d["charge_max_kw"]))),
+            float(d["discharge_max_kw"]),
+            (lower, np.full(n, d["soc_max"] * e)),
+            rhs,
+            gain=-h * d["charge_efficiency"],
+            discharge_gain=h / d["discharge_efficiency"],
+        )
+    if d.kind == "ev":
+        upper = np.zeros(n)
+        upper[d["arrival_step"] : d["departure_step"]] = d["charge_max_kw"]
+        return DeviceValues((np.zeros(n), upper), rhs=np.full(1, initial_rhs(d, h)), gain=h)
+    if d.kind == "heating":
+        c, r = d["capacitance_kwh_per_k"], d["resistance_k_per_kw"]
+        rhs = h / (r * c) * d["outdoor_c"]
+        rhs[0] = initial_rhs(d, h)
+        band = (_series(d["comfort_min_c"], n), _series(d["comfort_max_c"], n))
+        return DeviceValues(
+            (np.zeros(n), np.full(n, float(d["power_max_kw"]))),
+            state=band,
+            rhs=rhs,
+            keep=1.0 - h / (r * c),
+            gain=-h * d["cop"] / c,
+        )
+    if d.kind == "water_heater":
+        rhs = -h * (d["draw_kw"] + d["loss_kw"])
+        rhs[0] = initial_rhs(d, h)
+        energy = (_series(d["energy_min_kwh"], n), _series(d["energy_max_kwh"], n))
+        return DeviceValues(
+            (np.zeros(n), np.full(n, float(d["power_max_kw"]))),
+            state=energy,
+            rhs=rhs,
+            gain=-h,
+        )
+    forecast = np.asarray(d["power_kw"], dtype=float)
+    if d.kind == "pv":
+        lower = -forecast
+        return DeviceValues((lower, np.zeros(n) if d["curtailable"] else lower))
+    if d.kind == "load":
+        return DeviceValues((forecast, forecast))
+    raise ValueError(f"device {d.id!r}: unknown kind {d.kind!r}")
+
+
 def _add_device(
     program: LinearProgram, d: Device, i: int, *, steps: int, step_h: float, cycling_cost: float
 ) -> DeviceColumns:
     n, h = steps, step_h
-    if d.kind == "battery":
-        e = d["capacity_kwh"]
-        charge = program.add_columns(n, upper=d["charge_max_kw"])
-        discharge = program.add_columns(n, upper=d["discharge_max_kw"], cost=h * cycling_cost)
-        lower = np.full(n, d["soc_min"] * e)
-        lower[-1] = max(lower[-1], d["soc_final_min"] * e)
-        energy = program.add_columns(n, lower=lower, upper=d["soc_max"] * e)
-        rhs = np.zeros(n)
-        rhs[0] = initial_rhs(d, h)
-        rows = _add_recursion(program, energy, rhs, keep=1.0)
-        program.add_entries(rows, charge, -h * d["charge_efficiency"])
-        program.add_entries(rows, discharge, h / d["discharge_efficiency"])
-        return DeviceColumns(i, d, charge, discharge, energy, rows)
-    if d.kind == "ev":
-        upper = np.zeros(n)
-        upper[d["arrival_step"] : d["departure_step"]] = d["charge_max_kw"]
-        power = program.add_columns(n, upper=upper)
-        row = program.add_rows(1, lower=initial_rhs(d, h), upper=initial_rhs(d, h))
-        program.add_entries(np.repeat(row, n), power, h)
-        return DeviceColumns(i, d, power, rows=row)
-    if d.kind == "heating":
-        c, r = d["capacitance_kwh_per_k"], d["resistance_k_per_kw"]
-        power = program.add_columns(n, upper=d["power_max_kw"])
-        temperature = program.add_columns(n, lower=d["comfort_min_c"], upper=d["comfort_max_c"])
-        rhs = h / (r * c) * d["outdoor_c"]
-        rhs[0] = initial_rhs(d, h)
-        rows = _add_recursion(program, temperature, rhs, keep=1.0 - h / (r * c))
-        program.add_entries(rows, power, -h * d["cop"] / c)
-        return DeviceColumns(i, d, power, None, temperature, rows)
-    if d.kind == "water_heater":
-        power = program.add_columns(n, upper=d["power_max_kw"])
-        energy = program.add_columns(n, lower=d["energy_min_kwh"], upper=d["energy_max_kwh"])
-        rhs = -h * (d["draw_kw"] + d["loss_kw"])
-        rhs[0] = initial_rhs(d, h)
-        rows = _add_recursion(program, energy, rhs, keep=1.0)
-        program.add_entries(rows, power, -h)
-        return DeviceColumns(i, d, power, None, energy, rows)
-    forecast = np.asarray(d["power_kw"], dtype=float)
-    if d.kind == "pv":
-        lower = -forecast
-        upper = np.zeros(n) if d["curtailable"] else lower
-        return DeviceColumns(i, d, program.add_columns(n, lower=lower, upper=upper))
-    if d.kind == "load":
-        return DeviceColumns(i, d, program.add_columns(n, lower=forecast, upper=forecast))
-    raise ValueError(f"device {d.id!r}: unknown kind {d.kind!r}")
+    values = device_values(d, steps=n, step_h=h)
+    power = program.add_columns(n, lower=values.power[0], upper=values.power[1])
+    discharge = None
+    if values.discharge_max is not None:
+        discharge = program.add_columns(n, upper=values.discharge_max, cost=h * cycling_cost)
+    state = None
+    if values.state is not None:
+        state = program.add_columns(n, lower=values.state[0], upper=values.state[1])
+    rows = None
+    if values.rhs is not None and state is not None:
+        rows = _add_recursion(program, state, values.rhs, keep=values.keep)
+        program.add_entries(rows, power, values.gain)
+        if discharge is not None:
+            program.add_entries(rows, discharge, values.discharge_gain)
+    elif values.rhs is not None:  # an EV's one energy row
+        rows = program.add_rows(1, lower=values.rhs, upper=values.rhs)
+        program.add_entries(np.repeat(rows, n), power, values.gain)
+    return DeviceColumns(i, d, power, discharge, state, rows)
+
+
+def _series(value: float | Array, n: int) -> Array:
+    """A number or a series as (N,) floats."""
+    return np.broadcast_to(np.asarray(value, dtype=float), (n,)).copy()
 
 
 def initial_rhs(d: Device, h: float) -> float:

@@ -2,9 +2,11 @@
 grid functions ask (DAC prices, capacity limits, XOR commitments, DLC comfort offsets).
 
 One :class:`Planner` per building keeps its HiGHS instance: a re-plan on the receding horizon
-(new prices, limits, measured state or forecasts) changes costs, bounds and right-hand sides
-only, so HiGHS starts from the previous optimal basis. The model is the device LP of
-:mod:`osed.buildings.device_lp` with the net power bounded by the requests.
+(new prices, limits, measured state, forecasts, EV windows or parameters) changes in place only
+the costs, bounds, right-hand sides and coefficients that differ
+(:mod:`osed.buildings.loaded_model`), so HiGHS starts from the previous optimal basis. The
+model is the device LP of :mod:`osed.buildings.device_lp` with the net power bounded by the
+requests.
 
 A battery may charge and discharge in the same step in the LP. That never lowers the cost
 while prices are positive; where it would (negative prices, an export limit above a surplus
@@ -25,8 +27,9 @@ from dataclasses import dataclass, field, replace
 import highspy
 import numpy as np
 
-from osed.buildings.device_lp import BlockModel, block_model, device_powers, initial_rows
+from osed.buildings.device_lp import BlockModel, block_model, device_powers
 from osed.buildings.devices_schema import Array, Building
+from osed.buildings.loaded_model import LoadedModel
 from osed.buildings.plan_diagnosis import diagnose as name_infeasible
 from osed.buildings.plan_diagnosis import exclusive_modes
 from osed.buildings.plan_inputs import at_state, check_building, net_bounds, prices_series
@@ -123,16 +126,22 @@ class Planner:
         self.step_h = step_h
         self.mode_time_limit_s = mode_time_limit_s
         self.soft = soft
-        self._slack: Slack | None = None
-        """The slack columns of the model HiGHS holds (a soft planner's)."""
         self._highs: highspy.Highs | None = None
-        self._model: BlockModel | None = None
-        """The model HiGHS holds, built from ``_built_from``."""
-        self._built_from: Building | None = None
+        self._loaded: LoadedModel | None = None
+        """The model HiGHS holds, changed in place for each plan."""
+        self._planned: Building | None = None
+        """The building (given or updated) the last plan was made for."""
+
+    @property
+    def loaded(self) -> LoadedModel | None:
+        """The model HiGHS holds (None before the first plan); the same object as long as
+        re-plans change it in place."""
+        return self._loaded
 
     def update(self, building: Building) -> None:
         """The same devices with new forecasts, windows or parameters (the receding horizon:
-        the caller shifts the series and EV windows); the next plan starts from the basis."""
+        the caller shifts the series and EV windows); the next plan changes the loaded model
+        in place and starts from its basis."""
         same = [(d.id, d.kind) for d in building.devices] == [
             (d.id, d.kind) for d in self.building.devices
         ]
@@ -168,13 +177,13 @@ class Planner:
             baseline_kw=requests.baseline_kw,
         )
         building = at_state(self.building, state, requests.comfort_offset_c)
-        if self._model is not None and self._built_from is self.building:
-            model = self._model
-            self._patch(model, building, prices, lower, upper)
-        else:
-            model, self._slack = self._model_of(building, prices, lower, upper)
-            self._load(model)
-        slack = self._slack
+        loaded = self._loaded
+        if loaded is None or not loaded.change(building, prices, lower, upper):
+            loaded = self._load(*self._model_of(building, prices, lower, upper))
+        elif self.building is not self._planned:
+            loaded.restart_from_basis()  # a new step: as a model passed anew would start
+        self._planned = self.building
+        model, slack = loaded.model, loaded.slack
         x = self._run()
         if x is None:
             return _infeasible(building, n, h, lower, upper, exclusive=False, diagnose=diagnose)
@@ -208,8 +217,9 @@ class Planner:
         model.bound_net(0, lower, upper)
         return model, soften(model, prices, h) if self.soft else None
 
-    def _load(self, model: BlockModel) -> None:
-        """A new model into HiGHS, starting from the previous basis when it has the shape."""
+    def _load(self, model: BlockModel, slack: Slack | None) -> LoadedModel:
+        """A model of another structure into HiGHS, starting from the previous basis when it
+        has the shape."""
         highs = self._highs
         basis = highs.getBasis() if highs is not None else None
         if highs is None:
@@ -217,39 +227,16 @@ class Planner:
             highs.setOptionValue("threads", 1)
         if not pass_program(highs, model.program):
             raise OsedError(f"HiGHS refused the model of building {self.building.id!r}")
-        old = self._model
-        same_shape = old is not None and (old.program.rows, old.program.columns) == (
+        old = self._loaded.model.program if self._loaded is not None else None
+        same_shape = old is not None and (old.rows, old.columns) == (
             model.program.rows,
             model.program.columns,
         )
         if basis is not None and basis.valid and same_shape:
             highs.setBasis(basis)
-        self._highs, self._model, self._built_from = highs, model, self.building
-
-    def _patch(
-        self, model: BlockModel, building: Building, prices: Array, lower: Array, upper: Array
-    ) -> None:
-        """What a re-plan of the same building changes: the net's cost and bounds, the rows
-        that hold the initial states, the comfort bands."""
-        highs = self._highs
-        assert highs is not None
-        net = model.net[0].astype(np.int32)
-        highs.changeColsCost(net.size, net, self.step_h * prices)
-        if self._slack is not None:
-            columns, costs = self._slack.price(prices, self.step_h)
-            highs.changeColsCost(columns.size, columns.astype(np.int32), costs)
-        highs.changeColsBounds(net.size, net, _clip(lower), _clip(upper))
-        for placed, device in zip(model.devices, building.devices, strict=True):
-            if device.kind == "heating":
-                assert placed.state is not None
-                band = placed.state.astype(np.int32)
-                low, high = device["comfort_min_c"], device["comfort_max_c"]
-                highs.changeColsBounds(band.size, band, _clip(low), _clip(high))
-        rows, rhs = initial_rows(model, building.devices, self.step_h)
-        if rows.size:
-            highs.changeRowsBounds(  # type: ignore[attr-defined]  # not in highspy's stubs
-                rows.size, rows, rhs, rhs
-            )
+        self._highs = highs
+        self._loaded = LoadedModel(highs, model, slack, self.step_h)
+        return self._loaded
 
     def _run(self) -> Array | None:
         """The optimum of the loaded model; None when it has none."""
@@ -353,8 +340,3 @@ def _infeasible(
         exclusive,
         penalty=math.nan,
     )
-
-
-def _clip(values: Array) -> Array:
-    clipped: Array = np.clip(values, -highspy.kHighsInf, highspy.kHighsInf)
-    return clipped

@@ -582,8 +582,10 @@ class BuildingAgent:
     async def _learn(self, reading: Reading) -> None:
         """One cycle's sample; once a day, the zones' C and R refitted."""
         self.learner.record(self.clock.now(), reading, self.measured.outdoor_c)
-        # One step more than the horizon: the next step's model is built before its cycle.
-        forecast = await self.solvers.run(self.learner.base_forecast, self.settings.steps + 1)
+        forecast = None
+        if self.learner.forecasts():  # a regression to fit: on a solver thread
+            # One step more than the horizon: the next step's model is built before its cycle.
+            forecast = await self.solvers.run(self.learner.base_forecast, self.settings.steps + 1)
         self._base_forecast = None if forecast is None else (self.step, forecast)
         if self.learner.thermal_due():
             self.building = await self.solvers.run(self.learner.refit, self.building)

@@ -95,11 +95,18 @@ class Learner:
             zone.power.append(math.nan)  # known at the next cycle
         self.samples += 1
 
+    def forecasts(self) -> bool:
+        """Is a day of base load known, so that :meth:`base_forecast` has one to compute?"""
+        return (
+            self.settings.enabled and len(self.base_kw) >= self.per_day and self.start is not None
+        )
+
     def base_forecast(self, horizon: int) -> Array | None:
         """The base load over ``horizon`` steps from the last sample's (NaN where it cannot
         tell): that sample, then the forecast; None before a day is known."""
-        if not self.settings.enabled or len(self.base_kw) < self.per_day or self.start is None:
+        if not self.forecasts():
             return None
+        assert self.start is not None
         history = np.asarray(self.base_kw, dtype=float)
         ahead = horizon - 1
         timeline = Timeline(self.start, self.step_h, history.size + ahead)
