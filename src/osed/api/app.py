@@ -23,6 +23,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from osed.agents.bus_service import MarketAgentService
+from osed.api import buildings as buildings_api
 from osed.api import events as events_api
 from osed.api import grid as grid_api
 from osed.api import ledger as ledger_api
@@ -80,6 +81,8 @@ class Parts:
     """Where estimates and events are followed (started by its owner)."""
     estimation_prefix: str = "se"
     feeds: tuple[Feed, ...] = ()
+    buildings: tuple[buildings_api.OwnedBuilding, ...] = ()
+    """The building agents the process runs, each with the party its building belongs to."""
     readiness: Callable[[], dict[str, bool]] | None = None
 
 
@@ -222,6 +225,11 @@ def create_app(
     if parts.series is not None:
         app.include_router(
             series_api.create_router(lambda: opened["series"], caller=caller, described=described),
+            prefix=BASE,
+        )
+    if parts.buildings:
+        app.include_router(
+            buildings_api.create_router(parts.buildings, caller=caller, described=described),
             prefix=BASE,
         )
     if hub is not None:
