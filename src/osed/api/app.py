@@ -28,6 +28,7 @@ from osed.api import events as events_api
 from osed.api import grid as grid_api
 from osed.api import ledger as ledger_api
 from osed.api import markets as markets_api
+from osed.api import quotes as quotes_api
 from osed.api import series as series_api
 from osed.api.auth import Authenticator
 from osed.api.estimates import EstimateFollower
@@ -215,6 +216,10 @@ def create_app(
     if parts.markets:
         app.include_router(
             markets_api.create_router(parts.markets, caller=caller, described=described),
+            prefix=BASE,
+        )
+        app.include_router(
+            quotes_api.create_router(parts.markets, caller=caller, described=described),
             prefix=BASE,
         )
     if parts.ledger is not None:
