@@ -36,6 +36,7 @@ from osed.api.events import EventHub, Feed
 from osed.api.idempotency import DEFAULT_TTL, IdempotentPosts
 from osed.api.openapi_doc import described, rewrite
 from osed.api.problems import ProblemBodies, install_handlers, problem
+from osed.api.series_owners import SeriesOwners
 from osed.api.strict_query import strict_query
 from osed.domain.time import Clock, SystemClock
 from osed.edge import api as edc_api
@@ -229,7 +230,12 @@ def create_app(
         )
     if parts.series is not None:
         app.include_router(
-            series_api.create_router(lambda: opened["series"], caller=caller, described=described),
+            series_api.create_router(
+                lambda: opened["series"],
+                caller=caller,
+                described=described,
+                owners=SeriesOwners({b.agent.building.id: b.party for b in parts.buildings}),
+            ),
             prefix=BASE,
         )
     if parts.buildings:

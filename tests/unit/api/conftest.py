@@ -47,6 +47,13 @@ UNITS = MarketUnits(price_scale=4, quantity_scale=3, currency="USD", resolution=
 MARKET = "m1"
 BUILDING_PARTIES = {"b-alice": "alice", "b-bob": "bob", "b-grid": None}
 """Each test building and the party it belongs to (b-grid: none, the operators' only)."""
+PARTY_SERIES = {
+    "party/alice/contract/power": "alice",
+    "building/b-bob/meter/power": "bob",
+    "building/b-grid/meter/power": None,
+    "building/elsewhere/meter/power": None,
+}
+"""Stored series that are a party's, and whose (None: the operators' only)."""
 
 PRINCIPALS = {
     "admin-token": Principal("ada", frozenset({Role.ADMIN}), issuer="test"),
@@ -183,6 +190,7 @@ def build(tmp_path: Path, **options: Any) -> Iterator[Platform]:
                 for m in range(3)
                 for k in range(12)
             ]
+            + [TimeSeriesPoint(name, START, 1.0, "kW", START, "meter") for name in PARTY_SERIES]
         )
     markets = {MARKET: service}
     buildings = building_agents(bus)
