@@ -23,10 +23,12 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from osed.agents.bus_service import MarketAgentService
+from osed.api import buildings as buildings_api
 from osed.api import events as events_api
 from osed.api import grid as grid_api
 from osed.api import ledger as ledger_api
 from osed.api import markets as markets_api
+from osed.api import quotes as quotes_api
 from osed.api import series as series_api
 from osed.api.auth import Authenticator
 from osed.api.estimates import EstimateFollower
@@ -34,6 +36,7 @@ from osed.api.events import EventHub, Feed
 from osed.api.idempotency import DEFAULT_TTL, IdempotentPosts
 from osed.api.openapi_doc import described, rewrite
 from osed.api.problems import ProblemBodies, install_handlers, problem
+from osed.api.series_owners import SeriesOwners
 from osed.api.strict_query import strict_query
 from osed.domain.time import Clock, SystemClock
 from osed.edge import api as edc_api
@@ -80,6 +83,8 @@ class Parts:
     """Where estimates and events are followed (started by its owner)."""
     estimation_prefix: str = "se"
     feeds: tuple[Feed, ...] = ()
+    buildings: tuple[buildings_api.OwnedBuilding, ...] = ()
+    """The building agents the process runs, each with the party its building belongs to."""
     readiness: Callable[[], dict[str, bool]] | None = None
 
 
@@ -214,6 +219,10 @@ def create_app(
             markets_api.create_router(parts.markets, caller=caller, described=described),
             prefix=BASE,
         )
+        app.include_router(
+            quotes_api.create_router(parts.markets, caller=caller, described=described),
+            prefix=BASE,
+        )
     if parts.ledger is not None:
         app.include_router(
             ledger_api.create_router(parts.ledger, caller=caller, described=described),
@@ -221,7 +230,17 @@ def create_app(
         )
     if parts.series is not None:
         app.include_router(
-            series_api.create_router(lambda: opened["series"], caller=caller, described=described),
+            series_api.create_router(
+                lambda: opened["series"],
+                caller=caller,
+                described=described,
+                owners=SeriesOwners({b.agent.building.id: b.party for b in parts.buildings}),
+            ),
+            prefix=BASE,
+        )
+    if parts.buildings:
+        app.include_router(
+            buildings_api.create_router(parts.buildings, caller=caller, described=described),
             prefix=BASE,
         )
     if hub is not None:

@@ -114,7 +114,7 @@ def _interval(interval: Interval) -> dict[str, Any]:
     return {"start": interval.start.isoformat(), "duration_s": interval.duration.total_seconds()}
 
 
-def _quote_document(rest: OpenQuote, quantity_scale: int) -> dict[str, Any]:
+def quote_document(rest: OpenQuote, quantity_scale: int) -> dict[str, Any]:
     """A quote as anyone may accept it; ``remaining`` is at the market's quantity scale."""
     tender = rest.quote.tender
     detail = tender.interval_detail
@@ -127,6 +127,7 @@ def _quote_document(rest: OpenQuote, quantity_scale: int) -> dict[str, Any]:
         "remaining": rest.remaining,
         "quantity_scale": quantity_scale,
         "tradeable": rest.quote.tradeable,
+        "rfq_id": rest.quote.rfq_id,
     }
 
 
@@ -266,7 +267,7 @@ def create_router(
         answer = (await running.serve(request)).response
         assert isinstance(answer, EiCreatedTender)
         text = answer.response.response_description
-        _raise_for(answer.response.response_code, text, subject="tender")
+        raise_for(answer.response.response_code, text, subject="tender")
         tender_id = request.tender.tender_id
         response.headers["Location"] = f"/api/v1/markets/{market_id}/tenders/{tender_id}"
         return {
@@ -334,7 +335,7 @@ def create_router(
         answer = (await running.serve(request)).response
         assert isinstance(answer, EiCanceledTender)
         response = answer.response
-        _raise_for(response.response_code, response.response_description, subject="cancel")
+        raise_for(response.response_code, response.response_description, subject="cancel")
         return {"tender_id": tender_id, "cancelled": answer.success}
 
     @router.get(
@@ -415,23 +416,31 @@ def create_router(
     )
     async def quotes(
         market_id: MarketId,
+        rfq: Annotated[
+            str | None,
+            Query(min_length=1, max_length=128, description="only the quotes answering this RFQ"),
+        ] = None,
         limit: LimitQuery = 100,
         cursor: CursorQuery = None,
         principal: Principal = who,
     ) -> dict[str, Any]:
         permit(principal, *READERS, to="read quotes")
-        rows = service(market_id).agent.open_quotes()
+        rows = (
+            q
+            for q in service(market_id).agent.open_quotes()
+            if rfq is None or q.quote.rfq_id == rfq
+        )
         page = paginate(
             rows,
             lambda q: q.quote.quote_id,
-            listing=f"quotes:{market_id}",
+            listing=f"quotes:{market_id}:{rfq or ''}",
             limit=limit,
             cursor=cursor,
         )
         path = f"/api/v1/markets/{market_id}/quotes"
         scale = service(market_id).agent.units.quantity_scale
-        items = [_quote_document(q, scale) for q in page.items]
-        return page_document(items, page.next_cursor, path, limit)
+        items = [quote_document(q, scale) for q in page.items]
+        return page_document(items, page.next_cursor, path, limit, {"rfq": rfq} if rfq else {})
 
     return router
 
@@ -483,7 +492,7 @@ def _create_request(
     return decoded
 
 
-def _raise_for(code: int, text: str, *, subject: str) -> None:
+def raise_for(code: int, text: str, *, subject: str) -> None:
     if code in (ResponseCode.BAD_REQUEST, ResponseCode.TERMS_VIOLATED):
         raise ValidationError(
             [Problem("$", "refused_by_market", text or "refused")], subject=subject

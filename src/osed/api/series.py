@@ -1,7 +1,9 @@
 """Measurements and other time series from the :class:`TimeSeriesStore`: the stored series,
 and one series over a time range, raw (each source's latest belief) or in buckets of a
 resolution aggregated by a function, as JSON, CSV or Parquet (``format=`` or the ``Accept``
-header). Every role reads them."""
+header). Every role reads the network's series; a party's series (``party/<party>/…``,
+``building/<building>/…``: :mod:`osed.api.series_owners`) only that party, operators and
+admins, and to anybody else it is neither listed nor found."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from osed.api.auth import Caller
 from osed.api.listing import CursorQuery, LimitQuery, page_document
 from osed.api.series_formats import FORMATS, MEDIA_TYPES, Table, chosen_format, encode
+from osed.api.series_owners import SeriesOwners
 from osed.codec._iso import format_duration, parse_duration
 from osed.codec._reader import BadValueError
 from osed.codec.cursor import decode_cursor, encode_cursor
@@ -61,8 +64,15 @@ def _every(value: str, problems: list[Problem]) -> timedelta | None:
 
 
 def create_router(
-    open_store: Callable[[], TimeSeriesStore], *, caller: Caller, described: Any
+    open_store: Callable[[], TimeSeriesStore],
+    *,
+    caller: Caller,
+    described: Any,
+    owners: SeriesOwners | None = None,
 ) -> APIRouter:
+    """``owners`` tells whose each series is (default: the ``party/`` and ``building/`` ids of
+    no building the API knows)."""
+    owners = owners or SeriesOwners({})
     router = APIRouter(tags=["series"])
     who = Depends(caller)
 
@@ -87,6 +97,7 @@ def create_router(
             for info in open_store().series()
             if (match is None or topic_matches(match, info.series_id))
             and (after is None or info.series_id > str(after))
+            and owners.readable(principal, info.series_id)
         ]
         more = len(found) > limit
         items = [
@@ -149,7 +160,7 @@ def create_router(
         wanted = chosen_format(format, request.headers.get("accept"))
         store = open_store()
         units = {info.series_id: info.unit for info in store.series()}
-        if series not in units:
+        if series not in units or not owners.readable(principal, series):
             raise NotFoundError(f"no stored series {series!r} (GET /api/v1/series lists them)")
         listing = f"data:{series}:{start}:{end}:{every or ''}:{agg or ''}"
         after = None if cursor is None else str(decode_cursor(cursor, listing, str))

@@ -8,6 +8,7 @@ import asyncio
 import logging
 from typing import Any
 
+from osed.api.buildings import OwnedBuilding
 from osed.devices.configured import configured_gateway
 from osed.domain.errors import ConfigurationError, Problem, ValidationError
 from osed.domain.time import Clock
@@ -38,6 +39,8 @@ class BuildingAgentsRunner:
                 problems += [Problem(at + p.path[1:], p.code, p.message) for p in exc.problems]
         if problems:
             raise ValidationError(problems, subject="building agents configuration")
+        self.parties = {c.building.id: c.party for c in configs}
+        """Building id -> the market party it belongs to (None: operators' only)."""
         self.agents = [
             BuildingAgent(c.building, g, bus, c.channels, c.settings, clock=clock)
             for c, g in zip(configs, self.gateways, strict=True)
@@ -64,3 +67,7 @@ class BuildingAgentsRunner:
 
     def ready(self) -> bool:
         return self._up
+
+    def owned(self) -> tuple[OwnedBuilding, ...]:
+        """The agents as the platform API serves them, each with its building's party."""
+        return tuple(OwnedBuilding(a, self.parties[a.building.id]) for a in self.agents)

@@ -1,7 +1,8 @@
 """The platform API over real parts: an EDC manager on a memory bus with an SQLite state
 store, an SQLite job store, a bilateral market's Market Agent with an SQLite ledger, an
-SQLite time-series store, the CIGRE MV network, and a token validator that knows a few fixed
-opaque tokens (a real implementation of the port, for tests)."""
+SQLite time-series store, the CIGRE MV network, building agents on simulated devices (one of
+alice's, one of bob's, one of no party), and a token validator that knows a few fixed opaque
+tokens (a real implementation of the port, for tests)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ from osed.agents.bus_service import MarketAgentService
 from osed.agents.market_agent import MarketAgent
 from osed.agents.units import MarketUnits
 from osed.api.app import Balancer, Parts, create_app, event_feeds
+from osed.api.buildings import OwnedBuilding
 from osed.bus.memory import MemoryBus
 from osed.domain.envelope import Envelope
 from osed.domain.errors import AuthenticationError
 from osed.domain.identity import Principal, Role
 from osed.domain.time import ManualClock
+from osed.edge.building.agent import AgentSettings, BuildingAgent
 from osed.edge.manager import EdcManager
 from osed.grid.imports.files import load_network
 from osed.markets.registry import create_market
@@ -35,12 +38,22 @@ from osed.storage.jobs_sqlite import SqliteJobStore
 from osed.storage.sqlite import SqliteLedgerStore
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
 from tests.unit.edge import probe
+from tests.unit.edge.building import neighbourhood as homes
 
 NETWORK = Path(__file__).parents[3] / "examples" / "grid" / "cigre-mv.json"
 START = datetime(2026, 7, 1, tzinfo=UTC)
 SLOT = timedelta(minutes=15)
 UNITS = MarketUnits(price_scale=4, quantity_scale=3, currency="USD", resolution=SLOT)
 MARKET = "m1"
+BUILDING_PARTIES = {"b-alice": "alice", "b-bob": "bob", "b-grid": None}
+"""Each test building and the party it belongs to (b-grid: none, the operators' only)."""
+PARTY_SERIES = {
+    "party/alice/contract/power": "alice",
+    "building/b-bob/meter/power": "bob",
+    "building/b-grid/meter/power": None,
+    "building/elsewhere/meter/power": None,
+}
+"""Stored series that are a party's, and whose (None: the operators' only)."""
 
 PRINCIPALS = {
     "admin-token": Principal("ada", frozenset({Role.ADMIN}), issuer="test"),
@@ -100,7 +113,33 @@ class Platform:
     manager: EdcManager
     agent: MarketAgent
     validator: FixedTokens
+    buildings: list[OwnedBuilding] = field(default_factory=list)
     published: list[Envelope] = field(default_factory=list)
+
+    async def start(self) -> None:
+        """What the runtime starts before the API: the EDC manager and the building agents."""
+        await self.manager.start()
+        for owned in self.buildings:
+            await owned.agent.start()
+
+    async def stop(self) -> None:
+        for owned in self.buildings:
+            await owned.agent.stop()
+            await owned.agent.gateway.close()
+        await self.manager.stop()
+
+
+def building_agents(bus: MemoryBus) -> list[OwnedBuilding]:
+    """A house with a battery and a heating zone per entry of :data:`BUILDING_PARTIES`, each
+    on its own simulated devices, planned by an agent on ``bus``."""
+    clock = ManualClock(homes.START)
+    settings = AgentSettings(homes.STEPS, homes.STEP_H, homes.TARIFF, plan_time_limit_s=None)
+    owned = []
+    for ident, party in BUILDING_PARTIES.items():
+        house = homes.building(ident, [1.0] * homes.STEPS, [homes.battery(), homes.heating()])
+        agent = BuildingAgent(house, homes.gateway(house), bus, {}, settings, clock=clock)
+        owned.append(OwnedBuilding(agent, party))
+    return owned
 
 
 class StartedMemoryBus(MemoryBus):
@@ -151,8 +190,10 @@ def build(tmp_path: Path, **options: Any) -> Iterator[Platform]:
                 for m in range(3)
                 for k in range(12)
             ]
+            + [TimeSeriesPoint(name, START, 1.0, "kW", START, "meter") for name in PARTY_SERIES]
         )
     markets = {MARKET: service}
+    buildings = building_agents(bus)
     parts = Parts(
         edc_manager=manager,
         balancer=Balancer(lambda: SqliteJobStore(tmp_path / "jobs.sqlite"), max_time_limit_s=5.0),
@@ -162,6 +203,7 @@ def build(tmp_path: Path, **options: Any) -> Iterator[Platform]:
         network=load_network(NETWORK),
         bus=bus,
         feeds=event_feeds(markets, estimation_prefix="se", decision_topic="osed/decisions"),
+        buildings=tuple(buildings),
     )
     validator = FixedTokens(PRINCIPALS)
     app = create_app(
@@ -172,7 +214,7 @@ def build(tmp_path: Path, **options: Any) -> Iterator[Platform]:
         **options,
     )
     try:
-        yield Platform(app, bus, manager, agent, validator)
+        yield Platform(app, bus, manager, agent, validator, buildings)
     finally:
         ledger.close()
         edc_store.close()
@@ -185,14 +227,14 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
 
 @pytest.fixture
 async def client(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    await platform.manager.start()
+    await platform.start()
     try:
         async with platform.app.router.lifespan_context(platform.app):
             transport = httpx.ASGITransport(app=platform.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://osed") as made:
                 yield made
     finally:
-        await platform.manager.stop()
+        await platform.stop()
 
 
 Ask = Callable[..., Any]

@@ -43,14 +43,14 @@ def served(tmp_path: Path) -> Iterator[Served]:
                 )
                 server = uvicorn.Server(config)
                 servers.append(server)
-                await platform.manager.start()
+                await platform.start()
                 ready.append(
                     Served(f"http://127.0.0.1:{port}", platform, asyncio.get_running_loop())
                 )
                 try:
                     await server.serve()
                 finally:
-                    await platform.manager.stop()
+                    await platform.stop()
 
         asyncio.run(serve())
 

@@ -51,14 +51,28 @@ OPERATIONS = [
     "GET /api/v1/markets/{market_id}/transactions",
     "GET /api/v1/markets/{market_id}/positions",
     "GET /api/v1/markets/{market_id}/quotes",
+    "POST /api/v1/markets/{market_id}/rfqs",
+    "POST /api/v1/markets/{market_id}/quotes",
+    "GET /api/v1/markets/{market_id}/quotes/{quote_id}",
+    "POST /api/v1/markets/{market_id}/quotes/{quote_id}/acceptances",
+    "DELETE /api/v1/markets/{market_id}/quotes/{quote_id}",
     "GET /api/v1/ledger",
     "GET /api/v1/ledger/verification",
     "GET /api/v1/series",
     "GET /api/v1/series/data",
     "POST /api/v1/edcs",
     "GET /api/v1/optimizations",
+    "GET /api/v1/buildings",
+    "GET /api/v1/buildings/{building_id}",
+    "GET /api/v1/buildings/{building_id}/plan",
+    "GET /api/v1/buildings/{building_id}/report",
+    "GET /api/v1/buildings/{building_id}/devices",
+    "GET /api/v1/buildings/{building_id}/devices/{device_id}",
+    "POST /api/v1/buildings/{building_id}/devices/{device_id}/commands",
 ]
-FIXED = {"market_id": "m1"}  # the one market: its checks, not a 404, answer
+# Resources that exist (the one market, a building and its battery): their checks, not a 404,
+# answer.
+FIXED = {"market_id": "m1", "building_id": "b-alice", "device_id": "battery"}
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from osed.codec.cursor import paginate
 from osed.domain.errors import ValidationError
 from osed.ports.timeseries import TimeSeriesPoint
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
-from tests.unit.api.conftest import START, bearer, build
+from tests.unit.api.conftest import PARTY_SERIES, START, bearer, build
 
 ADMIN = bearer("admin-token")
 
@@ -90,7 +90,7 @@ async def _walk(tmp_path: Path, limit: int) -> None:
             async with httpx.AsyncClient(transport=transport, base_url="http://osed") as client:
                 ids = await _follow(client, f"/api/v1/series?limit={limit}")
                 assert ids == sorted(ids)
-                assert len(ids) == len(set(ids)) == 23
+                assert len(ids) == len(set(ids)) == 23 + len(PARTY_SERIES)
                 times = await _follow(
                     client,
                     "/api/v1/series/data?series=meter2/grid/power/ABC&start=2026-07-01T00:00Z"

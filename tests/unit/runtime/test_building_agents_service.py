@@ -84,6 +84,19 @@ def test_learning_and_the_plan_time_limit_are_read_per_agent() -> None:
     assert runner.agents[0].planner.mode_time_limit_s == 0.5
 
 
+def test_each_building_belongs_to_the_party_its_agent_names() -> None:
+    doc = document("b1", "b2")
+    doc["agents"][0]["party"] = "alice"
+    settings = Settings(bus={"backend": "memory"}, buildings=doc)
+    runner = build_services(settings, ["buildings"])[-1]
+    assert isinstance(runner, BuildingAgentsRunner)
+    assert runner.parties == {"b1": "alice", "b2": None}
+    assert [(o.agent.building.id, o.party) for o in runner.owned()] == [
+        ("b1", "alice"),
+        ("b2", None),
+    ]
+
+
 def test_one_agent_for_osed_run_building() -> None:
     settings = Settings(bus={"backend": "memory"}, buildings=document("b1", "b2"))
     with pytest.raises(ConfigurationError, match="runs one agent"):
@@ -99,6 +112,8 @@ def test_every_problem_of_the_document_is_named_with_its_path() -> None:
     bad["agents"][0]["extra"] = 1
     bad["agents"][1]["learning"] = {"enabled": "yes", "thermal_days": 2, "memory": 1}
     bad["agents"][1]["plan_time_limit_s"] = 0
+    bad["agents"][0]["party"] = ""
+    bad["agents"][1]["party"] = "x" * 129
     settings = Settings(bus={"backend": "memory"}, buildings=bad)
     with pytest.raises(ValidationError) as caught:
         build_services(settings, ["buildings"])
@@ -114,6 +129,8 @@ def test_every_problem_of_the_document_is_named_with_its_path() -> None:
         "$.agents[1].learning.thermal_days",
         "$.agents[1].learning.memory",
         "$.agents[1].plan_time_limit_s",
+        "$.agents[0].party",
+        "$.agents[1].party",
     } <= paths, paths
 
 

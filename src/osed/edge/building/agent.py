@@ -177,6 +177,11 @@ class BuildingAgent:
         self._here_step = -1
         self._here_building = building
 
+    @property
+    def plan_step(self) -> int:
+        """The step of the building's series the current plan starts at."""
+        return self._plan_step
+
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:

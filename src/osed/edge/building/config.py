@@ -3,7 +3,7 @@ path, nothing started when there is one.
 
     {"steps": 96, "step_h": 0.25, "tariff_per_kwh": [...], "replan_every": 4,
      "agents": [{"building": {"id": "b1", "base_kw": [...], "devices": [...]},
-                 "owner_limit_kw": 17.0, "cycle_s": 900, "plan_time_limit_s": 2,
+                 "party": "alice", "owner_limit_kw": 17.0, "cycle_s": 900, "plan_time_limit_s": 2,
                  "learning": {"enabled": true, "keep_days": 42, "thermal_days": 4,
                               "thermal_max_rmse_c": 0.5},
                  "channels": [{"edc": "area-1", "function": "dac", "token": "..."}],
@@ -12,7 +12,8 @@ path, nothing started when there is one.
 ``building`` is read as the DAC document reads a building (same devices, fields and checks);
 ``steps``, ``step_h``, ``tariff_per_kwh`` and ``replan_every`` may be set per agent as well.
 ``gateway`` is the device gateway's own configuration document (docs/devices.md), checked by
-the gateway when the agent is built.
+the gateway when the agent is built. ``party`` is the market party the building belongs to:
+the one participant of the platform API that sees and commands it (docs/api.md).
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ from osed.gridfunctions.builtin import _dac_document as dac
 from osed.gridfunctions.builtin._document_fields import FieldReader
 
 SHARED = ("steps", "step_h", "tariff_per_kwh", "replan_every")
+MAX_PARTY = 128
+"""A party id's length, as the platform API takes it."""
 AGENT_FIELDS = (
     "building",
+    "party",
     "owner_limit_kw",
     "cycle_s",
     "plan_time_limit_s",
@@ -52,6 +56,8 @@ class AgentConfig:
     gateway: dict[str, Any]
     where: str
     """The agent's JSON path in the document (for the gateway's problems)."""
+    party: str | None = None
+    """The market party the building belongs to (None: only operators see it)."""
 
 
 def read_agents(document: Any) -> list[AgentConfig]:
@@ -97,6 +103,7 @@ def _agent(
     learning = _learning(reader, raw, where)
     building = _building(reader, raw, f"{where}.building", n, step_h if step_h > 0 else None)
     channels = _channels(reader, raw, where)
+    party = _party(reader, raw, where)
     gateway = raw.get("gateway")
     if not isinstance(gateway, Mapping):
         reader.problems.add(f"{where}.gateway", "not_object", "the device gateway's document")
@@ -113,7 +120,16 @@ def _agent(
         learning=learning,
         plan_time_limit_s=time_limit,
     )
-    return AgentConfig(building, settings, channels, dict(gateway), where)
+    return AgentConfig(building, settings, channels, dict(gateway), where, party)
+
+
+def _party(reader: FieldReader, raw: Mapping[str, Any], where: str) -> str | None:
+    if "party" not in raw:
+        return None
+    party = reader.string(raw, "party", where)
+    if party and (len(party) > MAX_PARTY or not party.isprintable()):
+        reader.problems.add(f"{where}.party", "bad_party", f"1 to {MAX_PARTY} printable characters")
+    return party or None
 
 
 def _learning(reader: FieldReader, raw: Mapping[str, Any], where: str) -> LearningSettings:

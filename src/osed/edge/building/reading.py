@@ -36,10 +36,13 @@ class Measured:
     """The outdoor temperature each device measures (a zone's thermostat, say)."""
     plugged: dict[str, bool] = field(default_factory=dict)
     """Per EV, whether it is plugged in now."""
+    latest: dict[str, dict[Quantity, Measurement]] = field(default_factory=dict)
+    """Per device, its last measurement of each quantity, as measured (what an owner sees)."""
 
     def take(self, batch: Sequence[Measurement]) -> None:
         kinds = {d.id: d.kind for d in self.building.devices}
         for m in batch:
+            self.latest.setdefault(m.device_id, {})[m.quantity] = m
             if m.device_id in self.meter_ids and m.quantity is Quantity.POWER_KW:
                 self.net_kw = m.value
             elif m.quantity is Quantity.POWER_KW:
