@@ -16,7 +16,9 @@ from typing import Any
 
 import yaml
 
+from osed.identity.local_issuer import LocalIssuer
 from osed.runtime.container import build_services
+from osed.runtime.identity import local_issuer
 from osed.runtime.lifecycle import Service
 from osed.runtime.settings import Settings, load_settings
 from tests.services.brokers import free_port
@@ -33,6 +35,10 @@ class Running:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.settings.api.port}"
+
+    def local_issuer(self) -> LocalIssuer:
+        """The issuer over the key file the services read."""
+        return local_issuer(self.settings, self.state_dir)
 
     def service(self, name: str) -> Any:
         return next(s for s in self.services if s.name == name)
