@@ -29,6 +29,12 @@ class ApiAccess:
     def caller(self) -> Caller:
         return self.authenticator.dependency()
 
+    def prepare(self) -> None:
+        """The local issuer's key file created, or its permissions checked, as a REST service
+        starts: a bad one stops the start rather than fail each request."""
+        if self.issuer is not None:
+            self.issuer.key_file.live_keys()
+
     def guard(self, app: ASGIApp) -> ASGIApp:
         """``app`` behind the token check (every path but health)."""
         return BearerGate(app, authenticator=self.authenticator, open_paths=HEALTH_PATHS)
@@ -40,14 +46,10 @@ def open_access() -> ApiAccess:
 
 
 def api_access(settings: Settings, state_dir: Path) -> ApiAccess:
-    """The access of the configured issuer; the local issuer's key file is created (or its
-    permissions checked) now, so a bad one stops the start."""
+    """The access of the configured issuer (nothing is read or written yet)."""
     identity = settings.identity
     if identity.open:
         return open_access()
-    issuer = None
-    if identity.issuer is None:
-        issuer = build_local_issuer(settings, state_dir)
-        issuer.key_file.live_keys()
+    issuer = None if identity.issuer is not None else build_local_issuer(settings, state_dir)
     validator = token_validator(settings, state_dir)
     return ApiAccess(Authenticator(validator), issuer)

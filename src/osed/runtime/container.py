@@ -214,8 +214,10 @@ class BalancerRunner:
         self._api = EmbeddedApi(
             access.guard(self.app), config.host, config.port, what="balancer API"
         )
+        self._access = access
 
     async def start(self) -> None:
+        self._access.prepare()
         self.pool.start()
         try:
             await self._api.start()
@@ -306,8 +308,10 @@ class EdcManagerRunner:
             caller=access.caller,
         )
         self.api = EmbeddedApi(access.guard(app), config.host, config.port, what="EDC manager API")
+        self._access = access
 
     async def start(self) -> None:
+        self._access.prepare()
         await self.manager.start()
         try:
             if self.follower is not None:

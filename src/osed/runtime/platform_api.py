@@ -34,6 +34,7 @@ class PlatformApiRunner:
         access: ApiAccess,
     ) -> None:
         config = settings.api
+        self._access = access
         markets: dict[str, MarketAgentService] = {}
         ledger = edc = balancer = None
         for service in services:
@@ -87,6 +88,7 @@ class PlatformApiRunner:
         return {service.name: service.ready() for service in self._services}
 
     async def start(self) -> None:
+        self._access.prepare()
         await self._api.start()
 
     async def stop(self) -> None:

@@ -30,14 +30,15 @@ def settings(tmp_path: Path, **identity: object) -> Settings:
     )
 
 
-def test_a_key_file_others_can_read_stops_the_start(tmp_path: Path) -> None:
+async def test_a_key_file_others_can_read_stops_the_start(tmp_path: Path) -> None:
     keys = tmp_path / "keys.json"
     keys.write_text("{}")
     keys.chmod(0o644)
+    config = settings(tmp_path, key_file=str(keys))
+    *_, api = build_services(config, ["market-agent", "api"], state_dir=tmp_path)
     with pytest.raises(ConfigurationError, match="readable by others"):
-        build_services(
-            settings(tmp_path, key_file=str(keys)), ["market-agent", "api"], state_dir=tmp_path
-        )
+        await api.start()
+    assert not api.ready()
 
 
 def test_the_api_setting_section_is_checked(
