@@ -175,6 +175,7 @@ def _until(url: str, statuses: set[str]) -> dict[str, Any]:
 
 async def through_api(body: bytes, budget: float) -> dict[str, Any]:
     from osed.domain.time import SystemClock
+    from osed.runtime.api_access import open_access
     from osed.runtime.container import BalancerRunner
     from osed.runtime.settings import Settings
 
@@ -186,7 +187,7 @@ async def through_api(body: bytes, budget: float) -> dict[str, Any]:
         jobs={"backend": "sqlite", "sqlite_path": folder / "jobs.sqlite"},
         balancer={"port": port, "workers": 1},
     )
-    runner = BalancerRunner(settings, SystemClock())
+    runner = BalancerRunner(settings, SystemClock(), open_access())
     await runner.start()
     base = f"http://127.0.0.1:{port}/optimizations"
     figures: dict[str, Any] = {"file_mb": round(len(body) / 1e6, 1), "budget_s": budget}

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from osed.domain.time import SystemClock
+from osed.runtime.api_access import open_access
 from osed.runtime.container import BalancerRunner
 from osed.runtime.settings import Settings
 
@@ -94,7 +95,7 @@ async def measure(workers: int, jobs: int, redis_url: str | None) -> dict[str, A
     if redis_url:
         store = {"backend": "redis", "redis_url": redis_url, "redis_prefix": f"bench:{port}:"}
     settings = Settings(jobs=store, balancer={"port": port, "workers": workers})
-    runner = BalancerRunner(settings, SystemClock())
+    runner = BalancerRunner(settings, SystemClock(), open_access())
     await runner.start()
     try:
         base = f"http://127.0.0.1:{port}/optimizations"

@@ -4,7 +4,8 @@
 
 Each resource joins only when its backing part is given: the EDC manager's and the balancer's
 routers (the same their own services serve), the network and its areas, the markets of the
-Market Agents, the ledger, the time series, and events from the bus. Every route but
+Market Agents, the ledger, the time series, and events from the bus; with OSED's local issuer,
+its discovery document and keys under ``/.well-known``. Every route but those and
 ``/healthz`` and ``/readyz`` asks for a bearer token (unless the API is open); every error is
 ``application/problem+json``; a POST with an ``Idempotency-Key`` is answered once per key.
 """
@@ -26,6 +27,7 @@ from osed.agents.bus_service import MarketAgentService
 from osed.api import buildings as buildings_api
 from osed.api import events as events_api
 from osed.api import grid as grid_api
+from osed.api import issuer as issuer_api
 from osed.api import ledger as ledger_api
 from osed.api import markets as markets_api
 from osed.api import quotes as quotes_api
@@ -116,10 +118,12 @@ def create_app(
     idempotency_ttl: timedelta = DEFAULT_TTL,
     clock: Clock | None = None,
     max_request_bytes: int = MAX_REQUEST_BYTES,
+    issuer: issuer_api.IssuerDocuments | None = None,
 ) -> FastAPI:
     """The API over ``parts``. ``validator`` turns bearer tokens into principals (required
     unless ``open``, which serves every request as the anonymous administrator);
-    ``idempotency`` opens the key store (default: SQLite in memory)."""
+    ``idempotency`` opens the key store (default: SQLite in memory); ``issuer``: the local
+    issuer whose discovery document and JWKS the API publishes."""
     clock = clock or SystemClock()
     authenticator = Authenticator(validator, open=open)
     caller = authenticator.dependency()
@@ -247,6 +251,10 @@ def create_app(
         app.include_router(
             events_api.create_router(hub, caller=caller, described=described), prefix=BASE
         )
+    open_paths = OPEN_PATHS
+    if issuer is not None:
+        app.include_router(issuer_api.create_router(issuer))
+        open_paths = OPEN_PATHS | issuer_api.PATHS
 
     @app.get("/healthz", include_in_schema=True, tags=["health"])
     async def health() -> dict[str, str]:
@@ -268,7 +276,7 @@ def create_app(
         if app.openapi_schema is None:
             schema = default_openapi()
             schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
-            app.openapi_schema = rewrite(schema, open_paths=OPEN_PATHS)
+            app.openapi_schema = rewrite(schema, open_paths=open_paths)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

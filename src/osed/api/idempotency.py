@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from osed.api.auth import Authenticator
 from osed.api.problems import problem
-from osed.domain.errors import AuthenticationError, Problem
+from osed.domain.errors import AuthenticationError, Problem, UnavailableError
 from osed.domain.identity import Principal
 from osed.domain.time import Clock
 from osed.ports.idempotency import MAX_KEY, IdempotencyStore, StoredResponse
@@ -86,8 +86,8 @@ class IdempotentPosts:
             return
         try:
             principal = await self.authenticator.principal(request)
-        except AuthenticationError:
-            await self.app(scope, receive, send)  # its route answers 401
+        except (AuthenticationError, UnavailableError):
+            await self.app(scope, receive, send)  # its route answers 401 or 503
             return
         body = await self._body(receive)
         if body is None:

@@ -44,6 +44,7 @@ from osed.domain.ledger import StoredEntry
 from osed.domain.time import Interval
 from osed.markets.protocol import BookLevel
 from osed.ports.idempotency import MAX_KEY
+from osed.ports.ledger import PositionRow
 
 MarketId = Annotated[str, Path(min_length=1, max_length=128, description="the market's id")]
 TenderId = Annotated[str, Path(min_length=1, max_length=128, description="a tender's id")]
@@ -108,6 +109,12 @@ def _tender_document(rest: OpenTender, market: str) -> dict[str, Any]:
         "quantity_scale": tender.quantity_scale,
         "links": {"self": f"/api/v1/markets/{market}/tenders/{tender.tender_id}"},
     }
+
+
+def _position_key(row: PositionRow) -> str:
+    """A position's cursor key, in the order of (party, start, duration)."""
+    start, seconds = row.interval.start, row.interval.duration.total_seconds()
+    return f"{row.party}\x1f{int(start.timestamp()):012d}/{int(seconds):010d}"
 
 
 def _interval(interval: Interval) -> dict[str, Any]:
@@ -385,15 +392,16 @@ def create_router(
     ) -> dict[str, Any]:
         permit(principal, *TRADERS, to="read positions")
         _sees(principal, party)
-        shown = _own_rows(principal, party)
         ledger = service(market_id).agent.ledger
-        rows = ledger.positions(party) if party else ledger.all_positions()
-        visible = sorted(
-            (r for r in rows if shown(r.party)), key=lambda r: (r.party, r.interval.key())
-        )
+        if principal.sees_every_party:
+            rows = ledger.positions(party) if party else ledger.all_positions()
+        else:  # its own party's rows only, read alone (another party asked for was 403)
+            own = principal.party
+            rows = [r for r in ledger.positions(own) if r.party == own] if own else []
+        rows.sort(key=lambda r: (r.party, r.interval.start, r.interval.duration))
         page = paginate(
-            visible,
-            lambda r: f"{r.party}\x1f{r.interval.key()}",
+            rows,
+            _position_key,
             listing=f"positions:{market_id}:{party or ''}",
             limit=limit,
             cursor=cursor,

@@ -1,6 +1,6 @@
 """What the platform's OpenAPI document says of answers: every error as a problem
-(``application/problem+json``), and on every operation that asks for a token the 400, 401
-and 403 it may give, so that a response is always one the document states."""
+(``application/problem+json``), and on every operation that asks for a token the 400, 401,
+403 and 503 it may give, so that a response is always one the document states."""
 
 from __future__ import annotations
 
@@ -46,9 +46,10 @@ _ERRORS = {
     413: "the body is larger than the limit",
     415: "the body is not application/json",
     422: "the request, rejected: every problem with its JSON path under errors",
+    503: "a part cannot be reached now (a broker, a database, the issuer's keys)",
 }
 _PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": PROBLEM_REF}}}
-_SECURED = (400, 401, 403, 422)
+_SECURED = (400, 401, 403, 422, 503)
 
 
 def described(answers: dict[int, str], *errors: int) -> dict[int | str, dict[str, Any]]:

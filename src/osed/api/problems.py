@@ -106,6 +106,26 @@ class BearerError(AuthenticationError):
         self.code = code
 
 
+def refused_credentials(exc: AuthenticationError, instance: str) -> ProblemResponse:
+    """RFC 6750's answer: 401 with a challenge, 400 for a malformed header."""
+    code = exc.code if isinstance(exc, BearerError) else "invalid_token"
+    status = 400 if code == "invalid_request" else 401
+    return problem(
+        status,
+        code or "unauthenticated",
+        detail=str(exc),
+        instance=instance,
+        headers={"WWW-Authenticate": bearer_challenge(code, str(exc) if code else None)},
+    )
+
+
+def unavailable_problem(exc: UnavailableError, instance: str) -> ProblemResponse:
+    """503: a part (a broker, a database, the issuer's keys) cannot be reached now."""
+    return problem(
+        503, "unavailable", detail=str(exc), instance=instance, headers={"Retry-After": "5"}
+    )
+
+
 def request_problems(exc: RequestValidationError) -> list[Problem]:
     """FastAPI's parameter and body errors as problems with JSON paths: ``$.tender.price``
     in the body, ``$query.limit``, ``$path.edc_id``, ``$header.Idempotency-Key``."""
@@ -167,15 +187,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AuthenticationError)
     async def unauthenticated(request: Request, exc: AuthenticationError) -> ProblemResponse:
-        code = exc.code if isinstance(exc, BearerError) else "invalid_token"
-        status = 400 if code == "invalid_request" else 401
-        return problem(
-            status,
-            code or "unauthenticated",
-            detail=str(exc),
-            instance=at(request),
-            headers={"WWW-Authenticate": bearer_challenge(code, str(exc) if code else None)},
-        )
+        return refused_credentials(exc, at(request))
 
     @app.exception_handler(PermissionDeniedError)
     async def forbidden(request: Request, exc: PermissionDeniedError) -> ProblemResponse:
@@ -183,9 +195,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(UnavailableError)
     async def unavailable(request: Request, exc: UnavailableError) -> ProblemResponse:
-        return problem(
-            503, "unavailable", detail=str(exc), instance=at(request), headers={"Retry-After": "5"}
-        )
+        return unavailable_problem(exc, at(request))
 
     @app.exception_handler(IntegrityError)
     async def damaged(request: Request, exc: IntegrityError) -> ProblemResponse:

@@ -13,7 +13,7 @@ from typing import Any
 from osed.cli._output import document_text, emit
 from osed.domain.errors import ConfigurationError, Problem, ValidationError
 from osed.domain.identity import Role
-from osed.runtime.settings import IdentitySettings, load_settings
+from osed.runtime.settings import Settings, load_settings
 
 MAX_TTL_S = 366 * 86400
 
@@ -90,11 +90,12 @@ def _identity() -> ModuleType:
         ) from exc
 
 
-def _local_settings(args: argparse.Namespace) -> IdentitySettings:
-    settings = load_settings(args.config).identity
-    if settings.issuer is not None:
+def _local_settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    issuer = settings.identity.issuer
+    if issuer is not None:
         raise ConfigurationError(
-            f"identity.issuer is {settings.issuer}: the API accepts that provider's tokens, "
+            f"identity.issuer is {issuer}: the API accepts that provider's tokens, "
             "not the local issuer's; get a token from the provider"
         )
     return settings
@@ -119,7 +120,7 @@ def _create(args: argparse.Namespace) -> int:
         .local_issuer(settings, args.state_dir)
         .issue(
             subject=args.subject,
-            audience=args.audience or settings.audience,
+            audience=args.audience or settings.identity.audience,
             roles=roles,
             party=args.party,
             areas=args.area,
@@ -132,7 +133,7 @@ def _create(args: argparse.Namespace) -> int:
 
 def _rotate(args: argparse.Namespace) -> int:
     settings = _local_settings(args)
-    grace_s = settings.key_grace_s if args.grace is None else args.grace
+    grace_s = settings.identity.key_grace_s if args.grace is None else args.grace
     if not 0 <= grace_s <= 366 * 86400:
         raise ValidationError(
             [Problem("$.grace", "out_of_range", "--grace must be 0 to 31,622,400 s")],
@@ -143,7 +144,7 @@ def _rotate(args: argparse.Namespace) -> int:
     kid = issuer.rotate(timedelta(seconds=grace_s))
     result = {
         "kid": kid,
-        "key_file": str(identity.key_file_path(settings, args.state_dir)),
+        "key_file": str(identity.key_file_path(settings.identity, args.state_dir)),
         "jwks": [key["kid"] for key in issuer.jwks()["keys"]],
     }
     emit(result, document_text, args)

@@ -205,10 +205,12 @@ def create_app(
     max_request_bytes: int = MAX_REQUEST_BYTES,
     run_manager: bool = False,
     decisions: DecisionStore | None = None,
+    caller: Caller = anonymous,
 ) -> FastAPI:
     """The API over ``manager``, which its owner starts and stops in the server's event loop
     (``run_manager``: the app does, as the server starts and stops); ``decisions``: the grid
-    intelligence's log when it runs beside the manager. No token is asked for."""
+    intelligence's log when it runs beside the manager; ``caller`` yields the request's
+    principal (default: anonymous; the runtime checks tokens in front of the app)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -254,7 +256,11 @@ def create_app(
     async def conflict(_: Request, exc: ConflictError) -> JSONResponse:
         return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
 
-    app.include_router(create_router(manager, decisions=decisions), prefix=BASE)
+    @app.exception_handler(PermissionDeniedError)
+    async def forbidden(_: Request, exc: PermissionDeniedError) -> JSONResponse:
+        return JSONResponse({"error": "forbidden", "message": str(exc)}, status_code=403)
+
+    app.include_router(create_router(manager, decisions=decisions, caller=caller), prefix=BASE)
 
     @app.get("/healthz")
     async def health() -> dict[str, str]:

@@ -63,6 +63,9 @@ class OidcJwksSource:
     def description(self) -> str:
         return f"issuer {self.issuer}"
 
+    def version(self) -> None:
+        return None  # a provider's keys are seen only by fetching them
+
     async def fetch(self) -> dict[str, Any]:
         if self._jwks_uri is None:
             self._jwks_uri = await asyncio.to_thread(self._discover)

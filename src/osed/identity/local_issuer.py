@@ -137,3 +137,6 @@ class LocalJwksSource:
 
     async def fetch(self) -> dict[str, Any]:
         return await asyncio.to_thread(self._issuer.jwks)
+
+    def version(self) -> object | None:
+        return self._issuer.key_file.version()

@@ -72,6 +72,14 @@ class KeyFile:
         now = self._clock.now()
         return tuple(key for key in stored if key.drop_after is None or key.drop_after > now)
 
+    def version(self) -> tuple[int, int, int] | None:
+        """The file's identity and modification (None: no file yet): a rotation changes it."""
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
+
     def signing_key(self) -> SigningKey:
         return self.live_keys()[0]
 
@@ -93,11 +101,9 @@ class KeyFile:
 
     def _stored(self) -> tuple[SigningKey, ...]:
         """The keys in the file, decoded again only when the file changed."""
-        try:
-            info = self.path.stat()
-        except FileNotFoundError:
+        signature = self.version()
+        if signature is None:
             return ()
-        signature = (info.st_ino, info.st_mtime_ns, info.st_size)
         if self._cache is not None and self._cache[0] == signature:
             return self._cache[1]
         keys = self._read()

@@ -50,6 +50,16 @@ class AccessTokenRules:
             )
 
 
+@dataclass(frozen=True)
+class Verified:
+    """A token's principal, until when the token may be taken (its expiry plus the leeway),
+    and the key set it was verified with (:attr:`KeyCache.generation`)."""
+
+    principal: Principal
+    valid_until: float
+    key_generation: int
+
+
 class AccessTokenValidator:
     """The :class:`osed.ports.identity.TokenValidator` for JWT access tokens of one issuer."""
 
@@ -59,6 +69,10 @@ class AccessTokenValidator:
         self._clock = clock or SystemClock()
 
     async def principal(self, token: str) -> Principal:
+        return (await self.verify(token)).principal
+
+    async def verify(self, token: str) -> Verified:
+        """The token checked in full, or :class:`TokenRefusedError`."""
         parts = parse(token)
         header, claims = parts.header, parts.claims
         self._check_type(header, claims)
@@ -74,6 +88,7 @@ class AccessTokenValidator:
         if not isinstance(kid, str) or not kid:
             raise TokenRefusedError("missing_kid", "the header names no key (kid)")
         candidates = await self.keys.keys_for(kid)
+        generation = self.keys.generation
         if not candidates:
             raise TokenRefusedError(
                 "unknown_kid",
@@ -84,8 +99,9 @@ class AccessTokenValidator:
             raise TokenRefusedError("alg_key_mismatch", f"key {kid!r} is not a key for {algorithm}")
         if not any(key.verify(algorithm, parts.signing_input, parts.signature) for key in fitting):
             raise TokenRefusedError("bad_signature", f"the signature does not verify with {kid!r}")
-        self._check_claims(claims)
-        return principal_from_claims(claims, audience=self.rules.audience)
+        expires = self._check_claims(claims)
+        principal = principal_from_claims(claims, audience=self.rules.audience)
+        return Verified(principal, expires + self.rules.leeway.total_seconds(), generation)
 
     def _check_type(self, header: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
         kind = header.get("typ")
@@ -102,7 +118,8 @@ class AccessTokenValidator:
                 "id_token", f"the token carries ID-token claims ({', '.join(id_marks)})"
             )
 
-    def _check_claims(self, claims: Mapping[str, Any]) -> None:
+    def _check_claims(self, claims: Mapping[str, Any]) -> float:
+        """The token's expiry, once its claims hold."""
         rules = self.rules
         issuer = claims.get("iss")
         if issuer != rules.issuer:
@@ -137,6 +154,7 @@ class AccessTokenValidator:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise TokenRefusedError("missing_subject", "the token names no subject (sub)")
+        return expires
 
 
 def _time(claims: Mapping[str, Any], name: str) -> float | None:

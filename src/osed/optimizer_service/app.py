@@ -33,7 +33,13 @@ from fastapi.responses import JSONResponse, Response
 
 from osed.codec.cursor import decode_cursor, encode_cursor
 from osed.domain.access import READERS, anonymous, permit
-from osed.domain.errors import ConflictError, NotFoundError, Problem, ValidationError
+from osed.domain.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    Problem,
+    ValidationError,
+)
 from osed.domain.identity import Principal, Role
 from osed.domain.time import Clock, SystemClock
 from osed.optimizer.budget import MAX_REQUEST_BYTES
@@ -97,10 +103,13 @@ def create_app(
     max_time_limit_s: float = 600.0,
     queue_timeout: timedelta | None = None,
     max_request_bytes: int = MAX_REQUEST_BYTES,
+    caller: Caller = anonymous,
 ) -> FastAPI:
     """The API over the job store ``open_store()`` opens (in the server's event loop, which
     serves every request). ``queue_timeout``: a job not started by then fails;
-    ``max_request_bytes``: larger bodies are refused before they are parsed."""
+    ``max_request_bytes``: larger bodies are refused before they are parsed; ``caller``
+    yields the request's principal (default: anonymous; the runtime checks tokens in front
+    of the app)."""
     clock = clock or SystemClock()
     stores: list[JobStore] = []
 
@@ -149,6 +158,10 @@ def create_app(
     async def conflict(_: Request, exc: ConflictError) -> JSONResponse:
         return JSONResponse({"error": "conflict", "message": str(exc)}, status_code=409)
 
+    @app.exception_handler(PermissionDeniedError)
+    async def forbidden(_: Request, exc: PermissionDeniedError) -> JSONResponse:
+        return JSONResponse({"error": "forbidden", "message": str(exc)}, status_code=403)
+
     app.include_router(
         create_router(
             store,
@@ -156,6 +169,7 @@ def create_app(
             max_time_limit_s=max_time_limit_s,
             queue_timeout=queue_timeout,
             max_request_bytes=max_request_bytes,
+            caller=caller,
         )
     )
 

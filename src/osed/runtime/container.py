@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from osed.edge.intelligence import GridIntelligence
     from osed.edge.intelligence_areas import AreaMap
     from osed.edge.manager import EdcManager
+    from osed.runtime.api_access import ApiAccess
 
 log = logging.getLogger("osed.runtime")
 
@@ -178,11 +179,12 @@ def build_jobs(settings: Settings) -> JobStore:
 
 
 class BalancerRunner:
-    """The balancer's REST API (uvicorn in this event loop) and its worker pool."""
+    """The balancer's REST API (uvicorn in this event loop, behind the process' token check)
+    and its worker pool."""
 
     name = "balancer"
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, access: ApiAccess) -> None:
         from osed.optimizer_service.app import create_app
         from osed.optimizer_service.workers import WorkerPool
 
@@ -198,6 +200,7 @@ class BalancerRunner:
             max_time_limit_s=config.max_time_limit_s,
             queue_timeout=queue_timeout,
             max_request_bytes=config.max_request_bytes,
+            caller=access.caller,
         )
         self.pool = WorkerPool(
             lambda: build_jobs(settings),
@@ -208,9 +211,13 @@ class BalancerRunner:
         )
         from osed.runtime.embedded_api import EmbeddedApi
 
-        self._api = EmbeddedApi(self.app, config.host, config.port, what="balancer API")
+        self._api = EmbeddedApi(
+            access.guard(self.app), config.host, config.port, what="balancer API"
+        )
+        self._access = access
 
     async def start(self) -> None:
+        self._access.prepare()
         self.pool.start()
         try:
             await self._api.start()
@@ -242,13 +249,13 @@ def build_edc_store(settings: Settings) -> EdcStateStore:
 
 
 class EdcManagerRunner:
-    """The EDC manager (resuming its stored EDCs), its REST API, and what it follows on the
-    bus: the estimated grid state (with a network model) and, when enabled, the grid
-    intelligence."""
+    """The EDC manager (resuming its stored EDCs), its REST API (behind the process' token
+    check), and what it follows on the bus: the estimated grid state (with a network model)
+    and, when enabled, the grid intelligence."""
 
     name = "edc-manager"
 
-    def __init__(self, settings: Settings, bus: Bus, clock: Clock) -> None:
+    def __init__(self, settings: Settings, bus: Bus, clock: Clock, access: ApiAccess) -> None:
         from osed.edge.api import create_app
         from osed.edge.estimate_follower import EstimateFollower
         from osed.edge.intelligence_areas import AreaMap
@@ -295,11 +302,16 @@ class EdcManagerRunner:
                 feed_state=self.follower is None,
             )
         app = create_app(
-            self.manager, max_request_bytes=config.max_request_bytes, decisions=self.decisions
+            self.manager,
+            max_request_bytes=config.max_request_bytes,
+            decisions=self.decisions,
+            caller=access.caller,
         )
-        self.api = EmbeddedApi(app, config.host, config.port, what="EDC manager API")
+        self.api = EmbeddedApi(access.guard(app), config.host, config.port, what="EDC manager API")
+        self._access = access
 
     async def start(self) -> None:
+        self._access.prepare()
         await self.manager.start()
         try:
             if self.follower is not None:
@@ -602,6 +614,11 @@ def build_services(
 ) -> list[Service]:
     """The bus, then each named service, ready to start in that order."""
     clock = clock or SystemClock()
+    access = None
+    if {"api", "edc-manager", "balancer"} & set(names):
+        from osed.runtime.api_access import api_access  # REST services need the api extra
+
+        access = api_access(settings, state_dir)
     bus = build_bus(settings, clock, client_id="-".join(names) or "osed")
     services: list[Service] = [BusService(bus)]
     for name in names:
@@ -616,9 +633,11 @@ def build_services(
         elif name == "estimation":
             services.append(EstimationRunner(settings, bus, clock, state_dir))
         elif name == "balancer":
-            services.append(BalancerRunner(settings, clock))
+            assert access is not None
+            services.append(BalancerRunner(settings, clock, access))
         elif name == "edc-manager":
-            services.append(EdcManagerRunner(settings, bus, clock))
+            assert access is not None
+            services.append(EdcManagerRunner(settings, bus, clock, access))
         elif name in ("building", "buildings"):
             from osed.runtime.buildings import BuildingAgentsRunner
 
@@ -627,5 +646,6 @@ def build_services(
     if "api" in names:
         from osed.runtime.platform_api import PlatformApiRunner
 
-        services.append(PlatformApiRunner(settings, bus, clock, list(services)))
+        assert access is not None
+        services.append(PlatformApiRunner(settings, bus, clock, list(services), access))
     return services

@@ -1,7 +1,9 @@
 """The platform API as a service of the runtime: one app (``osed.api``) over the services the
 same process runs (the Market Agent and its ledger, the EDC manager, the balancer's job
 store), the time-series store, the network model and the bus, served by uvicorn in the
-runtime's event loop. Started after them, stopped before them."""
+runtime's event loop. Started after them, stopped before them. Tokens are checked by the
+process' :class:`ApiAccess` (``identity.*``); OSED's local issuer is published under
+``/.well-known``."""
 
 from __future__ import annotations
 
@@ -10,11 +12,10 @@ from datetime import timedelta
 
 from osed.agents.bus_service import MarketAgentService
 from osed.api.app import Balancer, Parts, create_app, event_feeds
-from osed.domain.errors import Problem, ValidationError
 from osed.domain.time import Clock
 from osed.ports.bus import Bus
-from osed.ports.identity import TokenValidator
 from osed.runtime import container
+from osed.runtime.api_access import ApiAccess
 from osed.runtime.embedded_api import EmbeddedApi
 from osed.runtime.lifecycle import Service
 from osed.runtime.settings import Settings
@@ -30,22 +31,10 @@ class PlatformApiRunner:
         bus: Bus,
         clock: Clock,
         services: Sequence[Service],
-        *,
-        validator: TokenValidator | None = None,
+        access: ApiAccess,
     ) -> None:
         config = settings.api
-        if validator is None and not config.open:
-            raise ValidationError(
-                [
-                    Problem(
-                        "$.api.open",
-                        "no_validator",
-                        "no token validator is configured: the API cannot check tokens "
-                        "(set api.open: true to serve it without them, on a closed network)",
-                    )
-                ],
-                subject="settings",
-            )
+        self._access = access
         markets: dict[str, MarketAgentService] = {}
         ledger = edc = balancer = None
         for service in services:
@@ -85,8 +74,9 @@ class PlatformApiRunner:
         )
         self.app = create_app(
             parts,
-            validator=validator,
-            open=config.open,
+            validator=access.authenticator.validator,
+            open=access.authenticator.open,
+            issuer=access.issuer,
             idempotency=lambda: SqliteIdempotencyStore(config.idempotency_path),
             idempotency_ttl=timedelta(seconds=config.idempotency_ttl_s),
             clock=clock,
@@ -98,6 +88,7 @@ class PlatformApiRunner:
         return {service.name: service.ready() for service in self._services}
 
     async def start(self) -> None:
+        self._access.prepare()
         await self._api.start()
 
     async def stop(self) -> None:

@@ -153,12 +153,31 @@ class EdcSettings(_Section):
 
 class ApiSettings(_Section):
     """The platform API (docs/api.md): one app under ``/api/v1`` over every service the same
-    process runs. ``open`` serves every request without a token, as the administrator: for a
-    laptop or a closed network only; otherwise a token validator must be configured."""
+    process runs. Who may call it: ``identity.*``."""
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
-    open: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        """``api.open`` became ``identity.open``: said so rather than "not permitted"."""
+        if isinstance(data, dict) and "open" in data:
+            raise PydanticValidationError.from_exception_data(
+                "ApiSettings",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "moved",
+                            "api.open is now identity.open, which opens every service's API",
+                        ),
+                        loc=("open",),
+                        input=data["open"],
+                    )
+                ],
+            )
+        return data
+
     idempotency_path: Path = Path("osed-api.sqlite")
     """Where Idempotency-Keys and their answers are kept (SQLite)."""
     idempotency_ttl_s: float = Field(86400.0, ge=60, le=30 * 86400)
@@ -247,7 +266,8 @@ class IdentitySettings(_Section):
     """Who may call OSED's APIs (docs/identity.md): bearer access tokens of the OpenID
     provider ``issuer`` (Keycloak: ``https://host/realms/NAME``), or, without one, of OSED's
     own local issuer, whose keys live in ``key_file`` (default: ``identity/signing-keys.json``
-    in the state folder). ``open`` lets every request in without a token, as an admin."""
+    in the state folder). ``open`` lets every request to every API in without a token, as an
+    admin: a laptop or a closed network only."""
 
     issuer: str | None = Field(None, pattern=r"^https?://[^\s#?]+$")
     audience: str = Field("osed", min_length=1)
@@ -261,9 +281,9 @@ class IdentitySettings(_Section):
     """An unknown kid fetches the issuer's keys again, at most once per this many seconds."""
     jwks_max_age_s: float = Field(300.0, gt=0, le=7 * 86400)
     http_timeout_s: float = Field(5.0, gt=0, le=120)
-    local_issuer: str = Field("urn:osed:local", min_length=1)
-    """The ``iss`` of the local issuer's tokens; the API's public URL to let others discover
-    its keys."""
+    local_issuer: str | None = Field(None, min_length=1)
+    """The ``iss`` of the local issuer's tokens (none: the platform API's URL,
+    ``http://<api.host>:<api.port>``); the API's public URL lets others discover its keys."""
     key_file: Path | None = None
     key_algorithm: Literal["ES256", "RS256"] = "ES256"
     key_grace_s: float = Field(86400.0, ge=0, le=366 * 86400)

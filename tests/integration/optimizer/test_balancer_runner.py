@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from osed.domain.time import SystemClock
+from osed.runtime.api_access import open_access
 from osed.runtime.container import BalancerRunner
 from osed.runtime.settings import Settings
 from tests.services.brokers import free_port
@@ -38,7 +39,7 @@ async def test_the_runner_serves_the_api_and_solves_in_worker_processes(tmp_path
         jobs={"backend": "sqlite", "sqlite_path": tmp_path / "jobs.sqlite"},
         balancer={"port": port, "workers": 2, "processes": True},
     )
-    runner = BalancerRunner(settings, SystemClock())
+    runner = BalancerRunner(settings, SystemClock(), open_access())
     await runner.start()
     try:
         assert runner.ready()
@@ -68,7 +69,7 @@ async def test_the_runner_refuses_bodies_above_its_setting(tmp_path: Path) -> No
         jobs={"backend": "sqlite", "sqlite_path": tmp_path / "jobs.sqlite"},
         balancer={"port": port, "workers": 1, "max_request_bytes": 4096},
     )
-    runner = BalancerRunner(settings, SystemClock())
+    runner = BalancerRunner(settings, SystemClock(), open_access())
     await runner.start()
     try:
         base = f"http://127.0.0.1:{port}/optimizations"

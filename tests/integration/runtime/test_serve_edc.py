@@ -1,5 +1,6 @@
-"""``osed run edc-manager`` as a real process: its API creates an EDC at an element of the
-configured network, refuses one that is not in it, and a restarted process still has the EDC."""
+"""``osed run edc-manager`` as a real process: its API asks for a token (``osed token create``
+prints one), creates an EDC at an element of the configured network, refuses one that is not
+in it, and a restarted process still has the EDC."""
 
 import json
 import os
@@ -17,12 +18,17 @@ from tests.integration.runtime.test_serve import free_port, readiness
 NETWORK = Path(__file__).parents[3] / "examples" / "grid" / "cigre-mv.json"
 
 
-def call(port: int, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+def call(
+    port: int, method: str, path: str, body: Any = None, *, token: str | None = None
+) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "k-1"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
         method=method,
         data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Idempotency-Key": "k-1"},
+        headers=headers,
     )
     try:
         with urllib.request.urlopen(request, timeout=5) as answer:
@@ -46,6 +52,15 @@ def start(env: dict[str, str], state: Path, health: int) -> subprocess.Popen[byt
     return process
 
 
+def operator_token(env: dict[str, str], state: Path) -> str:
+    printed = subprocess.run(
+        [sys.executable, "-m", "osed.cli", "token", "create", "--role", "operator",
+         "--subject", "ops", "--state-dir", str(state), "--json"],
+        env=env, capture_output=True, check=True,
+    )  # fmt: skip
+    return str(json.loads(printed.stdout)["access_token"])
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
@@ -62,14 +77,20 @@ def test_run_edc_manager_serves_the_api_and_keeps_edcs_across_restarts(tmp_path:
     )
     process = start(env, tmp_path / "state", health)
     try:
-        status, created = call(api, "POST", "/api/v1/edcs", {"id": "mv-1", "element": "trafo0"})
+        token = operator_token(env, tmp_path / "state")
+        edc = {"id": "mv-1", "element": "trafo0"}
+        status, problem = call(api, "POST", "/api/v1/edcs", edc)
+        assert (status, problem["type"]) == (401, "urn:osed:problem:unauthenticated")
+        status, created = call(api, "POST", "/api/v1/edcs", edc, token=token)
         assert (status, created["element"]) == (201, "trafo0")
-        status, refused = call(api, "POST", "/api/v1/edcs", {"id": "mv-2", "element": "trafo9"})
+        status, refused = call(
+            api, "POST", "/api/v1/edcs", {"id": "mv-2", "element": "trafo9"}, token=token
+        )
         assert status == 422
         assert [p["path"] for p in refused["problems"]] == ["$.element"]
         stop(process)
         process = start(env, tmp_path / "state", health)
-        status, listed = call(api, "GET", "/api/v1/edcs")
+        status, listed = call(api, "GET", "/api/v1/edcs", token=token)
         assert [edc["id"] for edc in listed["items"]] == ["mv-1"]
         stop(process)
     finally:

@@ -1,6 +1,6 @@
 """The platform API in the runtime: ``api`` beside the Market Agent, the EDC manager and the
-balancer in one process serves all of them under one port; without a token validator it
-must be opened explicitly."""
+balancer in one process serves all of them under one port (here opened by ``identity.open``;
+tokens: test_tokens_end_to_end.py)."""
 
 from __future__ import annotations
 
@@ -10,29 +10,35 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from osed.domain.errors import ValidationError
+from osed.domain.errors import ConfigurationError, ValidationError
 from osed.runtime.container import build_services
 from osed.runtime.settings import Settings, load_settings
 from tests.services.brokers import free_port
 from tests.unit.api.conftest import NETWORK, tender_body
 
 
-def settings(tmp_path: Path, **api: object) -> Settings:
+def settings(tmp_path: Path, **identity: object) -> Settings:
     return Settings(
         storage={"sqlite_path": tmp_path / "osed.sqlite"},
         jobs={"sqlite_path": tmp_path / "jobs.sqlite"},
         edc={"sqlite_path": tmp_path / "edc.sqlite", "port": free_port(), "network": str(NETWORK)},
         balancer={"port": free_port(), "workers": 1, "processes": False},
         market={"market_id": "m1", "mechanism": "bilateral"},
-        api={"port": free_port(), "idempotency_path": tmp_path / "keys.sqlite", **api},
+        api={"port": free_port(), "idempotency_path": tmp_path / "keys.sqlite"},
+        identity=identity,
         services=["api", "market-agent", "edc-manager", "balancer"],
     )
 
 
-def test_without_a_validator_the_api_must_be_opened(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError) as caught:
-        build_services(settings(tmp_path), ["market-agent", "api"], state_dir=tmp_path / "s")
-    assert [p.path for p in caught.value.problems] == ["$.api.open"]
+async def test_a_key_file_others_can_read_stops_the_start(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text("{}")
+    keys.chmod(0o644)
+    config = settings(tmp_path, key_file=str(keys))
+    *_, api = build_services(config, ["market-agent", "api"], state_dir=tmp_path)
+    with pytest.raises(ConfigurationError, match="readable by others"):
+        await api.start()
+    assert not api.ready()
 
 
 def test_the_api_setting_section_is_checked(

@@ -12,14 +12,15 @@ import pytest
 from osed.domain.identity import Principal, Role
 from osed.identity.errors import TokenRefusedError
 from osed.runtime.identity import token_validator
-from osed.runtime.settings import IdentitySettings
+from osed.runtime.settings import Settings
 from tests.unit.cli.terminal import on_terminal, piped
 
 ENV = {"OSED_CONFIG": "", "OSED_IDENTITY__AUDIENCE": "osed-test"}
+API_URL = "http://127.0.0.1:8080"
 
 
 def _validate(token: str, state_dir: Path) -> Principal:
-    validator = token_validator(IdentitySettings(audience="osed-test"), state_dir)
+    validator = token_validator(Settings(identity={"audience": "osed-test"}), state_dir)
     return asyncio.run(validator.principal(token))
 
 
@@ -34,7 +35,7 @@ def test_create_prints_one_json_token_response_the_api_accepts(tmp_path: Path) -
     assert answer["token_type"] == "Bearer"
     assert answer["expires_in"] == 600
     assert answer["audience"] == "osed-test"
-    assert answer["issuer"] == "urn:osed:local"
+    assert answer["issuer"] == API_URL  # the API's URL, as no local_issuer is set
     assert answer["roles"] == ["participant", "viewer"]
     key_file = state / "identity" / "signing-keys.json"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -43,7 +44,7 @@ def test_create_prints_one_json_token_response_the_api_accepts(tmp_path: Path) -
         subject="alice",
         roles=frozenset({Role.PARTICIPANT, Role.VIEWER}),
         party="alice-energy",
-        issuer="urn:osed:local",
+        issuer=API_URL,
     )
 
 

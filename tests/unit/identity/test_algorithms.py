@@ -37,6 +37,9 @@ class StaticJwks:
     async def fetch(self) -> dict[str, Any]:
         return self.document
 
+    def version(self) -> None:
+        return None
+
 
 def _jwk(kid: str, key: Any, alg: str | None) -> dict[str, Any]:
     public = key.public_key()

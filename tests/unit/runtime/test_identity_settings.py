@@ -12,7 +12,7 @@ from osed.domain.identity import Role
 from osed.identity.discovery import OidcJwksSource
 from osed.identity.local_issuer import LocalJwksSource
 from osed.runtime.identity import key_file_path, local_issuer, token_validator
-from osed.runtime.settings import IdentitySettings, load_settings
+from osed.runtime.settings import Settings, load_settings
 
 
 def test_bad_identity_settings_are_named_with_their_paths(
@@ -35,11 +35,12 @@ def test_bad_identity_settings_are_named_with_their_paths(
 
 
 def test_without_an_issuer_the_local_issuer_vouches(tmp_path: Path) -> None:
-    settings = IdentitySettings(leeway_s=5, audience="grid-api")
-    assert key_file_path(settings, tmp_path) == tmp_path / "identity" / "signing-keys.json"
+    settings = Settings(identity={"leeway_s": 5, "audience": "grid-api"}, api={"port": 9090})
+    path = key_file_path(settings.identity, tmp_path)
+    assert path == tmp_path / "identity" / "signing-keys.json"
     validator = token_validator(settings, tmp_path)
     assert isinstance(validator.keys.source, LocalJwksSource)
-    assert validator.rules.issuer == "urn:osed:local"
+    assert validator.rules.issuer == "http://127.0.0.1:9090"  # named after the API's URL
     assert validator.rules.leeway.total_seconds() == pytest.approx(5.0)
     token = local_issuer(settings, tmp_path).issue(
         subject="ops", audience="grid-api", roles=[Role.ADMIN]
@@ -48,11 +49,26 @@ def test_without_an_issuer_the_local_issuer_vouches(tmp_path: Path) -> None:
 
 
 def test_an_issuer_url_selects_its_discovery(tmp_path: Path) -> None:
-    settings = IdentitySettings(
-        issuer="https://keycloak.example/realms/grid", algorithms=["RS256"], key_file=tmp_path / "k"
+    settings = Settings(
+        identity={
+            "issuer": "https://keycloak.example/realms/grid",
+            "algorithms": ["RS256"],
+            "key_file": tmp_path / "k",
+        }
     )
     validator = token_validator(settings, tmp_path)
     assert isinstance(validator.keys.source, OidcJwksSource)
     assert validator.rules.issuer == "https://keycloak.example/realms/grid"
     assert validator.rules.algorithms == {"RS256"}
-    assert key_file_path(settings, tmp_path) == tmp_path / "k"
+    assert key_file_path(settings.identity, tmp_path) == tmp_path / "k"
+
+
+def test_api_open_names_its_new_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "osed.yaml"
+    config.write_text("api:\n  open: true\n")
+    monkeypatch.delenv("OSED_CONFIG", raising=False)
+    with pytest.raises(ValidationError) as info:
+        load_settings(config)
+    [problem] = info.value.problems
+    assert (problem.path, problem.code) == ("$.api.open", "moved")
+    assert "identity.open" in problem.message
