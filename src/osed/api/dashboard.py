@@ -46,6 +46,8 @@ class Dashboard:
     node_series: Sequence[str] = ("{prefix}/node/{id}/#",)
     """Series patterns shown for a node (``{prefix}``: the estimation's, ``{id}``: the node)."""
     branch_series: Sequence[str] = ("{prefix}/branch/{id}/#",)
+    series_first: Sequence[str] = ()
+    """Words that put an element's series first in its picker (``/managed/``)."""
     voltage_limits_pu: tuple[float, float] = (0.9, 1.1)
     """The band a node's voltage must stay in (EN 50160: ±10 %)."""
     loading_limit: float = 1.0
@@ -54,6 +56,8 @@ class Dashboard:
     """A study's HTML report, served at ``/dashboard/report.html`` and linked."""
     series_hint: str | None = None
     """The series pattern the time-series view opens with (None: every series)."""
+    time_range: tuple[str, str] | None = None
+    """The range charts show (ISO 8601 start and end); None: the last day."""
     links: Sequence[tuple[str, str]] = field(default_factory=tuple)
 
     def config(self) -> dict[str, Any]:
@@ -68,6 +72,10 @@ class Dashboard:
             else {"issuer": self.issuer, "client_id": self.client_id, "scope": self.scope},
             "series": {"node": patterns(self.node_series), "branch": patterns(self.branch_series)},
             "series_hint": self.series_hint,
+            "series_first": list(self.series_first),
+            "time_range": None
+            if self.time_range is None
+            else {"start": self.time_range[0], "end": self.time_range[1]},
             "voltage_limits_pu": list(self.voltage_limits_pu),
             "loading_limit": self.loading_limit,
             "report": None if self.report is None else f"{PREFIX}/report.html",

@@ -12,7 +12,8 @@ export async function seriesPanel(ctx, host, patterns, { prefer = [], limits = [
     host.append(h("p", { class: "muted" }, "No stored time series for it."));
     return null;
   }
-  const ranked = [...found].sort((a, b) => rank(a.series_id, prefer) - rank(b.series_id, prefer));
+  const words = [...(ctx.config.series_first || []), ...prefer];
+  const ranked = [...found].sort((a, b) => rank(a.series_id, words) - rank(b.series_id, words) || a.series_id.localeCompare(b.series_id));
   const picker = h("select", { "aria-label": "series" },
     ranked.map((one) => h("option", { value: one.series_id }, `${one.series_id} (${one.unit})`)));
   const status = h("span", { class: "muted" });
@@ -37,7 +38,7 @@ export async function seriesPanel(ctx, host, patterns, { prefer = [], limits = [
   return chart;
 }
 
+/** A series' place in the picker: by each preferred word in turn (holding it first), then by id. */
 function rank(id, prefer) {
-  const at = prefer.findIndex((word) => id.includes(word));
-  return at < 0 ? prefer.length : at;
+  return prefer.reduce((score, word) => score * 2 + (id.includes(word) ? 0 : 1), 0);
 }

@@ -51,8 +51,16 @@ function draw(svg, graph, onPick) {
   const pad = span * 0.06;
   const box = [x0 - pad, y0 - pad, x1 - x0 + 2 * pad || span, y1 - y0 + 2 * pad || span];
   svg.setAttribute("viewBox", box.join(" "));
-  const radius = Math.max(span / Math.sqrt(nodes.length + 1) / 9, span / 250);
   const where = new Map(nodes.map((n) => [n.id, [n.x, -n.y]]));
+  // Circles a fifth of a typical edge, within bounds of the drawing's size.
+  const lengths = graph.edges
+    .map((e) => [where.get(e.from), where.get(e.to)])
+    .filter(([a, b]) => a && b)
+    .map(([a, b]) => Math.hypot(a[0] - b[0], a[1] - b[1]))
+    .filter((d) => d > 0)
+    .sort((a, b) => a - b);
+  const typical = lengths.length ? lengths[Math.floor(lengths.length / 2)] : span / 10;
+  const radius = Math.min(Math.max(typical / 5, span / 400), span / 60);
   const edges = s("g", {});
   const circles = s("g", {});
   const labels = s("g", {});
@@ -83,6 +91,8 @@ function draw(svg, graph, onPick) {
     }
   }
   svg.append(edges, circles, labels);
+  if (nodes.length <= 80) box[2] += radius * 8; // room for the labels right of the last nodes
+  svg.setAttribute("viewBox", box.join(" "));
   panZoom(svg, box);
   return { svg, byEdge, byNode };
 }
