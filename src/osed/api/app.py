@@ -29,10 +29,14 @@ from osed.api import events as events_api
 from osed.api import grid as grid_api
 from osed.api import issuer as issuer_api
 from osed.api import ledger as ledger_api
+from osed.api import market_prices as market_prices_api
 from osed.api import markets as markets_api
+from osed.api import me as me_api
 from osed.api import quotes as quotes_api
 from osed.api import series as series_api
 from osed.api.auth import Authenticator
+from osed.api.dashboard import Dashboard
+from osed.api.dashboard import mount as mount_dashboard
 from osed.api.estimates import EstimateFollower
 from osed.api.events import EventHub, Feed
 from osed.api.idempotency import DEFAULT_TTL, IdempotentPosts
@@ -119,11 +123,13 @@ def create_app(
     clock: Clock | None = None,
     max_request_bytes: int = MAX_REQUEST_BYTES,
     issuer: issuer_api.IssuerDocuments | None = None,
+    dashboard: Dashboard | None = None,
 ) -> FastAPI:
     """The API over ``parts``. ``validator`` turns bearer tokens into principals (required
     unless ``open``, which serves every request as the anonymous administrator);
     ``idempotency`` opens the key store (default: SQLite in memory); ``issuer``: the local
-    issuer whose discovery document and JWKS the API publishes."""
+    issuer whose discovery document and JWKS the API publishes; ``dashboard``: the
+    operator dashboard served under ``/dashboard/`` (none: not served)."""
     clock = clock or SystemClock()
     authenticator = Authenticator(validator, open=open)
     caller = authenticator.dependency()
@@ -182,6 +188,7 @@ def create_app(
     app.add_middleware(_SizeLimit, max_bytes=max_request_bytes)
     app.add_middleware(ProblemBodies)
 
+    app.include_router(me_api.create_router(caller=caller, described=described), prefix=BASE)
     if parts.edc_manager is not None:
         app.include_router(
             edc_api.create_router(
@@ -227,6 +234,10 @@ def create_app(
             quotes_api.create_router(parts.markets, caller=caller, described=described),
             prefix=BASE,
         )
+        app.include_router(
+            market_prices_api.create_router(parts.markets, caller=caller, described=described),
+            prefix=BASE,
+        )
     if parts.ledger is not None:
         app.include_router(
             ledger_api.create_router(parts.ledger, caller=caller, described=described),
@@ -269,6 +280,20 @@ def create_app(
         services = {} if parts.readiness is None else parts.readiness()
         up = all(services.values())
         return JSONResponse({"ready": up, "services": services}, status_code=200 if up else 503)
+
+    if dashboard is not None:
+        served = {
+            "network": view is not None,
+            "estimates": follower is not None,
+            "edcs": parts.edc_manager is not None,
+            "decisions": parts.edc_manager is not None and parts.decisions is not None,
+            "optimizations": parts.balancer is not None,
+            "markets": bool(parts.markets),
+            "ledger": parts.ledger is not None,
+            "series": parts.series is not None,
+            "events": hub is not None,
+        }
+        mount_dashboard(app, dashboard, served)
 
     default_openapi = app.openapi
 

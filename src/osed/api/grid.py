@@ -66,15 +66,22 @@ def create_router(
             return None
         return estimates.latest.document()
 
-    @router.get("/network", responses=described({200: "the network model: name, counts"}))
+    @router.get(
+        "/network",
+        responses=described({200: "the network model: name, counts, the latest estimate's time"}),
+    )
     async def network(principal: Principal = who) -> dict[str, Any]:
         reader(principal)
         model = view.network
+        estimate = None if estimates is None else estimates.latest
         return {
             "name": model.name,
             "frequency_hz": model.frequency_hz,
             "counts": model.counts(),
             "unsupported": len(model.unsupported),
+            "estimate": None
+            if estimate is None
+            else {"estimated_at": estimate.estimated_at, "status": estimate.status},
             "links": {
                 "graph": "/api/v1/network/graph",
                 "nodes": "/api/v1/network/nodes",

@@ -11,11 +11,12 @@ one row of KPIs per case.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from osed.cli._output import emit, fields, table
+from osed.cli._output import emit, fields, note, table
 from osed.cli._progress import ProgressReport
 from osed.domain.errors import Problem, ValidationError
 
@@ -41,6 +42,17 @@ def register(groups: Any) -> None:
         "--out", type=Path, default=Path("osed-demo"), help="output folder (./osed-demo)"
     )
     parser.add_argument("--seed", type=int, help="replace the scenario's seed")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="then serve the dashboard on the results until Ctrl-C (its address on stderr)",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="with --serve: the address to listen on (127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=_port, default=0, help="with --serve: the port (default: a free one)"
+    )
     parser.set_defaults(handler=_demo)
     commands = parser.add_subparsers(dest="command", required=False, metavar="COMMAND")
     sweep = commands.add_parser(
@@ -63,6 +75,16 @@ def register(groups: Any) -> None:
     sweep.add_argument("--workers", type=int, help="local worker processes (default: cores)")
     sweep.add_argument("--out", type=Path, help="also write the table here (.csv or .parquet)")
     sweep.set_defaults(handler=_sweep)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535; 0: a free one)")
+    return port
 
 
 def _source(name: str) -> str | Path:
@@ -102,7 +124,26 @@ def _demo(args: argparse.Namespace) -> int:
         "kpis": result.kpis,
     }
     emit(summary, _demo_text, args)
+    if args.serve:
+        _serve(result, study.network, out, report, args)
     return 0
+
+
+def _serve(result: Any, network: Any, out: Path, report: Path, args: argparse.Namespace) -> None:
+    from osed.runtime.study_server import StudyServer, serve_study  # noqa: PLC0415 - api extra
+
+    sys.stdout.flush()  # the summary is complete before the server runs
+    server = StudyServer(
+        result,
+        network,
+        out,
+        report=report,
+        host=args.host,
+        port=args.port,
+        on_ready=lambda url: note(f"dashboard: {url}  (Ctrl-C stops it)"),
+    )
+    note(f"{server.points} points of the study's tables are in the dashboard's time series")
+    serve_study(server)
 
 
 def _demo_text(summary: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from osed.agents.bus_service import MarketAgentService
 from osed.api.app import Balancer, Parts, create_app, event_feeds
+from osed.api.dashboard import Dashboard
 from osed.domain.time import Clock
 from osed.ports.bus import Bus
 from osed.runtime import container
@@ -81,6 +82,13 @@ class PlatformApiRunner:
             idempotency_ttl=timedelta(seconds=config.idempotency_ttl_s),
             clock=clock,
             max_request_bytes=config.max_request_bytes,
+            dashboard=Dashboard(
+                issuer=settings.identity.issuer,
+                client_id=config.dashboard_client_id,
+                estimation_prefix=estimation_prefix,
+            )
+            if config.dashboard
+            else None,
         )
         self._api = EmbeddedApi(self.app, config.host, config.port, what="platform API")
 

@@ -182,6 +182,10 @@ class ApiSettings(_Section):
     """Where Idempotency-Keys and their answers are kept (SQLite)."""
     idempotency_ttl_s: float = Field(86400.0, ge=60, le=30 * 86400)
     max_request_bytes: int = Field(MAX_REQUEST_BYTES, ge=1024, le=2**31)
+    dashboard: bool = True
+    """Serve the operator dashboard under ``/dashboard/`` (docs/dashboard.md)."""
+    dashboard_client_id: str = Field("osed-dashboard", pattern=r"^[!-~]{1,200}$")
+    """The dashboard's public client at ``identity.issuer``, to sign in with PKCE."""
 
 
 class IntelligenceSettings(_Section):

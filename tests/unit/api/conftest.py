@@ -112,7 +112,8 @@ class Platform:
     bus: MemoryBus
     manager: EdcManager
     agent: MarketAgent
-    validator: FixedTokens
+    validator: Any
+    """FixedTokens unless the test gave another validator."""
     buildings: list[OwnedBuilding] = field(default_factory=list)
     published: list[Envelope] = field(default_factory=list)
 
@@ -151,7 +152,8 @@ class StartedMemoryBus(MemoryBus):
 
 
 def build(tmp_path: Path, **options: Any) -> Iterator[Platform]:
-    """Every part, opened in the calling thread (the API's lifespan opens its own stores)."""
+    """Every part, opened in the calling thread (the API's lifespan opens its own stores);
+    ``options`` go to ``create_app`` (``validator``: another than the fixed tokens)."""
     bus = StartedMemoryBus()
     clock = ManualClock(START - timedelta(hours=1))
     edc_store = SqliteEdcStateStore(tmp_path / "edc.sqlite")
@@ -205,7 +207,7 @@ def build(tmp_path: Path, **options: Any) -> Iterator[Platform]:
         feeds=event_feeds(markets, estimation_prefix="se", decision_topic="osed/decisions"),
         buildings=tuple(buildings),
     )
-    validator = FixedTokens(PRINCIPALS)
+    validator = options.pop("validator", None) or FixedTokens(PRINCIPALS)
     app = create_app(
         parts,
         validator=validator,

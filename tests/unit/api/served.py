@@ -30,14 +30,15 @@ class Served:
 
 
 @contextmanager
-def served(tmp_path: Path) -> Iterator[Served]:
+def served(tmp_path: Path, **options: Any) -> Iterator[Served]:
+    """``options``: as :func:`build` takes them."""
     port = free_port()
     ready: list[Served] = []
     servers: list[uvicorn.Server] = []
 
     def run() -> None:
         async def serve() -> None:
-            for platform in build(tmp_path):
+            for platform in build(tmp_path, **options):
                 config = uvicorn.Config(
                     platform.app, host="127.0.0.1", port=port, log_level="error"
                 )
