@@ -33,7 +33,7 @@ from osed.domain.identity import Role
 from osed.identity.local_issuer import LocalIssuer
 from osed.ports.timeseries import TimeSeriesPoint
 from osed.runtime.identity import local_issuer, token_validator
-from osed.runtime.settings import IdentitySettings
+from osed.runtime.settings import IdentitySettings, Settings
 from osed.storage.timeseries_sqlite import SqliteTimeSeriesStore
 from tests.unit.api.conftest import START, tender_body
 from tests.unit.api.served import Served, served
@@ -46,18 +46,20 @@ RATED_V = 20000.0
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> tuple[IdentitySettings, Path]:
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
     state = tmp_path_factory.mktemp("identity")
-    return IdentitySettings(key_file=state / "keys.json"), state
+    identity = IdentitySettings(key_file=state / "keys.json", local_issuer="urn:osed:test")
+    return Settings.model_construct(identity=identity), state
 
 
-Issuer = tuple[IdentitySettings, Path]
+Issuer = tuple[Settings, Path]
 
 
 def _token(issuer: Issuer, role: Role, subject: str, party: str | None) -> str:
     settings, state = issuer
     signer: LocalIssuer = local_issuer(settings, state)
-    issued = signer.issue(subject=subject, audience=settings.audience, roles=[role], party=party)
+    audience = settings.identity.audience
+    issued = signer.issue(subject=subject, audience=audience, roles=[role], party=party)
     return issued.access_token
 
 
@@ -83,9 +85,7 @@ def _estimate(server: Served) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, issuer: tuple[IdentitySettings, Path]
-) -> Iterator[Served]:
+def server(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("platform")
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     with SqliteTimeSeriesStore(folder / "series.sqlite") as series:
@@ -154,7 +154,7 @@ class Watched:
 
 
 def test_a_participant_sees_the_network_a_chart_and_trades(
-    server: Served, browser: Browser, issuer: tuple[IdentitySettings, Path]
+    server: Served, browser: Browser, issuer: Issuer
 ) -> None:
     offered = httpx.post(
         f"{server.url}/api/v1/markets/m1/tenders",
@@ -236,9 +236,7 @@ def test_a_participant_sees_the_network_a_chart_and_trades(
     ]
 
 
-def test_every_view_opens_without_errors(
-    server: Served, browser: Browser, issuer: tuple[IdentitySettings, Path]
-) -> None:
+def test_every_view_opens_without_errors(server: Served, browser: Browser, issuer: Issuer) -> None:
     watched = Watched(browser)
     page = watched.page
     token = _token(issuer, Role.OPERATOR, "olga", None)

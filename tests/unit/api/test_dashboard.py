@@ -148,7 +148,10 @@ async def test_the_runtime_serves_the_dashboard_unless_turned_off(tmp_path: Path
     for enabled in (True, False):
         folder = tmp_path / str(enabled)
         folder.mkdir()
-        config = settings(folder, open=True, dashboard=enabled)
+        opened = settings(folder, open=True)
+        config = opened.model_copy(
+            update={"api": opened.api.model_copy(update={"dashboard": enabled})}
+        )
         services = build_services(config, ["market-agent", "api"], state_dir=tmp_path / "state")
         started = []
         try:
