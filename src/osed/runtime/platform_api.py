@@ -1,9 +1,9 @@
 """The platform API as a service of the runtime: one app (``osed.api``) over the services the
 same process runs (the Market Agent and its ledger, the EDC manager, the balancer's job
-store), the time-series store, the network model and the bus, served by uvicorn in the
-runtime's event loop. Started after them, stopped before them. Tokens are checked by the
-process' :class:`ApiAccess` (``identity.*``); OSED's local issuer is published under
-``/.well-known``."""
+store, the building agents with their parties), the time-series store, the network model
+and the bus, served by uvicorn in the runtime's event loop. Started after them, stopped
+before them. Tokens are checked by the process' :class:`ApiAccess` (``identity.*``); OSED's
+local issuer is published under ``/.well-known``."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from datetime import timedelta
 
 from osed.agents.bus_service import MarketAgentService
 from osed.api.app import Balancer, Parts, create_app, event_feeds
+from osed.api.buildings import OwnedBuilding
 from osed.api.dashboard import Dashboard
 from osed.domain.time import Clock
 from osed.ports.bus import Bus
 from osed.runtime import container
 from osed.runtime.api_access import ApiAccess
+from osed.runtime.buildings import BuildingAgentsRunner
 from osed.runtime.embedded_api import EmbeddedApi
 from osed.runtime.lifecycle import Service
 from osed.runtime.settings import Settings
@@ -38,6 +40,7 @@ class PlatformApiRunner:
         self._access = access
         markets: dict[str, MarketAgentService] = {}
         ledger = edc = balancer = None
+        buildings: tuple[OwnedBuilding, ...] = ()
         for service in services:
             if isinstance(service, container.MarketAgentRunner):
                 markets[service.service.agent.market_id] = service.service
@@ -53,6 +56,8 @@ class PlatformApiRunner:
                     queue_timeout=None if queue is None else timedelta(seconds=queue),
                     max_request_bytes=options.max_request_bytes,
                 )
+            elif isinstance(service, BuildingAgentsRunner):
+                buildings += service.owned()
         spec = settings.edc.network or settings.intelligence.network or settings.estimation.network
         network = None if not spec else container.load_network_setting(spec, at="$.edc.network")
         decision_topic = settings.intelligence.decision_topic if edc and edc.intelligence else None
@@ -71,6 +76,7 @@ class PlatformApiRunner:
             feeds=event_feeds(
                 markets, estimation_prefix=estimation_prefix, decision_topic=decision_topic
             ),
+            buildings=buildings,
             readiness=self._readiness,
         )
         self.app = create_app(

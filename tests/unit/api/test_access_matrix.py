@@ -1,36 +1,60 @@
-"""The access matrix over every route of the API: three participants (parties a, b, c), two
-grid managers (areas x and y: the CIGRE network's trafo0 and trafo1), a viewer and an
-operator, each with a real token of the local issuer, against the runtime's API over HTTP.
+"""The access matrix over every route of the API, against the runtime's services over HTTP with
+real tokens of three participants (parties a, b, c), two grid managers, a viewer and an
+operator (``access_world``).
 
 Every operation of the OpenAPI document is classified below; a route that is not fails the
-first test, so none is added without its row. Then, table-driven: no party reads or changes
-another's rows (tenders, transactions, positions, their events), no grid manager changes
-another area's EDCs, operator-only operations are the operator's, and public reads are
-everyone's."""
+first test, so none is added without its row. Then one table-driven test per kind of access,
+each calling every route of its kind as every principal (a route of the kind that no probe
+calls fails it): public reads are everyone's; no party reads another's rows, nor reads them
+in a shared list (events, series); no party acts for another (tenders, RFQs, quotes,
+acceptances) nor changes another's rows (withdrawals, device commands), and nothing is
+changed or recorded when it tries; no grid manager changes another area's EDCs;
+operator-only operations are the operator's."""
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+import re
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import httpx2 as httpx
 import pytest
 
-from osed.api.events import Feed
-from osed.domain.identity import Role
+from tests.unit.api.access_world import (
+    AREAS,
+    BUILDING,
+    EDC_OF,
+    END,
+    EVERYONE,
+    MARKET,
+    NETWORK_SERIES,
+    OPEN_TENDER,
+    OUTSIDERS,
+    PARTICIPANTS,
+    PARTIES,
+    QUOTE,
+    SERIES,
+    TOMORROW,
+    World,
+    quote,
+    rfq,
+    tender,
+    world_running,
+)
 from tests.unit.api.conftest import bearer
-from tests.unit.api.runtime_served import Running, running
 
 
 class Access(Enum):
     OPEN = "no token needed"
     PUBLIC = "every role reads it"
+    SHARED_READ = "every role reads it; a party's rows in it only that party and operators"
     PARTY_READ = "a party's rows: its own party and operators only"
-    PARTY_WRITE = "changes a party's rows: its own party and operators only"
+    PARTY_WRITE = "acts for the party it names (default the caller's): its own and operators"
+    OWNER_WRITE = "changes a row of a party: that party and operators; to others it is 404"
     AREA_WRITE = "changes an area's EDC: its grid managers and operators only"
     OPERATOR = "operators only"
 
@@ -53,9 +77,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/markets/{market_id}"): Access.PUBLIC,
     ("GET", "/api/v1/markets/{market_id}/book"): Access.PUBLIC,
     ("GET", "/api/v1/markets/{market_id}/quotes"): Access.PUBLIC,
+    ("GET", "/api/v1/markets/{market_id}/quotes/{quote_id}"): Access.PUBLIC,
     ("GET", "/api/v1/ledger"): Access.PUBLIC,
-    ("GET", "/api/v1/series"): Access.PUBLIC,
-    ("GET", "/api/v1/series/data"): Access.PUBLIC,
     ("GET", "/api/v1/optimizations"): Access.PUBLIC,
     ("GET", "/api/v1/optimizations/{job_id}"): Access.PUBLIC,
     ("GET", "/api/v1/optimizations/{job_id}/result"): Access.PUBLIC,
@@ -66,13 +89,26 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/edcs/{edc_id}/grid-state"): Access.PUBLIC,
     ("GET", "/api/v1/grid-functions"): Access.PUBLIC,
     ("GET", "/api/v1/grid-intelligence/decisions"): Access.PUBLIC,
+    ("GET", "/api/v1/events"): Access.SHARED_READ,
+    ("GET", "/api/v1/series"): Access.SHARED_READ,
+    ("GET", "/api/v1/series/data"): Access.SHARED_READ,
     ("GET", "/api/v1/markets/{market_id}/tenders"): Access.PARTY_READ,
     ("GET", "/api/v1/markets/{market_id}/tenders/{tender_id}"): Access.PARTY_READ,
     ("GET", "/api/v1/markets/{market_id}/transactions"): Access.PARTY_READ,
     ("GET", "/api/v1/markets/{market_id}/positions"): Access.PARTY_READ,
-    ("GET", "/api/v1/events"): Access.PARTY_READ,
+    ("GET", "/api/v1/buildings"): Access.PARTY_READ,
+    ("GET", "/api/v1/buildings/{building_id}"): Access.PARTY_READ,
+    ("GET", "/api/v1/buildings/{building_id}/plan"): Access.PARTY_READ,
+    ("GET", "/api/v1/buildings/{building_id}/report"): Access.PARTY_READ,
+    ("GET", "/api/v1/buildings/{building_id}/devices"): Access.PARTY_READ,
+    ("GET", "/api/v1/buildings/{building_id}/devices/{device_id}"): Access.PARTY_READ,
     ("POST", "/api/v1/markets/{market_id}/tenders"): Access.PARTY_WRITE,
-    ("DELETE", "/api/v1/markets/{market_id}/tenders/{tender_id}"): Access.PARTY_WRITE,
+    ("POST", "/api/v1/markets/{market_id}/rfqs"): Access.PARTY_WRITE,
+    ("POST", "/api/v1/markets/{market_id}/quotes"): Access.PARTY_WRITE,
+    ("POST", "/api/v1/markets/{market_id}/quotes/{quote_id}/acceptances"): Access.PARTY_WRITE,
+    ("DELETE", "/api/v1/markets/{market_id}/tenders/{tender_id}"): Access.OWNER_WRITE,
+    ("DELETE", "/api/v1/markets/{market_id}/quotes/{quote_id}"): Access.OWNER_WRITE,
+    ("POST", "/api/v1/buildings/{building_id}/devices/{device_id}/commands"): Access.OWNER_WRITE,
     ("POST", "/api/v1/edcs"): Access.AREA_WRITE,
     ("DELETE", "/api/v1/edcs/{edc_id}"): Access.AREA_WRITE,
     ("POST", "/api/v1/edcs/{edc_id}/functions/{name}"): Access.AREA_WRITE,
@@ -86,106 +122,46 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/ledger/verification"): Access.OPERATOR,
 }
 
-PARTIES = ("a", "b", "c")
-AREAS = {"x": "trafo0", "y": "trafo1"}
-EDC_OF = {"x": "ex", "y": "ey"}
-PARTICIPANTS = tuple(f"participant-{p}" for p in PARTIES)
-MANAGERS = tuple(f"manager-{a}" for a in AREAS)
-EVERYONE = ("viewer", *PARTICIPANTS, *MANAGERS, "operator")
-TOMORROW = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-SLOT = timedelta(minutes=15)
-
-
-def tender(tender_id: str, side: str, price: int, quantity: int, slot: int) -> dict[str, Any]:
-    start = (TOMORROW + slot * SLOT).strftime("%Y-%m-%dT%H:%M:%SZ")
-    interval = {"interval": {"dtStart": start, "duration": "PT15M"}}
-    return {
-        "tender": {
-            "tenderId": tender_id,
-            "side": side,
-            "tenderDetail": {"interval": {**interval, "price": price, "quantity": quantity}},
-            "priceScale": 4,
-            "quantityScale": 3,
-            "currency": "USD",
-        }
-    }
-
-
-# (tender id, party, side, price, quantity, slot): a and b trade in slot 0, c and a in slot 1;
-# each party keeps one tender open in slot 2.
-TENDERS = [
-    ("a-buy-0", "a", "BUY", 2000, 1000, 0),
-    ("b-sell-0", "b", "SELL", 1000, 1000, 0),
-    ("c-sell-1", "c", "SELL", 1000, 500, 1),
-    ("a-buy-1", "a", "BUY", 2000, 500, 1),
-    ("a-open", "a", "SELL", 9000, 100, 2),
-    ("b-open", "b", "BUY", 100, 300, 2),
-    ("c-open", "c", "BUY", 50, 200, 2),
-]
-END = Feed("se/summary", "grid.estimate")
-OPEN_TENDERS = {"a": {"a-open"}, "b": {"b-open"}, "c": {"c-open"}}
-
-
-class World:
-    """The running API, a token per principal and an HTTP client."""
-
-    def __init__(self, run: Running, client: httpx.AsyncClient) -> None:
-        self.run = run
-        self.client = client
-        issuer = run.local_issuer()
-        self.tokens = {"viewer": self._issue(issuer, "viewer", [Role.VIEWER])}
-        self.tokens["operator"] = self._issue(issuer, "operator", [Role.OPERATOR])
-        for party in PARTIES:
-            name = f"participant-{party}"
-            self.tokens[name] = self._issue(issuer, name, [Role.PARTICIPANT], party=party)
-        for area, element in AREAS.items():
-            name = f"manager-{area}"
-            self.tokens[name] = self._issue(issuer, name, [Role.GRID_MANAGER], areas=[element])
-        self._keys = 0
-
-    @staticmethod
-    def _issue(issuer: Any, subject: str, roles: list[Role], **claims: Any) -> str:
-        return str(
-            issuer.issue(subject=subject, audience="osed", roles=roles, **claims).access_token
-        )
-
-    async def call(
-        self, who: str, method: str, path: str, body: Any = None, **params: Any
-    ) -> httpx.Response:
-        self._keys += 1
-        headers = {**bearer(self.tokens[who]), "Idempotency-Key": f"k-{self._keys}"}
-        return await self.client.request(
-            method, path, json=body, headers=headers, params=params or None
-        )
-
-    async def items(self, who: str, path: str, **params: Any) -> list[dict[str, Any]]:
-        answer = await self.call(who, "GET", path, **params)
-        assert answer.status_code == 200, (who, path, answer.text)
-        return list(answer.json()["items"])
-
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    async with running(tmp_path) as run, httpx.AsyncClient(base_url=run.url) as client:
-        made = World(run, client)
-        for tender_id, party, side, price, quantity, slot in TENDERS:
-            body = {**tender(tender_id, side, price, quantity, slot), "partyId": party}
-            answer = await made.call("operator", "POST", "/api/v1/markets/m1/tenders", body)
-            assert answer.status_code == 201, answer.text
-        for area, element in AREAS.items():
-            body = {"id": EDC_OF[area], "element": element}
-            answer = await made.call("operator", "POST", "/api/v1/edcs", body)
-            assert answer.status_code == 201, answer.text
-        # An event everyone is sent, after every transaction: where a replay ends.
-        run.service("api").app.state.events.publish(END.kind, END.pattern, b"{}", None)
+    async with world_running(tmp_path) as made:
         yield made
 
 
 def concrete(path: str) -> str:
-    ids = {"market_id": "m1", "edc_id": "ex", "name": "capacity-limit", "job_id": "1"}
+    ids = {
+        "market_id": "m1",
+        "edc_id": "ex",
+        "name": "capacity-limit",
+        "job_id": "1",
+        "quote_id": QUOTE["a"],
+        "building_id": BUILDING["a"],
+        "device_id": "battery",
+    }
     for name, value in ids.items():
         path = path.replace("{" + name + "}", value)
     return path.replace("{", "").replace("}", "")
+
+
+def route_of(method: str, path: str) -> tuple[str, str] | None:
+    """The route of ROUTES that serves ``method path`` (a literal segment before a
+    parameter: ``/buildings/batch`` is not ``/buildings/{building_id}``)."""
+    fits = [
+        (m, template)
+        for m, template in ROUTES
+        if m == method and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path)
+    ]
+    return max(fits, key=lambda route: len(re.sub(r"\{[^}]+\}", "", route[1])), default=None)
+
+
+def assert_every_route_exercised(world: World, access: Access) -> None:
+    """Every route of kind ``access`` was called by every principal: a route of the kind
+    added without a probe fails."""
+    done = {(who, route_of(method, path)) for who, method, path in world.calls}
+    wanted = {(who, route) for route, kind in ROUTES.items() if kind is access for who in EVERYONE}
+    missing = sorted((who, *route) for who, route in wanted - done if route is not None)
+    assert not missing, f"{access.name} routes not called by these principals: {missing}"
 
 
 async def test_every_route_of_the_api_is_in_the_matrix(world: World) -> None:
@@ -211,6 +187,11 @@ async def test_public_reads_are_everyones_and_open_routes_need_no_token(world: W
         for who in EVERYONE:
             answer = await world.call(who, method, concrete(path))
             assert answer.status_code not in (401, 403), (who, path, answer.text)
+    # Every party's open quote is everyone's to read (and to accept).
+    for who in EVERYONE:
+        listed = await world.items(who, f"{MARKET}/quotes")
+        assert {row["quote_id"] for row in listed} == set(QUOTE.values()), who
+    assert_every_route_exercised(world, Access.PUBLIC)
 
 
 async def test_operator_operations_are_the_operators(world: World) -> None:
@@ -223,37 +204,103 @@ async def test_operator_operations_are_the_operators(world: World) -> None:
                 assert answer.status_code != 403, (path, answer.text)
             else:
                 assert answer.status_code == 403, (who, path, answer.status_code)
+    assert_every_route_exercised(world, Access.OPERATOR)
+
+
+PARTY_LISTS = {
+    ("GET", "/api/v1/markets/{market_id}/tenders"): f"{MARKET}/tenders",
+    ("GET", "/api/v1/markets/{market_id}/transactions"): f"{MARKET}/transactions",
+    ("GET", "/api/v1/markets/{market_id}/positions"): f"{MARKET}/positions",
+    ("GET", "/api/v1/buildings"): "/api/v1/buildings",
+}
+"""The lists of party rows (each row with its ``party_id``; ``?party=`` filters)."""
+
+
+def building_path(tail: str) -> tuple[tuple[str | None, ...], Callable[[str | None], str]]:
+    return tuple(BUILDING), lambda party: f"/api/v1/buildings/{BUILDING[party]}{tail}"
+
+
+PARTY_ROWS: dict[tuple[str, str], tuple[tuple[str | None, ...], Callable[[Any], str]]] = {
+    ("GET", "/api/v1/markets/{market_id}/tenders/{tender_id}"): (
+        PARTIES,
+        lambda party: f"{MARKET}/tenders/{OPEN_TENDER[party]}",
+    ),
+    ("GET", "/api/v1/buildings/{building_id}"): building_path(""),
+    ("GET", "/api/v1/buildings/{building_id}/plan"): building_path("/plan"),
+    ("GET", "/api/v1/buildings/{building_id}/report"): building_path("/report"),
+    ("GET", "/api/v1/buildings/{building_id}/devices"): building_path("/devices"),
+    ("GET", "/api/v1/buildings/{building_id}/devices/{device_id}"): building_path(
+        "/devices/battery"
+    ),
+}
+"""Each read of one party row: the parties with such a row (None: a row of no party, the
+operators' only), and the path of each one's."""
+
+
+def row_status(who: str, owner: str | None) -> int:
+    """A party's row is read by its participant and the operator; to another participant it
+    is as unknown (404); a principal of no party reads no party's rows (403)."""
+    if who in OUTSIDERS:
+        return 403
+    if who == "operator":
+        return 200
+    return 200 if owner is not None and who == f"participant-{owner}" else 404
 
 
 async def test_no_party_reads_anothers_rows(world: World) -> None:
-    market = "/api/v1/markets/m1"
-    every: dict[str, dict[str, set[str]]] = {"tenders": {}, "transactions": {}, "positions": {}}
-    for kind, rows in every.items():
-        for row in await world.items("operator", f"{market}/{kind}"):
-            rows.setdefault(row["party_id"], set()).add(json.dumps(row, sort_keys=True))
-    assert set(every["transactions"]) == set(every["positions"]) == set(PARTIES)
-    for party in PARTIES:
-        who = f"participant-{party}"
-        for kind, rows in every.items():
-            seen = await world.items(who, f"{market}/{kind}")
-            assert {json.dumps(row, sort_keys=True) for row in seen} == rows[party], (who, kind)
+    for route, access in ROUTES.items():
+        if access is not Access.PARTY_READ:
+            continue
+        assert route in PARTY_LISTS or route in PARTY_ROWS, f"no probe for {route}"
+    for path in PARTY_LISTS.values():
+        every: dict[str | None, set[str]] = {}
+        for row in await world.items("operator", path):
+            every.setdefault(row["party_id"], set()).add(json.dumps(row, sort_keys=True))
+        assert set(PARTIES) <= set(every), (path, sorted(map(str, every)))
+        for party in PARTIES:
+            who = f"participant-{party}"
+            seen = {json.dumps(row, sort_keys=True) for row in await world.items(who, path)}
+            assert seen == every[party], (who, path)
+            assert len(await world.items(who, path, party=party)) == len(every[party])
             for other in set(PARTIES) - {party}:
-                asked = await world.call(who, "GET", f"{market}/{kind}", party=other)
-                assert asked.status_code == 403, (who, kind, other)
-        for tender_id, owner, *_ in TENDERS:
-            if tender_id not in OPEN_TENDERS[owner]:
-                continue
-            answer = await world.call(who, "GET", f"{market}/tenders/{tender_id}")
-            assert answer.status_code == (200 if owner == party else 404), (who, tender_id)
+                asked = await world.call(who, "GET", path, party=other)
+                assert asked.status_code == 403, (who, path, other)
+        for who in OUTSIDERS:
+            assert (await world.call(who, "GET", path)).status_code == 403, (who, path)
+    for owners, path_of in PARTY_ROWS.values():
+        for owner in owners:
+            for who in EVERYONE:
+                answer = await world.call(who, "GET", path_of(owner))
+                assert answer.status_code == row_status(who, owner), (who, path_of(owner))
+    assert_every_route_exercised(world, Access.PARTY_READ)
+
+
+async def test_shared_reads_hold_only_the_callers_party_rows(world: World) -> None:
+    # Events: each party gets its own transactions only, everyone the network's.
+    for who in EVERYONE:
         parties = {event_party(event) for event in await transaction_events(world, who)}
-        assert parties == {party}, (who, parties)
-    for who in ("viewer", *MANAGERS):
-        for kind in every:
-            assert (await world.call(who, "GET", f"{market}/{kind}")).status_code == 403
-        assert (await world.call(who, "GET", f"{market}/tenders/a-open")).status_code == 403
-        assert await transaction_events(world, who) == []
-    operator_sees = {event_party(event) for event in await transaction_events(world, "operator")}
-    assert operator_sees == set(PARTIES)
+        expected = set(PARTIES) if who == "operator" else set()
+        if who in PARTICIPANTS:
+            expected = {who.removeprefix("participant-")}
+        assert parties == expected, (who, parties)
+    # Series: a party's are listed and read by that party and operators; to anybody else
+    # they do not exist, as an unknown series.
+    span = {
+        "start": (TOMORROW - timedelta(days=2)).isoformat(),
+        "end": TOMORROW.isoformat(),
+    }
+    for who in EVERYONE:
+        readable = {NETWORK_SERIES} | {
+            name for name, owner in SERIES.items() if row_status(who, owner) == 200
+        }
+        listed = {row["series_id"] for row in await world.items(who, "/api/v1/series")}
+        assert listed == readable, who
+        for name in [NETWORK_SERIES, *SERIES]:
+            answer = await world.call(who, "GET", "/api/v1/series/data", series=name, **span)
+            assert answer.status_code == (200 if name in readable else 404), (who, name)
+            if answer.status_code == 200:
+                assert [row["value"] for row in answer.json()["items"]] == [1.0]
+    assert_every_route_exercised(world, Access.SHARED_READ)
 
 
 def event_party(event: dict[str, Any]) -> str:
@@ -262,6 +309,7 @@ def event_party(event: dict[str, Any]) -> str:
 
 async def transaction_events(world: World, who: str) -> list[dict[str, Any]]:
     """The market transactions ``who`` is sent of those kept, up to the end marker."""
+    world.calls.append((who, "GET", "/api/v1/events"))
     headers = {**bearer(world.tokens[who]), "Last-Event-ID": "0"}
     events: list[dict[str, Any]] = []
     params = {"types": ["market.transaction", END.kind]}
@@ -278,34 +326,120 @@ async def transaction_events(world: World, who: str) -> list[dict[str, Any]]:
     raise AssertionError("the stream ended before its end marker")
 
 
-async def test_no_party_writes_anothers_rows(world: World) -> None:
-    market = "/api/v1/markets/m1"
+ACCEPT = ("POST", "/api/v1/markets/{market_id}/quotes/{quote_id}/acceptances")
+PARTY_ACTS: dict[tuple[str, str], Callable[[str], tuple[str, Any]]] = {
+    ("POST", "/api/v1/markets/{market_id}/tenders"): lambda tag: (
+        f"{MARKET}/tenders",
+        tender(tag, "BUY", 10, 10, 3),
+    ),
+    ("POST", "/api/v1/markets/{market_id}/rfqs"): lambda tag: (f"{MARKET}/rfqs", rfq(tag)),
+    ("POST", "/api/v1/markets/{market_id}/quotes"): lambda tag: (f"{MARKET}/quotes", quote(tag)),
+    ACCEPT: lambda tag: (
+        f"{MARKET}/quotes/{QUOTE[tag]}/acceptances",
+        {"quantity": 1000, "price": 1000},
+    ),
+}
+"""Each act for a party: its path and body (``partyId`` added by the test) from a fresh id,
+or for an acceptance the party whose quote is taken."""
 
-    async def open_ids() -> set[str]:
-        return {row["tender_id"] for row in await world.items("operator", f"{market}/tenders")}
 
-    before = await open_ids()
-    for party in PARTIES:
-        who = f"participant-{party}"
-        for other in set(PARTIES) - {party}:
-            body = {**tender(f"{party}-as-{other}", "BUY", 10, 10, 3), "partyId": other}
-            answer = await world.call(who, "POST", f"{market}/tenders", body)
-            assert answer.status_code == 403, (who, other, answer.text)
-            for tender_id in OPEN_TENDERS[other]:
-                answer = await world.call(who, "DELETE", f"{market}/tenders/{tender_id}")
-                assert answer.status_code == 404, (who, tender_id)
-    for who in ("viewer", *MANAGERS):
-        body = {**tender(f"{who}-t", "BUY", 10, 10, 3), "partyId": "a"}
-        assert (await world.call(who, "POST", f"{market}/tenders", body)).status_code == 403
-        answer = await world.call(who, "DELETE", f"{market}/tenders/a-open")
-        assert answer.status_code == 403
-    assert await open_ids() == before  # nothing made, nothing withdrawn
-    own = await world.call(
-        "participant-b", "POST", f"{market}/tenders", tender("b-own", "BUY", 10, 10, 3)
+FRESH = itertools.count()
+
+
+def act(route: tuple[str, str], caller: str | None, named: str | None) -> tuple[str, Any]:
+    """The path and body of ``route`` for the party ``caller`` naming ``named``: a fresh id,
+    or the quote of a party that is neither."""
+    if route == ACCEPT:
+        return PARTY_ACTS[route](next(p for p in PARTIES if p not in (caller, named)))
+    return PARTY_ACTS[route](f"{caller}-for-{named}-{next(FRESH)}")
+
+
+async def test_no_party_acts_for_another(world: World) -> None:
+    for route, access in ROUTES.items():
+        if access is Access.PARTY_WRITE:
+            assert route in PARTY_ACTS, f"no probe for {route}"
+    before = await world.open_rows()
+    for route in PARTY_ACTS:
+        method = route[0]
+        for party in PARTIES:
+            who = f"participant-{party}"
+            for other in set(PARTIES) - {party}:
+                path, body = act(route, party, other)
+                answer = await world.call(who, method, path, {**body, "partyId": other})
+                assert answer.status_code == 403, (who, other, path, answer.text)
+        for who in OUTSIDERS:
+            for named in ("a", None):
+                path, body = act(route, "c", named)
+                sent = body if named is None else {**body, "partyId": named}
+                answer = await world.call(who, method, path, sent)
+                assert answer.status_code == 403, (who, path, answer.text)
+    assert await world.open_rows() == before  # nothing made, traded or recorded
+    # A participant acts for its own party (named or not); an operator names the party.
+    for route in PARTY_ACTS:
+        method = route[0]
+        for party in PARTIES:
+            who = f"participant-{party}"
+            path, body = act(route, party, party)
+            named = body if party == "b" else {**body, "partyId": party}
+            answer = await world.call(who, method, path, named)
+            assert answer.status_code == 201, (who, path, answer.text)
+            assert answer.json()["party_id"] == party
+        path, body = act(route, "a", "b")
+        answer = await world.call("operator", method, path, {**body, "partyId": "b"})
+        assert answer.status_code == 201, (path, answer.text)
+        assert answer.json()["party_id"] == "b"
+    assert_every_route_exercised(world, Access.PARTY_WRITE)
+
+
+OWNER_ACTS: dict[tuple[str, str], tuple[tuple[str | None, ...], Callable[[Any], str], Any]] = {
+    ("DELETE", "/api/v1/markets/{market_id}/tenders/{tender_id}"): (
+        PARTIES,
+        lambda party: f"{MARKET}/tenders/{OPEN_TENDER[party]}",
+        None,
+    ),
+    ("DELETE", "/api/v1/markets/{market_id}/quotes/{quote_id}"): (
+        PARTIES,
+        lambda party: f"{MARKET}/quotes/{QUOTE[party]}",
+        None,
+    ),
+    ("POST", "/api/v1/buildings/{building_id}/devices/{device_id}/commands"): (
+        tuple(BUILDING),
+        lambda party: f"/api/v1/buildings/{BUILDING[party]}/devices/battery/commands",
+        {"action": "set_power_kw", "value": 0.5},
+    ),
+}
+"""Each change of one party's row: the parties with such a row (None: of no party), the
+path of each one's, and the body."""
+
+
+async def test_no_party_changes_anothers_rows(world: World) -> None:
+    for route, access in ROUTES.items():
+        if access is Access.OWNER_WRITE:
+            assert route in OWNER_ACTS, f"no probe for {route}"
+    before = (await world.open_rows(), world.applied())
+    for (method, _), (owners, path_of, body) in OWNER_ACTS.items():
+        for owner in owners:
+            for who in (*OUTSIDERS, *PARTICIPANTS):
+                if who == f"participant-{owner}":
+                    continue
+                answer = await world.call(who, method, path_of(owner), body)
+                expected = 403 if who in OUTSIDERS else 404
+                assert answer.status_code == expected, (who, path_of(owner), answer.text)
+    assert (await world.open_rows(), world.applied()) == before  # nothing withdrawn or applied
+    # Its owner changes a row, and the operator any one (a building of no party's too).
+    for (method, _), (owners, path_of, body) in OWNER_ACTS.items():
+        for owner in owners:
+            who = "operator" if owner in (None, "c") else f"participant-{owner}"
+            answer = await world.call(who, method, path_of(owner), body)
+            assert answer.status_code in (200, 204), (who, path_of(owner), answer.text)
+    rows = await world.open_rows()
+    assert set(OPEN_TENDER.values()).isdisjoint(rows["tenders"])
+    assert rows["quotes"] == []
+    after = world.applied()
+    assert {party: after[party] - count for party, count in before[1].items()} == dict.fromkeys(
+        BUILDING, 1
     )
-    assert (own.status_code, own.json()["party_id"]) == (201, "b")
-    gone = await world.call("participant-b", "DELETE", f"{market}/tenders/b-own")
-    assert gone.status_code in (200, 204), gone.text
+    assert_every_route_exercised(world, Access.OWNER_WRITE)
 
 
 def area_writes(edc: str) -> list[tuple[str, str, Any]]:
@@ -347,11 +481,12 @@ async def test_no_grid_manager_changes_another_areas_edcs(world: World) -> None:
     assert {edc: await state(edc) for edc in EDC_OF.values()} == before
     edcs = {row["id"] for row in await world.items("operator", "/api/v1/edcs")}
     assert edcs == set(EDC_OF.values())
-    # Its own area's EDCs a grid manager does change.
-    for area, element in AREAS.items():
-        who, edc = f"manager-{area}", f"own-{area}"
+    # Its own area's EDCs a grid manager does change, and an operator every area's.
+    owners = [(f"manager-{area}", f"own-{area}", element) for area, element in AREAS.items()]
+    for who, edc, element in [*owners, ("operator", "op-x", AREAS["x"])]:
         made = await world.call(who, "POST", "/api/v1/edcs", {"id": edc, "element": element})
         assert made.status_code == 201, made.text
         for method, path, body in area_writes(edc):
             answer = await world.call(who, method, path, body)
             assert answer.status_code not in (401, 403), (who, method, path, answer.text)
+    assert_every_route_exercised(world, Access.AREA_WRITE)
