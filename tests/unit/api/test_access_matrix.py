@@ -76,6 +76,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/markets"): Access.PUBLIC,
     ("GET", "/api/v1/markets/{market_id}"): Access.PUBLIC,
     ("GET", "/api/v1/markets/{market_id}/book"): Access.PUBLIC,
+    ("GET", "/api/v1/markets/{market_id}/clearings"): Access.PUBLIC,  # summed over parties
+    ("GET", "/api/v1/me"): Access.PUBLIC,  # the caller's own principal
     ("GET", "/api/v1/markets/{market_id}/quotes"): Access.PUBLIC,
     ("GET", "/api/v1/markets/{market_id}/quotes/{quote_id}"): Access.PUBLIC,
     ("GET", "/api/v1/ledger"): Access.PUBLIC,
