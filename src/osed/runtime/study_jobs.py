@@ -94,5 +94,6 @@ def run_study_job(data: bytes) -> bytes:
             os.rename(partial, folder)
         except OSError:  # another attempt's folder came first: the same bytes
             shutil.rmtree(partial, ignore_errors=True)
+    progress_file(runs, study_id).unlink(missing_ok=True)  # done: the status says the rest
     document = {"kpis": plain(result.kpis), "tables": list(TABLES)}
     return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
