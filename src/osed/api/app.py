@@ -2,13 +2,13 @@
 (docs/api.md). OpenAPI at ``/api/v1/openapi.json``, interactive documentation at
 ``/api/v1/docs``.
 
-Each resource joins only when its backing part is given: the EDC manager's and the balancer's
-routers (the same their own services serve), the network and its areas, the markets of the
-Market Agents, the ledger, the time series, and events from the bus; with OSED's local issuer,
-its discovery document and keys under ``/.well-known``. Every route but those and
-``/healthz`` and ``/readyz`` asks for a bearer token (unless the API is open); every error is
-``application/problem+json``; a POST with an ``Idempotency-Key`` is answered once per key.
-"""
+Each resource joins only when its backing part is given: the EDC manager's and the
+balancer's routers (the same their own services serve), the scenario runs, the network and
+its areas, the markets of the Market Agents, the ledger, the time series, and events from
+the bus; with OSED's local issuer, its discovery document and keys under ``/.well-known``.
+Every route but those and ``/healthz`` and ``/readyz`` asks for a bearer token (unless the
+API is open); every error is ``application/problem+json``; a POST with an
+``Idempotency-Key`` is answered once per key."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from osed.api import markets as markets_api
 from osed.api import me as me_api
 from osed.api import quotes as quotes_api
 from osed.api import series as series_api
+from osed.api import studies as studies_api
 from osed.api.auth import Authenticator
 from osed.api.dashboard import Dashboard
 from osed.api.dashboard import mount as mount_dashboard
@@ -56,6 +57,7 @@ from osed.ports.identity import TokenValidator
 from osed.ports.intelligence import DecisionStore
 from osed.ports.jobs import JobStore
 from osed.ports.ledger import LedgerStore
+from osed.ports.studies import StudyRuns
 from osed.ports.timeseries import TimeSeriesStore
 from osed.storage.idempotency_sqlite import SqliteIdempotencyStore
 
@@ -74,12 +76,23 @@ class Balancer:
 
 
 @dataclass(frozen=True)
+class Studies:
+    """The scenario runs (opened in the server's event loop) and the bundled scenarios'
+    names the API states."""
+
+    open_runs: Callable[[], StudyRuns]
+    bundled: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Parts:
     """What the API serves; a part left out leaves its resource out of the API."""
 
     edc_manager: EdcManager | None = None
     decisions: DecisionStore | None = None
     balancer: Balancer | None = None
+    studies: Studies | None = None
+    """Scenario runs: submitted, played by the runtime's workers, read back."""
     markets: Mapping[str, MarketAgentService] = field(default_factory=dict)
     ledger: LedgerStore | None = None
     series: Callable[[], TimeSeriesStore] | None = None
@@ -150,6 +163,10 @@ def create_app(
                 jobs = parts.balancer.open_store()
                 stack.callback(jobs.close)
                 opened["jobs"] = jobs
+            if parts.studies is not None:
+                runs = parts.studies.open_runs()
+                stack.callback(runs.close)
+                opened["studies"] = runs
             if parts.series is not None:
                 series = parts.series()
                 stack.callback(series.close)
@@ -215,6 +232,18 @@ def create_app(
             tags=["optimizations"],
         )
         components.update(balancer_api.components())
+    if parts.studies is not None:
+        app.include_router(
+            studies_api.create_router(
+                lambda: opened["studies"],
+                bundled=parts.studies.bundled,
+                clock=clock,
+                caller=caller,
+                described=described,
+                base=BASE,
+            ),
+            prefix=BASE,
+        )
     if view is not None:
         app.include_router(
             grid_api.create_router(
@@ -288,6 +317,7 @@ def create_app(
             "edcs": parts.edc_manager is not None,
             "decisions": parts.edc_manager is not None and parts.decisions is not None,
             "optimizations": parts.balancer is not None,
+            "studies": parts.studies is not None,
             "markets": bool(parts.markets),
             "ledger": parts.ledger is not None,
             "series": parts.series is not None,

@@ -42,6 +42,19 @@ def chosen_format(asked: Format | None, accept: str | None) -> Format:
         return asked
     if not accept:
         return "json"
+    for media in accepted_media(accept):
+        if media in _BY_MEDIA:
+            return _BY_MEDIA[media]
+        if media in ("*/*", "application/*"):
+            return "json"
+        if media == "text/*":
+            return "csv"
+    raise HTTPException(406, f"can give {', '.join(MEDIA_TYPES.values())}, not {accept}")
+
+
+def accepted_media(accept: str) -> list[str]:
+    """The media types of an ``Accept`` header, most wanted first (by ``q``, then order);
+    those with ``q=0`` left out."""
     ranked: list[tuple[float, int, str]] = []
     for position, item in enumerate(accept.split(",")):
         media, *parameters = (part.strip().lower() for part in item.split(";"))
@@ -55,14 +68,7 @@ def chosen_format(asked: Format | None, accept: str | None) -> Format:
                     weight = 0.0
         if weight > 0:
             ranked.append((-weight, position, media))
-    for _, _, media in sorted(ranked):
-        if media in _BY_MEDIA:
-            return _BY_MEDIA[media]
-        if media in ("*/*", "application/*"):
-            return "json"
-        if media == "text/*":
-            return "csv"
-    raise HTTPException(406, f"can give {', '.join(MEDIA_TYPES.values())}, not {accept}")
+    return [media for _, _, media in sorted(ranked)]
 
 
 def encode(table: Table, format: Format, head: dict[str, Any]) -> bytes:

@@ -1,14 +1,17 @@
 """One running solve that the worker pool can wait for and stop.
 
 In a process of its own (forked from a server that has already imported the optimizer, so
-a start costs milliseconds), a solve can be stopped at once: the process is killed, its
-memory and its core are free again. In a thread (for tests and small set-ups) it cannot be
+a start costs milliseconds), a solve can be stopped at once: the process is killed with the
+processes it started (it leads a process group of its own), its memory and its core are free
+again. In a thread (for tests and small set-ups) it cannot be
 stopped; it runs to the end of its budget and its result is dropped.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,6 +39,8 @@ class RunningSolve(Protocol):
 
 
 def _child(run: Run, payload: bytes, send: Connection) -> None:
+    # A group of its own: stopping the solve stops whatever processes it started too.
+    os.setpgid(0, 0)
     try:
         outcome: tuple[bool, bytes | str] = (True, run(payload))
     except BaseException as exc:
@@ -60,7 +65,7 @@ class ProcessSolve:
         except EOFError:
             self._process.join(1.0)
             raise SolveFailedError(
-                f"the solver process ended without a result (exit code {self._process.exitcode})"
+                f"the process ended without a result (exit code {self._process.exitcode})"
             ) from None
         finally:
             self._receive.close()
@@ -71,6 +76,12 @@ class ProcessSolve:
         return value
 
     def stop(self) -> None:
+        pid = self._process.pid
+        try:
+            if pid is not None:
+                os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # not yet its own group leader, or ended: the process alone
         self._process.kill()
         self._process.join()
         self._receive.close()

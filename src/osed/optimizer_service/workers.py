@@ -1,4 +1,5 @@
-"""Workers that take balancing jobs from the job store and run them, each within its budget.
+"""Workers that take jobs of one kind (balancing requests, unless told another) from the job
+store and run them, each within its budget.
 
 Each worker is a thread with its own store connection: it claims the oldest queued job,
 solves it in a process of its own (so several solves run in parallel on several cores),
@@ -18,7 +19,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from multiprocessing.context import ForkServerContext
@@ -61,13 +62,21 @@ class WorkerPool:
         clock: Clock | None = None,
         run: Run = run_payload,
         budget: Callable[[bytes], float] = payload_time_limit,
+        kind: str = KIND,
+        preload: Sequence[str] = ("osed.optimizer_service.workers",),
+        inputs: Callable[[Job], bytes] | None = None,
+        name: str = "balancer",
     ) -> None:
-        """``run`` turns a job's payload into its result (in a process of its own when
-        ``processes``, so it must be a module-level function); ``budget`` reads a payload's
-        time budget in seconds."""
+        """``run`` turns its input (the job's payload, or what ``inputs`` makes of the job)
+        into the result (in a process of its own when ``processes``, so it must be a
+        module-level function of a module in ``preload``); ``budget`` reads a payload's time
+        budget in seconds; ``kind``: the jobs this pool claims."""
         self._open_store = open_store
         self._run_payload = run
         self._budget = budget
+        self._kind = kind
+        self._preload = list(preload)
+        self._inputs = inputs
         self._workers = workers
         self._lease = lease
         self._poll_s = poll_s
@@ -77,11 +86,11 @@ class WorkerPool:
         self._threads: list[threading.Thread] = []
         self._context: ForkServerContext | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self.name = f"balancer-{uuid.uuid4().hex[:8]}"
+        self.name = f"{name}-{uuid.uuid4().hex[:8]}"
 
     def start(self) -> None:
         if self._processes:
-            self._context = solver_processes(["osed.optimizer_service.workers"])
+            self._context = solver_processes(self._preload)
         else:
             self._executor = ThreadPoolExecutor(self._workers)
         self._stop.clear()
@@ -110,7 +119,8 @@ class WorkerPool:
         try:
             while not self._stop.is_set():
                 try:
-                    job = store.claim(worker_id, [KIND], now=self._clock.now(), lease=self._lease)
+                    now = self._clock.now()
+                    job = store.claim(worker_id, [self._kind], now=now, lease=self._lease)
                 except OsedError:
                     log.exception("worker %s cannot claim jobs", worker_id)
                     job = None
@@ -136,7 +146,7 @@ class WorkerPool:
             self._finish(store, job, worker_id, JobStatus.FAILED, error=error)
             return
         hard_stop = started + budget + HARD_STOP_GRACE_S
-        solve = self._start(job.payload)
+        solve = self._start(job.payload if self._inputs is None else self._inputs(job))
         beat = self._lease.total_seconds() / 3
         next_beat = time.monotonic() + beat
         try:

@@ -638,6 +638,10 @@ def build_services(
         elif name == "edc-manager":
             assert access is not None
             services.append(EdcManagerRunner(settings, bus, clock, access))
+        elif name == "studies":
+            from osed.runtime.studies import StudiesRunner  # the simulation extra
+
+            services.append(StudiesRunner(settings, clock, state_dir))
         elif name in ("building", "buildings"):
             from osed.runtime.buildings import BuildingAgentsRunner
 

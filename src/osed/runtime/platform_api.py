@@ -1,9 +1,9 @@
 """The platform API as a service of the runtime: one app (``osed.api``) over the services the
 same process runs (the Market Agent and its ledger, the EDC manager, the balancer's job
-store, the building agents with their parties), the time-series store, the network model
-and the bus, served by uvicorn in the runtime's event loop. Started after them, stopped
-before them. Tokens are checked by the process' :class:`ApiAccess` (``identity.*``); OSED's
-local issuer is published under ``/.well-known``."""
+store, the building agents with their parties, the scenario runs), the time-series store,
+the network model and the bus, served by uvicorn in the runtime's event loop. Started after
+them, stopped before them. Tokens are checked by the process' :class:`ApiAccess`
+(``identity.*``); OSED's local issuer is published under ``/.well-known``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from osed.agents.bus_service import MarketAgentService
-from osed.api.app import Balancer, Parts, create_app, event_feeds
+from osed.api.app import Balancer, Parts, Studies, create_app, event_feeds
 from osed.api.buildings import OwnedBuilding
 from osed.api.dashboard import Dashboard
 from osed.domain.time import Clock
@@ -39,7 +39,7 @@ class PlatformApiRunner:
         config = settings.api
         self._access = access
         markets: dict[str, MarketAgentService] = {}
-        ledger = edc = balancer = None
+        ledger = edc = balancer = studies = None
         buildings: tuple[OwnedBuilding, ...] = ()
         for service in services:
             if isinstance(service, container.MarketAgentRunner):
@@ -47,6 +47,11 @@ class PlatformApiRunner:
                 ledger = service.ledger
             elif isinstance(service, container.EdcManagerRunner):
                 edc = service
+            elif service.name == "studies":
+                from osed.runtime.studies import StudiesRunner  # noqa: PLC0415 - sim extra
+
+                assert isinstance(service, StudiesRunner)
+                studies = Studies(service.open_runs, bundled=service.bundled)
             elif isinstance(service, container.BalancerRunner):
                 options = settings.balancer
                 queue = options.queue_timeout_s
@@ -67,6 +72,7 @@ class PlatformApiRunner:
             edc_manager=None if edc is None else edc.manager,
             decisions=None if edc is None else edc.decisions,
             balancer=balancer,
+            studies=studies,
             markets=markets,
             ledger=ledger,
             series=lambda: container.build_timeseries(settings),

@@ -127,6 +127,20 @@ class BalancerSettings(_Section):
     of a solve (about a hundred times the request's size)."""
 
 
+class StudiesSettings(_Section):
+    """Scenario runs (docs/api.md, "Scenario runs"): the ``studies`` service's worker
+    processes, queued on the job store (``jobs.*``), their outputs under ``runs_dir``."""
+
+    workers: int = Field(1, ge=1, le=64)
+    """Runs played at once, each in a process of its own (a run keeps about two cores busy:
+    its managed run and, beside it, its baseline)."""
+    lease_s: float = Field(30.0, gt=0)
+    max_run_s: float = Field(3600.0, gt=0)
+    """A run still playing after this long is stopped and fails (time_limit)."""
+    runs_dir: Path | None = None
+    """Where each run's report and tables go (``<id>/``); default ``<state folder>/studies``."""
+
+
 class EdcSettings(_Section):
     """The EDC manager (docs/edge.md): its REST API, control cycle and state store
     (``backend`` sqlite: the file ``sqlite_path``; postgres: ``storage.postgres_dsn``)."""
@@ -437,6 +451,7 @@ ServiceName = Literal[
     "edc-manager",
     "building",
     "buildings",
+    "studies",
     "api",
 ]
 SERVICES: tuple[ServiceName, ...] = (
@@ -448,6 +463,7 @@ SERVICES: tuple[ServiceName, ...] = (
     "edc-manager",
     "building",
     "buildings",
+    "studies",
     "api",
 )
 
@@ -471,6 +487,7 @@ class Settings(BaseSettings):
     estimation: EstimationSettings = EstimationSettings()
     jobs: JobsSettings = JobsSettings()
     balancer: BalancerSettings = BalancerSettings()
+    studies: StudiesSettings = StudiesSettings()
     edc: EdcSettings = EdcSettings()
     intelligence: IntelligenceSettings = IntelligenceSettings()
     identity: IdentitySettings = IdentitySettings()

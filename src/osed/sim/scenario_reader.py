@@ -103,7 +103,9 @@ def read_scenario(document: Any, *, base: Path | None = None) -> Scenario:
         else:
             steps = round(count)
     timezone = _timezone(r, root)
-    network, buses = _network(r, root, seed, base or Path())
+    # A seed out of range is reported; the network is still read, to report its problems too.
+    usable_seed = seed if isinstance(seed, int) and 0 <= seed < 2**63 else 0
+    network, buses = _network(r, root, usable_seed, base or Path())
     count = _household_count(r, root, buses)
     household_buses = tuple(buses[i % len(buses)] for i in range(count)) if buses else ()
     shares, away, parameters = _households(r, root)

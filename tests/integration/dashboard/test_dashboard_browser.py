@@ -245,7 +245,7 @@ def test_every_view_opens_without_errors(server: Served, browser: Browser, issue
         page.wait_for_selector(".view[data-view=network][data-ready=true]")
         assert "token" not in page.url  # handed over, then out of the address
         shown = {}
-        for view in ("areas", "market", "jobs", "series"):
+        for view in ("areas", "market", "jobs", "studies", "series"):
             page.click(f"#nav a[data-view={view}]")
             page.wait_for_selector(f".view[data-view={view}][data-ready=true]")
             shown[view] = page.inner_text(".view")
@@ -258,6 +258,7 @@ def test_every_view_opens_without_errors(server: Served, browser: Browser, issue
     assert "No EDC runs" in shown["areas"]
     assert "Positions" in shown["market"]
     assert "No optimisation yet" in shown["jobs"]
+    assert "No study yet" in shown["studies"]
     assert "se/node/bus3/voltmagnitude/ABC" in shown["series"]
 
 

@@ -198,7 +198,7 @@ class World:
         }
 
 
-SERVICES = ["market-agent", "edc-manager", "balancer", "buildings", "api"]
+SERVICES = ["market-agent", "edc-manager", "balancer", "buildings", "studies", "api"]
 
 
 @asynccontextmanager

@@ -1,8 +1,9 @@
-"""The platform API over real parts: an EDC manager on a memory bus with an SQLite state
-store, an SQLite job store, a bilateral market's Market Agent with an SQLite ledger, an
-SQLite time-series store, the CIGRE MV network, building agents on simulated devices (one of
-alice's, one of bob's, one of no party), and a token validator that knows a few fixed opaque
-tokens (a real implementation of the port, for tests)."""
+"""The platform API over real parts: an EDC manager on a memory bus with an SQLite state store,
+an SQLite job store, scenario runs on it (checked and queued; no worker plays them here:
+tests/unit/api/test_studies.py runs them), a bilateral market's Market Agent with an SQLite
+ledger, an SQLite time-series store, the CIGRE MV network, building agents on simulated
+devices (one of alice's, one of bob's, one of no party), and a token validator that knows a
+few fixed opaque tokens (a real implementation of the port, for tests)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from fastapi import FastAPI
 from osed.agents.bus_service import MarketAgentService
 from osed.agents.market_agent import MarketAgent
 from osed.agents.units import MarketUnits
-from osed.api.app import Balancer, Parts, create_app, event_feeds
+from osed.api.app import Balancer, Parts, Studies, create_app, event_feeds
 from osed.api.buildings import OwnedBuilding
 from osed.bus.memory import MemoryBus
 from osed.domain.envelope import Envelope
@@ -32,6 +33,7 @@ from osed.edge.manager import EdcManager
 from osed.grid.imports.files import load_network
 from osed.markets.registry import create_market
 from osed.ports.timeseries import TimeSeriesPoint
+from osed.runtime.studies import BUNDLED, JobStudies
 from osed.storage.edc_sqlite import SqliteEdcStateStore
 from osed.storage.idempotency_sqlite import SqliteIdempotencyStore
 from osed.storage.jobs_sqlite import SqliteJobStore
@@ -199,6 +201,10 @@ def build(tmp_path: Path, **options: Any) -> Iterator[Platform]:
     parts = Parts(
         edc_manager=manager,
         balancer=Balancer(lambda: SqliteJobStore(tmp_path / "jobs.sqlite"), max_time_limit_s=5.0),
+        studies=Studies(
+            lambda: JobStudies(SqliteJobStore(tmp_path / "jobs.sqlite"), tmp_path / "runs"),
+            bundled=BUNDLED,
+        ),
         markets=markets,
         ledger=ledger,
         series=lambda: SqliteTimeSeriesStore(series_path),

@@ -78,6 +78,10 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/markets/{market_id}/book"): Access.PUBLIC,
     ("GET", "/api/v1/markets/{market_id}/clearings"): Access.PUBLIC,  # summed over parties
     ("GET", "/api/v1/me"): Access.PUBLIC,  # the caller's own principal
+    ("GET", "/api/v1/studies"): Access.PUBLIC,
+    ("GET", "/api/v1/studies/{study_id}"): Access.PUBLIC,
+    ("GET", "/api/v1/studies/{study_id}/report"): Access.PUBLIC,
+    ("GET", "/api/v1/studies/{study_id}/data/{table}"): Access.PUBLIC,
     ("GET", "/api/v1/markets/{market_id}/quotes"): Access.PUBLIC,
     ("GET", "/api/v1/markets/{market_id}/quotes/{quote_id}"): Access.PUBLIC,
     ("GET", "/api/v1/ledger"): Access.PUBLIC,
@@ -122,6 +126,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/optimizations"): Access.OPERATOR,
     ("POST", "/api/v1/optimizations/{job_id}/cancel"): Access.OPERATOR,
     ("GET", "/api/v1/ledger/verification"): Access.OPERATOR,
+    ("POST", "/api/v1/studies"): Access.OPERATOR,
+    ("DELETE", "/api/v1/studies/{study_id}"): Access.OPERATOR,
 }
 
 
@@ -137,6 +143,8 @@ def concrete(path: str) -> str:
         "edc_id": "ex",
         "name": "capacity-limit",
         "job_id": "1",
+        "study_id": "1",
+        "table": "grid",
         "quote_id": QUOTE["a"],
         "building_id": BUILDING["a"],
         "device_id": "battery",

@@ -88,6 +88,7 @@ async def test_the_settings_name_the_issuer_the_report_and_what_is_served(
         "edcs": True,
         "decisions": False,
         "optimizations": True,
+        "studies": True,
         "markets": True,
         "ledger": True,
         "series": True,

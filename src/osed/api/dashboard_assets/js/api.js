@@ -69,6 +69,23 @@ export class Api {
     return this.request("POST", path, { body, headers });
   }
 
+  /** A file the API answers (a study's report or table) as a Blob. */
+  async blob(path, accept = "*/*") {
+    const response = await fetch(this.url(path), { headers: this.headers({ Accept: accept }) });
+    if (!response.ok) {
+      let problem = null;
+      try {
+        problem = await response.json();
+      } catch {
+        problem = null;
+      }
+      const error = new ApiError(response.status, problem);
+      if (response.status === 401 && this.onUnauthenticated) this.onUnauthenticated(error);
+      throw error;
+    }
+    return response.blob();
+  }
+
   /** Every item of a list, following next_cursor for at most `pages` pages. */
   async all(path, query = {}, pages = 20) {
     const items = [];

@@ -9,9 +9,10 @@ import { networkView } from "./network.js";
 import { areasView } from "./areas.js";
 import { marketView } from "./market.js";
 import { jobsView } from "./jobs.js";
+import { studiesView } from "./studies.js";
 import { seriesView } from "./series.js";
 
-const VIEWS = { network: networkView, areas: areasView, market: marketView, jobs: jobsView, series: seriesView };
+const VIEWS = { network: networkView, areas: areasView, market: marketView, jobs: jobsView, studies: studiesView, series: seriesView };
 const $ = (id) => document.getElementById(id);
 
 let settings = null; // config.json
