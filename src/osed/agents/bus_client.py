@@ -24,14 +24,14 @@ from osed.domain.cts import (
     Message,
 )
 from osed.domain.envelope import Envelope
-from osed.domain.errors import ConflictError, OsedError, ValidationError
+from osed.domain.errors import ConflictError, UnavailableError, ValidationError
 from osed.ports.bus import Subscription
 
 T = TypeVar("T")
 OnTransaction = Callable[[EiCreateTransaction], Awaitable[EiCreatedTransaction]]
 
 
-class MarketUnavailableError(OsedError):
+class MarketUnavailableError(UnavailableError):
     """The Market Agent did not answer a request within the attempts allowed."""
 
 

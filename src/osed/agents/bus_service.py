@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from osed.agents import bus_topics
+from osed.agents import bus_topics, market_queries
 from osed.agents.gates import ClearLate, next_boundary, overdue
 from osed.agents.market_agent import MarketAgent, Notification, Reply, Request
 from osed.codec import cts as codec
@@ -73,6 +73,9 @@ class MarketAgentService:
                 bus_topics.confirmations(market), self._on_confirmation, f"{self.name}-confirm"
             )
         )
+        self._subscriptions.append(
+            await self._subscribe(bus_topics.queries(market), self._on_query, f"{self.name}-query")
+        )
         if call_market:
             self._clearing = asyncio.create_task(self._clear_at_gates(since))
         self._running = True
@@ -107,6 +110,13 @@ class MarketAgentService:
         answer, notifications = self.agent.handle_wire(envelope.payload)
         await self._publish(bus_topics.replies(self.agent.market_id, envelope.source), answer)
         await self._notify(notifications)
+
+    async def _on_query(self, envelope: Envelope) -> None:
+        """A read of the agent's open tenders, quotes, intervals, book or terms: answered to
+        the asker alone, not traced (it changes nothing)."""
+        query_id, answer = market_queries.answer(self.agent, envelope.payload)
+        log.debug("query %s of %s answered", query_id, envelope.source)
+        await self._publish(bus_topics.answers(self.agent.market_id, envelope.source), answer)
 
     async def _on_confirmation(self, envelope: Envelope) -> None:
         try:

@@ -5,6 +5,9 @@
 - ``cts/<market>/replies/<source>``: the answer to each request of that source.
 - ``cts/<market>/transactions/<party>``: EiCreateTransaction for a party.
 - ``cts/<market>/confirmations``: the parties' EiCreatedTransaction.
+- ``cts/<market>/queries``: reads of the agent's open tenders, quotes, intervals, book and
+  terms (:mod:`osed.agents.market_queries`); the envelope's source is the asker's address.
+- ``cts/<market>/answers/<source>``: the answer to each query of that source.
 """
 
 from __future__ import annotations
@@ -24,3 +27,11 @@ def transactions(market_id: str, party: str) -> str:
 
 def confirmations(market_id: str) -> str:
     return f"cts/{market_id}/confirmations"
+
+
+def queries(market_id: str) -> str:
+    return f"cts/{market_id}/queries"
+
+
+def answers(market_id: str, source: str) -> str:
+    return f"cts/{market_id}/answers/{source}"

@@ -41,6 +41,7 @@ from osed.api.dashboard import mount as mount_dashboard
 from osed.api.estimates import EstimateFollower
 from osed.api.events import EventHub, Feed
 from osed.api.idempotency import DEFAULT_TTL, IdempotentPosts
+from osed.api.market_access import MarketAccess, market_access
 from osed.api.openapi_doc import described, rewrite
 from osed.api.problems import ProblemBodies, install_handlers, problem
 from osed.api.series_owners import SeriesOwners
@@ -93,7 +94,9 @@ class Parts:
     balancer: Balancer | None = None
     studies: Studies | None = None
     """Scenario runs: submitted, played by the runtime's workers, read back."""
-    markets: Mapping[str, MarketAgentService] = field(default_factory=dict)
+    markets: Mapping[str, MarketAgentService | MarketAccess] = field(default_factory=dict)
+    """The markets: Market Agent services of this process, or markets whose agent runs in
+    another process (:class:`~osed.agents.remote_market.RemoteMarket`)."""
     ledger: LedgerStore | None = None
     series: Callable[[], TimeSeriesStore] | None = None
     """Opens the time-series store (in the server's event loop)."""
@@ -108,7 +111,7 @@ class Parts:
 
 
 def event_feeds(
-    markets: Mapping[str, MarketAgentService],
+    markets: Mapping[str, object],
     *,
     estimation_prefix: str | None,
     decision_topic: str | None,
@@ -255,18 +258,11 @@ def create_app(
             prefix=BASE,
         )
     if parts.markets:
-        app.include_router(
-            markets_api.create_router(parts.markets, caller=caller, described=described),
-            prefix=BASE,
-        )
-        app.include_router(
-            quotes_api.create_router(parts.markets, caller=caller, described=described),
-            prefix=BASE,
-        )
-        app.include_router(
-            market_prices_api.create_router(parts.markets, caller=caller, described=described),
-            prefix=BASE,
-        )
+        markets = market_access(parts.markets)
+        for module in (markets_api, quotes_api, market_prices_api):
+            app.include_router(
+                module.create_router(markets, caller=caller, described=described), prefix=BASE
+            )
     if parts.ledger is not None:
         app.include_router(
             ledger_api.create_router(parts.ledger, caller=caller, described=described),

@@ -11,8 +11,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from osed.agents.bus_service import MarketAgentService
 from osed.api.auth import Caller
+from osed.api.market_access import MarketAccess
 from osed.api.markets import MarketId
 from osed.domain.access import READERS, permit
 from osed.domain.cts import Side
@@ -69,7 +69,7 @@ def clearings(entries: list[StoredEntry], market_id: str) -> list[_Clearing]:
 
 
 def create_router(
-    markets: Mapping[str, MarketAgentService], *, caller: Caller, described: Any
+    markets: Mapping[str, MarketAccess], *, caller: Caller, described: Any
 ) -> APIRouter:
     router = APIRouter(tags=["markets"])
     who = Depends(caller)
@@ -89,11 +89,10 @@ def create_router(
         service = markets.get(market_id)
         if service is None:
             raise NotFoundError(f"no market {market_id!r}: the markets are {sorted(markets)}")
-        agent = service.agent
-        rows = clearings(list(agent.ledger.entries()), market_id)
+        rows = clearings(list(service.ledger.entries()), market_id)
         return {
             "market_id": market_id,
-            "currency": agent.units.currency,
+            "currency": (await service.terms()).units.currency,
             "items": [row.document() for row in rows],
         }
 

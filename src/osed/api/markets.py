@@ -1,4 +1,5 @@
-"""Markets over CTS, through the Market Agent the runtime holds: tenders submitted and
+"""Markets over CTS, through their Market Agents (in this process or another, reached over
+the bus: :mod:`osed.api.market_access`): tenders submitted and
 cancelled as CTS requests (traced, idempotent, their transactions sent to the parties on the
 bus), open tenders and quotes, transactions and positions from the ledger, the book of each
 delivery interval.
@@ -19,11 +20,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
-from osed.agents.bus_service import MarketAgentService
 from osed.agents.market_state import OpenQuote, OpenTender
 from osed.api.auth import Caller
 from osed.api.idempotency import HEADER, owner_of
 from osed.api.listing import CursorQuery, LimitQuery, page_document
+from osed.api.market_access import MarketAccess
 from osed.codec import cts as codec
 from osed.codec.cursor import paginate
 from osed.domain.access import READERS, permit
@@ -182,31 +183,32 @@ def _own_rows(principal: Principal, party: str | None) -> Any:
 
 
 def create_router(
-    markets: Mapping[str, MarketAgentService], *, caller: Caller, described: Any
+    markets: Mapping[str, MarketAccess], *, caller: Caller, described: Any
 ) -> APIRouter:
     router = APIRouter(tags=["markets"])
     who = Depends(caller)
 
-    def service(market_id: str) -> MarketAgentService:
+    def service(market_id: str) -> MarketAccess:
         found = markets.get(market_id)
         if found is None:
             raise NotFoundError(f"no market {market_id!r}: the markets are {sorted(markets)}")
         return found
 
-    def market_document(market_id: str) -> dict[str, Any]:
-        agent = service(market_id).agent
-        units = agent.units
+    async def market_document(market_id: str) -> dict[str, Any]:
+        running = service(market_id)
+        terms = await running.terms()
+        units = terms.units
         return {
             "market_id": market_id,
-            "mechanism": agent.market.name,
-            "continuous": agent.market.continuous,
+            "mechanism": terms.mechanism,
+            "continuous": terms.continuous,
             "currency": units.currency,
             "price_scale": units.price_scale,
             "quantity_scale": units.quantity_scale,
             "interval_s": None
             if units.resolution is None
             else int(units.resolution.total_seconds()),
-            "open_intervals": [i.key() for i in agent.open_intervals()],
+            "open_intervals": [i.key() for i in await running.open_intervals()],
             "links": {
                 name: f"/api/v1/markets/{market_id}/{name}"
                 for name in ("tenders", "transactions", "positions", "quotes")
@@ -216,7 +218,8 @@ def create_router(
     @router.get("/markets", responses=described({200: "the markets the Market Agents serve"}))
     async def listing(principal: Principal = who) -> dict[str, Any]:
         permit(principal, *READERS, to="read markets")
-        return {"items": [market_document(m) for m in sorted(markets)], "next_cursor": None}
+        items = [await market_document(m) for m in sorted(markets)]
+        return {"items": items, "next_cursor": None}
 
     @router.get(
         "/markets/{market_id}",
@@ -224,7 +227,7 @@ def create_router(
     )
     async def market(market_id: MarketId, principal: Principal = who) -> dict[str, Any]:
         permit(principal, *READERS, to="read markets")
-        return market_document(market_id)
+        return await market_document(market_id)
 
     @router.get(
         "/markets/{market_id}/book",
@@ -243,7 +246,7 @@ def create_router(
         principal: Principal = who,
     ) -> dict[str, Any]:
         permit(principal, *READERS, to="read markets")
-        snapshot = service(market_id).agent.market.snapshot(interval)
+        snapshot = await service(market_id).book(interval)
         return {
             "interval": snapshot.instrument,
             "bids": [_level(level) for level in snapshot.bids],
@@ -291,7 +294,7 @@ def create_router(
             "party_id": request.party_id,
             "market_id": market_id,
             "description": text,
-            "open": [_tender_document(p, market_id) for p in running.agent.open_parts(tender_id)],
+            "open": [_tender_document(p, market_id) for p in await running.open_parts(tender_id)],
         }
 
     @router.get(
@@ -308,7 +311,7 @@ def create_router(
         permit(principal, *TRADERS, to="read tenders")
         _sees(principal, party)
         shown = _own_rows(principal, party)
-        rows = (t for t in service(market_id).agent.open_tenders() if shown(t.party))
+        rows = (t for t in await service(market_id).open_tenders() if shown(t.party))
         page = paginate(
             rows,
             lambda t: t.tender.tender_id,
@@ -329,7 +332,7 @@ def create_router(
         market_id: MarketId, tender_id: TenderId, principal: Principal = who
     ) -> dict[str, Any]:
         permit(principal, *TRADERS, to="read tenders")
-        parts = _owned_parts(service(market_id), tender_id, principal)
+        parts = await _owned_parts(service(market_id), tender_id, principal)
         return {"tender_id": tender_id, "open": [_tender_document(p, market_id) for p in parts]}
 
     @router.delete(
@@ -341,7 +344,7 @@ def create_router(
     ) -> dict[str, Any]:
         permit(principal, *TRADERS, to="cancel tenders")
         running = service(market_id)
-        parts = _owned_parts(running, tender_id, principal)
+        parts = await _owned_parts(running, tender_id, principal)
         request = EiCancelTender(
             request_id=f"api-cancel:{uuid.uuid4().hex}",
             party_id=parts[0].party,
@@ -368,7 +371,7 @@ def create_router(
         permit(principal, *TRADERS, to="read transactions")
         _sees(principal, party)
         shown = _own_rows(principal, party)
-        ledger = service(market_id).agent.ledger
+        ledger = service(market_id).ledger
 
         def rows() -> Iterator[StoredEntry]:
             for stored in ledger.entries():
@@ -401,7 +404,7 @@ def create_router(
     ) -> dict[str, Any]:
         permit(principal, *TRADERS, to="read positions")
         _sees(principal, party)
-        ledger = service(market_id).agent.ledger
+        ledger = service(market_id).ledger
         if principal.sees_every_party:
             rows = ledger.positions(party) if party else ledger.all_positions()
         else:  # its own party's rows only, read alone (another party asked for was 403)
@@ -442,11 +445,8 @@ def create_router(
         principal: Principal = who,
     ) -> dict[str, Any]:
         permit(principal, *READERS, to="read quotes")
-        rows = (
-            q
-            for q in service(market_id).agent.open_quotes()
-            if rfq is None or q.quote.rfq_id == rfq
-        )
+        running = service(market_id)
+        rows = (q for q in await running.open_quotes() if rfq is None or q.quote.rfq_id == rfq)
         page = paginate(
             rows,
             lambda q: q.quote.quote_id,
@@ -455,17 +455,17 @@ def create_router(
             cursor=cursor,
         )
         path = f"/api/v1/markets/{market_id}/quotes"
-        scale = service(market_id).agent.units.quantity_scale
+        scale = (await running.terms()).units.quantity_scale
         items = [quote_document(q, scale) for q in page.items]
         return page_document(items, page.next_cursor, path, limit, {"rfq": rfq} if rfq else {})
 
     return router
 
 
-def _owned_parts(
-    running: MarketAgentService, tender_id: str, principal: Principal
+async def _owned_parts(
+    running: MarketAccess, tender_id: str, principal: Principal
 ) -> list[OpenTender]:
-    parts = running.agent.open_parts(tender_id)
+    parts = await running.open_parts(tender_id)
     if not parts or not principal.owns_party(parts[0].party):
         # Another party's tender is as absent as an unknown one: its existence is theirs.
         raise NotFoundError(f"no open tender {tender_id!r} of the caller's party")

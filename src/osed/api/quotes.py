@@ -1,8 +1,9 @@
-"""Negotiation over CTS, through the Market Agent the process runs: requests for quotes
-(``EiCreateRfq``), quotes created (``EiCreateQuote``), accepted (``EiAcceptQuote``: a trade
-at the quote's price, in the ledger and sent to both parties) and withdrawn by their maker
-(``EiCancelQuote``). Each creation asks for an ``Idempotency-Key``; its CTS request id comes
-from the caller and the key, so the Market Agent answers a retry from its reply cache.
+"""Negotiation over CTS, through the market's Market Agent (:mod:`osed.api.market_access`):
+requests for quotes (``EiCreateRfq``), quotes created (``EiCreateQuote``), accepted
+(``EiAcceptQuote``: a trade at the quote's price, in the ledger and sent to both parties) and
+withdrawn by their maker (``EiCancelQuote``). Each creation asks for an ``Idempotency-Key``;
+its CTS request id comes from the caller and the key, so the Market Agent answers a retry
+from its reply cache.
 
 A participant acts for its own party only; an operator names the party. An open quote is
 public (as the list of quotes); withdrawing one is its maker's (another party's is 404).
@@ -16,10 +17,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Response
 
-from osed.agents.bus_service import MarketAgentService
 from osed.agents.market_state import OpenQuote, Reply
 from osed.api.auth import Caller
 from osed.api.idempotency import HEADER, owner_of
+from osed.api.market_access import MarketAccess
 from osed.api.markets import TRADERS, MarketId, quote_document, raise_for
 from osed.codec import cts as codec
 from osed.domain.access import READERS, permit
@@ -34,6 +35,7 @@ from osed.domain.cts import (
 from osed.domain.errors import NotFoundError, PermissionDeniedError, Problem, ValidationError
 from osed.domain.identity import Principal
 from osed.ports.idempotency import MAX_KEY
+from osed.ports.ledger import LedgerStore
 
 QuoteId = Annotated[str, Path(min_length=1, max_length=128, description="a quote's id")]
 IdempotencyKey = Annotated[
@@ -88,24 +90,24 @@ ACCEPT_BODY = _body(
 
 
 def create_router(
-    markets: Mapping[str, MarketAgentService], *, caller: Caller, described: Any
+    markets: Mapping[str, MarketAccess], *, caller: Caller, described: Any
 ) -> APIRouter:
     router = APIRouter(tags=["markets"])
     who = Depends(caller)
 
-    def service(market_id: str) -> MarketAgentService:
+    def service(market_id: str) -> MarketAccess:
         found = markets.get(market_id)
         if found is None:
             raise NotFoundError(f"no market {market_id!r}: the markets are {sorted(markets)}")
         return found
 
-    def open_quote(running: MarketAgentService, quote_id: str) -> OpenQuote:
-        for rest in running.agent.open_quotes():
+    async def open_quote(running: MarketAccess, quote_id: str) -> OpenQuote:
+        for rest in await running.open_quotes():
             if rest.quote.quote_id == quote_id:
                 return rest
         raise NotFoundError(f"no open quote {quote_id!r}")
 
-    async def answered(running: MarketAgentService, request: Any, subject: str) -> Reply:
+    async def answered(running: MarketAccess, request: Any, subject: str) -> Reply:
         """The Market Agent's reply to ``request``; a refusal as its problem."""
         reply = await running.serve(request)
         response = reply.response
@@ -186,8 +188,8 @@ def create_router(
         await answered(running, request, "quote")
         quote_id = request.quote.quote_id
         response.headers["Location"] = f"/api/v1/markets/{market_id}/quotes/{quote_id}"
-        scale = running.agent.units.quantity_scale
-        return quote_document(open_quote(running, quote_id), scale) | {
+        scale = (await running.terms()).units.quantity_scale
+        return quote_document(await open_quote(running, quote_id), scale) | {
             "party_id": request.party_id,
             "rfq_id": request.quote.rfq_id,
         }
@@ -201,7 +203,8 @@ def create_router(
     ) -> dict[str, Any]:
         permit(principal, *READERS, to="read quotes")
         running = service(market_id)
-        return quote_document(open_quote(running, quote_id), running.agent.units.quantity_scale)
+        scale = (await running.terms()).units.quantity_scale
+        return quote_document(await open_quote(running, quote_id), scale)
 
     @router.post(
         "/markets/{market_id}/quotes/{quote_id}/acceptances",
@@ -218,7 +221,7 @@ def create_router(
     ) -> dict[str, Any]:
         permit(principal, *TRADERS, to="accept quotes")
         running = service(market_id)
-        rest = open_quote(running, quote_id)
+        rest = await open_quote(running, quote_id)
         fields = {
             "counterPartyId": rest.party,
             "quoteId": quote_id,
@@ -236,14 +239,13 @@ def create_router(
             maker=rest.party,
         )
         assert isinstance(request, EiAcceptQuote)
-        reply = await answered(running, request, "acceptance")
-        mine = [n.message for n in reply.notifications if n.party == request.party_id]
+        await answered(running, request, "acceptance")
         return {
             "quote_id": quote_id,
             "party_id": request.party_id,
             "quantity": request.quantity,
             "price": request.price,
-            "transaction_ids": [m.transaction.transaction_id for m in mine],
+            "transaction_ids": _transaction_ids(running.ledger, request),
             "links": {"transactions": f"/api/v1/markets/{market_id}/transactions"},
         }
 
@@ -256,7 +258,7 @@ def create_router(
     ) -> dict[str, Any]:
         permit(principal, *TRADERS, to="withdraw quotes")
         running = service(market_id)
-        rest = open_quote(running, quote_id)
+        rest = await open_quote(running, quote_id)
         if not principal.owns_party(rest.party):
             raise NotFoundError(f"no open quote {quote_id!r} of the caller's party")
         digest = hashlib.sha256(f"{owner_of(principal)}\x1fcancel\x1f{quote_id}".encode())
@@ -265,6 +267,22 @@ def create_router(
         return {"quote_id": quote_id, "withdrawn": True}
 
     return router
+
+
+def _transaction_ids(ledger: LedgerStore, request: EiAcceptQuote) -> list[str]:
+    """The acceptor's transactions of the trade, from the ledger (recorded under the
+    request's id before the agent answered): the same wherever the Market Agent runs."""
+    first = ledger.message_seqs([request.request_id]).get(request.request_id)
+    if first is None:
+        return []
+    found = []
+    for stored in ledger.entries(after_seq=first - 1):
+        entry = stored.entry
+        if entry.tender_id not in (request.request_id, request.quote_id):
+            break  # past the trade's entries (one per side, appended together)
+        if entry.party == request.party_id and entry.tender_id == request.request_id:
+            found.append(entry.transaction_id)
+    return found
 
 
 def _decoded(

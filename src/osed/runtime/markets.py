@@ -4,16 +4,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from osed.domain.errors import OsedError
+from osed.domain.errors import ConfigurationError, OsedError
 from osed.markets.protocol import Market
 from osed.markets.registry import create_market
 from osed.ports.ledger import LedgerStore
+from osed.runtime.settings import Settings
 from osed.storage.sqlite import SqliteLedgerStore
 
 
 def open_ledger(path: Path) -> LedgerStore:
     """The default ledger: a SQLite file, created on first use."""
     return SqliteLedgerStore(path)
+
+
+def open_shared_ledger(settings: Settings) -> LedgerStore:
+    """The ledger a Market Agent of another process writes, for reading: a SQLite file opened
+    read-only (it must exist: the Market Agent creates it), or the PostgreSQL store."""
+    storage = settings.storage
+    if storage.backend == "sqlite":
+        try:
+            return SqliteLedgerStore.open_existing(storage.sqlite_path, read_only=True)
+        except OsedError as exc:
+            raise ConfigurationError(
+                f"storage.sqlite_path: the Market Agent's ledger cannot be read: {exc}"
+            ) from exc
+    if storage.postgres_dsn is None:
+        raise ConfigurationError("storage.postgres_dsn is required for the postgres backend")
+    from osed.storage.postgres import PostgresLedgerStore  # noqa: PLC0415 - optional extra
+
+    return PostgresLedgerStore(storage.postgres_dsn.get_secret_value())
 
 
 def is_ledger_file(path: Path) -> bool:

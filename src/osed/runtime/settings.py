@@ -165,6 +165,16 @@ class EdcSettings(_Section):
     """A grid state older than this is marked stale in the functions' ``area.state``."""
 
 
+class RemoteMarketSettings(_Section):
+    """A market whose Market Agent runs in another process, reached over the bus (``bus.*``);
+    its transactions and positions are read from the shared ledger store (``storage.*``)."""
+
+    market_id: str = Field(pattern=r"^[^/+#\x00-\x1f]{1,128}$")
+    timeout_s: float = Field(5.0, gt=0, le=300)
+    """How long to wait for each answer of the Market Agent (a request is sent twice before
+    the API answers 503)."""
+
+
 class ApiSettings(_Section):
     """The platform API (docs/api.md): one app under ``/api/v1`` over every service the same
     process runs. Who may call it: ``identity.*``."""
@@ -200,6 +210,9 @@ class ApiSettings(_Section):
     """Serve the operator dashboard under ``/dashboard/`` (docs/dashboard.md)."""
     dashboard_client_id: str = Field("osed-dashboard", pattern=r"^[!-~]{1,200}$")
     """The dashboard's public client at ``identity.issuer``, to sign in with PKCE."""
+    markets: list[RemoteMarketSettings] = []
+    """Markets served by Market Agents in other processes (a ``market-agent`` service of
+    this process is served without being named here)."""
 
 
 class IntelligenceSettings(_Section):
