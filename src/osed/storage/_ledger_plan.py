@@ -40,16 +40,17 @@ class LedgerBatchPlan(Generic[StartKey]):
 
     def add(self, message_id: str, entries: Sequence[LedgerEntry], blobs: list[bytes]) -> None:
         self.messages.append((message_id, self.seq + 1, len(blobs)))
-        id_bytes = message_id.encode()
+        id_and_separator = message_id.encode() + b"\x00"
         seq, last_hash = self.seq, self.last_hash
         rows, deltas, interval_keys = self.rows, self._deltas, self._interval_keys
+        buy = Side.BUY
         stored = []
         for entry, blob in zip(entries, blobs, strict=True):
             seq += 1
             # chain_hash(last_hash, seq, message_id, blob) in one call, as this is the hot
             # loop; a test pins the two to the same result.
             last_hash = _sha256(
-                b"".join((last_hash, seq.to_bytes(8, "big"), id_bytes, b"\x00", blob))
+                b"".join((last_hash, seq.to_bytes(8, "big"), id_and_separator, blob))
             ).digest()
             rows.append((seq, message_id, blob, last_hash))
             stored.append(StoredEntry(seq, message_id, entry, last_hash))
@@ -58,7 +59,7 @@ class LedgerBatchPlan(Generic[StartKey]):
             if start_and_seconds is None:
                 start_and_seconds = interval_keys[interval] = self._interval_key(interval)
             key = (entry.party, *start_and_seconds, entry.quantity_scale)
-            quantity = entry.quantity if entry.side is Side.BUY else -entry.quantity
+            quantity = entry.quantity if entry.side is buy else -entry.quantity
             deltas[key] = deltas.get(key, 0) + quantity
         self.seq, self.last_hash = seq, last_hash
         self.appended[message_id] = tuple(stored)
