@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Response
+from fastapi import APIRouter, Body, Depends, Path, Response
 
 from osed.api.auth import Caller
-from osed.api.idempotency import HEADER, owner_of
+from osed.api.idempotency import HEADER, IdempotencyKey, owner_of
 from osed.api.listing import CursorQuery, LimitQuery, page_document
 from osed.api.markets import PartyQuery
 from osed.buildings.mpc import Plan
@@ -37,7 +37,6 @@ from osed.domain.devices import (
 from osed.domain.errors import NotFoundError, PermissionDeniedError, Problem, ValidationError
 from osed.domain.identity import Principal, Role
 from osed.edge.building.agent import BuildingAgent
-from osed.ports.idempotency import MAX_KEY
 
 OWNERS = (Role.PARTICIPANT, Role.OPERATOR)
 BASE = "/api/v1/buildings"
@@ -303,15 +302,7 @@ def create_router(
         *,
         response: Response,
         body: Annotated[dict[str, Any], Body()],
-        idempotency_key: Annotated[
-            str | None,
-            Header(
-                min_length=1,
-                max_length=MAX_KEY,
-                pattern=r"^[!-~]+$",
-                description="required: a retry with the same key and body is applied once",
-            ),
-        ] = None,
+        idempotency_key: IdempotencyKey = None,
         principal: Principal = who,
     ) -> dict[str, Any]:
         found = owned(building_id, principal)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Header, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from osed.api.auth import Authenticator
@@ -30,6 +31,18 @@ REPLAYED = "Idempotent-Replayed"
 DEFAULT_TTL = timedelta(hours=24)
 LEASE = timedelta(minutes=5)
 """How long a claim holds while its request runs; a process that died frees it then."""
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=MAX_KEY,
+        pattern=r"^[!-~]+$",
+        description="required: a retry with the same key and body gets the same answer",
+    ),
+]
+"""The ``Idempotency-Key`` header as a creating route declares it (checked by the middleware;
+the route states it so that its OpenAPI document does)."""
 
 
 def owner_of(principal: Principal) -> str:

@@ -18,11 +18,11 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from osed.agents.market_state import OpenQuote, OpenTender
 from osed.api.auth import Caller
-from osed.api.idempotency import HEADER, owner_of
+from osed.api.idempotency import HEADER, IdempotencyKey, owner_of
 from osed.api.listing import CursorQuery, LimitQuery, page_document
 from osed.api.market_access import MarketAccess
 from osed.codec import cts as codec
@@ -46,7 +46,6 @@ from osed.domain.identity import Principal, Role
 from osed.domain.ledger import StoredEntry
 from osed.domain.time import Interval
 from osed.markets.protocol import BookLevel
-from osed.ports.idempotency import MAX_KEY
 from osed.ports.ledger import PositionRow
 
 MarketId = Annotated[str, Path(min_length=1, max_length=128, description="the market's id")]
@@ -269,15 +268,7 @@ def create_router(
         market_id: MarketId,
         response: Response,
         body: Annotated[dict[str, Any], Body()],
-        idempotency_key: Annotated[
-            str | None,
-            Header(
-                min_length=1,
-                max_length=MAX_KEY,
-                pattern=r"^[!-~]+$",
-                description="required: a retry with the same key and body gets the same answer",
-            ),
-        ] = None,
+        idempotency_key: IdempotencyKey = None,
         principal: Principal = who,
     ) -> dict[str, Any]:
         permit(principal, *TRADERS, to="submit tenders")

@@ -15,11 +15,11 @@ import hashlib
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Response
+from fastapi import APIRouter, Body, Depends, Path, Response
 
 from osed.agents.market_state import OpenQuote, Reply
 from osed.api.auth import Caller
-from osed.api.idempotency import HEADER, owner_of
+from osed.api.idempotency import HEADER, IdempotencyKey, owner_of
 from osed.api.market_access import MarketAccess
 from osed.api.markets import TRADERS, MarketId, quote_document, raise_for
 from osed.codec import cts as codec
@@ -34,19 +34,9 @@ from osed.domain.cts import (
 )
 from osed.domain.errors import NotFoundError, PermissionDeniedError, Problem, ValidationError
 from osed.domain.identity import Principal
-from osed.ports.idempotency import MAX_KEY
 from osed.ports.ledger import LedgerStore
 
 QuoteId = Annotated[str, Path(min_length=1, max_length=128, description="a quote's id")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        min_length=1,
-        max_length=MAX_KEY,
-        pattern=r"^[!-~]+$",
-        description="required: a retry with the same key and body gets the same answer",
-    ),
-]
 _PARTY = {
     "type": "string",
     "minLength": 1,

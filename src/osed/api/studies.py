@@ -19,12 +19,12 @@ import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.exceptions import HTTPException
 
 from osed.api.dashboard import REPORT_POLICY
-from osed.api.idempotency import HEADER, owner_of
+from osed.api.idempotency import HEADER, IdempotencyKey, owner_of
 from osed.api.listing import CursorQuery, LimitQuery, page_document
 from osed.api.problems import problem
 from osed.api.series_formats import accepted_media
@@ -33,7 +33,6 @@ from osed.domain.access import READERS, permit
 from osed.domain.errors import Problem, ValidationError
 from osed.domain.identity import Principal, Role
 from osed.domain.time import Clock
-from osed.ports.idempotency import MAX_KEY
 from osed.ports.jobs import JobStatus
 from osed.ports.studies import (
     NoResultError,
@@ -200,15 +199,7 @@ def create_router(
         request: Request,
         response: Response,
         body: Annotated[dict[str, Any], Body()],
-        idempotency_key: Annotated[
-            str | None,
-            Header(
-                min_length=1,
-                max_length=MAX_KEY,
-                pattern=r"^[!-~]+$",
-                description="required: a retry with the same key and body gets the same run",
-            ),
-        ] = None,
+        idempotency_key: IdempotencyKey = None,
         principal: Principal = who,
     ) -> dict[str, Any]:
         permit(principal, Role.OPERATOR, to="submit studies")
