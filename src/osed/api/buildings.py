@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Response
 
 from osed.api.auth import Caller
-from osed.api.idempotency import HEADER, IdempotencyKey, owner_of
+from osed.api.idempotency import IdempotencyKey, owner_of, shape_problems
 from osed.api.listing import CursorQuery, LimitQuery, page_document
 from osed.api.markets import PartyQuery
 from osed.buildings.mpc import Plan
@@ -354,15 +354,7 @@ def _command(
     """The gateway's command of a body, every problem of body and key found at once. Its id
     comes from the caller, the key and the request, so that a retry is the same command (a
     gateway applies an id once) and another request never takes an earlier one's outcome."""
-    problems = [
-        Problem(f"$.{name}", "unexpected_key", f"not a field: {', '.join(_COMMAND_KEYS)} are")
-        for name in body
-        if name not in _COMMAND_KEYS
-    ]
-    if key is None:
-        problems.append(
-            Problem(f"$header.{HEADER}", "missing", "required: a retry sends the same key")
-        )
+    problems = shape_problems(body, _COMMAND_KEYS, key)
     raw_action, value = body.get("action"), body.get("value")
     action = None
     if raw_action is None:

@@ -12,7 +12,7 @@ through, to be answered 401 by its route.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Annotated
 
@@ -43,6 +43,21 @@ IdempotencyKey = Annotated[
 ]
 """The ``Idempotency-Key`` header as a creating route declares it (checked by the middleware;
 the route states it so that its OpenAPI document does)."""
+
+
+def shape_problems(body: Iterable[str], fields: Sequence[str], key: str | None) -> list[Problem]:
+    """What is wrong with a creating request's shape: each field of ``body`` not among
+    ``fields``, and a missing ``Idempotency-Key``."""
+    problems = [
+        Problem(f"$.{name}", "unexpected_key", f"not a field: {', '.join(fields)} are")
+        for name in body
+        if name not in fields
+    ]
+    if key is None:
+        problems.append(
+            Problem(f"$header.{HEADER}", "missing", "required: a retry sends the same key")
+        )
+    return problems
 
 
 def owner_of(principal: Principal) -> str:

@@ -12,6 +12,7 @@ from osed.agents.bus_service import MarketAgentService
 from osed.agents.market_agent import Reply, Request
 from osed.agents.market_queries import MarketTerms
 from osed.agents.market_state import OpenQuote, OpenTender
+from osed.domain.errors import NotFoundError
 from osed.domain.time import Interval
 from osed.markets.protocol import BookSnapshot
 from osed.ports.ledger import LedgerStore
@@ -84,3 +85,11 @@ def market_access(
         market_id: LocalMarket(found) if isinstance(found, MarketAgentService) else found
         for market_id, found in markets.items()
     }
+
+
+def market_of(markets: Mapping[str, MarketAccess], market_id: str) -> MarketAccess:
+    """The market ``market_id``; an unknown one is 404, naming those there are."""
+    found = markets.get(market_id)
+    if found is None:
+        raise NotFoundError(f"no market {market_id!r}: the markets are {sorted(markets)}")
+    return found

@@ -12,11 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from osed.api.auth import Caller
-from osed.api.market_access import MarketAccess
+from osed.api.market_access import MarketAccess, market_of
 from osed.api.markets import MarketId
 from osed.domain.access import READERS, permit
 from osed.domain.cts import Side
-from osed.domain.errors import NotFoundError
 from osed.domain.identity import Principal
 from osed.domain.ledger import StoredEntry
 from osed.domain.time import Interval
@@ -86,9 +85,7 @@ def create_router(
     )
     async def prices(market_id: MarketId, principal: Principal = who) -> dict[str, Any]:
         permit(principal, *READERS, to="read market prices")
-        service = markets.get(market_id)
-        if service is None:
-            raise NotFoundError(f"no market {market_id!r}: the markets are {sorted(markets)}")
+        service = market_of(markets, market_id)
         rows = clearings(list(service.ledger.entries()), market_id)
         return {
             "market_id": market_id,

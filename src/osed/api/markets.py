@@ -22,9 +22,9 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from osed.agents.market_state import OpenQuote, OpenTender
 from osed.api.auth import Caller
-from osed.api.idempotency import HEADER, IdempotencyKey, owner_of
+from osed.api.idempotency import IdempotencyKey, owner_of, shape_problems
 from osed.api.listing import CursorQuery, LimitQuery, page_document
-from osed.api.market_access import MarketAccess
+from osed.api.market_access import MarketAccess, market_of
 from osed.codec import cts as codec
 from osed.codec.cursor import paginate
 from osed.domain.access import READERS, permit
@@ -188,10 +188,7 @@ def create_router(
     who = Depends(caller)
 
     def service(market_id: str) -> MarketAccess:
-        found = markets.get(market_id)
-        if found is None:
-            raise NotFoundError(f"no market {market_id!r}: the markets are {sorted(markets)}")
-        return found
+        return market_of(markets, market_id)
 
     async def market_document(market_id: str) -> dict[str, Any]:
         running = service(market_id)
@@ -470,15 +467,7 @@ def _create_request(
     party = body.get("partyId", principal.party)
     if isinstance(party, str) and not principal.owns_party(party):
         raise PermissionDeniedError(f"{principal.subject} may not tender for {party!r}")
-    problems = [
-        Problem(f"$.{name}", "unexpected_key", f"not a field: {', '.join(_BODY_KEYS)} are")
-        for name in body
-        if name not in _BODY_KEYS
-    ]
-    if key is None:
-        problems.append(
-            Problem(f"$header.{HEADER}", "missing", "required: a retry sends the same key")
-        )
+    problems = shape_problems(body, _BODY_KEYS, key)
     if party is None:
         problems.append(Problem("$.partyId", "required", "the caller acts for no party: name one"))
     digest = hashlib.sha256(f"{owner_of(principal)}\x1f{key}".encode()).hexdigest()

@@ -19,8 +19,8 @@ from fastapi import APIRouter, Body, Depends, Path, Response
 
 from osed.agents.market_state import OpenQuote, Reply
 from osed.api.auth import Caller
-from osed.api.idempotency import HEADER, IdempotencyKey, owner_of
-from osed.api.market_access import MarketAccess
+from osed.api.idempotency import IdempotencyKey, owner_of, shape_problems
+from osed.api.market_access import MarketAccess, market_of
 from osed.api.markets import TRADERS, MarketId, quote_document, raise_for
 from osed.codec import cts as codec
 from osed.domain.access import READERS, permit
@@ -86,10 +86,7 @@ def create_router(
     who = Depends(caller)
 
     def service(market_id: str) -> MarketAccess:
-        found = markets.get(market_id)
-        if found is None:
-            raise NotFoundError(f"no market {market_id!r}: the markets are {sorted(markets)}")
-        return found
+        return market_of(markets, market_id)
 
     async def open_quote(running: MarketAccess, quote_id: str) -> OpenQuote:
         for rest in await running.open_quotes():
@@ -292,15 +289,7 @@ def _decoded(
     if isinstance(party, str) and not principal.owns_party(party):
         raise PermissionDeniedError(f"{principal.subject} may not act for {party!r}")
     allowed = ("partyId", *keys)
-    problems = [
-        Problem(f"$.{name}", "unexpected_key", f"not a field: {', '.join(allowed)} are")
-        for name in body
-        if name not in allowed
-    ]
-    if key is None:
-        problems.append(
-            Problem(f"$header.{HEADER}", "missing", "required: a retry sends the same key")
-        )
+    problems = shape_problems(body, allowed, key)
     if party is None:
         problems.append(Problem("$.partyId", "required", "the caller acts for no party: name one"))
     elif maker is not None and party == maker:

@@ -24,7 +24,7 @@ from fastapi.responses import FileResponse
 from starlette.exceptions import HTTPException
 
 from osed.api.dashboard import REPORT_POLICY
-from osed.api.idempotency import HEADER, IdempotencyKey, owner_of
+from osed.api.idempotency import IdempotencyKey, owner_of, shape_problems
 from osed.api.listing import CursorQuery, LimitQuery, page_document
 from osed.api.problems import problem
 from osed.api.series_formats import accepted_media
@@ -122,15 +122,7 @@ def study_document(run: StudyRun, base: str) -> dict[str, Any]:
 def _request(body: Mapping[str, Any], key: str | None) -> tuple[StudyRequest, list[Problem]]:
     """The request in a body, and what is wrong with its shape (the scenario itself is the
     port's to check)."""
-    problems = [
-        Problem(f"$.{name}", "unexpected_key", f"not a field: {', '.join(_KEYS)} are")
-        for name in body
-        if name not in _KEYS
-    ]
-    if key is None:
-        problems.append(
-            Problem(f"$header.{HEADER}", "missing", "required: a retry sends the same key")
-        )
+    problems = shape_problems(body, _KEYS, key)
     scenario, bundled, seed = body.get("scenario"), body.get("bundled"), body.get("seed")
     if scenario is not None and not isinstance(scenario, str | dict):
         problems.append(Problem("$.scenario", "wrong_type", "YAML or JSON text, or an object"))
