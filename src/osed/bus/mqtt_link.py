@@ -48,6 +48,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# A packet is read some time after the broker sent it (socket buffers, a busy process): the
+# session is known alive only up to that long before the packet was read.
+SENT_BEFORE_READ_S = 0.1
+
 OnConnect = Callable[[MqttConnection], Awaitable[None]]
 OnMessage = Callable[[MqttConnection, MqttMessage], Awaitable[None]]
 OnMessages = Callable[[MqttConnection, list[MqttMessage]], Awaitable[None]]
@@ -264,8 +268,11 @@ class MqttLink:
             log.exception("MQTT link %s could not report its lost session", self.client_id)
 
     def _wall_time(self, loop_time: float) -> datetime:
+        """The wall time of a past loop time, never later than it was: the wall clock is read
+        before the loop's, so a pause between the two reads moves the answer earlier."""
+        wall = self._clock.now()
         ago = max(0.0, asyncio.get_running_loop().time() - loop_time)
-        return self._clock.now() - timedelta(seconds=ago)
+        return wall - timedelta(seconds=ago)
 
     async def _run(self, connection: MqttConnection) -> None:
         while True:
@@ -274,7 +281,9 @@ class MqttLink:
             except (ConnectionLostError, OSError) as exc:
                 log.warning("MQTT link %s lost: %s", self.client_id, exc)
             self._up.clear()
-            self._alive_at = self._wall_time(connection.known_alive_at)
+            self._alive_at = self._wall_time(connection.known_alive_at) - timedelta(
+                seconds=SENT_BEFORE_READ_S
+            )
             connection.abort()  # the socket may be half-open; close our side too
             connection = await self._reconnect()
 

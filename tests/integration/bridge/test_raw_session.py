@@ -19,6 +19,7 @@ import aiomqtt
 
 from osed.bridge.mqtt_raw import RawMqttFeed, endpoint
 from osed.bridge.republish import Acknowledge
+from osed.bus.mqtt_link import SENT_BEFORE_READ_S
 from tests.services.brokers import Broker, running, shipped_mosquitto_broker
 
 WAIT_S = 15.0
@@ -81,8 +82,9 @@ async def test_a_forgotten_session_is_reported_and_subscribed_again(mosquitto: B
         await feed.stop()
     ((since, until),) = losses.windows
     # From the last packet the old connection received (no later than the broker's death,
-    # no earlier than the last message was sent) to the new subscription (after the restart).
-    assert sent_at <= since.timestamp() <= dead_at
+    # no earlier than the last message was sent, less the time a packet may wait to be read)
+    # to the new subscription (after the restart).
+    assert sent_at - SENT_BEFORE_READ_S <= since.timestamp() <= dead_at
     assert restarting_at <= until.timestamp() <= received.arrived[-1]
 
 
