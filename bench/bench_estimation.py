@@ -2,11 +2,13 @@
 
 For each size: a feeder from :mod:`osed.sim.feeders`, its power flow as the truth, noisy
 measurements (|V| at every node σ = 50 V line-to-line, P/Q of every load σ = 10 kVA, P/Q at
-each feeder head). Timed, median of ``--repeat``:
+each feeder head). Per method (``iterative_linear``, ``newton_raphson``), ours and the peer
+run in turn ``--repeat`` times each; min and median of each, and their ratios:
 
-* ``pgm_*_ms``: power-grid-model alone, the model and sensors built beforehand;
-* ``osed_*_ms``: :class:`osed.grid.estimation.Estimator.run` with a new snapshot of values
+* ``pgm_ms``: power-grid-model alone, the model and sensors built beforehand;
+* ``osed_ms``: :class:`osed.grid.estimation.Estimator.run` with a new snapshot of values
   (sensor update, solve, state, chi-square test), prepared beforehand (``osed_prepare_s``);
+* ``ratio_min`` / ``ratio_median``: OSED over power-grid-model (1.0: no overhead at all);
 * ``pandapower_s``: ``pandapower.estimation.estimate(init="flat")`` once, up to
   ``--pandapower-max`` nodes (its time grows much faster than linearly);
 * ``max_du_pu_vs_pandapower``: largest difference of the two estimates' voltage magnitudes.
@@ -37,13 +39,36 @@ from osed.sim.feeders import radial_feeder
 from osed.sim.measure import measure
 
 
-def timed(call: Callable[[], Any], repeat: int) -> float:
-    times = []
+def alternated(
+    ours: Callable[[], Any], peer: Callable[[], Any], repeat: int
+) -> tuple[list[float], list[float]]:
+    """Seconds of ``ours`` and ``peer``, run in turn ``repeat`` times each (after one untimed
+    run of each), so that both see the same machine: its load, its caches, its clock."""
+    ours()
+    peer()
+    mine: list[float] = []
+    theirs: list[float] = []
     for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for call, times in ((peer, theirs), (ours, mine)):
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+    return mine, theirs
+
+
+def side_by_side(mine: list[float], theirs: list[float]) -> dict[str, Any]:
+    def ms(times: list[float]) -> dict[str, float]:
+        return {
+            "min": round(min(times) * 1e3, 2),
+            "median": round(statistics.median(times) * 1e3, 2),
+        }
+
+    return {
+        "osed_ms": ms(mine),
+        "pgm_ms": ms(theirs),
+        "ratio_min": round(min(mine) / min(theirs), 3),
+        "ratio_median": round(statistics.median(mine) / statistics.median(theirs), 3),
+    }
 
 
 def feeder_case(nodes: int, repeat: int, pandapower_max: int) -> dict[str, Any]:
@@ -60,21 +85,16 @@ def feeder_case(nodes: int, repeat: int, pandapower_max: int) -> dict[str, Any]:
     linear = Estimator(network, measurements, method="iterative_linear")
     linear.bad_data = type(linear.bad_data)(enabled=False)
     model = solver_model({**network.without_sensors(), **nr.sensors.data}, network)
-    for name, method in (
-        ("iterative_linear", "iterative_linear"),
-        ("newton_raphson", "newton_raphson"),
-    ):
-        seconds = timed(
-            lambda m=method: model.calculate_state_estimation(calculation_method=m), repeat
+    for method, ours in (("iterative_linear", linear), ("newton_raphson", nr)):
+        mine, theirs = alternated(
+            lambda e=ours: e.run(values),
+            lambda m=method: model.calculate_state_estimation(calculation_method=m),
+            repeat,
         )
-        row[f"pgm_{name}_ms"] = round(seconds * 1e3, 2)
-    row["osed_iterative_linear_ms"] = round(timed(lambda: linear.run(values), repeat) * 1e3, 2)
-    row["osed_newton_raphson_ms"] = round(timed(lambda: nr.run(values), repeat) * 1e3, 2)
+        row[method] = side_by_side(mine, theirs)
     result = nr.run(values)
     row["chi2_passed"] = result.chi2_passed
     row["max_du_pu_vs_truth"] = float(np.abs(result.state.u_pu - truth.u_pu).max())
-    for name in ("iterative_linear", "newton_raphson"):
-        row[f"osed_over_pgm_{name}"] = round(row[f"osed_{name}_ms"] / row[f"pgm_{name}_ms"], 3)
     if nodes <= pandapower_max:
         row |= pandapower_case(network, measurements, result.state.u_pu)
     return row

@@ -7,7 +7,7 @@ between the cost and its lower bound, and how many buildings the bound left to s
 small rounds against brute force (every combination) and greedy by price: how often each
 finds the least cost and greedy's extra cost.
 
-Usage: python bench/bench_xor.py [BUILDINGS] [PRICES]
+Usage: python bench/bench_xor.py [BUILDINGS] [PRICES] [SMALL_CASES]
 """
 
 from __future__ import annotations
@@ -123,11 +123,12 @@ def small(cases: int = 300) -> dict[str, Any]:
 def main() -> None:
     buildings = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     prices = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    small_cases = int(sys.argv[3]) if len(sys.argv) > 3 else 300
     FUNCTION.run(round_document(10, 3, 0, "random"))  # warm imports and HiGHS
     figures: dict[str, Any] = {"cpus": os.cpu_count(), "buildings": buildings, "prices": prices}
     for shape in ("random", "increasing"):
         figures[shape] = large(buildings, prices, shape)
-    figures["small_rounds"] = small()
+    figures["small_rounds"] = small(small_cases)
     print(json.dumps(figures))
 
 

@@ -230,6 +230,7 @@ class Estimator:
         self.admittance = build_admittance(network)
         self.dof, self.threshold, self.limit = self._limits(sensors)
         self._values = np.array([m.value for m in self.measured + self.pseudo])
+        self._update = _SensorUpdate(sensors)
 
     def run(self, values: ArrayLike | None = None) -> EstimationResult:
         if values is not None:
@@ -238,7 +239,7 @@ class Estimator:
                 raise ValueError(f"expected {len(self.measured)} values, got shape {fresh.shape}")
             self._values[: len(self.measured)] = fresh
             self.sensors.update(self._values)
-            self.model.update(update_data=_sensor_update(self.sensors))
+            self.model.update(update_data=self._update.filled())
         try:
             output = self.solve.calculate(self.model, self.report)
         except UnobservableError:
@@ -478,14 +479,31 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _sensor_update(sensors: SensorSet) -> dict[str, Table]:
-    update: dict[str, Table] = {}
-    for kind, table in sensors.data.items():
-        changed = initialize_array(DatasetType.update, kind, len(table))
-        for attribute in changed.dtype.names or ():
-            changed[attribute] = table[attribute]
-        update[kind] = changed
-    return update
+class _SensorUpdate:
+    """The solver's update of a new snapshot of values: arrays allocated once, holding the
+    sensor ids and the value attributes the snapshot writes; every other attribute stays
+    unset (NaN), which the solver reads as unchanged."""
+
+    def __init__(self, sensors: SensorSet) -> None:
+        self._sensors = sensors
+        written: dict[str, set[str]] = {}
+        for value_map in sensors.value_maps:
+            written.setdefault(value_map.kind, set()).add(value_map.attribute)
+        self._written = {kind: sorted(attributes) for kind, attributes in written.items()}
+        self._arrays: dict[str, Table] = {}
+        for kind in self._written:
+            table = sensors.data[kind]
+            changed = initialize_array(DatasetType.update, kind, len(table))
+            changed["id"] = table["id"]
+            self._arrays[kind] = changed
+
+    def filled(self) -> dict[str, Table]:
+        data = self._sensors.data
+        for kind, attributes in self._written.items():
+            changed, table = self._arrays[kind], data[kind]
+            for attribute in attributes:
+                changed[attribute] = table[attribute]
+        return self._arrays
 
 
 def weighted_residuals(
