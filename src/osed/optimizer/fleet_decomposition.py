@@ -12,7 +12,8 @@ The feeder caps are the only rows coupling households. Each iteration:
 ν is stabilised (Wentges smoothing): pricing uses α·ν_best + (1 − α)·ν_master, where ν_best
 gave the best bound so far; this damps the master's oscillating duals and saves iterations.
 It stops when (upper − lower)/|upper| ≤ gap, or returns the incumbent when the time budget
-would be exceeded by another round.
+would be exceeded by another round. Large fleets start from the multipliers of a sample of
+their households (:mod:`fleet_sample`), solved the same way first.
 """
 
 from __future__ import annotations
