@@ -12,7 +12,8 @@ The feeder caps are the only rows coupling households. Each iteration:
 ν is stabilised (Wentges smoothing): pricing uses α·ν_best + (1 − α)·ν_master, where ν_best
 gave the best bound so far; this damps the master's oscillating duals and saves iterations.
 It stops when (upper − lower)/|upper| ≤ gap, or returns the incumbent when the time budget
-would be exceeded by another round.
+would be exceeded by another round. Large fleets start from the multipliers of a sample of
+their households (:mod:`fleet_sample`), solved the same way first.
 """
 
 from __future__ import annotations
@@ -34,12 +35,19 @@ from osed.optimizer.fleet_problem import (
     no_schedule,
     schedule_from_powers,
 )
+from osed.optimizer.fleet_sample import sample_fleet
 
 METHOD = "decomposition"
 BOX = 2.0
 """Priced ν stays within BOX·Δt·max|import price| of the best multipliers (per kW, per step)."""
 SMOOTHING = 0.5
 """Wentges' α: the weight of the best-bound multipliers in the priced ν."""
+SAMPLE_SHARE = 0.1
+"""Fleets are first solved on this share of their households for starting multipliers ..."""
+SMALLEST_SAMPLE = 50
+"""... when that sample has at least this many households (smaller fleets start at ν = 0)."""
+SAMPLE_TIME_SHARE = 0.25
+"""The sample may use this share of the time budget."""
 
 
 class _Columns:
@@ -73,16 +81,57 @@ def solve_fleet(
     block_size: int = 10,
     workers: int | None = None,
     max_iterations: int = 1000,
+    sample_share: float = SAMPLE_SHARE,
 ) -> FleetSchedule:
     """A schedule within ``gap`` of the optimum (proven), or the best one found when another
-    round would not fit in ``time_limit_s`` (status ``time_limit``)."""
+    round would not fit in ``time_limit_s`` (status ``time_limit``).
+
+    Fleets whose ``sample_share`` has at least ``SMALLEST_SAMPLE`` households start from the
+    multipliers of that sample (solved the same way, recursively); 0 turns this off."""
     problem.validate()
+    schedule, _ = _solve(
+        problem,
+        time_limit_s=time_limit_s,
+        gap=gap,
+        block_size=block_size,
+        workers=workers if workers is not None else min(4, os.cpu_count() or 1),
+        max_iterations=max_iterations,
+        sample_share=sample_share,
+    )
+    return schedule
+
+
+def _solve(
+    problem: FleetProblem,
+    *,
+    time_limit_s: float,
+    gap: float,
+    block_size: int,
+    workers: int,
+    max_iterations: int,
+    sample_share: float,
+) -> tuple[FleetSchedule, Array]:
+    """The schedule and the multipliers that gave its lower bound."""
     started = time.perf_counter()
     reasons = failed_conditions(problem)
     if reasons:
-        return _infeasible(problem, started, 0, tuple(reasons))
-    threads = workers if workers is not None else min(4, os.cpu_count() or 1)
-    pricer = Pricer(problem, block_size=block_size, workers=threads)
+        return _infeasible(problem, started, 0, tuple(reasons)), np.zeros(problem.steps)
+    initial = np.zeros(problem.steps)
+    size = int(sample_share * problem.households)
+    if size >= SMALLEST_SAMPLE:
+        sample, multipliers = _solve(
+            sample_fleet(problem, size),
+            time_limit_s=SAMPLE_TIME_SHARE * time_limit_s,
+            gap=gap,
+            block_size=block_size,
+            workers=workers,
+            max_iterations=max_iterations,
+            sample_share=sample_share,
+        )
+        # An infeasible sample's multipliers were driven up to prove it: no guide for the fleet.
+        if sample.status != "infeasible":
+            initial = multipliers
+    pricer = Pricer(problem, block_size=block_size, workers=workers)
     try:
         return _generate(
             problem,
@@ -91,6 +140,7 @@ def solve_fleet(
             time_limit_s=time_limit_s,
             gap=gap,
             max_iterations=max_iterations,
+            initial_multipliers=initial,
         )
     finally:
         pricer.close()
@@ -104,7 +154,8 @@ def _generate(
     time_limit_s: float,
     gap: float,
     max_iterations: int,
-) -> FleetSchedule:
+    initial_multipliers: Array,
+) -> tuple[FleetSchedule, Array]:
     master, columns = Master(problem), _Columns()
     cap_import = np.where(
         np.isfinite(problem.feeder_import_max_kw), problem.feeder_import_max_kw, 0
@@ -117,7 +168,7 @@ def _generate(
     floor = np.where(np.isfinite(problem.feeder_export_max_kw), -np.inf, 0.0)
     lower, best_nu = -np.inf, np.zeros(problem.steps)
     duals: MasterSolution | None = None
-    nu = np.zeros(problem.steps)
+    nu = np.clip(initial_multipliers, floor, ceiling)
     alpha, iteration, last_round = SMOOTHING, 0, 0.0
     box = BOX * problem.dt_h * float(np.abs(problem.import_price).max() + problem.cycling_cost)
     ceiling_cost, short_rounds = cost_ceiling(problem), 0
@@ -132,13 +183,13 @@ def _generate(
                 f"target and meter limits cannot all be met)"
                 for i in responses.infeasible[:20]
             )
-            return _infeasible(problem, started, iteration, reasons)
+            return _infeasible(problem, started, iteration, reasons), best_nu
         value = responses.value - np.maximum(nu, 0) @ cap_import - np.maximum(-nu, 0) @ cap_export
         if value > lower:
             lower, best_nu = value, nu
         if lower > ceiling_cost + 1e-6 * (1.0 + abs(ceiling_cost)):
             # No schedule meeting the caps could cost this much: weak duality proves none.
-            return _infeasible(problem, started, iteration, infeasibility_report(problem))
+            return _infeasible(problem, started, iteration, infeasibility_report(problem)), best_nu
         net = problem.net_load_kw + responses.charge - responses.discharge
         cost = household_costs(
             problem, np.maximum(net, 0.0), np.maximum(-net, 0.0), responses.discharge
@@ -162,7 +213,7 @@ def _generate(
         if not improving.any():
             if alpha == 0.0:  # priced at the master's own duals: the master is optimal
                 if not feasible:
-                    return _infeasible(problem, started, iteration, _violated(duals))
+                    return _infeasible(problem, started, iteration, _violated(duals)), best_nu
                 status = "optimal"
                 break
             alpha = 0.0  # a smoothed ν found nothing: price the master's duals next
@@ -184,25 +235,31 @@ def _generate(
     assert duals is not None
     seconds = time.perf_counter() - started
     if duals.violation.sum() > 1e-9:
-        return no_schedule(
+        return (
+            no_schedule(
+                problem,
+                status="time_limit",
+                method=METHOD,
+                seconds=seconds,
+                iterations=iteration,
+                report=("the time budget ended before any schedule met the caps",),
+                lower_bound=lower,
+            ),
+            best_nu,
+        )
+    charge, discharge = columns.mix(problem, duals.weights)
+    return (
+        schedule_from_powers(
             problem,
-            status="time_limit",
+            charge,
+            discharge,
+            lower_bound=lower,
+            status=status,
             method=METHOD,
             seconds=seconds,
             iterations=iteration,
-            report=("the time budget ended before any schedule met the caps",),
-            lower_bound=lower,
-        )
-    charge, discharge = columns.mix(problem, duals.weights)
-    return schedule_from_powers(
-        problem,
-        charge,
-        discharge,
-        lower_bound=lower,
-        status=status,
-        method=METHOD,
-        seconds=seconds,
-        iterations=iteration,
+        ),
+        best_nu,
     )
 
 
