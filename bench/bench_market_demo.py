@@ -6,9 +6,10 @@ which other jobs on a shared machine do not inflate as much as the wall time) an
 per second of wall time. Prints one JSON object with min and median of each figure; the
 demo's own summary (tenders, transactions) comes from the last run.
 
-Figures (2 shared vCPUs, other jobs running, default demo: 301 agents, 96 intervals, 82,720
-tenders): before group commit, wall 53.0 s and CPU 35.8 s (1,560 tenders/s); after, see
-docs/market-agent.md.
+Figures (2 shared vCPUs, other jobs running at a load average of 4, default demo: 301 agents,
+96 intervals, 82,720 tenders; --repeat 3, min / median): before group commit, wall
+45.4 / 58.7 s, CPU 36.4 / 37.5 s, 1,410 tenders/s (median); after, wall 23.8 / 27.0 s,
+CPU 20.4 / 20.7 s, 3,064 tenders/s (median). See docs/market-agent.md.
 
     .venv/bin/python bench/bench_market_demo.py [--repeat 3] [-- DEMO OPTIONS]
 """
