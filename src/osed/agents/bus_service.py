@@ -124,7 +124,7 @@ class MarketAgentService:
         except ValidationError:
             return  # a confirmation is informational; a malformed one changes nothing
         if isinstance(message, EiCreatedTransaction):
-            self.agent.acknowledge(message)
+            self.agent.acknowledge(message, envelope.payload)
 
     async def _notify(self, notifications: tuple[Notification, ...]) -> None:
         for notification in notifications:

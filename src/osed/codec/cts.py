@@ -27,6 +27,7 @@ from osed.codec._reader import (
     shown,
     text,
 )
+from osed.codec.cts_direct import direct_dumps
 from osed.domain.cts import (
     CancelReason,
     EiAcceptQuote,
@@ -668,6 +669,9 @@ def decode(obj: object) -> Message:
 
 def dumps(message: Message) -> bytes:
     """Compact, ASCII-only JSON (non-ASCII text is escaped, so any string can be sent)."""
+    direct = direct_dumps(message)  # the frequent messages, without intermediate dicts
+    if direct is not None:
+        return direct
     return json.dumps(encode(message), separators=(",", ":"), allow_nan=False).encode("ascii")
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from osed.domain.errors import ConfigurationError, OsedError
 from osed.markets.protocol import Market
 from osed.markets.registry import create_market
 from osed.ports.ledger import LedgerStore
-from osed.runtime.settings import Settings
 from osed.storage.sqlite import SqliteLedgerStore
+
+if TYPE_CHECKING:  # the settings pull in every service's configuration: not for `market demo`
+    from osed.runtime.settings import Settings
 
 
 def open_ledger(path: Path) -> LedgerStore:
