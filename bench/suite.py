@@ -56,6 +56,11 @@ SUITE: tuple[Benchmark, ...] = (
         (),
         ("--sizes", "2000", "--every", "500", "--repeat", "1"),
     ),
+    Benchmark(
+        "bench_market_demo",
+        (),
+        ("--repeat", "1", "--", "--households", "20", "--prosumers", "5", "--intervals", "8"),
+    ),
     Benchmark("bench_tokens", (), ("200",)),
     Benchmark("bench_bus", (), ("--messages", "2000", "--repeat", "1")),
     Benchmark("bench_bus_brokers", (), ("--messages", "500", "--rate", "2000")),
