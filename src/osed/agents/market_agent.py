@@ -62,6 +62,7 @@ from osed.agents.reply_cache import RecentReplies
 from osed.agents.snapshot import (
     SNAPSHOT_FORMAT,
     AgentState,
+    ChunkList,
     LoadedSnapshot,
     SnapshotPolicy,
     encode_snapshot,
@@ -126,6 +127,8 @@ _REQUEST_TYPES = (
 _REQUEST_KINDS = frozenset(kind.__name__ for kind in _REQUEST_TYPES)
 # Requests that change nothing the agent keeps: their trace need not be durable before replying.
 _READ_ONLY = (EiRequestPosition, EiCreateRfq, EiRejectQuote)
+# Tender ids per stored chunk: a snapshot merges its new ids into the newest chunk up to this.
+_PARTS_PER_CHUNK = 50_000
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +181,7 @@ class MarketAgent:
         self._book = JournaledMarket(market)
         self._open: dict[str, OpenTender] = {}
         self._parts: dict[str, tuple[str, ...]] = {}  # every tender id ever, never removed
-        self._parts_chunks = SealedChunks()
+        self._parts_chunks = SealedChunks(merge_up_to=_PARTS_PER_CHUNK)
         self._quotes: dict[str, OpenQuote] = {}
         self._replies = RecentReplies(remembered_replies)
         self._next_quote_match = 1
@@ -315,19 +318,25 @@ class MarketAgent:
         collecting = gc.isenabled()
         gc.disable()  # encoding makes no reference cycles: a collection would only rescan
         try:
-            parts = self._sealed_parts()
-            body = encode_snapshot(self._identity, self._state(), parts, self._replies.sealed())
+            parts, replies = self._sealed_parts(), self._replies.sealed()
+            body = encode_snapshot(self._identity, self._state(), parts, replies)
         finally:
             if collecting:
                 gc.enable()
+        chunks = [piece for piece, _ in parts + replies]
         position = self.ledger.save_snapshot(
-            SNAPSHOT_FORMAT, body, taken_at=self.clock.now(), keep=self.snapshots.keep
+            SNAPSHOT_FORMAT,
+            body,
+            taken_at=self.clock.now(),
+            keep=self.snapshots.keep,
+            chunks=chunks,
         )
         self._steps_since_snapshot = 0
         log.info(
-            "snapshot at trace position %d: %d bytes, %d replies, %.3f s",
+            "snapshot at trace position %d: %d bytes and %d chunks, %d replies, %.3f s",
             position,
             len(body),
+            len(chunks),
             len(self._replies),
             time.perf_counter() - began,
         )
@@ -344,18 +353,18 @@ class MarketAgent:
             ledger_count=self.ledger.count(),
         )
 
-    def _sealed_parts(self) -> list[bytes]:
+    def _sealed_parts(self) -> ChunkList:
         """The tender ids in chunks; those added since the last snapshot sealed into a new one."""
         added = newest(self._parts.items(), len(self._parts) - self._parts_chunks.end)
         self._parts_chunks.seal(len(self._parts), [parts_line(parts) for parts in added])
-        return self._parts_chunks.blobs()
+        return self._parts_chunks.pieces()
 
     def _restore(self, loaded: LoadedSnapshot) -> None:
         state = loaded.state
         self._open = dict(state.open_tenders)
-        for blob, parts in loaded.parts:
+        for piece, parts in loaded.parts:
             self._parts.update(parts)
-            self._parts_chunks.adopt(blob, len(parts))
+            self._parts_chunks.adopt(piece, len(parts))
         self._quotes = dict(state.quotes)
         self._cleared = set(state.cleared)
         self._unsent = {unsent.clearing_id: unsent for unsent in state.unsent}

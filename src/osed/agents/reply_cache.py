@@ -1,9 +1,11 @@
 """The Market Agent's replies by request id, so that a retried request is answered, not executed,
 again.
 
-Only the ``limit`` most recent are kept. A reply is encoded once, when the first snapshot
-after it seals it into a chunk (:mod:`osed.agents.snapshot_chunks`), and is kept encoded from
-then on (a fraction of the memory); the rare retry that asks for one decodes it.
+Only the ``limit`` most recent are kept. A reply is encoded once, when it is sealed into a
+chunk (:mod:`osed.agents.snapshot_chunks`): every :data:`SEAL_EVERY` replies, and the rest at
+the next snapshot. Sealing as they come keeps the work a snapshot does (while a request waits)
+to at most that many replies; a reply is kept encoded from then on (a fraction of the memory),
+and the rare retry that asks for one decodes it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from collections.abc import Iterable, Iterator
 from osed.agents.market_state import Reply
 from osed.agents.snapshot import CachedReply, reply_line, reply_of_line
 from osed.agents.snapshot_chunks import SealedChunks, newest
+from osed.ports.ledger import SnapshotChunk
+
+SEAL_EVERY = 1_000
+"""Replies sealed in one go between snapshots (about 15 ms of encoding)."""
 
 
 class RecentReplies:
@@ -39,6 +45,8 @@ class RecentReplies:
         self._added += 1
         if len(self._replies) > self.limit:
             self._replies.popitem(last=False)
+        if self._added - self._chunks.end >= SEAL_EVERY:
+            self._seal()
 
     def items(self) -> Iterator[tuple[str, Reply]]:
         """Every cached reply, decoded, oldest first."""
@@ -47,9 +55,13 @@ class RecentReplies:
             assert reply is not None
             yield request_id, reply
 
-    def sealed(self) -> list[bytes]:
-        """The cache as compressed chunks for a snapshot, oldest first; the replies added since
-        the last call are encoded and sealed into a new one."""
+    def sealed(self) -> list[tuple[SnapshotChunk, int]]:
+        """The cache as compressed chunks for a snapshot, oldest first, each with its number
+        of replies; those not sealed yet are encoded and sealed into a new one."""
+        self._seal()
+        return self._chunks.pieces()
+
+    def _seal(self) -> None:
         unsealed = min(self._added - self._chunks.end, len(self._replies))
         lines: list[str] = []
         for request_id, reply in newest(self._replies.items(), unsealed):
@@ -58,12 +70,16 @@ class RecentReplies:
             lines.append(line)
         self._chunks.seal(self._added, lines)
         self._chunks.drop_before(self._added - len(self._replies))
-        return self._chunks.blobs()
 
-    def load(self, chunks: Iterable[tuple[bytes, list[CachedReply]]]) -> None:
+    def load(self, chunks: Iterable[tuple[SnapshotChunk, list[CachedReply]]]) -> None:
         """Take the chunks of a snapshot, oldest first, into an empty cache."""
-        for blob, replies in chunks:
+        for piece, replies in chunks:
             for request_id, line in replies:
-                self.put(request_id, line)
-            self._chunks.adopt(blob, len(replies))
+                # A request forgotten and executed again is cached at its later place.
+                self._replies.pop(request_id, None)
+                self._replies[request_id] = line
+            self._added += len(replies)
+            self._chunks.adopt(piece, len(replies))
+        while len(self._replies) > self.limit:
+            self._replies.popitem(last=False)
         self._chunks.drop_before(self._added - len(self._replies))

@@ -6,13 +6,16 @@ books (as a :class:`~osed.agents.market_journal.MarketJournal`) and the reply ca
 store keeps it beside the trace, at the position of the last trace row it covers, with a
 checksum (``LedgerStore.save_snapshot``).
 
-Body: length-prefixed zlib frames. The first holds a JSON header (format version, the agent's
-configuration, see :func:`fingerprint`, and the number of chunks that follow) and the state in
-the compact form of :mod:`osed.codec.snapshot`. Then the tender ids and the reply cache, each
-in chunks (:mod:`osed.agents.snapshot_chunks`), oldest first: they grow with history, so each
-chunk is encoded once and written again by every later snapshot. A tender-id line is the id
-(one part) or ``[id, [part ids]]``; a reply line ``[request id, reply]``, which stays encoded
-until a retry asks for it.
+A snapshot is incremental: its body is a manifest, and what grows with history lives in
+chunks stored once beside it (``SnapshotChunk``). The body is one zlib frame of two JSON lines:
+a header (format version, the agent's configuration, see :func:`fingerprint`, and the digest
+and entry count of each chunk of tender ids and of the reply cache, oldest first) and the
+state in the compact form of :mod:`osed.codec.snapshot`. The chunks
+(:mod:`osed.agents.snapshot_chunks`) are each encoded once; a snapshot writes those sealed
+since the previous one and refers to the others, and the store drops a chunk once no kept
+snapshot refers to it. A tender-id line is the id (one part) or ``[id, [part ids]]``; a reply
+line ``[request id, reply]``, which stays encoded until a retry asks for it. A chunk is checked
+against its digest when it is read, so a damaged or missing one makes the snapshot unusable.
 
 A snapshot that fails its checksum, does not decode, was taken with another configuration or
 lies beyond the trace is skipped with a warning; the next older one is tried, and without
@@ -27,6 +30,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from osed.agents.market_journal import (
     Cancel,
@@ -49,17 +53,17 @@ from osed.domain import cts
 from osed.domain.errors import IntegrityError
 from osed.domain.time import Interval
 from osed.markets.protocol import Market, Order
-from osed.ports.ledger import LedgerStore, SnapshotRecord, TraceRecord
+from osed.ports.ledger import LedgerStore, SnapshotChunk, SnapshotRecord, TraceRecord
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FORMAT = "osed.market-agent"
-_VERSION = 1
+_VERSION = 2  # 2: a manifest of chunks stored apart; 1 carried them in its body
 _COMPRESSION = 1  # zlib level: fast, and the JSON text still shrinks about tenfold
-_FRAME_LENGTH = 8  # bytes of the big-endian length before each frame
 _READ = json.JSONDecoder()
 
 Fingerprint = dict[str, str | int]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +107,9 @@ CachedReply = tuple[str, str]
 class LoadedSnapshot:
     trace_seq: int
     state: AgentState
-    parts: list[tuple[bytes, list[Parts]]]
+    parts: list[tuple[SnapshotChunk, list[Parts]]]
     """Each chunk of tender ids as stored, with its content, oldest first."""
-    replies: list[tuple[bytes, list[CachedReply]]]
+    replies: list[tuple[SnapshotChunk, list[CachedReply]]]
     """Each chunk of the reply cache as stored, with its content, oldest first."""
 
 
@@ -186,37 +190,79 @@ def parts_line(parts: Parts) -> str:
     return json_line(tender_id if part_ids == (tender_id,) else [tender_id, part_ids])
 
 
+ChunkList = list[tuple[SnapshotChunk, int]]
+"""Chunks, oldest first, each with its number of entries."""
+
+
 def encode_snapshot(
-    identity: Fingerprint, state: AgentState, parts: list[bytes], replies: list[bytes]
+    identity: Fingerprint, state: AgentState, parts: ChunkList, replies: ChunkList
 ) -> bytes:
-    header = {"version": _VERSION, **identity, "partsChunks": len(parts)}
+    """The manifest: the header naming the chunks, and the state."""
+    header = {
+        "version": _VERSION,
+        **identity,
+        "parts": [[piece.digest.hex(), count] for piece, count in parts],
+        "replies": [[piece.digest.hex(), count] for piece, count in replies],
+    }
     head = f"{json_line(header)}\n{json_line(_CODEC.encode(state))}"
-    frames = [zlib.compress(head.encode(), _COMPRESSION), *parts, *replies]
-    return b"".join(len(frame).to_bytes(_FRAME_LENGTH, "big") + frame for frame in frames)
+    return zlib.compress(head.encode(), _COMPRESSION)
 
 
-def decode_snapshot(record: SnapshotRecord, identity: Fingerprint) -> LoadedSnapshot:
-    """The snapshot's content; :class:`IntegrityError` saying why it cannot be used."""
+def decode_snapshot(
+    record: SnapshotRecord, identity: Fingerprint, ledger: LedgerStore
+) -> LoadedSnapshot:
+    """The snapshot's content, its chunks read from ``ledger``; :class:`IntegrityError` saying
+    why it cannot be used."""
     if not record.intact:
         raise IntegrityError("its checksum does not match its body")
     try:
-        head, *chunks = _frames(record.body)
-        header_text, state_text = zlib.decompress(head).decode().split("\n")
+        header_text, state_text = zlib.decompress(record.body).decode().split("\n")
         header = json.loads(header_text)
         if not isinstance(header, dict):
             raise ValueError("the header is not an object")
-        parts_count = header.pop("partsChunks", -1)
-        if header != {"version": _VERSION, **identity} or not 0 <= parts_count <= len(chunks):
+        parts_list = _chunk_list(header.pop("parts", None))
+        replies_list = _chunk_list(header.pop("replies", None))
+        if header != {"version": _VERSION, **identity}:
             raise IntegrityError(f"it was taken with another version or configuration: {header}")
         state: AgentState = _CODEC.decode(AgentState, json.loads(state_text))
-        parts = [(blob, _parts_of(blob)) for blob in chunks[:parts_count]]
+        stored = ledger.snapshot_chunks(digest for digest, _ in parts_list + replies_list)
+        parts = [
+            (piece, _counted(_parts_of(piece.body), count))
+            for piece, count in _pieces(parts_list, stored)
+        ]
         replies = [
-            (blob, [_cached_reply(line) for line in lines_of(blob)])
-            for blob in chunks[parts_count:]
+            (piece, _counted([_cached_reply(line) for line in lines_of(piece.body)], count))
+            for piece, count in _pieces(replies_list, stored)
         ]
     except (zlib.error, UnicodeDecodeError, ValueError, TypeError) as exc:
         raise IntegrityError(f"it does not decode: {exc}") from exc
     return LoadedSnapshot(record.trace_seq, state, parts, replies)
+
+
+def _chunk_list(data: object) -> list[tuple[bytes, int]]:
+    if not isinstance(data, list):
+        raise ValueError("the header lists no chunks")
+    return [(bytes.fromhex(digest), int(count)) for digest, count in data]
+
+
+def _pieces(
+    listed: list[tuple[bytes, int]], stored: dict[bytes, bytes]
+) -> Iterator[tuple[SnapshotChunk, int]]:
+    """The listed chunks as stored, each checked against its digest."""
+    for digest, count in listed:
+        body = stored.get(digest)
+        if body is None:
+            raise IntegrityError(f"its chunk {digest.hex()[:16]} is missing")
+        piece = SnapshotChunk(digest, body)
+        if SnapshotChunk.of(body) != piece:
+            raise IntegrityError(f"its chunk {digest.hex()[:16]} is damaged")
+        yield piece, count
+
+
+def _counted(entries: list[T], count: int) -> list[T]:
+    if len(entries) != count:
+        raise ValueError(f"a chunk holds {len(entries)} entries, not {count}")
+    return entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +281,7 @@ def resume_point(ledger: LedgerStore, identity: Fingerprint, *, snapshots: bool)
     skipped = 0
     for record in ledger.snapshots(SNAPSHOT_FORMAT) if snapshots else ():
         try:
-            loaded = decode_snapshot(record, identity)
+            loaded = decode_snapshot(record, identity, ledger)
             tail = _trace_after(ledger, record.trace_seq)
         except IntegrityError as exc:
             log.warning(
@@ -258,21 +304,6 @@ def _trace_after(ledger: LedgerStore, trace_seq: int) -> Iterator[TraceRecord]:
         if first is None or first.seq != trace_seq:
             raise IntegrityError(f"the trace has no row {trace_seq}")
     return rows
-
-
-def _frames(body: bytes) -> list[bytes]:
-    frames: list[bytes] = []
-    at = 0
-    while at < len(body):
-        length = int.from_bytes(body[at : at + _FRAME_LENGTH], "big")
-        at += _FRAME_LENGTH
-        if at + length > len(body):
-            raise ValueError("a frame runs past the end of the body")
-        frames.append(body[at : at + length])
-        at += length
-    if not frames:
-        raise ValueError("an empty body")
-    return frames
 
 
 def _parts_of(blob: bytes) -> list[Parts]:

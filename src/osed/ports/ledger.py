@@ -92,6 +92,20 @@ def snapshot_checksum(body: bytes) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotChunk:
+    """A piece of snapshot state stored once and shared by every snapshot that refers to it,
+    named by its content (``digest`` = :func:`snapshot_checksum` of ``body``), so that a
+    snapshot writes only the pieces that changed since the previous one."""
+
+    digest: bytes
+    body: bytes
+
+    @classmethod
+    def of(cls, body: bytes) -> SnapshotChunk:
+        return cls(snapshot_checksum(body), body)
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerHead:
     """The number of entries and the hash of the last one (GENESIS_HASH when empty).
 
@@ -176,11 +190,26 @@ class LedgerStore(Protocol):
         durable first."""
         ...
 
-    def save_snapshot(self, format: str, body: bytes, *, taken_at: datetime, keep: int = 2) -> int:
+    def save_snapshot(
+        self,
+        format: str,
+        body: bytes,
+        *,
+        taken_at: datetime,
+        keep: int = 2,
+        chunks: Sequence[SnapshotChunk] = (),
+    ) -> int:
         """Store a snapshot of state that reflects every trace record so far, and return its
         trace position: buffered trace records are written in the same transaction, and the
         position is the seq of the last one (0 without any). Of the snapshots of ``format``
-        only the ``keep`` newest remain."""
+        only the ``keep`` newest remain. ``chunks`` are the pieces the snapshot refers to: the
+        store writes those it does not have, in the same transaction, and keeps each as long
+        as a kept snapshot refers to it."""
+        ...
+
+    def snapshot_chunks(self, digests: Iterable[bytes]) -> dict[bytes, bytes]:
+        """The bodies of the stored chunks among ``digests``, by digest; a chunk the store
+        does not have is left out."""
         ...
 
     def snapshots(self, format: str) -> Iterator[SnapshotRecord]:
@@ -227,12 +256,22 @@ def canonical_entries(message_id: str, entries: Sequence[LedgerEntry]) -> list[b
     return result
 
 
-def checked_snapshot(format: str, body: bytes, taken_at: datetime, keep: int) -> datetime:
-    """Check the arguments of ``save_snapshot``; returns ``taken_at`` in UTC."""
+def checked_snapshot(
+    format: str,
+    body: bytes,
+    taken_at: datetime,
+    keep: int,
+    chunks: Sequence[SnapshotChunk] = (),
+) -> datetime:
+    """Check the arguments of ``save_snapshot``; returns ``taken_at`` in UTC. A chunk's digest
+    is checked by :func:`checked_chunk` when the store writes it."""
     problems: list[Problem] = []
     check_id(format, "$.format", problems)
     if not isinstance(body, bytes):
         problems.append(Problem("$.body", "not_bytes", "must be bytes"))
+    for index, chunk in enumerate(chunks):
+        if not isinstance(chunk, SnapshotChunk) or not isinstance(chunk.body, bytes):
+            problems.append(Problem(f"$.chunks[{index}]", "not_a_chunk", "must be a chunk"))
     if type(keep) is not int or keep < 1:
         problems.append(Problem("$.keep", "not_positive", "must be an integer >= 1"))
     if not isinstance(taken_at, datetime) or taken_at.utcoffset() is None:
@@ -240,6 +279,14 @@ def checked_snapshot(format: str, body: bytes, taken_at: datetime, keep: int) ->
     if problems:
         raise ValidationError(problems, subject="snapshot")
     return taken_at.astimezone(UTC)
+
+
+def checked_chunk(chunk: SnapshotChunk) -> SnapshotChunk:
+    """A chunk about to be written: its digest must name its body."""
+    if snapshot_checksum(chunk.body) != chunk.digest:
+        problem = Problem("$.chunks", "wrong_digest", "a digest must be the SHA-256 of its body")
+        raise ValidationError([problem], subject="snapshot")
+    return chunk
 
 
 def _fast_canonical(entry: LedgerEntry) -> bytes | None:

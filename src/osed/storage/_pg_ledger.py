@@ -24,10 +24,12 @@ from osed.ports.ledger import (
     LedgerHead,
     PositionRow,
     RawLedgerRow,
+    SnapshotChunk,
     SnapshotRecord,
     TraceRecord,
     canonical_entries,
     check_id,
+    checked_chunk,
     checked_snapshot,
     snapshot_checksum,
 )
@@ -73,6 +75,15 @@ _PRUNE_SNAPSHOTS = """DELETE FROM snapshots WHERE format = %(format)s AND id NOT
     SELECT id FROM snapshots WHERE format = %(format)s
     ORDER BY trace_seq DESC, id DESC LIMIT %(keep)s)"""
 _SNAPSHOTS_SINCE_VERSION = 2
+_CHUNKS_SINCE_VERSION = 4
+_INSERT_SNAPSHOT_ID = _INSERT_SNAPSHOT + " RETURNING id"
+_INSERT_CHUNK = "INSERT INTO snapshot_chunks (digest, body) VALUES (%s, %s)"
+_INSERT_REF = """INSERT INTO snapshot_refs (snapshot_id, digest) VALUES (%s, %s)
+    ON CONFLICT DO NOTHING"""
+# Compaction: the references of pruned snapshots go, then the chunks no snapshot refers to.
+_DROP_REFS = "DELETE FROM snapshot_refs WHERE snapshot_id NOT IN (SELECT id FROM snapshots)"
+_DROP_CHUNKS = """DELETE FROM snapshot_chunks
+    WHERE digest NOT IN (SELECT digest FROM snapshot_refs)"""
 # convert_to gives the verifier the message id's UTF-8 bytes, exactly what the hash covers.
 _RAW_COLUMNS = "SELECT seq, convert_to(message_id, 'UTF8'), entry, hash FROM ledger"
 
@@ -166,18 +177,60 @@ class PostgresLedgerStore(ClosesOnExit):
                 traced = self._write_pending_traces(connection)
             self._forget_traces(traced)
 
-    def save_snapshot(self, format: str, body: bytes, *, taken_at: datetime, keep: int = 2) -> int:
-        instant = checked_snapshot(format, body, taken_at, keep)
+    def save_snapshot(
+        self,
+        format: str,
+        body: bytes,
+        *,
+        taken_at: datetime,
+        keep: int = 2,
+        chunks: Sequence[SnapshotChunk] = (),
+    ) -> int:
+        instant = checked_snapshot(format, body, taken_at, keep, chunks)
         with self._write_transaction() as connection:
             connection.execute(_LOCK_HEAD)  # no trace row commits between ours and the position
             traced = self._write_pending_traces(connection)
             row = connection.execute("SELECT coalesce(max(seq), 0) FROM trace").fetchone()
             position = int(row[0]) if row else 0
             checksum = snapshot_checksum(body)
-            connection.execute(_INSERT_SNAPSHOT, (format, position, instant, body, checksum))
+            inserted = connection.execute(
+                _INSERT_SNAPSHOT_ID, (format, position, instant, body, checksum)
+            ).fetchone()
+            if chunks and inserted is not None:
+                self._write_chunks(connection, int(inserted[0]), chunks)
             connection.execute(_PRUNE_SNAPSHOTS, {"format": format, "keep": keep})
+            connection.execute(_DROP_REFS)
+            connection.execute(_DROP_CHUNKS)
         self._forget_traces(traced)
         return position
+
+    def _write_chunks(
+        self, connection: psycopg.Connection[Any], snapshot_id: int, chunks: Sequence[SnapshotChunk]
+    ) -> None:
+        """The chunks the store lacks, and the snapshot's references to all of them."""
+        wanted = {chunk.digest: chunk for chunk in chunks}
+        stored = connection.execute(
+            "SELECT digest FROM snapshot_chunks WHERE digest = ANY(%s)", (list(wanted),)
+        )
+        missing = dict(wanted)
+        for (digest,) in stored:
+            missing.pop(bytes(digest), None)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                _INSERT_CHUNK, [(d, checked_chunk(c).body) for d, c in missing.items()]
+            )
+            cursor.executemany(_INSERT_REF, [(snapshot_id, digest) for digest in wanted])
+
+    def snapshot_chunks(self, digests: Iterable[bytes]) -> dict[bytes, bytes]:
+        wanted = list(dict.fromkeys(digests))
+        with self._session.translated():
+            connection = self._session.connection()
+            if schema_version(connection, LEDGER_COMPONENT) < _CHUNKS_SINCE_VERSION:
+                return {}  # an older schema opened read-only: it has no chunks
+            rows = connection.execute(
+                "SELECT digest, body FROM snapshot_chunks WHERE digest = ANY(%s)", (wanted,)
+            )
+            return {bytes(digest): bytes(body) for digest, body in rows}
 
     # ------------------------------------------------------------------ reading
     def count(self) -> int:

@@ -84,7 +84,23 @@ _LEDGER_V3: Migration = (
     "ALTER TABLE trace ADD COLUMN hash bytea",
 )
 
-LEDGER_MIGRATIONS: tuple[Migration, ...] = (_LEDGER_V1, _LEDGER_V2, _LEDGER_V3)
+_LEDGER_V4: Migration = (
+    # Pieces of snapshot state stored once by their SHA-256 and shared by the snapshots that
+    # refer to them (snapshot_refs), so that a snapshot writes only what changed.
+    """CREATE TABLE snapshot_chunks (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        digest bytea NOT NULL UNIQUE,
+        body bytea NOT NULL
+    )""",
+    """CREATE TABLE snapshot_refs (
+        snapshot_id bigint NOT NULL,
+        digest bytea NOT NULL,
+        PRIMARY KEY (snapshot_id, digest)
+    )""",
+    "CREATE INDEX snapshot_refs_digest ON snapshot_refs (digest)",
+)
+
+LEDGER_MIGRATIONS: tuple[Migration, ...] = (_LEDGER_V1, _LEDGER_V2, _LEDGER_V3, _LEDGER_V4)
 
 _TIMESERIES_V1: Migration = (
     """CREATE TABLE ts_series (

@@ -73,7 +73,24 @@ _V3 = (
     "ALTER TABLE trace ADD COLUMN hash BLOB",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+_V4 = (
+    # Pieces of snapshot state stored once by their SHA-256 and shared by the snapshots that
+    # refer to them (snapshot_refs), so that a snapshot writes only what changed. IF NOT
+    # EXISTS: a file whose version was set back by hand still migrates.
+    """CREATE TABLE IF NOT EXISTS snapshot_chunks (
+        id INTEGER PRIMARY KEY,
+        digest BLOB NOT NULL UNIQUE,
+        body BLOB NOT NULL
+    ) STRICT""",
+    """CREATE TABLE IF NOT EXISTS snapshot_refs (
+        snapshot_id INTEGER NOT NULL,
+        digest BLOB NOT NULL,
+        PRIMARY KEY (snapshot_id, digest)
+    ) STRICT, WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS snapshot_refs_digest ON snapshot_refs (digest)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 LEDGER_TABLES = frozenset({"ledger", "messages", "positions", "head", "trace"})
 

@@ -37,10 +37,12 @@ from osed.ports.ledger import (
     LedgerHead,
     PositionRow,
     RawLedgerRow,
+    SnapshotChunk,
     SnapshotRecord,
     TraceRecord,
     canonical_entries,
     check_id,
+    checked_chunk,
     checked_snapshot,
     snapshot_checksum,
 )
@@ -83,6 +85,13 @@ _INSERT_SNAPSHOT = """INSERT INTO snapshots (format, trace_seq, taken_at, body, 
     VALUES (?, ?, ?, ?, ?)"""
 _PRUNE_SNAPSHOTS = """DELETE FROM snapshots WHERE format = ? AND id NOT IN (
     SELECT id FROM snapshots WHERE format = ? ORDER BY trace_seq DESC, id DESC LIMIT ?)"""
+_CHUNKS_SINCE_VERSION = 4
+_INSERT_CHUNK = "INSERT INTO snapshot_chunks (digest, body) VALUES (?, ?)"
+_INSERT_REF = "INSERT OR IGNORE INTO snapshot_refs (snapshot_id, digest) VALUES (?, ?)"
+# Compaction: the references of pruned snapshots go, then the chunks no snapshot refers to.
+_DROP_REFS = "DELETE FROM snapshot_refs WHERE snapshot_id NOT IN (SELECT id FROM snapshots)"
+_DROP_CHUNKS = """DELETE FROM snapshot_chunks
+    WHERE digest NOT IN (SELECT digest FROM snapshot_refs)"""
 
 
 class SqliteLedgerStore(ClosesOnExit):
@@ -202,17 +211,66 @@ class SqliteLedgerStore(ClosesOnExit):
                 self._db.execute(f"PRAGMA synchronous = {self._synchronous}")
         self._forget_traces(traced)
 
-    def save_snapshot(self, format: str, body: bytes, *, taken_at: datetime, keep: int = 2) -> int:
-        instant = checked_snapshot(format, body, taken_at, keep).isoformat()
+    def save_snapshot(
+        self,
+        format: str,
+        body: bytes,
+        *,
+        taken_at: datetime,
+        keep: int = 2,
+        chunks: Sequence[SnapshotChunk] = (),
+    ) -> int:
+        instant = checked_snapshot(format, body, taken_at, keep, chunks).isoformat()
         with self._write_transaction():
             traced = self._write_pending_traces()
             (position,) = self._db.execute("SELECT coalesce(max(seq), 0) FROM trace").fetchone()
             checksum = snapshot_checksum(body)
-            self._db.execute(_INSERT_SNAPSHOT, (format, position, instant, body, checksum))
+            cursor = self._db.execute(_INSERT_SNAPSHOT, (format, position, instant, body, checksum))
+            if chunks:
+                self._write_chunks(cursor.lastrowid, chunks)
             self._db.execute(_PRUNE_SNAPSHOTS, (format, format, keep))
+            self._db.execute(_DROP_REFS)
+            self._db.execute(_DROP_CHUNKS)
         self._forget_traces(traced)
         position_seq: int = position
         return position_seq
+
+    def _write_chunks(self, snapshot_id: int | None, chunks: Sequence[SnapshotChunk]) -> None:
+        """The chunks the store lacks, and the snapshot's references to all of them."""
+        wanted = {chunk.digest: chunk for chunk in chunks}
+        missing = dict(wanted)
+        for digest in self._stored_digests(list(wanted)):
+            missing.pop(digest, None)
+        self._db.executemany(
+            _INSERT_CHUNK, [(d, checked_chunk(c).body) for d, c in missing.items()]
+        )
+        self._db.executemany(_INSERT_REF, [(snapshot_id, digest) for digest in wanted])
+
+    def _stored_digests(self, digests: list[bytes]) -> list[bytes]:
+        found: list[bytes] = []
+        for start in range(0, len(digests), _LOOKUP_CHUNK):
+            part = digests[start : start + _LOOKUP_CHUNK]
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(
+                f"SELECT digest FROM snapshot_chunks WHERE digest IN ({marks})", part
+            )
+            found.extend(digest for (digest,) in rows)
+        return found
+
+    def snapshot_chunks(self, digests: Iterable[bytes]) -> dict[bytes, bytes]:
+        if schema_version(self._db) < _CHUNKS_SINCE_VERSION:
+            return {}  # an older file opened read-only: it has no chunks
+        wanted = list(dict.fromkeys(digests))
+        found: dict[bytes, bytes] = {}
+        with translated("ledger"):
+            for start in range(0, len(wanted), _LOOKUP_CHUNK):
+                part = wanted[start : start + _LOOKUP_CHUNK]
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(
+                    f"SELECT digest, body FROM snapshot_chunks WHERE digest IN ({marks})", part
+                )
+                found.update(rows)
+        return found
 
     def _write_pending_traces(self) -> int:
         """Insert the buffered rows; they leave the buffer only once the transaction commits

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from osed.domain.errors import ValidationError
-from osed.ports.ledger import LedgerStore, SnapshotRecord
+from osed.ports.ledger import LedgerStore, SnapshotChunk, SnapshotRecord
 from tests.contract.storage.backends import Backend
 from tests.unit.storage.store_samples import trade
 
@@ -151,3 +151,23 @@ def test_message_seqs_tell_where_recorded_messages_begin(ledger: LedgerStore) ->
     assert ledger.message_seqs([]) == {}
     many = [f"unknown-{n}" for n in range(1200)] + [second_id]  # past one lookup's chunk
     assert ledger.message_seqs(many) == {second_id: 1 + len(first)}
+
+
+def test_chunks_are_stored_once_and_dropped_when_no_kept_snapshot_refers_to_them(
+    ledger: LedgerStore,
+) -> None:
+    shared, first, second, third = (SnapshotChunk.of(f"chunk {n}".encode()) for n in range(4))
+    ledger.save_snapshot(FORMAT, b"a", taken_at=AT, keep=2, chunks=[shared, first])
+    ledger.save_snapshot(FORMAT, b"b", taken_at=AT, keep=2, chunks=[shared, second])
+    digests = [c.digest for c in (shared, first, second, third)]
+    assert ledger.snapshot_chunks(digests) == {c.digest: c.body for c in (shared, first, second)}
+    ledger.save_snapshot(FORMAT, b"c", taken_at=AT, keep=2, chunks=[shared, third, third])
+    # "a" was pruned: its own chunk goes, the shared one stays.
+    assert ledger.snapshot_chunks(digests) == {c.digest: c.body for c in (shared, second, third)}
+
+
+def test_a_chunk_whose_digest_does_not_name_its_body_is_refused(ledger: LedgerStore) -> None:
+    wrong = SnapshotChunk(hashlib.sha256(b"other").digest(), b"body")
+    with pytest.raises(ValidationError, match="digest"):
+        ledger.save_snapshot(FORMAT, b"x", taken_at=AT, chunks=[wrong])
+    assert list(ledger.snapshots(FORMAT)) == []

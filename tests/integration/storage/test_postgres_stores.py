@@ -55,7 +55,7 @@ def test_migrations_are_recorded_per_component(
     PostgresTimeSeriesStore(postgres_conninfo, schema=postgres_schema).close()
     PostgresLedgerStore(postgres_conninfo, schema=postgres_schema).close()  # nothing to do
     rows = admin.execute("SELECT component, version FROM schema_migrations ORDER BY 1").fetchall()
-    assert rows == [("ledger", 1), ("ledger", 2), ("ledger", 3), ("timeseries", 1)]
+    assert rows == [("ledger", 1), ("ledger", 2), ("ledger", 3), ("ledger", 4), ("timeseries", 1)]
 
 
 def test_a_newer_schema_is_refused(
