@@ -13,6 +13,10 @@ alternately with verify (several processes, then one), and the ratio verify / fl
 entry.
 
     .venv/bin/python bench/bench_ledger.py [--entries 1000000] [--repeat 5]
+
+Figures (docs/ledger.md): verification reads rows in the blocks SQLite fetches;
+CPU time per entry 3.2 -> 3.1 us on this 2-CPU machine while busy, within the wall-clock noise
+(verify_over_floor 6.8 / 6.3 before, 4.5 / 4.4 after, min / median, under different loads).
 """
 
 from __future__ import annotations

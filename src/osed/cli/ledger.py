@@ -24,7 +24,7 @@ from osed.ledger.verify import (
     Finding,
     SegmentCheck,
     VerifyReport,
-    check_segment,
+    check_segment_blocks,
     first_trace_damage,
     verify_segments,
     with_trace,
@@ -117,11 +117,11 @@ def _check_range(
             before = list(store.raw_rows(after_seq=first_seq - 2, up_to_seq=first_seq - 1))
             # If that row is missing, the previous segment reports it; any hash will do here.
             previous = before[0][3] if before and isinstance(before[0][3], bytes) else previous
-        rows = store.raw_rows(
+        blocks = store.raw_row_blocks(
             after_seq=None if first_seq == 1 else first_seq - 1, up_to_seq=last_seq
         )
-        return check_segment(
-            rows, first_seq=first_seq, previous_hash=previous, last_seq=last_seq, anchor=anchor
+        return check_segment_blocks(
+            blocks, first_seq=first_seq, previous_hash=previous, last_seq=last_seq, anchor=anchor
         )
 
 

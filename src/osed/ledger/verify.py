@@ -11,9 +11,10 @@ A consistent rewrite of the whole ledger and head is not: that needs a head kept
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import islice
 
 from osed.domain.errors import IntegrityError, ValidationError
 from osed.domain.ledger import GENESIS_HASH
@@ -99,63 +100,150 @@ def check_segment(
 ) -> SegmentCheck:
     """Check rows (in seq order) that should run ``first_seq, first_seq + 1, …``, the first
     chaining from ``previous_hash``; stop at the first problem."""
+    return check_segment_blocks(
+        _blocks(rows),
+        first_seq=first_seq,
+        previous_hash=previous_hash,
+        last_seq=last_seq,
+        anchor=anchor,
+    )
+
+
+def check_segment_blocks(
+    blocks: Iterable[Sequence[RawLedgerRow]],
+    *,
+    first_seq: int = 1,
+    previous_hash: bytes = GENESIS_HASH,
+    last_seq: int | None = None,
+    anchor: LedgerHead | None = None,
+) -> SegmentCheck:
+    """:func:`check_segment` over rows that come in blocks (e.g. as a store fetches them),
+    which spares the hot loop a call per row."""
     check = SegmentCheck(first_seq, last_seq)
-    check.failure, check.last_hash = _walk(check, rows, previous_hash, anchor)
+    walk = _Walk(check, previous_hash)
+    for block in blocks:
+        for part in _split_at_anchor(block, anchor):
+            before = walk.expected
+            if not walk.rows(part):
+                check.failure = walk.failure
+                break
+            # A part that verified the anchored row ends with it (see _split_at_anchor).
+            if (
+                anchor is not None
+                and before <= anchor.count < walk.expected
+                and walk.previous != anchor.last_hash
+            ):
+                check.failure = _not_anchored(anchor.count)
+                break
+        if check.failure is not None:
+            break
+    check.last_hash = walk.previous
+    check.verified = walk.expected - first_seq
+    check.rows_seen = walk.seen
+    check.stray = walk.stray
     return check
 
 
-def _walk(
-    check: SegmentCheck,
-    rows: Iterable[RawLedgerRow],
-    previous: bytes,
-    anchor: LedgerHead | None,
-) -> tuple[VerifyReport | None, bytes]:
-    """The hot loop: locals only, one hash and one tally step per row."""
-    sha256 = hashlib.sha256
-    tally = check.tally
-    totals = tally.raw
-    anchored = -1 if anchor is None else anchor.count
-    expected = check.first_seq
-    seen = 0
-    try:
-        for seq, message_id, entry, stored_hash in rows:
-            seen += 1
-            if seq != expected:
-                if isinstance(seq, int) and seq < 1:
-                    check.stray = seq if check.stray is None else check.stray
-                    continue
-                return _missing(expected, seq), previous
-            try:
-                computed = sha256(
-                    b"".join((previous, seq.to_bytes(8, "big"), message_id, b"\x00", entry))
-                ).digest()
-            except (TypeError, OverflowError) as exc:
-                return VerifyReport(seq - 1, Finding.MALFORMED_ROW, seq, f"{seq}: {exc}"), previous
-            if computed != stored_hash:
-                return _hash_mismatch(seq, entry), previous
-            # PositionTally.add, inlined: this runs once per row of the ledger.
-            fields = entry.split(b"\x1f")
-            if len(fields) != ENTRY_FIELDS or fields[0] != ENTRY_FORMAT:
-                return _undecodable(seq, entry), previous
-            key = (fields[3], fields[5], fields[6], fields[7], fields[11])
-            try:
-                quantity = int(fields[10])
-                total = totals.get(key)
-                if total is None:
-                    tally.admit(key)
-                    totals[key] = quantity
-                else:
-                    totals[key] = total + quantity
-            except (ValueError, ValidationError):
-                return _undecodable(seq, entry), previous
-            if seq == anchored and anchor is not None and computed != anchor.last_hash:
-                return _not_anchored(seq), previous
-            previous = computed
-            expected += 1
-        return None, previous
-    finally:
-        check.rows_seen = seen
-        check.verified = expected - check.first_seq
+_BLOCK_ROWS = 10_000
+
+
+def _blocks(rows: Iterable[RawLedgerRow]) -> Iterator[Sequence[RawLedgerRow]]:
+    if isinstance(rows, Sequence):
+        yield rows
+        return
+    iterator = iter(rows)
+    while block := list(islice(iterator, _BLOCK_ROWS)):
+        yield block
+
+
+def _split_at_anchor(
+    block: Sequence[RawLedgerRow], anchor: LedgerHead | None
+) -> list[Sequence[RawLedgerRow]]:
+    """The block, cut just after the row the anchor names, if it holds that row: the anchor is
+    then checked between the parts, so that the hot loop never compares seqs with it."""
+    if anchor is None or anchor.count < 1 or not block:
+        return [block]
+    guess = anchor.count - block[0][0] if isinstance(block[0][0], int) else -1
+    if 0 <= guess < len(block) and block[guess][0] == anchor.count:
+        index: int | None = guess
+    else:  # rows numbered below 1 or a gap before it: look for it
+        index = next((k for k, row in enumerate(block) if row[0] == anchor.count), None)
+    if index is None:
+        return [block]
+    return [block[: index + 1], block[index + 1 :]]
+
+
+class _Walk:
+    """The hash chain and the position tally over consecutive rows, one block at a time."""
+
+    __slots__ = ("check", "expected", "failure", "previous", "seen", "stray")
+
+    def __init__(self, check: SegmentCheck, previous: bytes) -> None:
+        self.check = check
+        self.previous = previous
+        self.expected = check.first_seq
+        self.seen = 0
+        self.stray: int | None = None
+        self.failure: VerifyReport | None = None
+
+    def rows(self, block: Sequence[RawLedgerRow]) -> bool:
+        """Check one block; False (with :attr:`failure` set) at the first problem.
+
+        The hot loop: locals only, one hash and one tally step per row. Each row's hash is
+        computed from the stored hash before it, which equals the computed one whenever that
+        row was found intact, so the loop carries the stored hash on."""
+        sha256, join, separator = hashlib.sha256, b"".join, b"\x00"
+        tally = self.check.tally
+        totals = tally.raw
+        get = totals.get
+        previous, expected = self.previous, self.expected
+        done = 0
+        try:
+            for seq, message_id, entry, stored_hash in block:
+                if seq != expected:
+                    if isinstance(seq, int) and seq < 1:
+                        self.stray = seq if self.stray is None else self.stray
+                        done += 1
+                        continue
+                    self.failure = _missing(expected, seq)
+                    return False
+                try:
+                    computed = sha256(
+                        join((previous, seq.to_bytes(8, "big"), message_id, separator, entry))
+                    ).digest()
+                except (TypeError, OverflowError) as exc:
+                    self.failure = VerifyReport(
+                        seq - 1, Finding.MALFORMED_ROW, seq, f"{seq}: {exc}"
+                    )
+                    return False
+                if computed != stored_hash:
+                    self.failure = _hash_mismatch(seq, entry)
+                    return False
+                # PositionTally.add, inlined: this runs once per row of the ledger.
+                fields = entry.split(b"\x1f")
+                if len(fields) != ENTRY_FIELDS or fields[0] != ENTRY_FORMAT:
+                    self.failure = _undecodable(seq, entry)
+                    return False
+                key = (fields[3], fields[5], fields[6], fields[7], fields[11])
+                try:
+                    quantity = int(fields[10])
+                    total = get(key)
+                    if total is None:
+                        tally.admit(key)
+                        totals[key] = quantity
+                    else:
+                        totals[key] = total + quantity
+                except (ValueError, ValidationError):
+                    self.failure = _undecodable(seq, entry)
+                    return False
+                previous = stored_hash
+                expected += 1
+                done += 1
+            return True
+        finally:
+            # A failing row was seen too; the loop stops there, before counting it.
+            self.seen += done + (self.failure is not None)
+            self.previous, self.expected = previous, expected
 
 
 def _missing(expected: int, found: int) -> VerifyReport:

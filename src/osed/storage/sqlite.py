@@ -324,12 +324,20 @@ class SqliteLedgerStore(ClosesOnExit):
     def raw_rows(
         self, *, after_seq: int | None = None, up_to_seq: int | None = None
     ) -> Iterator[RawLedgerRow]:
+        for block in self.raw_row_blocks(after_seq=after_seq, up_to_seq=up_to_seq):
+            yield from block
+
+    def raw_row_blocks(
+        self, *, after_seq: int | None = None, up_to_seq: int | None = None
+    ) -> Iterator[list[RawLedgerRow]]:
+        """:meth:`raw_rows` in the blocks SQLite is read in: the verifier's input, without a
+        generator step per row."""
         # CAST keeps a message id that is no longer valid UTF-8 readable for the verifier.
         # Without after_seq every row comes, even one whose seq was altered to below 1.
         where = [] if after_seq is None else [f"seq > {int(after_seq)}"]
         where += [] if up_to_seq is None else [f"seq <= {int(up_to_seq)}"]
         condition = f" WHERE {' AND '.join(where)}" if where else ""
-        return self._fetch(
+        return self._fetch_blocks(
             f"SELECT seq, CAST(message_id AS BLOB), entry, hash FROM ledger{condition}"
             " ORDER BY seq",
             (),
@@ -466,11 +474,15 @@ class SqliteLedgerStore(ClosesOnExit):
             ]
 
     def _fetch(self, query: str, parameters: tuple[object, ...]) -> Iterator[Any]:
+        for block in self._fetch_blocks(query, parameters):
+            yield from block
+
+    def _fetch_blocks(self, query: str, parameters: tuple[object, ...]) -> Iterator[list[Any]]:
         # A cursor of its own, read in big chunks: fast, and safe to interleave with writes.
         with translated("ledger"):
             cursor = self._db.execute(query, parameters)
             while chunk := cursor.fetchmany(_FETCH_ROWS):
-                yield from chunk
+                yield chunk
 
 
 def _instant_of_text(seq: int, text: object) -> datetime:

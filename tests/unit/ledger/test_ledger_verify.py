@@ -15,6 +15,7 @@ from osed.ledger.verify import (
     Finding,
     VerifyReport,
     check_segment,
+    check_segment_blocks,
     combine_segments,
     verify_chain,
 )
@@ -231,3 +232,59 @@ def test_segments_checked_apart_report_what_one_pass_reports(
         single.entries,
     )
     assert single.ok == (change is None)
+
+
+def in_blocks(rows: list[RawLedgerRow], sizes: list[int]) -> list[list[RawLedgerRow]]:
+    """The rows cut into consecutive blocks of the given sizes (the rest in one last block)."""
+    blocks, start = [], 0
+    for size in sizes:
+        blocks.append(rows[start : start + size])
+        start += size
+    return [*blocks, rows[start:]]
+
+
+@given(
+    change=st.one_of(tampering, st.tuples(st.just("stray"), st.integers(1, COUNT))),
+    sizes=st.lists(st.integers(0, 12), max_size=6),
+    anchor_at=st.one_of(st.none(), st.integers(1, COUNT)),
+    anchor_hash_right=st.booleans(),
+)
+def test_rows_in_blocks_are_checked_as_one_sequence(
+    change: tuple | None,  # type: ignore[type-arg]
+    sizes: list[int],
+    anchor_at: int | None,
+    anchor_hash_right: bool,
+) -> None:
+    rows = list(ROWS)
+    if change is not None and change[0] == "flip":
+        _, seq, column, index = change
+        row = list(rows[seq - 1])
+        row[column] = flip_byte(row[column], index, 0)
+        rows[seq - 1] = tuple(row)  # type: ignore[assignment]
+    elif change is not None and change[0] == "drop":
+        rows = [row for row in rows if row[0] != change[1]]
+    elif change is not None and change[0] == "stray":  # renumbered below 1: read first
+        moved = rows.pop(change[1] - 1)
+        rows.insert(0, (1 - change[1], *moved[1:]))
+    elif change is not None:
+        rows = rows[: change[1] - 1]
+    anchor = None
+    if anchor_at is not None:
+        anchor = LedgerHead(anchor_at, ROWS[anchor_at - 1][3] if anchor_hash_right else bytes(32))
+    one = check_segment_blocks([rows], anchor=anchor)
+    many = check_segment_blocks(in_blocks(rows, sizes), anchor=anchor)
+    by_row = check_segment(iter(rows), anchor=anchor)
+    for check in (many, by_row):
+        assert (check.failure, check.verified, check.last_hash, check.stray) == (
+            one.failure,
+            one.verified,
+            one.last_hash,
+            one.stray,
+        )
+        assert check.tally.raw == one.tally.raw
+        assert bool(check.rows_seen) == bool(one.rows_seen)
+    report = combine_segments([many], head=HEAD, anchor=anchor)
+    if anchor is not None and not anchor_hash_right and (change is None or change[0] != "stray"):
+        first_damage = change[1] if change is not None else COUNT + 1
+        if anchor_at < first_damage:
+            assert (report.problem, report.first_bad_seq) == (Finding.ANCHOR_MISMATCH, anchor_at)
