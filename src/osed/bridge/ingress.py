@@ -27,7 +27,7 @@ from hashlib import blake2b
 from osed.bridge.republish import Acknowledge
 from osed.bus.reliable import PositionStore
 from osed.codec.envelope import decode_envelope
-from osed.domain.envelope import Envelope
+from osed.domain.envelope import JSON, Envelope
 from osed.domain.errors import ValidationError
 
 RAW_SOURCE_PREFIX = "raw."
@@ -65,7 +65,7 @@ class RawIngress:
             self._positions.save(self._name, source, self._reserved[source])
         self._next[source] = seq + 1
         key = f"{source}:{blake2b(payload, digest_size=12).hexdigest()}"
-        return Envelope(topic, source, seq, payload, received_at, key=key, received_at=received_at)
+        return Envelope(topic, source, seq, payload, received_at, JSON, key, received_at)
 
     def wrap_many(
         self, messages: Sequence[tuple[str, bytes]], received_at: datetime

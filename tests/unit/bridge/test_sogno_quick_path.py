@@ -71,3 +71,9 @@ def test_encode_message_equals_the_full_encoder(
     assert quick == full
     if isinstance(quick, bytes):
         assert all(math.isfinite(r["data"]) for r in json.loads(quick)["readings"])
+
+
+@given(st.datetimes(timezones=st.just(UTC)) | st.datetimes(timezones=st.timezones()))
+def test_timestamps_are_written_in_utc_with_microseconds(instant: datetime) -> None:
+    expected = instant.astimezone(UTC).isoformat(timespec="microseconds")
+    assert sogno.format_timestamp(instant) == expected
