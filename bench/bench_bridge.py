@@ -25,10 +25,11 @@ first version measured.
 
     .venv/bin/python bench/bench_bridge.py [--messages 60000] [--repeat 3] [--rate 5000]
 
-Measured (2 shared vCPUs, load average 2-5, one run of 3 rounds each): before the batch-wide
-hot path, ratio 0.43 / 0.71 / 0.63 (ours 5,556 / 12,014 / 9,459 msg/s, C clients 13,054 /
-16,930 / 15,073), 64-85 us of bridge CPU per message; now 0.84 / 1.05 (ours 14,512 / 17,347,
-C clients 17,203 / 16,490), 46 us. Details in docs/bridge.md ("Measured").
+Measured (2 shared vCPUs, five runs of 3 rounds each, load average 2-7): before the
+batch-wide hot path, ratio 0.43 / 0.71 / 0.63 / 0.40 / 0.43 (median 0.43), 64-85 us of bridge
+CPU per message (median 66); now 0.84 / 1.05 / 0.32 / 0.41 / 0.87 (median 0.84), 46-51 us
+(median 50). Under load 5-7 the bridge often gets only about a third of a core and the ratio
+falls to 0.3-0.4. Details in docs/bridge.md ("Measured").
 """
 
 from __future__ import annotations
