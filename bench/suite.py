@@ -64,7 +64,7 @@ SUITE: tuple[Benchmark, ...] = (
     Benchmark("bench_tokens", (), ("200",)),
     Benchmark("bench_bus", (), ("--messages", "2000", "--repeat", "1")),
     Benchmark("bench_bus_brokers", (), ("--messages", "500", "--rate", "2000")),
-    Benchmark("bench_bridge", (), ("--messages", "1000", "--rate", "2000")),
+    Benchmark("bench_bridge", (), ("--messages", "1000", "--repeat", "1", "--rate", "2000")),
     Benchmark(
         "bench_storage",
         (),

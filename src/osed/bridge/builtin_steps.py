@@ -1,9 +1,11 @@
 """The built-in steps: ``validate`` (physical plausibility) and ``normalise-units``.
 
-Both look at the whole batch at once: values go into one NumPy array, so a batch of thousands
-of samples costs one comparison or multiplication, plus the Python work of building it.
-Settings resolve per sample by measurand first, then by unit (``kV``), then by the unit's base
-(``V``), and are cached per (measurand, unit) pair.
+Both look at the whole batch at once. ``validate`` compares each value with the bounds cached
+for its (measurand, unit) in the loop that visits the samples anyway (gathering the values
+into NumPy arrays first cost more than the comparisons). ``normalise-units`` passes a message
+whose samples are all in their target units on as it is, and converts the others in one NumPy
+multiplication per batch. Settings resolve per sample by measurand first, then by unit
+(``kV``), then by the unit's base (``V``), and are cached per (measurand, unit) pair.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from osed.domain.errors import Problem, ValidationError
 from osed.domain.problems import Problems
 
 _T = TypeVar("_T")
+
+_UNCHANGED: list[str | None] = []  # the plan of a message whose samples all stay as they are
 
 # Loose enough for any distribution feeder, tight enough to catch unit mix-ups (kV sent as V).
 DEFAULT_RANGES: dict[str, tuple[float, float]] = {
@@ -57,38 +61,28 @@ class ValidateStep:
         self._bounds: dict[tuple[str, str], tuple[float, float] | str | None] = {}
 
     def process(self, messages: list[Message]) -> StepResult:
-        values: list[float] = []
-        lows: list[float] = []
-        highs: list[float] = []
-        owners: list[tuple[int, int]] = []
+        known = self._bounds
         problems: dict[int, list[Problem]] = {}
         for m, message in enumerate(messages):
             for s, sample in enumerate(message.samples):
-                bounds = self._bounds_for(sample)
+                key = (sample.measurand, sample.unit)
+                bounds = known[key] if key in known else self._bounds_for(sample)
                 if bounds is None:
                     continue
                 if isinstance(bounds, str):
                     path = f"{sample_path(message, s)}.unit"
                     problems.setdefault(m, []).append(Problem(path, "incompatible_units", bounds))
                     continue
-                values.append(sample.value)
-                lows.append(bounds[0])
-                highs.append(bounds[1])
-                owners.append((m, s))
-        if values:
-            value = np.asarray(values)
-            outside = np.flatnonzero((value < np.asarray(lows)) | (value > np.asarray(highs)))
-            for k in outside.tolist():
-                m, s = owners[k]
-                sample = messages[m].samples[s]
-                problems.setdefault(m, []).append(
-                    Problem(
-                        f"{sample_path(messages[m], s)}.data",
-                        "implausible",
-                        f"{sample.value:g} {sample.unit} outside "
-                        f"[{lows[k]:g}, {highs[k]:g}] {sample.unit}",
+                low, high = bounds
+                value = sample.value
+                if value < low or value > high:
+                    problems.setdefault(m, []).append(
+                        Problem(
+                            f"{sample_path(message, s)}.data",
+                            "implausible",
+                            f"{value:g} {sample.unit} outside [{low:g}, {high:g}] {sample.unit}",
+                        )
                     )
-                )
         if not problems:
             return StepResult(messages)
         return StepResult(
@@ -130,8 +124,16 @@ class NormaliseUnitsStep:
         scales: list[float] = []
         problems: dict[int, list[Problem]] = {}
         plans: list[list[str | None]] = []  # per message, per sample: the new unit or None
+        factors = self._factors
         for m, message in enumerate(messages):
             plan: list[str | None] = []
+            if all(
+                type(c := factors.get((sample.measurand, sample.unit))) is tuple
+                and c[1] == sample.unit
+                for sample in message.samples
+            ):  # every sample already in its target unit (the usual case): nothing to plan
+                plans.append(_UNCHANGED)
+                continue
             for s, sample in enumerate(message.samples):
                 conversion = self._conversion(sample)
                 if isinstance(conversion, str):
@@ -157,7 +159,7 @@ class NormaliseUnitsStep:
                 rejects.append(Reject(message.envelope, tuple(problems[m]), self.name))
                 k += sum(unit is not None for unit in plans[m])
                 continue
-            if not any(unit is not None for unit in plans[m]):
+            if plans[m] is _UNCHANGED or not any(unit is not None for unit in plans[m]):
                 out.append(message)
                 continue
             samples = []

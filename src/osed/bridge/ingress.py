@@ -19,18 +19,19 @@ formats (device and timestamp in the payload) is what a repeat means.
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from hashlib import blake2b
 
 from osed.bridge.republish import Acknowledge
 from osed.bus.reliable import PositionStore
 from osed.codec.envelope import decode_envelope
-from osed.domain.envelope import Envelope
+from osed.domain.envelope import JSON, Envelope
 from osed.domain.errors import ValidationError
 
 RAW_SOURCE_PREFIX = "raw."
+MAX_REMEMBERED_TOPICS = 100_000
 _FRAME_START = b'{"topic"'
 
 
@@ -45,20 +46,26 @@ class RawIngress:
         self._block = block
         self._reserved = positions.load(name)
         self._next = {source: last + 1 for source, last in self._reserved.items()}
+        self._sources: dict[str, str] = {}  # of each raw topic seen
 
     def wrap(self, topic: str, payload: bytes, received_at: datetime) -> Envelope:
         if payload.startswith(_FRAME_START):
             envelope = _as_envelope(topic, payload)
             if envelope is not None:
                 return envelope.received(received_at)
-        source = raw_source(topic)
+        source = self._sources.get(topic)
+        if source is None:
+            source = raw_source(topic)
+            if len(self._sources) >= MAX_REMEMBERED_TOPICS:
+                self._sources.clear()
+            self._sources[topic] = source
         seq = self._next.get(source, 1)
         if seq > self._reserved.get(source, 0):
             self._reserved[source] = seq + self._block - 1
             self._positions.save(self._name, source, self._reserved[source])
         self._next[source] = seq + 1
-        key = f"{source}:{hashlib.blake2b(payload, digest_size=12).hexdigest()}"
-        return Envelope(topic, source, seq, payload, received_at, key=key, received_at=received_at)
+        key = f"{source}:{blake2b(payload, digest_size=12).hexdigest()}"
+        return Envelope(topic, source, seq, payload, received_at, JSON, key, received_at)
 
     def wrap_many(
         self, messages: Sequence[tuple[str, bytes]], received_at: datetime

@@ -96,9 +96,9 @@ class RawMqttFeed:
 
             def acknowledge(count: int) -> None:
                 nonlocal acked
-                for message in messages[acked:count]:
-                    connection.ack(message)
-                acked = max(acked, count)
+                if count > acked:
+                    connection.ack_many(messages[acked:count])
+                    acked = count
 
             try:
                 await handler(

@@ -33,6 +33,8 @@ from osed.domain.errors import OsedError, Problem, ValidationError
 
 log = logging.getLogger(__name__)
 
+MAX_REMEMBERED_TOPICS = 10_000
+
 Commit = Callable[[Mapping[str, int]], Awaitable[None]]
 """Told ``{source: seq}``: the envelopes through ``seq`` are durably processed."""
 
@@ -72,6 +74,10 @@ class Pipeline:
         self._sink = sink
         self._republisher = republisher
         self._format: Format = make_format(config.format, dict(config.input_units))
+        # A template without placeholders names one topic: no formatting per message.
+        template = config.publish
+        self._fixed_topic = template if "{" not in template and "}" not in template else None
+        self._publishable: set[str] = set()  # output topics found publishable
         self._pending: list[Envelope] = []
         self._commits: list[Commit | None] = []  # of each pending envelope
         self._commit_failed = False
@@ -144,8 +150,12 @@ class Pipeline:
         through: dict[Commit, dict[str, int]] = {}
         for envelope, commit in zip(envelopes, commits, strict=True):
             if commit is not None:
-                positions = through.setdefault(commit, {})
-                positions[envelope.source] = max(positions.get(envelope.source, 0), envelope.seq)
+                positions = through.get(commit)
+                if positions is None:
+                    positions = through[commit] = {}
+                source, seq = envelope.source, envelope.seq
+                if positions.get(source, 0) < seq:
+                    positions[source] = seq
         for commit, positions in through.items():
             await commit(positions)
 
@@ -185,7 +195,7 @@ class Pipeline:
                 outcome.rejects.append(Reject(message.envelope, problems, "encode"))
                 continue
             topic = self._output_topic(message)
-            if not topic or any(c in topic for c in "+#\x00"):
+            if topic not in self._publishable and not self._is_publishable(topic):
                 problem = Problem("$", "bad_topic", f"output topic {topic!r} is not publishable")
                 outcome.rejects.append(Reject(message.envelope, (problem,), "encode"))
                 continue
@@ -255,9 +265,19 @@ class Pipeline:
                 log.warning("pipeline %s could not republish: %s", self.config.name, result)
 
     def _output_topic(self, message: Message) -> str:
+        if self._fixed_topic is not None:
+            return self._fixed_topic
         return self.config.publish.format(
             device=message.device, source=message.envelope.source, topic=message.envelope.topic
         )
+
+    def _is_publishable(self, topic: str) -> bool:
+        if not topic or any(c in topic for c in "+#\x00"):
+            return False
+        if len(self._publishable) >= MAX_REMEMBERED_TOPICS:
+            self._publishable.clear()
+        self._publishable.add(topic)
+        return True
 
     async def _flush_later(self) -> None:
         try:

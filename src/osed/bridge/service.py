@@ -140,9 +140,8 @@ class BridgeService:
         sink = None
         if config.store is not None:
             assert self._store is not None
-            sink = TimeSeriesSink(
-                self._store, config.store.series, max_points=self.config.batch.max_points
-            )
+            # A batch's points in one transaction: one commit per batch.
+            sink = TimeSeriesSink(self._store, config.store.series)
         pipeline = Pipeline(
             config,
             publisher,

@@ -17,9 +17,12 @@ MAX_REMEMBERED_SERIES = 100_000
 
 
 class TimeSeriesSink:
-    """Writes the samples of processed messages, ``max_points`` points per transaction."""
+    """Writes the samples of processed messages: those of one :meth:`write` in one
+    transaction, or (``max_points``) at most that many points per transaction."""
 
-    def __init__(self, store: TimeSeriesStore, series: str, *, max_points: int = 500) -> None:
+    def __init__(
+        self, store: TimeSeriesStore, series: str, *, max_points: int | None = None
+    ) -> None:
         self._store = store
         self._series = series
         self._max_points = max_points
@@ -28,17 +31,15 @@ class TimeSeriesSink:
 
     def points(self, message: Message) -> list[TimeSeriesPoint]:
         source = message.envelope.source
-        return [
-            TimeSeriesPoint(
-                self._series_id(s.device, s.component, s.measurand, s.phase, source),
-                s.time,
-                s.value,
-                s.unit,
-                s.time,
-                source,
-            )
-            for s in message.samples
-        ]
+        names = self._names
+        points = []
+        for s in message.samples:
+            key = (s.device, s.component, s.measurand, s.phase, source)
+            series_id = names.get(key)
+            if series_id is None:
+                series_id = self._series_id(*key)
+            points.append(TimeSeriesPoint(series_id, s.time, s.value, s.unit, s.time, source))
+        return points
 
     def _series_id(
         self, device: str, component: str, measurand: str, phase: str, source: str
@@ -58,6 +59,8 @@ class TimeSeriesSink:
     def write(self, messages: Sequence[Message]) -> list[Reject]:
         """Store every sample; a chunk the store refuses is retried message by message, and
         the messages it still refuses come back as rejects (the others are stored)."""
+        if self._max_points is None:
+            return self._write_chunk(list(messages)) if messages else []
         rejects: list[Reject] = []
         chunk: list[Message] = []
         size = 0

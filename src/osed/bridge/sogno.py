@@ -19,6 +19,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from osed.bridge import units
@@ -124,6 +125,8 @@ def format_timestamp(instant: datetime) -> str:
     """ISO 8601 with microseconds and UTC offset, as SOGNO writes it."""
     if instant.tzinfo is not UTC:
         instant = instant.astimezone(UTC)
+    if instant.microsecond:
+        return instant.isoformat()  # the same text, in a fraction of the time
     return instant.isoformat(timespec="microseconds")
 
 
@@ -179,40 +182,88 @@ def decode_message(
 ) -> Message:
     """``to_message(decode_measurement(...))`` in one pass for the common, valid payload; any
     payload the quick checks do not accept takes the full path (which names every problem)."""
-    try:
-        document: Any = json.loads(envelope.payload)
-    except (ValueError, RecursionError):
-        document = None
-    message = _quick_message(document, envelope, input_units or {}, phases)
+    message = _quick_message(_quick_json(envelope.payload), envelope, input_units or {}, phases)
     if message is None:
         measurement = decode_measurement(envelope.payload, phases=phases)
         message = to_message(measurement, envelope, input_units)
     return message
 
 
+_JSON = json.JSONDecoder()
+
+
+def _quick_json(payload: bytes) -> Any:
+    """The document of a UTF-8 payload that is one JSON value and nothing else, else None
+    (``json.loads`` would also detect UTF-16 or 32 and skip whitespace: the full decoder
+    does)."""
+    try:
+        text = payload.decode()
+        document, end = _JSON.raw_decode(text)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError too
+        return None
+    return document if end == len(text) else None
+
+
 def encode_message(message: Message) -> bytes:
-    """``encode_measurement(from_message(message))``, without the intermediate objects for
-    samples whose measurand and unit are known; the full path names every problem."""
+    """``encode_measurement(from_message(message))``, written out directly (the same bytes as
+    ``json.dumps``) when every sample's measurand and unit are known and its value a finite
+    float; the full path names every problem."""
+    plans = _READING_PLANS
     readings = []
     for sample in message.samples:
-        wanted = SOGNO_UNITS.get(sample.measurand)
-        scale = _scale(sample.unit, wanted) if wanted is not None else None
-        if scale is None:
-            return encode_measurement(from_message(message))
-        readings.append(
-            {
-                "component": sample.component,
-                "measurand": sample.measurand,
-                "phase": sample.phase,
-                "data": sample.value * scale,
-            }
-        )
-    document = {
-        "device": message.device,
-        "timestamp": format_timestamp(message.time),
-        "readings": readings,
-    }
-    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+        plan = plans.get((sample.component, sample.measurand, sample.phase, sample.unit))
+        if plan is None:
+            plan = _reading_plan(sample)
+            if plan is None:
+                return encode_measurement(from_message(message))
+        head, scale = plan
+        value = sample.value * scale
+        if type(value) is not float or value - value != 0.0:  # not a finite float
+            return encode_measurement(from_message(message))  # raises as json.dumps would
+        readings.append(f"{head}{float.__repr__(value)}}}")
+    return (
+        f'{{"device":{_quoted(message.device)},'
+        f'"timestamp":"{format_timestamp(message.time)}",'
+        f'"readings":[{",".join(readings)}]}}'
+    ).encode()
+
+
+_READING_PLANS: dict[tuple[str, str, str, str], tuple[str, float]] = {}
+
+
+def _reading_plan(sample: Sample) -> tuple[str, float] | None:
+    """A reading's JSON up to its value, and the factor into its SOGNO unit; None when the
+    measurand or the unit is unknown. Remembered per (component, measurand, phase, unit)."""
+    wanted = SOGNO_UNITS.get(sample.measurand)
+    scale = _scale(sample.unit, wanted) if wanted is not None else None
+    if scale is None:
+        return None
+    head = (
+        f'{{"component":{_quote(sample.component)},"measurand":{_quote(sample.measurand)},'
+        f'"phase":{_quote(sample.phase)},"data":'
+    )
+    if len(_READING_PLANS) >= 100_000:
+        _READING_PLANS.clear()
+    plan = _READING_PLANS[sample.component, sample.measurand, sample.phase, sample.unit] = (
+        head,
+        scale,
+    )
+    return plan
+
+
+_QUOTED: dict[str, str] = {}
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a JSON string, as ``json.dumps`` writes it; remembered, as a feed repeats
+    the same few devices, components, measurands and phases."""
+    quoted = _QUOTED.get(text)
+    if quoted is None:
+        quoted = _quote(text)
+        if len(_QUOTED) >= 100_000:
+            _QUOTED.clear()
+        _QUOTED[text] = quoted
+    return quoted
 
 
 _SCALES: dict[tuple[str, str], float | None] = {}
@@ -248,6 +299,8 @@ def _quick_message(
     if instant.utcoffset() is None:
         return None
     instant = instant.astimezone(UTC)
+    # (component, measurand, phase) already seen valid: their checks are one lookup.
+    seen = _VALID_READINGS if phases is SOGNO_PHASES else {}
     samples = []
     for raw in readings:
         if type(raw) is not dict or raw.keys() != _READING_FIELDS:
@@ -258,26 +311,30 @@ def _quick_message(
             raw["phase"],
             raw["data"],
         )
-        if type(measurand) is not str or type(phase) is not str:
+        if type(measurand) is not str or type(phase) is not str or type(component) is not str:
             return None
-        unit = SOGNO_UNITS.get(measurand)
-        if (
-            unit is None
-            or type(component) is not str
-            or not component
-            or not component.isprintable()
-            or phase not in phases
-        ):
-            return None
+        unit = seen.get((component, measurand, phase))
+        if unit is None:
+            unit = SOGNO_UNITS.get(measurand)
+            if unit is None or not component or not component.isprintable() or phase not in phases:
+                return None
+            if len(seen) >= MAX_REMEMBERED_READINGS:
+                seen.clear()
+            seen[component, measurand, phase] = unit
         if type(data) is not float:
             if type(data) is not int:
                 return None
             data = float(data) if abs(data) < 2**53 else math.inf
-        if not math.isfinite(data):
+        if data - data != 0.0:  # infinite or NaN
             return None
-        unit = overrides.get(measurand, unit)
+        if overrides:
+            unit = overrides.get(measurand, unit)
         samples.append(Sample(device, component, measurand, phase, data, unit, instant))
     return Message(envelope, "sogno", device, instant, tuple(samples))
+
+
+MAX_REMEMBERED_READINGS = 100_000
+_VALID_READINGS: dict[tuple[str, str, str], str] = {}
 
 
 def _reading(

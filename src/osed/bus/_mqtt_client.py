@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import struct
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from osed.bus._mqtt_packets import (
@@ -35,6 +37,9 @@ from osed.bus._mqtt_packets import (
     subscribe_packet,
 )
 from osed.domain.errors import OsedError
+
+# A PUBACK is four bytes: type and flags, remaining length 2, the packet id (big-endian).
+_PUBACK_WORD = (PUBACK << 28) | (2 << 16)
 
 # Stop reading from the socket while this many received messages wait for the consumer;
 # the broker then holds the rest (TCP back-pressure) instead of our memory.
@@ -219,6 +224,28 @@ class MqttConnection(asyncio.Protocol):
         elif message.qos == 2:
             self._awaiting_release.add(message.packet_id)
             self._send(ack_packet(PUBREC, message.packet_id))
+
+    def ack_many(self, messages: Sequence[MqttMessage]) -> None:
+        """:meth:`ack` for each of ``messages`` in order; the PUBACKs of a run of QoS 1
+        messages are packed in one go."""
+        if self._lost is not None:
+            return
+        unacked = self._unacked_since if self._manual_ack else None
+        ids: list[int] = []
+        for message in messages:
+            if message.qos != 1:
+                self._send_pubacks(ids)  # acknowledgements go out in arrival order
+                ids = []
+                self.ack(message)
+                continue
+            if unacked is not None:
+                unacked.pop(message.packet_id, None)
+            ids.append(_PUBACK_WORD | message.packet_id)
+        self._send_pubacks(ids)
+
+    def _send_pubacks(self, words: list[int]) -> None:
+        if words:
+            self._send(struct.pack(f">{len(words)}I", *words))
 
     async def disconnect(self) -> None:
         """Send DISCONNECT (the broker drops the will) and close."""

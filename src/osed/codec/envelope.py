@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from osed.domain.envelope import Envelope
@@ -30,19 +31,50 @@ def _instant_text(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat()
 
 
+@lru_cache(maxsize=256)
+def _instant_json(instant: datetime) -> str:
+    return _quote(_instant_text(instant))
+
+
+_QUOTED: dict[str, str] = {}
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a JSON string; remembered for the few topics, sources and content types."""
+    quoted = _QUOTED.get(text)
+    if quoted is None:
+        quoted = _quote(text)
+        if len(_QUOTED) >= 10_000:
+            _QUOTED.clear()
+        _QUOTED[text] = quoted
+    return quoted
+
+
 def encode_envelope(envelope: Envelope) -> bytes:
-    return _COMPACT.encode(_header(envelope)).encode() + b"\n" + envelope.payload
+    return _header_text(envelope).encode() + b"\n" + envelope.payload
 
 
 def encode_batch(envelopes: Sequence[Envelope]) -> bytes:
     """One batch frame for ``envelopes`` (all of one topic, in order)."""
-    headers = []
-    for envelope in envelopes:
-        header = _header(envelope)
-        header["size"] = len(envelope.payload)
-        headers.append(header)
-    head = _COMPACT.encode({"batch": headers}).encode()
+    headers = ",".join(
+        f'{_header_text(envelope)[:-1]},"size":{len(envelope.payload)}}}' for envelope in envelopes
+    )
+    head = f'{{"batch":[{headers}]}}'.encode()
     return b"".join([head, b"\n", *(envelope.payload for envelope in envelopes)])
+
+
+def _header_text(envelope: Envelope) -> str:
+    """The header as compact JSON, written out directly: the same text as encoding
+    :func:`_header` with the JSON encoder, in a fraction of the time (one per message)."""
+    seq = envelope.seq
+    if type(seq) is not int:
+        return _COMPACT.encode(_header(envelope))
+    return (
+        f'{{"topic":{_quoted(envelope.topic)},"source":{_quoted(envelope.source)},'
+        f'"seq":{seq},"key":{_quote(envelope.key)},'
+        f'"eventTime":{_instant_json(envelope.event_time)},'
+        f'"contentType":{_quoted(envelope.content_type)}}}'
+    )
 
 
 def _header(envelope: Envelope) -> dict[str, str | int]:

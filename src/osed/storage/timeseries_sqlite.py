@@ -106,6 +106,28 @@ _NO_LIMIT = 2**63 - 1
 CACHE_KIB = 65_536  # batches land all over the index (one place per series): keep it cached
 
 
+_Row = tuple[int, int, str, int, float, str]
+
+
+def _rows(points: list[TimeSeriesPoint], keys: dict[str, int]) -> list[_Row]:
+    """The rows of ``points``. Points often share one instant (the samples of one message,
+    event time = belief time): it is converted once."""
+    rows: list[_Row] = []
+    last: datetime | None = None
+    last_us = 0
+    for point in points:
+        event = point.event_time
+        if event is not last:
+            last, last_us = event, micros(event)
+        belief = point.belief_time
+        belief_us = last_us if belief is event else micros(belief)
+        # quality is a StrEnum: stored as its text
+        rows.append(
+            (keys[point.series_id], last_us, point.source, belief_us, point.value, point.quality)
+        )
+    return rows
+
+
 class SqliteTimeSeriesStore(ClosesOnExit):
     """A :class:`~osed.ports.timeseries.TimeSeriesStore` in one SQLite file (created if missing).
 
@@ -149,17 +171,7 @@ class SqliteTimeSeriesStore(ClosesOnExit):
             return 0
         with self._write_transaction():
             keys, registered = self._series_keys(checked)
-            rows = [
-                (
-                    keys[point.series_id],
-                    micros(point.event_time),
-                    point.source,
-                    micros(point.belief_time),
-                    point.value,
-                    point.quality,  # a StrEnum: stored as its text
-                )
-                for point in checked
-            ]
+            rows = _rows(checked, keys)
             before = self._db.total_changes
             self._db.executemany(_INSERT_POINT, rows)
             written = self._db.total_changes - before

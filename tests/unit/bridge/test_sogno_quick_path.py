@@ -40,7 +40,7 @@ def test_decode_message_equals_the_full_decoder(payload: bytes, overrides: dict[
 samples = st.builds(
     Sample,
     device=st.just("pmu1"),
-    component=st.sampled_from(["n1", "n2"]),
+    component=st.sampled_from(["n1", "n2", 'quote " back\\ slash', "ünïcode €", "tab\t"]),
     measurand=st.sampled_from([*sogno.SOGNO_UNITS, "bogus"]),
     phase=st.sampled_from(["A", "B", "C"]),
     value=st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**6), 10**6),
@@ -56,12 +56,24 @@ def outcome(encode: object, message: Message) -> bytes | str:
         return type(exc).__name__
 
 
-@given(st.lists(samples, min_size=1, max_size=5))
-def test_encode_message_equals_the_full_encoder(drawn: list[Sample]) -> None:
+@given(
+    st.lists(samples, min_size=1, max_size=5),
+    st.sampled_from(["pmu1", 'p"m\\u', "gerät-7"]),
+    st.datetimes(timezones=st.just(UTC)),
+)
+def test_encode_message_equals_the_full_encoder(
+    drawn: list[Sample], device: str, time: datetime
+) -> None:
     envelope = Envelope("bal/raw/pmu1", "pmu1", 1, b"{}", AT)
-    message = Message(envelope, "sogno", "pmu1", AT, tuple(drawn))
+    message = Message(envelope, "sogno", device, time, tuple(drawn))
     quick = outcome(sogno.encode_message, message)
     full = outcome(lambda m: sogno.encode_measurement(sogno.from_message(m)), message)
     assert quick == full
     if isinstance(quick, bytes):
         assert all(math.isfinite(r["data"]) for r in json.loads(quick)["readings"])
+
+
+@given(st.datetimes(timezones=st.just(UTC)) | st.datetimes(timezones=st.timezones()))
+def test_timestamps_are_written_in_utc_with_microseconds(instant: datetime) -> None:
+    expected = instant.astimezone(UTC).isoformat(timespec="microseconds")
+    assert sogno.format_timestamp(instant) == expected

@@ -37,6 +37,30 @@ def test_a_single_frame_decodes_either_way(one: Envelope) -> None:
     assert decode_frame(frame) == [one]
 
 
+def _header(envelope: Envelope) -> dict[str, object]:
+    return {
+        "topic": envelope.topic,
+        "source": envelope.source,
+        "seq": envelope.seq,
+        "key": envelope.key,
+        "eventTime": envelope.event_time.astimezone(UTC).isoformat(),
+        "contentType": envelope.content_type,
+    }
+
+
+@given(st.lists(envelopes, min_size=1, max_size=5))
+def test_headers_are_written_as_the_json_encoder_writes_them(batch: list[Envelope]) -> None:
+    compact = (",", ":")
+    for one in batch:
+        expected = json.dumps(_header(one), separators=compact).encode() + b"\n" + one.payload
+        assert encode_envelope(one) == expected
+    headers = [{**_header(one), "size": len(one.payload)} for one in batch]
+    assert encode_batch(batch) == b"".join(
+        [json.dumps({"batch": headers}, separators=compact).encode(), b"\n"]
+        + [one.payload for one in batch]
+    )
+
+
 def _batch(*payloads: bytes) -> bytes:
     return encode_batch([Envelope("t/x", "s", k, p, T0) for k, p in enumerate(payloads, 1)])
 
