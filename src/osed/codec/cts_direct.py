@@ -10,6 +10,8 @@ both always agree; a property test holds them to it.
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import lru_cache
 from json.encoder import encode_basestring_ascii as _quoted
 
 from osed.codec._iso import format_duration, format_instant
@@ -62,7 +64,7 @@ def _tender(tender: Tender) -> str | None:
     if type(tender.all_or_none) is not bool:
         return None
     expiry = tender.expiration_time
-    expiration = "" if expiry is None else f',"expirationTime":"{format_instant(expiry)}"'
+    expiration = "" if expiry is None else f',"expirationTime":"{_instant(expiry)}"'
     return (
         f'{{"tenderId":{_quoted(tender.tender_id)},"side":{_quoted(tender.side.value)},'
         f'"tenderDetail":{{"interval":{{"interval":{_interval(detail.interval)},'
@@ -125,13 +127,20 @@ def _response(response: EiResponse) -> str | None:
         f'{{"responseCode":{int(code)},'
         f'"responseDescription":{_quoted(response.response_description)},'
         f'"refId":{_quoted(response.ref_id)},"responseTermsViolated":[{violated}],'
-        f'"createdDateTime":"{format_instant(response.created_date_time)}"}}'
+        f'"createdDateTime":"{_instant(response.created_date_time)}"}}'
     )
 
 
+# Remembered: the messages of a market mostly name the same few intervals and instants.
+@lru_cache(maxsize=4096)
 def _interval(interval: Interval) -> str:
     start = format_instant(interval.start)
     return f'{{"dtStart":"{start}","duration":"{format_duration(interval.duration)}"}}'
+
+
+@lru_cache(maxsize=1024)
+def _instant(value: datetime) -> str:
+    return format_instant(value)
 
 
 def _optional_text(name: str, value: str | None) -> str:

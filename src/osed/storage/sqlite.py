@@ -54,7 +54,13 @@ from osed.storage._sqlite_common import (
     translated,
     write_transaction,
 )
-from osed.storage._trace_chain import DamagedTraceError, PendingTrace, chained, verified
+from osed.storage._trace_chain import (
+    DamagedTraceError,
+    PendingTrace,
+    chained,
+    stored_instants,
+    verified,
+)
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -220,12 +226,13 @@ class SqliteLedgerStore(ClosesOnExit):
         if self._pending_traces:
             last = self._db.execute("SELECT hash FROM trace ORDER BY seq DESC LIMIT 1").fetchone()
             hashes = chained(last[0] if last else None, self._pending_traces)
+            instants = stored_instants(self._pending_traces)
             self._db.executemany(
                 _INSERT_TRACE,
                 [
-                    (message_id, kind, instant.isoformat(), body, digest)
-                    for (message_id, kind, instant, body), digest in zip(
-                        self._pending_traces, hashes, strict=True
+                    (message_id, kind, instant, body, digest)
+                    for (message_id, kind, _, body), instant, digest in zip(
+                        self._pending_traces, instants, hashes, strict=True
                     )
                 ],
             )
