@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from osed.domain.errors import IntegrityError
-from osed.domain.ledger import GENESIS_HASH, trace_hash, trace_hash_at, trace_instant
+from osed.domain.ledger import GENESIS_HASH, trace_hash_at, trace_instant
 from osed.ports.ledger import TraceRecord
 
 PendingTrace = tuple[str, str, datetime, str]
@@ -62,6 +62,8 @@ def verified(
     the first (None: no row, or an unhashed one). Raises DamagedTraceError at the first row
     that does not verify."""
     last = previous
+    at: datetime | None = None
+    instant = b""
     for seq, message_id, kind, received_at, body, stored in rows:
         if not (isinstance(message_id, str) and isinstance(kind, str) and isinstance(body, str)):
             raise DamagedTraceError(seq, "a column has the wrong type")
@@ -69,7 +71,9 @@ def verified(
             if last is not None:
                 raise DamagedTraceError(seq, "its hash was removed")
         else:
-            expected = trace_hash(last or GENESIS_HASH, message_id, kind, received_at, body)
+            if received_at is not at:
+                at, instant = received_at, trace_instant(received_at)
+            expected = trace_hash_at(last or GENESIS_HASH, instant, message_id, kind, body)
             if bytes(stored) != expected:  # type: ignore[call-overload]
                 raise DamagedTraceError(
                     seq, "its hash does not match (altered, moved or removed rows)"

@@ -312,13 +312,7 @@ class SqliteLedgerStore(ClosesOnExit):
             " WHERE seq > ? ORDER BY seq",
             (after_seq,),
         )
-        yield from verified(
-            (
-                (seq, message_id, kind, _instant_of_text(seq, received_at), body, stored)
-                for seq, message_id, kind, received_at, body, stored in rows
-            ),
-            before[0] if before else None,
-        )
+        yield from verified(_with_instants(rows), before[0] if before else None)
 
     def snapshots(self, format: str) -> Iterator[SnapshotRecord]:
         if schema_version(self._db) < _SNAPSHOTS_SINCE_VERSION:
@@ -420,6 +414,19 @@ class SqliteLedgerStore(ClosesOnExit):
             cursor = self._db.execute(query, parameters)
             while chunk := cursor.fetchmany(_FETCH_ROWS):
                 yield from chunk
+
+
+def _with_instants(
+    rows: Iterable[tuple[int, object, object, object, object, object]],
+) -> Iterator[tuple[int, object, object, datetime, object, object]]:
+    """Trace rows with their ``received_at`` text parsed; rows in a run with the same text
+    (written together) share one instant, parsed once."""
+    text: object = None
+    instant: datetime | None = None
+    for seq, message_id, kind, received_at, body, stored in rows:
+        if instant is None or received_at != text:
+            text, instant = received_at, _instant_of_text(seq, received_at)
+        yield seq, message_id, kind, instant, body, stored
 
 
 def _instant_of_text(seq: int, text: object) -> datetime:
