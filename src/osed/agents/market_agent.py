@@ -40,6 +40,7 @@ from osed.agents.market_state import (
     Reply,
     UnsentTransactions,
 )
+from osed.agents.open_tenders import OpenTenders
 from osed.agents.recovery import (
     CLEAR_KIND,
     EXPIRE_KIND,
@@ -176,7 +177,7 @@ class MarketAgent:
         self.units = units
         self.snapshots = snapshots or SnapshotPolicy()
         self._book = JournaledMarket(market)
-        self._open: dict[str, OpenTender] = {}
+        self._open = OpenTenders()
         self._parts: dict[str, tuple[str, ...]] = {}  # every tender id ever, never removed
         self._parts_chunks = SealedChunks()
         self._quotes: dict[str, OpenQuote] = {}
@@ -240,11 +241,14 @@ class MarketAgent:
                 outcomes.append(cached)
                 continue
             try:
-                with self._step():
-                    outcomes.append(self._execute(request, self.clock.now(), wire))
+                outcomes.append(self._execute(request, self.clock.now(), wire))
             except Exception as exc:  # answered in its place; the batch goes on
+                self._step_failed()
                 outcomes.append(exc)
                 continue
+            except BaseException:
+                self._step_failed()
+                raise
             if not isinstance(request, _READ_ONLY):
                 must_persist = True
             if not isinstance(request, EiRequestPosition):
@@ -352,7 +356,7 @@ class MarketAgent:
 
     def _restore(self, loaded: LoadedSnapshot) -> None:
         state = loaded.state
-        self._open = dict(state.open_tenders)
+        self._open = OpenTenders(state.open_tenders)
         for blob, parts in loaded.parts:
             self._parts.update(parts)
             self._parts_chunks.adopt(blob, len(parts))
@@ -382,10 +386,13 @@ class MarketAgent:
         try:
             yield
         except BaseException:
-            if self._as_replayed:
-                log.warning("a step failed: no snapshots until the agent has restarted")
-            self._as_replayed = False
+            self._step_failed()
             raise
+
+    def _step_failed(self) -> None:
+        if self._as_replayed:
+            log.warning("a step failed: no snapshots until the agent has restarted")
+        self._as_replayed = False
 
     def _step_done(self) -> None:
         self._steps_since_snapshot += 1
@@ -715,7 +722,7 @@ class MarketAgent:
         instrument = interval.key()
         message_id = f"expire:{self.market_id}:{instrument}"
         self._writes.trace(message_id, EXPIRE_KIND, now, encode_expiry(interval, reason))
-        expired = tuple(k for k, v in self._open.items() if v.instrument == instrument)
+        expired = tuple(self._open.of_instrument(instrument))
         for order_id in expired:
             self._book.cancel(instrument, order_id)
             del self._open[order_id]
@@ -733,7 +740,7 @@ class MarketAgent:
             self._open.pop(order_id, None)
         if not self._book.continuous:
             # A call market consumes its book: nothing of this interval rests afterwards.
-            for order_id in [k for k, v in self._open.items() if v.instrument == instrument]:
+            for order_id in self._open.of_instrument(instrument):
                 del self._open[order_id]
         self._cleared.add(instrument)
         self._trace_clearing(message_id, result, now)
