@@ -24,7 +24,9 @@ class OpenTenders:
     def __setitem__(self, order_id: str, tender: OpenTender) -> None:
         previous = self._by_id.get(order_id)
         if previous is not None and previous.instrument != tender.instrument:
-            self._unindex(order_id, previous.instrument)
+            # Order ids are never reused, so an open order never moves; refusing it keeps
+            # each instrument's ids in the order of the mapping itself.
+            raise ValueError(f"order {order_id} is open in {previous.instrument} already")
         self._by_id[order_id] = tender
         self._by_instrument.setdefault(tender.instrument, {})[order_id] = None
 

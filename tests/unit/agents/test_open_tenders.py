@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -32,7 +33,10 @@ def test_the_index_follows_every_change(operations: list[tuple[str, str, str]]) 
     model: dict[str, OpenTender] = {}
     tenders = OpenTenders()
     for operation, order_id, instrument in operations:
-        if operation == "set":
+        if operation == "set" and order_id in model and model[order_id].instrument != instrument:
+            with pytest.raises(ValueError, match="open in"):
+                tenders[order_id] = OpenTender("p", "m", TENDER, instrument)
+        elif operation == "set":
             rest = OpenTender("p", "m", TENDER, instrument)
             model[order_id] = rest
             tenders[order_id] = rest
