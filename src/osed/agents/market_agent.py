@@ -100,7 +100,7 @@ from osed.domain.cts import (
 from osed.domain.errors import OsedError, ValidationError
 from osed.domain.ledger import LedgerEntry
 from osed.domain.time import Clock, Interval
-from osed.markets.protocol import ClearingResult, Fill, Market, Order, Withdrawal, take_withdrawals
+from osed.markets.protocol import ClearingResult, Fill, Market, Order, Withdrawal
 from osed.ports.ledger import LedgerStore
 
 Request = (
@@ -480,10 +480,12 @@ class MarketAgent:
             )
             fills.extend(self._book.submit(instrument, order, now=now))
         self._parts[tender.tender_id] = tuple(part.tender_id for part in parts)
-        trades = self._with_tenders(fills)
-        notifications, _, _ = self._commit(request.request_id, trades, now)
-        self._settle_open(fills)
-        withdrawn = take_withdrawals(self._book)
+        notifications: tuple[Notification, ...] = ()
+        if fills:  # a call market fills nothing before its clearing
+            trades = self._with_tenders(fills)
+            notifications, _, _ = self._commit(request.request_id, trades, now)
+            self._settle_open(fills)
+        withdrawn = self._book.take_withdrawals()
         for withdrawal in withdrawn:
             self._open.pop(withdrawal.order_id, None)
         created = EiCreatedTender(
@@ -503,7 +505,7 @@ class MarketAgent:
         return Order(
             order_id=part.tender_id,
             side=part.side,
-            price=float(self.units.price_of(detail.price, part.price_scale)),
+            price=self.units.float_price_of(detail.price, part.price_scale),
             quantity=float(self.units.quantity_of(detail.quantity, part.quantity_scale)),
             party=party,
             all_or_none=part.all_or_none,
