@@ -9,9 +9,17 @@ demo's own summary (tenders, transactions) comes from the last run.
 Figures (2 shared vCPUs, other jobs running at a load average of 4, default demo: 301 agents,
 96 intervals, 82,720 tenders; --repeat 3, min / median): before group commit, wall
 45.4 / 58.7 s, CPU 36.4 / 37.5 s, 1,410 tenders/s (median); after, wall 23.8 / 27.0 s,
-CPU 20.4 / 20.7 s, 3,064 tenders/s (median). See docs/market-agent.md.
+CPU 20.4 / 20.7 s, 3,064 tenders/s (median). Second pass (fewer collector passes, cheaper
+instants, trace rows and tenders, open tenders by instrument, the day's needs built once),
+alternated with the first pass's sources at a load average of 5.5-6: first pass wall
+39.2 / 41.5 s, CPU 20.9 / 21.7 s; second pass wall 21.0 / 24.3 s, CPU 12.1 / 13.9 s,
+3,400 tenders/s (median), same results. See docs/market-agent.md.
 
-    .venv/bin/python bench/bench_market_demo.py [--repeat 3] [-- DEMO OPTIONS]
+With ``--baseline-src DIR`` (the ``src`` folder of another OSED version, e.g. unpacked from
+``git archive``) each repeat runs that version first, then ours; the JSON then also holds the
+baseline's figures, whether both gave the same demo results, and the speed-up of the medians.
+
+    .venv/bin/python bench/bench_market_demo.py [--repeat 3] [--baseline-src DIR] [-- DEMO OPTIONS]
 """
 
 from __future__ import annotations
