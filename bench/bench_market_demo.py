@@ -9,9 +9,17 @@ demo's own summary (tenders, transactions) comes from the last run.
 Figures (2 shared vCPUs, other jobs running at a load average of 4, default demo: 301 agents,
 96 intervals, 82,720 tenders; --repeat 3, min / median): before group commit, wall
 45.4 / 58.7 s, CPU 36.4 / 37.5 s, 1,410 tenders/s (median); after, wall 23.8 / 27.0 s,
-CPU 20.4 / 20.7 s, 3,064 tenders/s (median). See docs/market-agent.md.
+CPU 20.4 / 20.7 s, 3,064 tenders/s (median). Second pass (fewer collector passes, cheaper
+instants, trace rows and tenders, open tenders by instrument, the day's needs built once),
+alternated with the first pass's sources at a load average of 5.5-6: first pass wall
+39.2 / 41.5 s, CPU 20.9 / 21.7 s; second pass wall 21.0 / 24.3 s, CPU 12.1 / 13.9 s,
+3,400 tenders/s (median), same results. See docs/market-agent.md.
 
-    .venv/bin/python bench/bench_market_demo.py [--repeat 3] [-- DEMO OPTIONS]
+With ``--baseline-src DIR`` (the ``src`` folder of another OSED version, e.g. unpacked from
+``git archive``) each repeat runs that version first, then ours; the JSON then also holds the
+baseline's figures, whether both gave the same demo results, and the speed-up of the medians.
+
+    .venv/bin/python bench/bench_market_demo.py [--repeat 3] [--baseline-src DIR] [-- DEMO OPTIONS]
 """
 
 from __future__ import annotations
@@ -30,15 +38,22 @@ from pathlib import Path
 OSED = Path(sys.executable).with_name("osed")
 
 
-def run_once(extra: list[str]) -> dict[str, object]:
+def run_once(extra: list[str], source: Path | None = None) -> dict[str, object]:
+    """One demo run: of the installed ``osed``, or of the OSED sources under ``source``."""
+    command = [str(OSED)]
+    environment = None
+    if source is not None:
+        command = [sys.executable, "-c", "import sys; from osed.cli import main; sys.exit(main())"]
+        environment = {**os.environ, "PYTHONPATH": str(source)}
     with tempfile.TemporaryDirectory() as folder:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.perf_counter()
         done = subprocess.run(
-            [str(OSED), "market", "demo", "--dir", folder, "--json", *extra],
+            [*command, "market", "demo", "--dir", folder, "--json", *extra],
             capture_output=True,
             text=True,
             check=True,
+            env=environment,
         )
         wall = time.perf_counter() - began
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -58,22 +73,48 @@ def figures(values: list[float], digits: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        default=None,
+        help="the src folder of another OSED version (e.g. from `git archive`): its runs "
+        "alternate with ours and the result holds both and their ratio",
+    )
     parser.add_argument("demo", nargs="*", help="options passed to `osed market demo`")
     args = parser.parse_args()
-    runs = []
+    runs: list[dict[str, object]] = []
+    baseline: list[dict[str, object]] = []
     for n in range(args.repeat):
+        if args.baseline_src is not None:
+            baseline.append(run_once(args.demo, args.baseline_src))
+            print(f"run {n + 1}: baseline {baseline[-1]['wall_s']:.2f} s wall", file=sys.stderr)
         runs.append(run_once(args.demo))
         print(f"run {n + 1}: {runs[-1]['wall_s']:.2f} s wall", file=sys.stderr)
+    result = {
+        "benchmark": "market_demo",
+        "repeat": args.repeat,
+        "cpus": os.cpu_count(),
+        **summarised(runs),
+    }
+    if baseline:
+        before = summarised(baseline)
+        result["baseline"] = before
+        result["same_results"] = _results(baseline[-1]) == _results(runs[-1])
+        result["speedup_median"] = {
+            figure: round(before[figure]["median"] / result[figure]["median"], 2)  # type: ignore[index]
+            for figure in ("wall_s", "cpu_s")
+        }
+    result["load_average_1m"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(result))
+
+
+def summarised(runs: list[dict[str, object]]) -> dict[str, object]:
     walls = [float(run["wall_s"]) for run in runs]  # type: ignore[arg-type]
     cpus = [float(run["cpu_s"]) for run in runs]  # type: ignore[arg-type]
     tenders = int(runs[-1]["tenders"])  # type: ignore[call-overload]
     summary = runs[-1]["summary"]
     assert isinstance(summary, dict)
-    result = {
-        "benchmark": "market_demo",
-        "repeat": args.repeat,
-        "cpus": os.cpu_count(),
-        "load_average_1m": round(os.getloadavg()[0], 2),
+    return {
         "tenders": tenders,
         "transactions": summary["day_ahead"]["transactions"] + summary["real_time"]["transactions"],
         "verified": summary["verified"],
@@ -85,7 +126,13 @@ def main() -> None:
             "best": round(tenders / min(walls)),
         },
     }
-    print(json.dumps(result))
+
+
+def _results(run: dict[str, object]) -> dict[str, object]:
+    """The demo's summary without what differs from run to run (its time, its folder)."""
+    summary = run["summary"]
+    assert isinstance(summary, dict)
+    return {key: value for key, value in summary.items() if key not in ("seconds", "ledger")}
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from osed.agents.market_state import (
     Reply,
     UnsentTransactions,
 )
+from osed.agents.open_tenders import OpenTenders
 from osed.agents.recovery import (
     CLEAR_KIND,
     EXPIRE_KIND,
@@ -100,7 +101,7 @@ from osed.domain.cts import (
 from osed.domain.errors import OsedError, ValidationError
 from osed.domain.ledger import LedgerEntry
 from osed.domain.time import Clock, Interval
-from osed.markets.protocol import ClearingResult, Fill, Market, Order, Withdrawal, take_withdrawals
+from osed.markets.protocol import ClearingResult, Fill, Market, Order, Withdrawal
 from osed.ports.ledger import LedgerStore
 
 Request = (
@@ -179,7 +180,7 @@ class MarketAgent:
         self.units = units
         self.snapshots = snapshots or SnapshotPolicy()
         self._book = JournaledMarket(market)
-        self._open: dict[str, OpenTender] = {}
+        self._open = OpenTenders()
         self._parts: dict[str, tuple[str, ...]] = {}  # every tender id ever, never removed
         self._parts_chunks = SealedChunks(merge_up_to=_PARTS_PER_CHUNK)
         self._quotes: dict[str, OpenQuote] = {}
@@ -243,11 +244,14 @@ class MarketAgent:
                 outcomes.append(cached)
                 continue
             try:
-                with self._step():
-                    outcomes.append(self._execute(request, self.clock.now(), wire))
+                outcomes.append(self._execute(request, self.clock.now(), wire))
             except Exception as exc:  # answered in its place; the batch goes on
+                self._step_failed()
                 outcomes.append(exc)
                 continue
+            except BaseException:
+                self._step_failed()
+                raise
             if not isinstance(request, _READ_ONLY):
                 must_persist = True
             if not isinstance(request, EiRequestPosition):
@@ -361,7 +365,7 @@ class MarketAgent:
 
     def _restore(self, loaded: LoadedSnapshot) -> None:
         state = loaded.state
-        self._open = dict(state.open_tenders)
+        self._open = OpenTenders(state.open_tenders)
         for piece, parts in loaded.parts:
             self._parts.update(parts)
             self._parts_chunks.adopt(piece, len(parts))
@@ -391,10 +395,13 @@ class MarketAgent:
         try:
             yield
         except BaseException:
-            if self._as_replayed:
-                log.warning("a step failed: no snapshots until the agent has restarted")
-            self._as_replayed = False
+            self._step_failed()
             raise
+
+    def _step_failed(self) -> None:
+        if self._as_replayed:
+            log.warning("a step failed: no snapshots until the agent has restarted")
+        self._as_replayed = False
 
     def _step_done(self) -> None:
         self._steps_since_snapshot += 1
@@ -482,10 +489,12 @@ class MarketAgent:
             )
             fills.extend(self._book.submit(instrument, order, now=now))
         self._parts[tender.tender_id] = tuple(part.tender_id for part in parts)
-        trades = self._with_tenders(fills)
-        notifications, _, _ = self._commit(request.request_id, trades, now)
-        self._settle_open(fills)
-        withdrawn = take_withdrawals(self._book)
+        notifications: tuple[Notification, ...] = ()
+        if fills:  # a call market fills nothing before its clearing
+            trades = self._with_tenders(fills)
+            notifications, _, _ = self._commit(request.request_id, trades, now)
+            self._settle_open(fills)
+        withdrawn = self._book.take_withdrawals()
         for withdrawal in withdrawn:
             self._open.pop(withdrawal.order_id, None)
         created = EiCreatedTender(
@@ -505,7 +514,7 @@ class MarketAgent:
         return Order(
             order_id=part.tender_id,
             side=part.side,
-            price=float(self.units.price_of(detail.price, part.price_scale)),
+            price=self.units.float_price_of(detail.price, part.price_scale),
             quantity=float(self.units.quantity_of(detail.quantity, part.quantity_scale)),
             party=party,
             all_or_none=part.all_or_none,
@@ -724,7 +733,7 @@ class MarketAgent:
         instrument = interval.key()
         message_id = f"expire:{self.market_id}:{instrument}"
         self._writes.trace(message_id, EXPIRE_KIND, now, encode_expiry(interval, reason))
-        expired = tuple(k for k, v in self._open.items() if v.instrument == instrument)
+        expired = tuple(self._open.of_instrument(instrument))
         for order_id in expired:
             self._book.cancel(instrument, order_id)
             del self._open[order_id]
@@ -742,7 +751,7 @@ class MarketAgent:
             self._open.pop(order_id, None)
         if not self._book.continuous:
             # A call market consumes its book: nothing of this interval rests afterwards.
-            for order_id in [k for k, v in self._open.items() if v.instrument == instrument]:
+            for order_id in self._open.of_instrument(instrument):
                 del self._open[order_id]
         self._cleared.add(instrument)
         self._trace_clearing(message_id, result, now)

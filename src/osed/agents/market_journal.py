@@ -34,7 +34,6 @@ from osed.markets.protocol import (
     Market,
     Order,
     Withdrawal,
-    take_withdrawals,
 )
 
 
@@ -89,6 +88,8 @@ class JournaledMarket:
 
     def __init__(self, engine: Market) -> None:
         self.engine = engine
+        withdrawals = getattr(engine, "take_withdrawals", None)  # as take_withdrawals() reads it
+        self._engine_withdrawals = withdrawals if callable(withdrawals) else None
         self.name = engine.name
         self.continuous = engine.continuous
         self._journals: dict[str, list[Operation]] = {}
@@ -111,11 +112,12 @@ class JournaledMarket:
             order, order.quantity, now
         )
         self._filled(instrument, fills)
-        withdrawals = take_withdrawals(self.engine)  # self-trade prevention
-        live = self._live[instrument]
-        for withdrawal in withdrawals:
-            live.pop(withdrawal.order_id, None)
-        self._withdrawals.extend(withdrawals)
+        if self._engine_withdrawals is not None:  # self-trade prevention
+            withdrawals = tuple(self._engine_withdrawals())
+            live = self._live[instrument]
+            for withdrawal in withdrawals:
+                live.pop(withdrawal.order_id, None)
+            self._withdrawals.extend(withdrawals)
         return self._numbered(fills)
 
     def take_withdrawals(self) -> tuple[Withdrawal, ...]:

@@ -10,6 +10,8 @@ from osed.domain.errors import Problem, ValidationError
 from osed.domain.time import Interval
 from osed.domain.units import check_currency
 
+_EXACT_DECIMAL = 10**28  # the default Decimal context keeps 28 digits
+
 
 @dataclass(frozen=True, slots=True)
 class MarketUnits:
@@ -27,6 +29,18 @@ class MarketUnits:
     def price_of(self, price: int, scale: int) -> Decimal:
         """The real price of a scaled integer."""
         return Decimal(price).scaleb(-scale)
+
+    def float_price_of(self, price: int, scale: int) -> float:
+        """``float(price_of(price, scale))`` without the Decimal: a quotient of integers is
+        rounded to the nearest float, as the conversion of the exact Decimal is."""
+        if not -_EXACT_DECIMAL < price < _EXACT_DECIMAL:  # the Decimal rounds it: do the same
+            return float(self.price_of(price, scale))
+        try:
+            if scale >= 0:
+                return price / int(10**scale)
+            return float(price * int(10**-scale))
+        except OverflowError:  # beyond any float: the Decimal says ±inf
+            return float(self.price_of(price, scale))
 
     def scaled_price(self, price: Decimal) -> int:
         """A real price at this market's price scale, rounded half to even."""

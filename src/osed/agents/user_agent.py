@@ -85,7 +85,8 @@ class TransactiveUserAgent:
             return sent
         needs = self.controller.needs(intervals)
         for need in needs:
-            sent.canceled += await self._withdraw(need.interval)
+            if need.interval in self._open:
+                sent.canceled += await self._withdraw(need.interval)
         committed = await self.committed(_span(intervals))
         for need in needs:
             for order in tenders_toward(need, committed.get(need.interval, 0)):

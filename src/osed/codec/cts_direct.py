@@ -10,6 +10,8 @@ both always agree; a property test holds them to it.
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import lru_cache
 from json.encoder import encode_basestring_ascii as _quoted
 
 from osed.codec._iso import format_duration, format_instant
@@ -25,6 +27,10 @@ from osed.domain.cts import (
 from osed.domain.time import Interval
 
 __all__ = ["direct_dumps"]
+
+
+# Enum texts are read as ``_value_``: the ``value`` property costs several times as much, and
+# these run for every traced request.
 
 
 def direct_dumps(message: object) -> bytes | None:
@@ -62,14 +68,14 @@ def _tender(tender: Tender) -> str | None:
     if type(tender.all_or_none) is not bool:
         return None
     expiry = tender.expiration_time
-    expiration = "" if expiry is None else f',"expirationTime":"{format_instant(expiry)}"'
+    expiration = "" if expiry is None else f',"expirationTime":"{_instant(expiry)}"'
     return (
-        f'{{"tenderId":{_quoted(tender.tender_id)},"side":{_quoted(tender.side.value)},'
+        f'{{"tenderId":{_quoted(tender.tender_id)},"side":{_quoted(tender.side._value_)},'
         f'"tenderDetail":{{"interval":{{"interval":{_interval(detail.interval)},'
         f'"price":{detail.price},"quantity":{detail.quantity}}}}},'
         f'"priceScale":{tender.price_scale},"quantityScale":{tender.quantity_scale},'
         f'"allOrNone":{"true" if tender.all_or_none else "false"}{expiration},'
-        f'"resourceDesignator":{_quoted(tender.resource_designator.value)},'
+        f'"resourceDesignator":{_quoted(tender.resource_designator._value_)},'
         f'"currency":{_quoted(tender.currency)}'
         f"{_optional_text('marketId', tender.market_id)}"
         f"{_optional_text('executionInstructions', tender.execution_instructions)}"
@@ -99,7 +105,7 @@ def _request_position(message: EiRequestPosition) -> bytes:
         f'"positionPartyId":{_quoted(message.position_party_id)},'
         f'"boundingInterval":{_interval(message.bounding_interval)}'
         f"{_optional_text('marketId', message.market_id)},"
-        f'"resourceDesignator":{_quoted(message.resource_designator.value)}}}'
+        f'"resourceDesignator":{_quoted(message.resource_designator._value_)}}}'
     ).encode("ascii")
 
 
@@ -125,13 +131,20 @@ def _response(response: EiResponse) -> str | None:
         f'{{"responseCode":{int(code)},'
         f'"responseDescription":{_quoted(response.response_description)},'
         f'"refId":{_quoted(response.ref_id)},"responseTermsViolated":[{violated}],'
-        f'"createdDateTime":"{format_instant(response.created_date_time)}"}}'
+        f'"createdDateTime":"{_instant(response.created_date_time)}"}}'
     )
 
 
+# Remembered: the messages of a market mostly name the same few intervals and instants.
+@lru_cache(maxsize=4096)
 def _interval(interval: Interval) -> str:
     start = format_instant(interval.start)
     return f'{{"dtStart":"{start}","duration":"{format_duration(interval.duration)}"}}'
+
+
+@lru_cache(maxsize=1024)
+def _instant(value: datetime) -> str:
+    return format_instant(value)
 
 
 def _optional_text(name: str, value: str | None) -> str:

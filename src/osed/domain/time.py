@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
 
 from osed.domain.errors import Problem, ValidationError
@@ -12,6 +13,8 @@ from osed.domain.errors import Problem, ValidationError
 
 def require_aware(value: datetime, *, path: str = "$") -> datetime:
     """Return ``value`` in UTC; a naive datetime is rejected, never guessed."""
+    if value.tzinfo is UTC:  # the common case, and the cheapest check of all
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError([Problem(path, "naive_datetime", "datetime has no timezone")])
     return value.astimezone(UTC)
@@ -59,7 +62,13 @@ class Interval:
 
     def key(self) -> str:
         """A stable text key, ``<ISO start>/<seconds>``, used to name per-interval instruments."""
-        return f"{self.start.strftime('%Y-%m-%dT%H:%M:%SZ')}/{int(self.duration.total_seconds())}"
+        return _interval_key(self.start, self.duration)
+
+
+@lru_cache(maxsize=4096)
+def _interval_key(start: datetime, duration: timedelta) -> str:
+    # Remembered: a market names an instrument for every tender, mostly the same few.
+    return f"{start.strftime('%Y-%m-%dT%H:%M:%SZ')}/{int(duration.total_seconds())}"
 
 
 class Clock(Protocol):

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
+import numpy.typing as npt
 
 from osed.agents.needs import CurvePoint, Need
 from osed.domain.cts import Transaction
 from osed.domain.time import Interval
 from osed.sim.profiles import FloatArray
+
+IntArray = npt.NDArray[np.int64]
 
 PRICE_SCALE = 4
 QUANTITY_SCALE = 3
@@ -30,6 +33,17 @@ def price_units(per_kwh: float) -> int:
 def energy_units(kw: float, slot: timedelta) -> int:
     """Wh delivered by ``kw`` over one slot."""
     return round(kw * slot.total_seconds() / 3600 * float(10**QUANTITY_SCALE))
+
+
+def _energy_units(kw: FloatArray, slot: timedelta) -> IntArray:
+    """:func:`energy_units` of every element: the same float operations in the same order,
+    and NumPy's rounding, like Python's, rounds halves to even."""
+    return np.rint(kw * slot.total_seconds() / 3600 * float(10**QUANTITY_SCALE)).astype(np.int64)
+
+
+def _price_units(per_kwh: FloatArray) -> IntArray:
+    """:func:`price_units` of every element."""
+    return np.rint(per_kwh * float(10**PRICE_SCALE)).astype(np.int64)
 
 
 @dataclass
@@ -76,17 +90,30 @@ class HouseholdController:
         self.resale = price_units(resale_per_kwh)
         self.pv_kw = pv_kw
         self.pv_floor = price_units(pv_floor_per_kwh)
+        self._day: list[Need] | None = None  # the needs of every interval, until realise()
 
     def needs(self, intervals: Sequence[Interval]) -> list[Need]:
-        return [self._need(self.schedule.index(interval), interval) for interval in intervals]
+        # The needs depend on the forecast only (not on what was committed): built once.
+        if self._day is None:
+            self._day = self._needs_of_day()
+        return [self._day[self.schedule.index(interval)] for interval in intervals]
 
-    def _need(self, k: int, interval: Interval) -> Need:
-        firm = energy_units(float(self.load_kw[k]), self.slot)
+    def _needs_of_day(self) -> list[Need]:
+        """Every interval's need; the quantities and prices of all intervals rounded at once,
+        exactly as :func:`energy_units` and :func:`price_units` round one."""
+        firm = _energy_units(self.load_kw, self.slot)
         if self.pv_kw is not None:
-            firm -= energy_units(float(self.pv_kw[k]), self.slot)
-        flexible = energy_units(float(self.hvac_kw[k]), self.slot)
+            firm -= _energy_units(self.pv_kw, self.slot)
+        flexible = _energy_units(self.hvac_kw, self.slot)
+        hvac_price = _price_units(self.hvac_limit)
+        return [
+            self._need(interval, int(firm[k]), int(flexible[k]), int(hvac_price[k]))
+            for k, interval in enumerate(self.schedule.intervals)
+        ]
+
+    def _need(self, interval: Interval, firm: int, flexible: int, hvac_limit: int) -> Need:
         points = {self.resale: firm + flexible, self.cap: firm}
-        hvac_price = min(max(price_units(float(self.hvac_limit[k])), self.resale), self.cap)
+        hvac_price = min(max(hvac_limit, self.resale), self.cap)
         if flexible > 0 and self.resale < hvac_price < self.cap:
             points[hvac_price] = firm + flexible
         elif flexible > 0 and hvac_price >= self.cap:
@@ -99,6 +126,7 @@ class HouseholdController:
         """The day turns out different from the forecast by a relative ``spread``."""
         self.load_kw *= 1 + spread * rng.standard_normal(self.load_kw.size)
         np.clip(self.load_kw, 0.02, None, out=self.load_kw)
+        self._day = None
 
     def on_transaction(self, transaction: Transaction) -> None:
         self.schedule.record(transaction)

@@ -26,6 +26,7 @@ from osed.domain.time import Interval, ManualClock
 from osed.markets.protocol import Market, Outcome
 from osed.ports.ledger import LedgerStore
 from osed.sim import profiles
+from osed.sim.collector import relaxed_collection
 from osed.sim.controllers import (
     PRICE_SCALE,
     QUANTITY_SCALE,
@@ -106,7 +107,8 @@ def run_market_demo(
     ledger: LedgerStore,
     progress: Progress | None = None,
 ) -> DemoSummary:
-    return asyncio.run(_run(config, market=market, ledger=ledger, progress=progress))
+    with relaxed_collection():
+        return asyncio.run(_run(config, market=market, ledger=ledger, progress=progress))
 
 
 async def _run(

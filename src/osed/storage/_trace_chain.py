@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from osed.domain.errors import IntegrityError
-from osed.domain.ledger import GENESIS_HASH, trace_hash
+from osed.domain.ledger import GENESIS_HASH, trace_hash_at, trace_instant
 from osed.ports.ledger import TraceRecord
 
 PendingTrace = tuple[str, str, datetime, str]
@@ -31,10 +31,26 @@ def chained(previous: bytes | None, pending: Iterable[PendingTrace]) -> list[byt
     """The hashes of ``pending`` rows appended after a row whose hash is ``previous``."""
     hashes = []
     last = previous or GENESIS_HASH  # an empty or unhashed (older) trace: a new chain
+    at: datetime | None = None
+    instant = b""
     for message_id, kind, received_at, body in pending:
-        last = trace_hash(last, message_id, kind, received_at, body)
+        if received_at is not at:  # a batch's rows mostly share one instant object
+            at, instant = received_at, trace_instant(received_at)
+        last = trace_hash_at(last, instant, message_id, kind, body)
         hashes.append(last)
     return hashes
+
+
+def stored_instants(pending: Iterable[PendingTrace]) -> list[str]:
+    """The ``received_at`` column of ``pending`` rows as ISO text, each instant written once."""
+    texts = []
+    at: datetime | None = None
+    text = ""
+    for _, _, received_at, _ in pending:
+        if received_at is not at:
+            at, text = received_at, received_at.isoformat()
+        texts.append(text)
+    return texts
 
 
 def verified(
@@ -46,6 +62,8 @@ def verified(
     the first (None: no row, or an unhashed one). Raises DamagedTraceError at the first row
     that does not verify."""
     last = previous
+    at: datetime | None = None
+    instant = b""
     for seq, message_id, kind, received_at, body, stored in rows:
         if not (isinstance(message_id, str) and isinstance(kind, str) and isinstance(body, str)):
             raise DamagedTraceError(seq, "a column has the wrong type")
@@ -53,7 +71,9 @@ def verified(
             if last is not None:
                 raise DamagedTraceError(seq, "its hash was removed")
         else:
-            expected = trace_hash(last or GENESIS_HASH, message_id, kind, received_at, body)
+            if received_at is not at:
+                at, instant = received_at, trace_instant(received_at)
+            expected = trace_hash_at(last or GENESIS_HASH, instant, message_id, kind, body)
             if bytes(stored) != expected:  # type: ignore[call-overload]
                 raise DamagedTraceError(
                     seq, "its hash does not match (altered, moved or removed rows)"

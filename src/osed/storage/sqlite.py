@@ -56,7 +56,13 @@ from osed.storage._sqlite_common import (
     translated,
     write_transaction,
 )
-from osed.storage._trace_chain import DamagedTraceError, PendingTrace, chained, verified
+from osed.storage._trace_chain import (
+    DamagedTraceError,
+    PendingTrace,
+    chained,
+    stored_instants,
+    verified,
+)
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -109,6 +115,7 @@ class SqliteLedgerStore(ClosesOnExit):
         self.path = Path(path)
         self.read_only = read_only
         self._pending_traces: list[PendingTrace] = []
+        self._trace_kinds: set[str] = set()  # kinds that passed check_id
         for name, level in (("synchronous", synchronous), ("trace_synchronous", trace_synchronous)):
             if level not in ("FULL", "NORMAL"):
                 raise ConfigurationError(f"{name} must be FULL or NORMAL, not {level!r}")
@@ -177,7 +184,10 @@ class SqliteLedgerStore(ClosesOnExit):
     def trace(self, message_id: str, kind: str, received_at: datetime, body: str) -> None:
         problems: list[Problem] = []
         check_id(message_id, "$.messageId", problems)
-        check_id(kind, "$.kind", problems)
+        if not isinstance(kind, str) or kind not in self._trace_kinds:  # a handful, checked once
+            check_id(kind, "$.kind", problems)
+            if not problems:
+                self._trace_kinds.add(kind)
         if problems:
             raise ValidationError(problems, subject="trace record")
         try:
@@ -278,12 +288,13 @@ class SqliteLedgerStore(ClosesOnExit):
         if self._pending_traces:
             last = self._db.execute("SELECT hash FROM trace ORDER BY seq DESC LIMIT 1").fetchone()
             hashes = chained(last[0] if last else None, self._pending_traces)
+            instants = stored_instants(self._pending_traces)
             self._db.executemany(
                 _INSERT_TRACE,
                 [
-                    (message_id, kind, instant.isoformat(), body, digest)
-                    for (message_id, kind, instant, body), digest in zip(
-                        self._pending_traces, hashes, strict=True
+                    (message_id, kind, instant, body, digest)
+                    for (message_id, kind, _, body), instant, digest in zip(
+                        self._pending_traces, instants, hashes, strict=True
                     )
                 ],
             )
@@ -371,13 +382,7 @@ class SqliteLedgerStore(ClosesOnExit):
             " WHERE seq > ? ORDER BY seq",
             (after_seq,),
         )
-        yield from verified(
-            (
-                (seq, message_id, kind, _instant_of_text(seq, received_at), body, stored)
-                for seq, message_id, kind, received_at, body, stored in rows
-            ),
-            before[0] if before else None,
-        )
+        yield from verified(_with_instants(rows), before[0] if before else None)
 
     def snapshots(self, format: str) -> Iterator[SnapshotRecord]:
         if schema_version(self._db) < _SNAPSHOTS_SINCE_VERSION:
@@ -483,6 +488,19 @@ class SqliteLedgerStore(ClosesOnExit):
             cursor = self._db.execute(query, parameters)
             while chunk := cursor.fetchmany(_FETCH_ROWS):
                 yield chunk
+
+
+def _with_instants(
+    rows: Iterable[tuple[int, object, object, object, object, object]],
+) -> Iterator[tuple[int, object, object, datetime, object, object]]:
+    """Trace rows with their ``received_at`` text parsed; rows in a run with the same text
+    (written together) share one instant, parsed once."""
+    text: object = None
+    instant: datetime | None = None
+    for seq, message_id, kind, received_at, body, stored in rows:
+        if instant is None or received_at != text:
+            text, instant = received_at, _instant_of_text(seq, received_at)
+        yield seq, message_id, kind, instant, body, stored
 
 
 def _instant_of_text(seq: int, text: object) -> datetime:
