@@ -13,8 +13,9 @@ and entry count of each chunk of tender ids and of the reply cache, oldest first
 state in the compact form of :mod:`osed.codec.snapshot`. The chunks
 (:mod:`osed.agents.snapshot_chunks`) are each encoded once; a snapshot writes those sealed
 since the previous one and refers to the others, and the store drops a chunk once no kept
-snapshot refers to it. A tender-id line is the id (one part) or ``[id, [part ids]]``; a reply
-line ``[request id, reply]``, which stays encoded until a retry asks for it. A chunk is checked
+snapshot refers to it. Tender ids are stored as :mod:`osed.agents.tender_ids` says; replies
+as :mod:`osed.agents.reply_chunks` says, each line ``[request id, reply]``, which stays encoded
+until a retry asks for it. A chunk is checked
 against its digest when it is read, so a damaged or missing one makes the snapshot unusable.
 
 A snapshot that fails its checksum, does not decode, was taken with another configuration or
@@ -46,7 +47,8 @@ from osed.agents.market_state import (
     Reply,
     UnsentTransactions,
 )
-from osed.agents.snapshot_chunks import json_line, lines_of
+from osed.agents.reply_chunks import ReplyChunk
+from osed.agents.snapshot_chunks import json_line
 from osed.agents.tender_ids import TenderIdChunk, read_chunk
 from osed.agents.units import MarketUnits
 from osed.codec.snapshot import ValueCodec
@@ -63,7 +65,6 @@ SNAPSHOT_FORMAT = "osed.market-agent"
 # chunks were inside the body.
 _VERSION = 3
 _COMPRESSION = 1  # zlib level: fast, and the JSON text still shrinks about tenfold
-_READ = json.JSONDecoder()
 
 Fingerprint = dict[str, str | int]
 T = TypeVar("T")
@@ -100,17 +101,13 @@ class AgentState:
     was recorded before the snapshot's position."""
 
 
-CachedReply = tuple[str, str]
-"""A request id and its reply line (:func:`reply_line`)."""
-
-
 @dataclass(frozen=True, slots=True)
 class LoadedSnapshot:
     trace_seq: int
     state: AgentState
     parts: list[tuple[SnapshotChunk, TenderIdChunk]]
     """Each chunk of tender ids as stored, with its content, oldest first."""
-    replies: list[tuple[SnapshotChunk, list[CachedReply]]]
+    replies: list[tuple[SnapshotChunk, ReplyChunk]]
     """Each chunk of the reply cache as stored, with its content, oldest first."""
 
 
@@ -227,7 +224,7 @@ def decode_snapshot(
             for piece, count in _pieces(parts_list, stored)
         ]
         replies = [
-            (piece, _counted([_cached_reply(line) for line in lines_of(piece.body)], count))
+            (piece, _counted_replies(ReplyChunk(piece.body), count))
             for piece, count in _pieces(replies_list, stored)
         ]
     except (zlib.error, UnicodeDecodeError, ValueError, TypeError) as exc:
@@ -258,6 +255,11 @@ def _pieces(
 def _counted_ids(content: TenderIdChunk, count: int) -> TenderIdChunk:
     _counted(content.lines, count)
     return content
+
+
+def _counted_replies(chunk: ReplyChunk, count: int) -> ReplyChunk:
+    _counted(chunk.request_ids, count)
+    return chunk
 
 
 def _counted(entries: list[T], count: int) -> list[T]:
@@ -305,13 +307,3 @@ def _trace_after(ledger: LedgerStore, trace_seq: int) -> Iterator[TraceRecord]:
         if first is None or first.seq != trace_seq:
             raise IntegrityError(f"the trace has no row {trace_seq}")
     return rows
-
-
-def _cached_reply(line: str) -> CachedReply:
-    """The request id of a reply line, read without decoding the reply, and the line."""
-    if not line.startswith("["):
-        raise ValueError(f"not a cached reply: {line[:80]!r}")
-    request_id, _ = _READ.raw_decode(line, 1)
-    if not isinstance(request_id, str):
-        raise ValueError(f"not a cached reply: {line[:80]!r}")
-    return request_id, line
