@@ -45,16 +45,22 @@ def read_chunk(blob: bytes) -> TenderIdChunk:
     others: dict[str, tuple[str, ...]] = {}
     json_lines = _JSON_LINE.findall(text) if text.startswith("[") or "\n[" in text else []
     for line in json_lines:
-        item = json.loads(line)
-        if not isinstance(item, list) or len(item) != 2:
-            raise ValueError(f"not a tender id and its parts: {line[:80]!r}")
-        tender_id, part_ids = item
-        if not isinstance(tender_id, str) or not isinstance(part_ids, list):
-            raise ValueError(f"not a tender id and its parts: {line[:80]!r}")
-        if not part_ids or not all(isinstance(part, str) for part in part_ids):
-            raise ValueError(f"not a tender id and its parts: {line[:80]!r}")
-        others[tender_id] = tuple(part_ids)
+        tender_id, part_ids = _tender_of(line)
+        others[tender_id] = part_ids
     return TenderIdChunk(lines, others, json_lines)
+
+
+def _tender_of(line: str) -> tuple[str, tuple[str, ...]]:
+    try:
+        item = json.loads(line)
+    except ValueError:
+        item = None
+    if isinstance(item, list) and len(item) == 2:
+        tender_id, part_ids = item
+        parts_ok = isinstance(part_ids, list) and all(isinstance(p, str) for p in part_ids)
+        if isinstance(tender_id, str) and parts_ok and part_ids:
+            return tender_id, tuple(part_ids)
+    raise ValueError(f"not a tender id and its parts: {line[:80]!r}")
 
 
 def _line(tender_id: str, part_ids: tuple[str, ...]) -> str:
