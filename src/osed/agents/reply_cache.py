@@ -84,11 +84,13 @@ class RecentReplies:
     def load(self, chunks: Iterable[tuple[SnapshotChunk, ReplyChunk]]) -> None:
         """Take the chunks of a snapshot, oldest first, into an empty cache."""
         loaded: list[tuple[str, ReplyChunk]] = []
+        request_ids: list[str] = []
         for piece, chunk in chunks:
             loaded += zip(chunk.request_ids, repeat(chunk))
+            request_ids += chunk.request_ids
             self._chunks.adopt(piece, len(chunk.request_ids))
         self._added += len(loaded)
-        if len({request_id for request_id, _ in loaded}) == len(loaded):
+        if len(set(request_ids)) == len(loaded):  # no request executed twice: in one go
             self._replies.update(loaded[-self.limit :] if self.limit else ())
         else:
             for request_id, chunk in loaded:
