@@ -63,15 +63,13 @@ from osed.agents.reply_cache import RecentReplies
 from osed.agents.snapshot import (
     SNAPSHOT_FORMAT,
     AgentState,
-    ChunkList,
     LoadedSnapshot,
     SnapshotPolicy,
     encode_snapshot,
     fingerprint,
-    parts_line,
     resume_point,
 )
-from osed.agents.snapshot_chunks import SealedChunks, newest
+from osed.agents.tender_ids import TenderIds
 from osed.agents.units import MarketUnits
 from osed.codec import cts as codec
 from osed.domain.cts import (
@@ -128,8 +126,6 @@ _REQUEST_TYPES = (
 _REQUEST_KINDS = frozenset(kind.__name__ for kind in _REQUEST_TYPES)
 # Requests that change nothing the agent keeps: their trace need not be durable before replying.
 _READ_ONLY = (EiRequestPosition, EiCreateRfq, EiRejectQuote)
-# Tender ids per stored chunk: a snapshot merges its new ids into the newest chunk up to this.
-_PARTS_PER_CHUNK = 50_000
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +177,7 @@ class MarketAgent:
         self.snapshots = snapshots or SnapshotPolicy()
         self._book = JournaledMarket(market)
         self._open = OpenTenders()
-        self._parts: dict[str, tuple[str, ...]] = {}  # every tender id ever, never removed
-        self._parts_chunks = SealedChunks(merge_up_to=_PARTS_PER_CHUNK)
+        self._parts = TenderIds()  # every tender id ever, never removed
         self._quotes: dict[str, OpenQuote] = {}
         self._replies = RecentReplies(remembered_replies)
         self._next_quote_match = 1
@@ -322,7 +317,7 @@ class MarketAgent:
         collecting = gc.isenabled()
         gc.disable()  # encoding makes no reference cycles: a collection would only rescan
         try:
-            parts, replies = self._sealed_parts(), self._replies.sealed()
+            parts, replies = self._parts.sealed(), self._replies.sealed()
             body = encode_snapshot(self._identity, self._state(), parts, replies)
         finally:
             if collecting:
@@ -357,18 +352,10 @@ class MarketAgent:
             ledger_count=self.ledger.count(),
         )
 
-    def _sealed_parts(self) -> ChunkList:
-        """The tender ids in chunks; those added since the last snapshot sealed into a new one."""
-        added = newest(self._parts.items(), len(self._parts) - self._parts_chunks.end)
-        self._parts_chunks.seal(len(self._parts), [parts_line(parts) for parts in added])
-        return self._parts_chunks.pieces()
-
     def _restore(self, loaded: LoadedSnapshot) -> None:
         state = loaded.state
         self._open = OpenTenders(state.open_tenders)
-        for piece, parts in loaded.parts:
-            self._parts.update(parts)
-            self._parts_chunks.adopt(piece, len(parts))
+        self._parts.load(loaded.parts)
         self._quotes = dict(state.quotes)
         self._cleared = set(state.cleared)
         self._unsent = {unsent.clearing_id: unsent for unsent in state.unsent}

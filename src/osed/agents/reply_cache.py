@@ -2,19 +2,22 @@
 again.
 
 Only the ``limit`` most recent are kept. A reply is encoded once, when it is sealed into a
-chunk (:mod:`osed.agents.snapshot_chunks`): every :data:`SEAL_EVERY` replies, and the rest at
+chunk (:mod:`osed.agents.reply_chunks`): every :data:`SEAL_EVERY` replies, and the rest at
 the next snapshot. Sealing as they come keeps the work a snapshot does (while a request waits)
 to at most that many replies; a reply is kept encoded from then on (a fraction of the memory),
-and the rare retry that asks for one decodes it.
+and the rare retry that asks for one decodes it. A restart loads only the request ids of each
+chunk; a retry decompresses the chunk of its reply.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from itertools import repeat
 
 from osed.agents.market_state import Reply
-from osed.agents.snapshot import CachedReply, reply_line, reply_of_line
+from osed.agents.reply_chunks import ReplyChunk, seal_replies
+from osed.agents.snapshot import reply_line, reply_of_line
 from osed.agents.snapshot_chunks import SealedChunks, newest
 from osed.ports.ledger import SnapshotChunk
 
@@ -25,7 +28,8 @@ SEAL_EVERY = 1_000
 class RecentReplies:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._replies: OrderedDict[str, Reply | str] = OrderedDict()
+        # A reply, its line once sealed, or the loaded chunk that holds its line.
+        self._replies: OrderedDict[str, Reply | str | ReplyChunk] = OrderedDict()
         self._added = 0  # replies ever put or loaded
         self._chunks = SealedChunks()
 
@@ -37,10 +41,12 @@ class RecentReplies:
 
     def get(self, request_id: str) -> Reply | None:
         reply = self._replies.get(request_id)
+        if isinstance(reply, ReplyChunk):
+            return reply_of_line(reply.line(request_id))
         return reply_of_line(reply) if isinstance(reply, str) else reply
 
-    def put(self, request_id: str, reply: Reply | str) -> None:
-        """Remember a reply (or its line, from a snapshot) for a request id not cached."""
+    def put(self, request_id: str, reply: Reply) -> None:
+        """Remember a reply for a request id not cached."""
         self._replies[request_id] = reply
         self._added += 1
         if len(self._replies) > self.limit:
@@ -63,23 +69,34 @@ class RecentReplies:
 
     def _seal(self) -> None:
         unsealed = min(self._added - self._chunks.end, len(self._replies))
+        request_ids: list[str] = []
         lines: list[str] = []
         for request_id, reply in newest(self._replies.items(), unsealed):
+            assert not isinstance(reply, ReplyChunk)  # loaded ones are sealed
             line = reply if isinstance(reply, str) else reply_line(request_id, reply)
             self._replies[request_id] = line  # a new value keeps its place
+            request_ids.append(request_id)
             lines.append(line)
-        self._chunks.seal(self._added, lines)
+        if self._added > self._chunks.end:
+            self._chunks.add(self._added, len(lines), seal_replies(request_ids, lines))
         self._chunks.drop_before(self._added - len(self._replies))
 
-    def load(self, chunks: Iterable[tuple[SnapshotChunk, list[CachedReply]]]) -> None:
+    def load(self, chunks: Iterable[tuple[SnapshotChunk, ReplyChunk]]) -> None:
         """Take the chunks of a snapshot, oldest first, into an empty cache."""
-        for piece, replies in chunks:
-            for request_id, line in replies:
+        loaded: list[tuple[str, ReplyChunk]] = []
+        request_ids: list[str] = []
+        for piece, chunk in chunks:
+            loaded += zip(chunk.request_ids, repeat(chunk))
+            request_ids += chunk.request_ids
+            self._chunks.adopt(piece, len(chunk.request_ids))
+        self._added += len(loaded)
+        if len(set(request_ids)) == len(loaded):  # no request executed twice: in one go
+            self._replies.update(loaded[-self.limit :] if self.limit else ())
+        else:
+            for request_id, chunk in loaded:
                 # A request forgotten and executed again is cached at its later place.
                 self._replies.pop(request_id, None)
-                self._replies[request_id] = line
-            self._added += len(replies)
-            self._chunks.adopt(piece, len(replies))
-        while len(self._replies) > self.limit:
-            self._replies.popitem(last=False)
+                self._replies[request_id] = chunk
+            while len(self._replies) > self.limit:
+                self._replies.popitem(last=False)
         self._chunks.drop_before(self._added - len(self._replies))

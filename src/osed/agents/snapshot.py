@@ -13,8 +13,9 @@ and entry count of each chunk of tender ids and of the reply cache, oldest first
 state in the compact form of :mod:`osed.codec.snapshot`. The chunks
 (:mod:`osed.agents.snapshot_chunks`) are each encoded once; a snapshot writes those sealed
 since the previous one and refers to the others, and the store drops a chunk once no kept
-snapshot refers to it. A tender-id line is the id (one part) or ``[id, [part ids]]``; a reply
-line ``[request id, reply]``, which stays encoded until a retry asks for it. A chunk is checked
+snapshot refers to it. Tender ids are stored as :mod:`osed.agents.tender_ids` says; replies
+as :mod:`osed.agents.reply_chunks` says, each line ``[request id, reply]``, which stays encoded
+until a retry asks for it. A chunk is checked
 against its digest when it is read, so a damaged or missing one makes the snapshot unusable.
 
 A snapshot that fails its checksum, does not decode, was taken with another configuration or
@@ -46,7 +47,9 @@ from osed.agents.market_state import (
     Reply,
     UnsentTransactions,
 )
-from osed.agents.snapshot_chunks import json_line, lines_of
+from osed.agents.reply_chunks import ReplyChunk
+from osed.agents.snapshot_chunks import json_line
+from osed.agents.tender_ids import TenderIdChunk, read_chunk
 from osed.agents.units import MarketUnits
 from osed.codec.snapshot import ValueCodec
 from osed.domain import cts
@@ -58,9 +61,10 @@ from osed.ports.ledger import LedgerStore, SnapshotChunk, SnapshotRecord, TraceR
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FORMAT = "osed.market-agent"
-_VERSION = 2  # 2: a manifest of chunks stored apart; 1 carried them in its body
+# 3: tender ids stored as plain lines (osed.agents.tender_ids); 2: as JSON lines; 1: the
+# chunks were inside the body.
+_VERSION = 3
 _COMPRESSION = 1  # zlib level: fast, and the JSON text still shrinks about tenfold
-_READ = json.JSONDecoder()
 
 Fingerprint = dict[str, str | int]
 T = TypeVar("T")
@@ -77,7 +81,7 @@ class SnapshotPolicy:
     is damaged). ``restore``: start from the newest usable snapshot, else replay everything.
     """
 
-    every: int | None = 5_000
+    every: int | None = 1_000
     keep: int = 2
     restore: bool = True
 
@@ -97,19 +101,13 @@ class AgentState:
     was recorded before the snapshot's position."""
 
 
-Parts = tuple[str, tuple[str, ...]]
-"""A tender id and the ids of its parts in the market (one per interval of a stream)."""
-CachedReply = tuple[str, str]
-"""A request id and its reply line (:func:`reply_line`)."""
-
-
 @dataclass(frozen=True, slots=True)
 class LoadedSnapshot:
     trace_seq: int
     state: AgentState
-    parts: list[tuple[SnapshotChunk, list[Parts]]]
+    parts: list[tuple[SnapshotChunk, TenderIdChunk]]
     """Each chunk of tender ids as stored, with its content, oldest first."""
-    replies: list[tuple[SnapshotChunk, list[CachedReply]]]
+    replies: list[tuple[SnapshotChunk, ReplyChunk]]
     """Each chunk of the reply cache as stored, with its content, oldest first."""
 
 
@@ -185,11 +183,6 @@ def reply_of_line(line: str) -> Reply:
     return reply
 
 
-def parts_line(parts: Parts) -> str:
-    tender_id, part_ids = parts
-    return json_line(tender_id if part_ids == (tender_id,) else [tender_id, part_ids])
-
-
 ChunkList = list[tuple[SnapshotChunk, int]]
 """Chunks, oldest first, each with its number of entries."""
 
@@ -227,11 +220,11 @@ def decode_snapshot(
         state: AgentState = _CODEC.decode(AgentState, json.loads(state_text))
         stored = ledger.snapshot_chunks(digest for digest, _ in parts_list + replies_list)
         parts = [
-            (piece, _counted(_parts_of(piece.body), count))
+            (piece, _counted_ids(read_chunk(piece.body), count))
             for piece, count in _pieces(parts_list, stored)
         ]
         replies = [
-            (piece, _counted([_cached_reply(line) for line in lines_of(piece.body)], count))
+            (piece, _counted_replies(ReplyChunk(piece.body), count))
             for piece, count in _pieces(replies_list, stored)
         ]
     except (zlib.error, UnicodeDecodeError, ValueError, TypeError) as exc:
@@ -257,6 +250,16 @@ def _pieces(
         if SnapshotChunk.of(body) != piece:
             raise IntegrityError(f"its chunk {digest.hex()[:16]} is damaged")
         yield piece, count
+
+
+def _counted_ids(content: TenderIdChunk, count: int) -> TenderIdChunk:
+    _counted(content.lines, count)
+    return content
+
+
+def _counted_replies(chunk: ReplyChunk, count: int) -> ReplyChunk:
+    _counted(chunk.request_ids, count)
+    return chunk
 
 
 def _counted(entries: list[T], count: int) -> list[T]:
@@ -304,28 +307,3 @@ def _trace_after(ledger: LedgerStore, trace_seq: int) -> Iterator[TraceRecord]:
         if first is None or first.seq != trace_seq:
             raise IntegrityError(f"the trace has no row {trace_seq}")
     return rows
-
-
-def _parts_of(blob: bytes) -> list[Parts]:
-    """One JSON parse for the whole chunk: there are as many entries as tenders ever made."""
-    data = json.loads(f"[{','.join(lines_of(blob))}]")
-    found: list[Parts] = []
-    for item in data:
-        if isinstance(item, str):
-            found.append((item, (item,)))
-        else:
-            tender_id, part_ids = item
-            if not isinstance(tender_id, str) or not all(isinstance(p, str) for p in part_ids):
-                raise ValueError(f"not a tender id and its parts: {item!r}")
-            found.append((tender_id, tuple(part_ids)))
-    return found
-
-
-def _cached_reply(line: str) -> CachedReply:
-    """The request id of a reply line, read without decoding the reply, and the line."""
-    if not line.startswith("["):
-        raise ValueError(f"not a cached reply: {line[:80]!r}")
-    request_id, _ = _READ.raw_decode(line, 1)
-    if not isinstance(request_id, str):
-        raise ValueError(f"not a cached reply: {line[:80]!r}")
-    return request_id, line

@@ -47,9 +47,14 @@ class SealedChunks:
         if end > self.end:
             text = "\n".join(lines)
             piece = SnapshotChunk.of(zlib.compress(text.encode(), _COMPRESSION))
-            self._chunks.append(_Chunk(end, len(lines), piece))
-            self.end = end
-            self._merge_tail()
+            self.add(end, len(lines), piece)
+
+    def add(self, end: int, count: int, piece: SnapshotChunk) -> None:
+        """Take the entries from :attr:`end` to ``end`` as ``piece``, encoded by the caller,
+        holding ``count`` of them (those still kept)."""
+        self._chunks.append(_Chunk(end, count, piece))
+        self.end = end
+        self._merge_tail()
 
     def adopt(self, piece: SnapshotChunk, count: int) -> None:
         """Take a chunk of ``count`` entries as read from a snapshot."""
