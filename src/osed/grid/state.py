@@ -109,6 +109,14 @@ def _ids(network: Network, kinds: list[str], tables: list[Table]) -> list[str]:
     return found
 
 
+def _repeated(kinds: list[str], tables: list[Table]) -> list[str]:
+    """Each kind once per row of its table (list repetition: no Python loop per row)."""
+    found: list[str] = []
+    for kind, table in zip(kinds, tables, strict=True):
+        found += [kind] * len(table)
+    return found
+
+
 def state_from_output(
     network: Network, output: Mapping[str, Table], *, calculation: str, symmetric: bool
 ) -> GridState:
@@ -125,9 +133,7 @@ def state_from_output(
 
     branches = BranchState(
         ids=_ids(network, branch_kinds, tables),
-        kinds=[
-            k for kind, table in zip(branch_kinds, tables, strict=True) for k in [kind] * len(table)
-        ],
+        kinds=_repeated(branch_kinds, tables),
         p_from_w=column("p_from"),
         q_from_var=column("q_from"),
         i_from_a=column("i_from"),
