@@ -19,11 +19,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from osed.bridge import units
 from osed.bridge.samples import Message, Sample
+from osed.codec.json_quote import QuoteMemo
+from osed.codec.json_quote import quote as _quote
 from osed.domain.envelope import Envelope
 from osed.domain.errors import Problem, ValidationError
 
@@ -251,19 +252,8 @@ def _reading_plan(sample: Sample) -> tuple[str, float] | None:
     return plan
 
 
-_QUOTED: dict[str, str] = {}
-
-
-def _quoted(text: str) -> str:
-    """``text`` as a JSON string, as ``json.dumps`` writes it; remembered, as a feed repeats
-    the same few devices, components, measurands and phases."""
-    quoted = _QUOTED.get(text)
-    if quoted is None:
-        quoted = _quote(text)
-        if len(_QUOTED) >= 100_000:
-            _QUOTED.clear()
-        _QUOTED[text] = quoted
-    return quoted
+# Remembered, as a feed repeats the same few devices, components, measurands and phases.
+_quoted = QuoteMemo(100_000)
 
 
 _SCALES: dict[tuple[str, str], float | None] = {}

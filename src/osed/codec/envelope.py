@@ -15,9 +15,10 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
+from osed.codec.json_quote import QuoteMemo
+from osed.codec.json_quote import quote as _quote
 from osed.domain.envelope import Envelope
 from osed.domain.errors import Problem, ValidationError
 
@@ -36,18 +37,8 @@ def _instant_json(instant: datetime) -> str:
     return _quote(_instant_text(instant))
 
 
-_QUOTED: dict[str, str] = {}
-
-
-def _quoted(text: str) -> str:
-    """``text`` as a JSON string; remembered for the few topics, sources and content types."""
-    quoted = _QUOTED.get(text)
-    if quoted is None:
-        quoted = _quote(text)
-        if len(_QUOTED) >= 10_000:
-            _QUOTED.clear()
-        _QUOTED[text] = quoted
-    return quoted
+# Remembered for the few topics, sources and content types.
+_quoted = QuoteMemo(10_000)
 
 
 def encode_envelope(envelope: Envelope) -> bytes:

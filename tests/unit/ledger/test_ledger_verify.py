@@ -203,6 +203,24 @@ tampering = st.one_of(
 )
 
 
+def tampered(change: tuple | None) -> list[RawLedgerRow]:  # type: ignore[type-arg]
+    """The sample rows with one change drawn from ``tampering`` (or a stray row) applied."""
+    rows = list(ROWS)
+    if change is not None and change[0] == "flip":
+        _, seq, column, index = change
+        row = list(rows[seq - 1])
+        row[column] = flip_byte(row[column], index, 0)
+        rows[seq - 1] = tuple(row)  # type: ignore[assignment]
+    elif change is not None and change[0] == "drop":
+        rows = [row for row in rows if row[0] != change[1]]
+    elif change is not None and change[0] == "stray":  # renumbered below 1: read first
+        moved = rows.pop(change[1] - 1)
+        rows.insert(0, (1 - change[1], *moved[1:]))
+    elif change is not None:
+        rows = rows[: change[1] - 1]
+    return rows
+
+
 @given(
     change=tampering,
     cuts=st.lists(st.integers(1, COUNT + 5), max_size=4),
@@ -213,16 +231,7 @@ def test_segments_checked_apart_report_what_one_pass_reports(
     cuts: list[int],
     anchored: bool,
 ) -> None:
-    rows = list(ROWS)
-    if change is not None and change[0] == "flip":
-        _, seq, column, index = change
-        row = list(rows[seq - 1])
-        row[column] = flip_byte(row[column], index, 0)
-        rows[seq - 1] = tuple(row)  # type: ignore[assignment]
-    elif change is not None and change[0] == "drop":
-        rows = [row for row in rows if row[0] != change[1]]
-    elif change is not None:
-        rows = rows[: change[1] - 1]
+    rows = tampered(change)
     anchor = LedgerHead(20, ROWS[19][3]) if anchored else None
     single = verify_chain(rows, head=HEAD, anchor=anchor)
     combined = combine_segments(segments_of(rows, cuts, anchor), head=HEAD, anchor=anchor)
@@ -255,19 +264,7 @@ def test_rows_in_blocks_are_checked_as_one_sequence(
     anchor_at: int | None,
     anchor_hash_right: bool,
 ) -> None:
-    rows = list(ROWS)
-    if change is not None and change[0] == "flip":
-        _, seq, column, index = change
-        row = list(rows[seq - 1])
-        row[column] = flip_byte(row[column], index, 0)
-        rows[seq - 1] = tuple(row)  # type: ignore[assignment]
-    elif change is not None and change[0] == "drop":
-        rows = [row for row in rows if row[0] != change[1]]
-    elif change is not None and change[0] == "stray":  # renumbered below 1: read first
-        moved = rows.pop(change[1] - 1)
-        rows.insert(0, (1 - change[1], *moved[1:]))
-    elif change is not None:
-        rows = rows[: change[1] - 1]
+    rows = tampered(change)
     anchor = None
     if anchor_at is not None:
         anchor = LedgerHead(anchor_at, ROWS[anchor_at - 1][3] if anchor_hash_right else bytes(32))
