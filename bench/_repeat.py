@@ -1,8 +1,10 @@
-"""Best-of-N for the benchmarks that time one asynchronous run in a fresh folder."""
+"""Repeats of a benchmark: best-of-N of an asynchronous run in a fresh folder, and the min and
+median that every benchmark prints of its repeats."""
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,3 +19,8 @@ def best_of(repeat: int, run: Callable[[Path], Awaitable[dict[str, float]]]) -> 
         for key, value in figures.items():
             best[key] = min(best.get(key, value), value)
     return best
+
+
+def min_median(values: list[float], digits: int | None = None) -> dict[str, float]:
+    """The min and median of repeated figures, rounded to ``digits`` (None: to an integer)."""
+    return {"min": round(min(values), digits), "median": round(statistics.median(values), digits)}

@@ -53,6 +53,7 @@ import aiomqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.services.brokers
 
+from _repeat import min_median
 from osed.bridge import BridgeService, load_config
 from osed.bridge.mqtt_raw import RawMqttFeed, endpoint
 from osed.bus.mqtt import MqttBus
@@ -276,11 +277,7 @@ def _us(k: int) -> timedelta:
 
 
 def summary(values: list[float]) -> dict[str, object]:
-    return {
-        "runs": [round(v) for v in values],
-        "min": round(min(values)),
-        "median": round(statistics.median(values)),
-    }
+    return {"runs": [round(v) for v in values], **min_median(values)}
 
 
 def main() -> None:

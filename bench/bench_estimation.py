@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from _repeat import min_median
 from osed.grid.estimation import Estimator
 from osed.grid.powerflow import power_flow, solver_model
 from osed.sim.feeders import radial_feeder
@@ -58,10 +59,7 @@ def alternated(
 
 def side_by_side(mine: list[float], theirs: list[float]) -> dict[str, Any]:
     def ms(times: list[float]) -> dict[str, float]:
-        return {
-            "min": round(min(times) * 1e3, 2),
-            "median": round(statistics.median(times) * 1e3, 2),
-        }
+        return min_median([t * 1e3 for t in times], 2)
 
     return {
         "osed_ms": ms(mine),

@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+from _repeat import min_median
 from osed.cli.ledger import verify_ledger_file
 from osed.domain.cts.tenders import Side
 from osed.domain.ledger import GENESIS_HASH, LedgerEntry
@@ -123,10 +124,6 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def summary(seconds: list[float], *, digits: int = 3) -> dict[str, float]:
-    return {"min": round(min(seconds), digits), "median": round(statistics.median(seconds), digits)}
-
-
 def rates(count: int, seconds: list[float]) -> dict[str, int]:
     """Per-second rates of ``count`` items: the best (min time) and the median run."""
     return {"max": round(count / min(seconds)), "median": round(count / statistics.median(seconds))}
@@ -179,12 +176,12 @@ def main() -> None:
                 "append_trades_per_s": rates(trades, append["FULL"]),
                 "append_entries_per_s_synchronous_normal": rates(2 * trades, append["NORMAL"]),
                 "verify_entries": args.entries,
-                "verify_seconds": summary(timings["parallel"]),
-                "verify_seconds_single_process": summary(timings["single"]),
-                "floor_sha256_chain_seconds": summary(floor_times),
+                "verify_seconds": min_median(timings["parallel"], 3),
+                "verify_seconds_single_process": min_median(timings["single"], 3),
+                "floor_sha256_chain_seconds": min_median(floor_times, 3),
                 "verify_over_floor": _ratios(timings["parallel"], floor_times),
                 "verify_single_process_over_floor": _ratios(timings["single"], floor_times),
-                "sha256_bulk_seconds": summary(timings["bulk"]),
+                "sha256_bulk_seconds": min_median(timings["bulk"], 3),
                 "sha256_bulk_bytes": len(stream),
                 "file_bytes": size,
                 "bytes_per_entry": round(size / args.entries),

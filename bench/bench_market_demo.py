@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _repeat import min_median
+
 OSED = Path(sys.executable).with_name("osed")
 
 
@@ -61,13 +63,6 @@ def run_once(extra: list[str], source: Path | None = None) -> dict[str, object]:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     tenders = summary["day_ahead"]["tenders"] + summary["real_time"]["tenders"]
     return {"wall_s": wall, "cpu_s": cpu, "tenders": tenders, "summary": summary}
-
-
-def figures(values: list[float], digits: int) -> dict[str, float]:
-    return {
-        "min": round(min(values), digits),
-        "median": round(statistics.median(values), digits),
-    }
 
 
 def main() -> None:
@@ -118,8 +113,8 @@ def summarised(runs: list[dict[str, object]]) -> dict[str, object]:
         "tenders": tenders,
         "transactions": summary["day_ahead"]["transactions"] + summary["real_time"]["transactions"],
         "verified": summary["verified"],
-        "wall_s": figures(walls, 2),
-        "cpu_s": figures(cpus, 2),
+        "wall_s": min_median(walls, 2),
+        "cpu_s": min_median(cpus, 2),
         "tenders_per_s": {
             "min": round(tenders / max(walls)),
             "median": round(tenders / statistics.median(walls)),

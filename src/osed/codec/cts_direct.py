@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from json.encoder import encode_basestring_ascii as _quoted
 
 from osed.codec._iso import format_duration, format_instant
+from osed.codec.json_quote import quote as _quoted
 from osed.domain.cts import (
     EiCancelTender,
     EiCreatedTransaction,
@@ -53,8 +53,7 @@ def _create_tender(message: EiCreateTender) -> bytes | None:
         return None
     return (
         f'{{"messageType":"EiCreateTender","requestId":{_quoted(message.request_id)},'
-        f'"partyId":{_quoted(message.party_id)},'
-        f'"counterPartyId":{_quoted(message.counter_party_id)},"tender":{tender}'
+        f'{_parties(message)},"tender":{tender}'
         f"{_optional_text('marketId', message.market_id)}}}"
     ).encode("ascii")
 
@@ -90,9 +89,7 @@ def _cancel_tender(message: EiCancelTender) -> bytes | None:
     reduce_to = "" if remaining is None else f',"remainingQuantity":{remaining}'
     return (
         f'{{"messageType":"EiCancelTender","requestId":{_quoted(message.request_id)},'
-        f'"partyId":{_quoted(message.party_id)},'
-        f'"counterPartyId":{_quoted(message.counter_party_id)},'
-        f'"tenderId":{_quoted(message.tender_id)}'
+        f'{_parties(message)},"tenderId":{_quoted(message.tender_id)}'
         f"{_optional_text('marketOrderId', message.market_order_id)}"
         f"{reduce_to}}}"
     ).encode("ascii")
@@ -115,9 +112,7 @@ def _created_transaction(message: EiCreatedTransaction) -> bytes | None:
         return None
     return (
         f'{{"messageType":"EiCreatedTransaction","eiResponse":{response},'
-        f'"partyId":{_quoted(message.party_id)},'
-        f'"counterPartyId":{_quoted(message.counter_party_id)},'
-        f'"transactionId":{_quoted(message.transaction_id)}'
+        f'{_parties(message)},"transactionId":{_quoted(message.transaction_id)}'
         f"{_optional_text('recipientTransactionId', message.recipient_transaction_id)}}}"
     ).encode("ascii")
 
@@ -145,6 +140,11 @@ def _interval(interval: Interval) -> str:
 @lru_cache(maxsize=1024)
 def _instant(value: datetime) -> str:
     return format_instant(value)
+
+
+def _parties(message: EiCreateTender | EiCancelTender | EiCreatedTransaction) -> str:
+    party, counter_party = _quoted(message.party_id), _quoted(message.counter_party_id)
+    return f'"partyId":{party},"counterPartyId":{counter_party}'
 
 
 def _optional_text(name: str, value: str | None) -> str:
