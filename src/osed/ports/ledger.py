@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, Self
 
 from osed.domain.cts.tenders import Side
 from osed.domain.errors import Problem, ValidationError
@@ -43,13 +43,48 @@ _TEXT_FIELDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
 class AppendResult:
     """What an append recorded; ``duplicate`` is true when the message id was seen before and
-    the stored entries are returned instead of new ones."""
+    the stored entries are returned instead of new ones.
 
-    entries: tuple[StoredEntry, ...]
-    duplicate: bool
+    A store may hand over the entries as a function (:meth:`deferred`): most callers only look
+    at ``duplicate``, and building a :class:`StoredEntry` for every appended entry is a large
+    share of an append's Python work. The entries are built once, on first access.
+    """
+
+    __slots__ = ("_duplicate", "_entries")
+
+    def __init__(self, entries: tuple[StoredEntry, ...], duplicate: bool) -> None:
+        self._entries: tuple[StoredEntry, ...] | Callable[[], tuple[StoredEntry, ...]] = entries
+        self._duplicate = duplicate
+
+    @classmethod
+    def deferred(cls, build: Callable[[], tuple[StoredEntry, ...]], duplicate: bool) -> Self:
+        result = cls((), duplicate)
+        result._entries = build
+        return result
+
+    @property
+    def entries(self) -> tuple[StoredEntry, ...]:
+        entries = self._entries
+        if not isinstance(entries, tuple):
+            entries = self._entries = entries()
+        return entries
+
+    @property
+    def duplicate(self) -> bool:
+        return self._duplicate
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AppendResult):
+            return NotImplemented
+        return (self.duplicate, self.entries) == (other.duplicate, other.entries)
+
+    def __hash__(self) -> int:
+        return hash((self.entries, self.duplicate))
+
+    def __repr__(self) -> str:
+        return f"AppendResult(entries={self.entries!r}, duplicate={self.duplicate!r})"
 
 
 @dataclass(frozen=True, slots=True)

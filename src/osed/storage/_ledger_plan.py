@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Generic, TypeVar
 
 from osed.domain.cts.tenders import Side
@@ -33,18 +34,19 @@ class LedgerBatchPlan(Generic[StartKey]):
         self.last_hash = head.last_hash
         self.rows: list[tuple[int, str, bytes, bytes]] = []
         self.messages: list[tuple[str, int, int]] = []
-        self.appended: dict[str, tuple[StoredEntry, ...]] = {}
+        # Each appended message: where its rows start in ``rows``, and its entries.
+        self.appended: dict[str, tuple[int, tuple[LedgerEntry, ...]]] = {}
         self._deltas: dict[tuple[str, StartKey, int, int], int] = {}
         self._interval_key = interval_key
-        self._interval_keys: dict[Interval, tuple[StartKey, int]] = {}
+        self._interval_keys: dict[int, tuple[StartKey, int]] = {}
 
     def add(self, message_id: str, entries: Sequence[LedgerEntry], blobs: list[bytes]) -> None:
         self.messages.append((message_id, self.seq + 1, len(blobs)))
         id_and_separator = message_id.encode() + b"\x00"
         seq, last_hash = self.seq, self.last_hash
         rows, deltas, interval_keys = self.rows, self._deltas, self._interval_keys
+        self.appended[message_id] = (len(rows), tuple(entries))
         buy = Side.BUY
-        stored = []
         for entry, blob in zip(entries, blobs, strict=True):
             seq += 1
             # chain_hash(last_hash, seq, message_id, blob) in one call, as this is the hot
@@ -53,16 +55,17 @@ class LedgerBatchPlan(Generic[StartKey]):
                 b"".join((last_hash, seq.to_bytes(8, "big"), id_and_separator, blob))
             ).digest()
             rows.append((seq, message_id, blob, last_hash))
-            stored.append(StoredEntry(seq, message_id, entry, last_hash))
+            # By identity: entries of one clearing share their Interval object, and an id
+            # lookup spares the dataclass __hash__ call. The plan holds the entries, so an id
+            # is never reused while it is cached.
             interval = entry.interval
-            start_and_seconds = interval_keys.get(interval)
+            start_and_seconds = interval_keys.get(id(interval))
             if start_and_seconds is None:
-                start_and_seconds = interval_keys[interval] = self._interval_key(interval)
+                start_and_seconds = interval_keys[id(interval)] = self._interval_key(interval)
             key = (entry.party, *start_and_seconds, entry.quantity_scale)
             quantity = entry.quantity if entry.side is buy else -entry.quantity
             deltas[key] = deltas.get(key, 0) + quantity
         self.seq, self.last_hash = seq, last_hash
-        self.appended[message_id] = tuple(stored)
 
     def position_rows(self) -> list[tuple[str, StartKey, int, int, int]]:
         return [(*key, quantity) for key, quantity in self._deltas.items()]
@@ -78,16 +81,28 @@ class LedgerBatchPlan(Generic[StartKey]):
         ``known`` maps a recorded message id to its first seq and entry count)."""
         results = []
         unanswered = set(self.appended)  # a repeat later in this batch is a duplicate
-        recorded = dict(self.appended)
+        recorded: dict[str, tuple[StoredEntry, ...]] = {}
         for message_id, _ in batch:
             if message_id in unanswered:
                 unanswered.discard(message_id)
-                results.append(AppendResult(recorded[message_id], duplicate=False))
+                build = partial(self._stored, *self.appended[message_id])
+                results.append(AppendResult.deferred(build, duplicate=False))
                 continue
             if message_id not in recorded:
-                recorded[message_id] = stored_range(*known[message_id])
+                if message_id in self.appended:
+                    recorded[message_id] = self._stored(*self.appended[message_id])
+                else:
+                    recorded[message_id] = stored_range(*known[message_id])
             results.append(AppendResult(recorded[message_id], duplicate=True))
         return results
+
+    def _stored(self, start: int, entries: tuple[LedgerEntry, ...]) -> tuple[StoredEntry, ...]:
+        """The stored form of one appended message, built only when a caller asks for it."""
+        rows = self.rows[start : start + len(entries)]
+        return tuple(
+            StoredEntry(seq, message_id, entry, digest)
+            for (seq, message_id, _, digest), entry in zip(rows, entries, strict=True)
+        )
 
 
 def stored_entries(

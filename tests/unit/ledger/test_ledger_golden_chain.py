@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 from osed.domain.cts.tenders import Side
-from osed.domain.ledger import GENESIS_HASH, LedgerEntry, chain_hash
+from osed.domain.ledger import GENESIS_HASH, LedgerEntry, StoredEntry, chain_hash
 from osed.domain.time import Interval
-from osed.ports.ledger import LedgerHead, canonical_entries
+from osed.ports.ledger import AppendResult, LedgerHead, canonical_entries
 from osed.storage._ledger_plan import LedgerBatchPlan
 from osed.storage.sqlite import _interval_key
 
@@ -80,3 +80,17 @@ def test_the_batch_plan_writes_the_released_rows() -> None:
         (2, MESSAGE_ID, CANONICAL[1], HASHES[1]),
     ]
     assert (plan.seq, plan.last_hash) == (2, HASHES[1])
+
+
+def test_the_batch_results_carry_the_released_entries_whether_new_or_repeated() -> None:
+    plan = LedgerBatchPlan(LedgerHead(0, GENESIS_HASH), _interval_key)
+    plan.add(MESSAGE_ID, ENTRIES, CANONICAL)
+    stored = tuple(
+        StoredEntry(seq, MESSAGE_ID, entry, digest)
+        for seq, entry, digest in zip((1, 2), ENTRIES, HASHES, strict=True)
+    )
+    batch = [(MESSAGE_ID, ENTRIES), (MESSAGE_ID, ENTRIES)]
+    first, repeated = plan.results(batch, {}, stored_range=lambda first, count: ())
+    assert first == AppendResult(stored, duplicate=False)
+    assert repeated == AppendResult(stored, duplicate=True)
+    assert first.entries is first.entries  # built once, on first access
