@@ -556,10 +556,10 @@ class MarketAgent:
         )
 
     def _position(self, request: EiRequestPosition, now: datetime) -> Reply:
-        positions = self._positions
-        if positions is None:
-            positions = self._positions = MarketPositions(self.ledger.all_positions())
-        rows = positions.of(request.position_party_id, request.bounding_interval)
+        kept = self._positions
+        if kept is None:
+            kept = self._positions = MarketPositions(self.ledger.all_positions())
+        rows = kept.of(request.position_party_id, request.bounding_interval)
         totals: dict[Interval, int] = {}
         for row in rows:
             quantity = self.units.quantity_of(row.quantity, row.quantity_scale)
