@@ -109,6 +109,10 @@ class FollowingProcess:
         self._process.start()
         theirs.close()
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
     def report(self) -> VerifyReport:
         """Its report; ask once the writer has committed everything (and before the writer
         closes the file, so that the writer's is the last connection and folds the WAL into
