@@ -107,11 +107,10 @@ def test_a_row_changed_after_its_look_is_left_to_a_later_verify(tmp_path: Path) 
 def test_the_following_process_reports_on_the_file_its_writer_grew(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     SqliteLedgerStore(path).close()
-    with verifying_alongside(path) as following:
-        with SqliteLedgerStore(path) as writer:
-            grow(writer, 0, 50)
-            writer.flush()
-            report = following.report()
+    with verifying_alongside(path) as following, SqliteLedgerStore(path) as writer:
+        grow(writer, 0, 50)
+        writer.flush()
+        report = following.report()
     assert report == single_pass(path)
     assert report.ok
     assert report.entries == 100
