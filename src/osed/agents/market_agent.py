@@ -182,8 +182,7 @@ class MarketAgent:
         self._open = OpenTenders()
         self._parts = TenderIds()  # every tender id ever, never removed
         self._quotes: dict[str, OpenQuote] = {}
-        # Sealing replies as they come only bounds the pause of a periodic snapshot.
-        sealing = SEAL_EVERY if self.snapshots.every is not None else None
+        sealing = SEAL_EVERY if self.snapshots.seal_replies else None
         self._replies = RecentReplies(remembered_replies, seal_every=sealing)
         self._next_quote_match = 1
         self._cleared: set[str] = set()  # instruments cleared (any round)

@@ -8,9 +8,9 @@ to at most that many replies; a reply is kept encoded from then on (a fraction o
 and the rare retry that asks for one decodes it. A restart loads only the request ids of each
 chunk; a retry decompresses the chunk of its reply.
 
-Without periodic snapshots (``seal_every=None``) nothing bounds a snapshot's pause, so replies
-stay as they are until a snapshot is asked for: encoding them cost the market demo, which
-takes none, a twentieth of its time.
+With ``seal_every=None`` (an agent that takes no snapshots) replies stay as they are until a
+snapshot asks for them: encoding them cost the market demo, which takes none, a twentieth of
+its time.
 """
 
 from __future__ import annotations
