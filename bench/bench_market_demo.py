@@ -13,7 +13,12 @@ CPU 20.4 / 20.7 s, 3,064 tenders/s (median). Second pass (fewer collector passes
 instants, trace rows and tenders, open tenders by instrument, the day's needs built once),
 alternated with the first pass's sources at a load average of 5.5-6: first pass wall
 39.2 / 41.5 s, CPU 20.9 / 21.7 s; second pass wall 21.0 / 24.3 s, CPU 12.1 / 13.9 s,
-3,400 tenders/s (median), same results. See docs/market-agent.md.
+3,400 tenders/s (median), same results. Third pass (positions in memory, no reply encoding
+without snapshots, the ledger verified by a process beside the demo as it grows), alternated
+with the second pass at a load average of 2.2-3.1: second pass wall 12.0 / 15.5 s, CPU
+10.7 / 11.4 s; third pass wall 11.0 / 17.1 s, CPU 10.8 / 11.5 s (both processes: the demo's
+own CPU time fell by 2.4 / 1.8 s, min / median, of it the 1.4 s the verify moved out), same
+results. See docs/market-agent.md.
 
 With ``--baseline-src DIR`` (the ``src`` folder of another OSED version, e.g. unpacked from
 ``git archive``) each repeat runs that version first, then ours; the JSON then also holds the

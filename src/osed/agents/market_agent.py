@@ -3,6 +3,8 @@
 It routes tenders to the configured market (one instrument per delivery interval), turns each
 fill into one EiTransaction per side, commits the transactions to the ledger with the
 positions they change (the Market Position Manager), and traces every message it handles.
+Position requests are answered from the positions kept in memory
+(:mod:`osed.agents.market_positions`): the agent is its ledger's only writer.
 
 Quantities are kept at the market's quantity scale: a tender at another scale is converted on
 entry (it must convert exactly), and cancel requests and replies speak the market's scale.
@@ -33,6 +35,7 @@ from decimal import Decimal
 from typing import assert_never
 
 from osed.agents.market_journal import JournaledMarket
+from osed.agents.market_positions import MarketPositions
 from osed.agents.market_state import (
     Notification,
     OpenQuote,
@@ -59,7 +62,7 @@ from osed.agents.recovery import (
     encode_sent,
     replay_steps,
 )
-from osed.agents.reply_cache import RecentReplies
+from osed.agents.reply_cache import SEAL_EVERY, RecentReplies
 from osed.agents.snapshot import (
     SNAPSHOT_FORMAT,
     AgentState,
@@ -179,11 +182,14 @@ class MarketAgent:
         self._open = OpenTenders()
         self._parts = TenderIds()  # every tender id ever, never removed
         self._quotes: dict[str, OpenQuote] = {}
-        self._replies = RecentReplies(remembered_replies)
+        sealing = SEAL_EVERY if self.snapshots.seal_replies else None
+        self._replies = RecentReplies(remembered_replies, seal_every=sealing)
         self._next_quote_match = 1
         self._cleared: set[str] = set()  # instruments cleared (any round)
         self._unsent: dict[str, UnsentTransactions] = {}
         self._writes: LedgerWrites = LiveWrites(ledger)
+        # Read from the ledger at the first position request, then kept from the appends.
+        self._positions: MarketPositions | None = None
         self._identity = fingerprint(market_id, market, units, remembered_replies)
         self._as_replayed = recover  # the state is what a replay of the trace rebuilds
         self._steps_since_snapshot = 0
@@ -296,6 +302,7 @@ class MarketAgent:
         finally:
             self._writes = LiveWrites(self.ledger)
         recorded = replay.commit(self.ledger)
+        self._positions = None  # the ledger may have taken appends the replay deferred
         self._steps_since_snapshot = replayed
         self._snapshot_if_due()
         return RecoveryReport(requests, clearings, recorded, position, start.skipped)
@@ -548,7 +555,10 @@ class MarketAgent:
         )
 
     def _position(self, request: EiRequestPosition, now: datetime) -> Reply:
-        rows = self.ledger.positions(request.position_party_id, request.bounding_interval)
+        kept = self._positions
+        if kept is None:
+            kept = self._positions = MarketPositions(self.ledger.all_positions())
+        rows = kept.of(request.position_party_id, request.bounding_interval)
         totals: dict[Interval, int] = {}
         for row in rows:
             quantity = self.units.quantity_of(row.quantity, row.quantity_scale)
@@ -802,7 +812,13 @@ class MarketAgent:
             transactions.append(Transaction(transaction_id, self._at_market_scales(base, detail)))
         if not entries:
             return (), 0, False
-        duplicate = not self._writes.append(message_id, entries)
+        try:
+            duplicate = not self._writes.append(message_id, entries)
+        except BaseException:
+            self._positions = None  # whether the ledger took them is unknown: read it again
+            raise
+        if not duplicate and self._positions is not None:
+            self._positions.apply(entries)
         notifications = tuple(
             Notification(
                 entry.party,

@@ -79,11 +79,15 @@ class SnapshotPolicy:
     replayed as many; None: only when asked (:meth:`MarketAgent.snapshot`, e.g. at a graceful
     stop). ``keep``: snapshots kept, newest first (the older are the fallback when the newest
     is damaged). ``restore``: start from the newest usable snapshot, else replay everything.
+    ``seal_replies``: encode the cached replies as they come, a chunk at a time, so that a
+    snapshot (periodic or asked for) encodes few; off for an agent that never takes one (the
+    market demo), which then never encodes them.
     """
 
     every: int | None = 1_000
     keep: int = 2
     restore: bool = True
+    seal_replies: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from osed.cli._following_verify import verifying_alongside
 from osed.cli._output import emit
 from osed.cli._progress import ProgressReport
 from osed.domain.errors import ConfigurationError
-from osed.ledger.verify import verify_store
 from osed.runtime.markets import build_market, is_ledger_file, open_ledger
-from osed.sim.collector import relaxed_collection
 from osed.sim.market_demo import DemoConfig, DemoSummary, run_market_demo
 
 LEDGER_NAME = "ledger.sqlite"
@@ -70,15 +69,19 @@ def _run(args: argparse.Namespace) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     price_cap = config.price_cap_per_kwh
     market = build_market("double-auction", pricing=args.pricing, price_cap=price_cap)
-    ledger = open_ledger(path)
+    open_ledger(path).close()  # the file exists, and is not open here when the verifier forks
     progress = ProgressReport("market demo")
-    try:
-        summary = run_market_demo(config, market=market, ledger=ledger, progress=progress)
-        with relaxed_collection():  # the verify reads every entry and trace row into objects
-            report = verify_store(ledger)
-    finally:
-        progress.finish()
-        ledger.close()
+    # The ledger is verified as it grows, by a process of its own (_following_verify): at the
+    # end the demo waits only for the last rows to be checked.
+    with verifying_alongside(path) as verifier:
+        ledger = open_ledger(path)
+        try:
+            summary = run_market_demo(config, market=market, ledger=ledger, progress=progress)
+            ledger.flush()  # the confirmations traced after the last clearing
+            report = verifier.report()
+        finally:
+            progress.finish()
+            ledger.close()
     result = {**summary.to_dict(), "ledger": str(path), "verified": report.ok}
     emit(result, lambda _: _summary_text(summary, path, verified=report.ok), args)
     return 0 if report.ok and summary.max_interval_imbalance == 0 else 1

@@ -121,15 +121,16 @@ async def _run(
     intervals = [Interval(day_start + k * slot, slot) for k in range(config.intervals)]
     units = MarketUnits(PRICE_SCALE, QUANTITY_SCALE, "USD", resolution=slot)
     clock = ManualClock(day_start - timedelta(hours=12))
-    # No periodic snapshots: they shorten a restart's replay, and a demo run is never
-    # restarted. Every request is still traced and durable before its reply.
+    # No snapshots: they shorten a restart's replay, and a demo run is never restarted; nor
+    # the encoding of cached replies that only makes them quick. Every request is still
+    # traced and durable before its reply.
     agent = MarketAgent(
         market_id=MARKET_PARTY,
         market=market,
         ledger=ledger,
         clock=clock,
         units=units,
-        snapshots=SnapshotPolicy(every=None),
+        snapshots=SnapshotPolicy(every=None, seal_replies=False),
     )
     venue = InProcessMarket(agent)
     controllers = _controllers(config, intervals, rng)

@@ -71,9 +71,13 @@ def reply(n: int) -> Reply:
     return Reply(EiResponse(200, f"r{n}", datetime(2030, 1, 1, tzinfo=UTC), f"answer {n}"))
 
 
+@pytest.mark.parametrize("seal_every", [SEAL_EVERY, None])
 @pytest.mark.parametrize("limit", [3, SEAL_EVERY + 10, 10 * SEAL_EVERY])
-def test_cached_replies_come_back_from_their_chunks_in_their_order(limit: int) -> None:
-    cache = RecentReplies(limit)
+def test_cached_replies_come_back_from_their_chunks_in_their_order(
+    limit: int, seal_every: int | None
+) -> None:
+    """Sealed as they come, or (without periodic snapshots) all when a snapshot asks."""
+    cache = RecentReplies(limit, seal_every=seal_every)
     for n in range(2 * SEAL_EVERY + 5):
         cache.put(f"r{n}", reply(n))
     # A request forgotten (limit 3) and executed again is cached at its later place.
