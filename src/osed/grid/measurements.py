@@ -375,7 +375,14 @@ class ValueMap:
     offset: NDArray[np.float64]
 
     def apply(self, table: Table, values: NDArray[np.float64]) -> None:
-        cells = self.matrix @ values + self.offset
+        self.write(table, self.cells(values))
+
+    def cells(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        cells: NDArray[np.float64] = self.matrix @ values + self.offset
+        return cells
+
+    def write(self, table: Table, cells: NDArray[np.float64]) -> None:
+        """Put ``cells`` into ``table`` (a sensor table, or an update array of the same rows)."""
         if self.phases[0] < 0:
             table[self.attribute][self.rows] = cells
         else:

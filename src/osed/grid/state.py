@@ -126,9 +126,12 @@ def state_from_output(
     branch_kinds = [kind for kind in BRANCHES if kind in output and len(output[kind])]
     tables = [output[kind] for kind in branch_kinds]
 
-    def column(name: str) -> Floats:
+    def column(name: str, empty: tuple[int, ...] = (0,) if symmetric else (0, 3)) -> Floats:
+        if len(tables) == 1:  # a view of the solver's column, like the node quantities
+            only: Floats = tables[0][name]
+            return only
         if not tables:
-            return np.zeros((0,) if symmetric else (0, 3))
+            return np.zeros(empty)
         return np.concatenate([table[name] for table in tables])
 
     branches = BranchState(
@@ -140,7 +143,7 @@ def state_from_output(
         p_to_w=column("p_to"),
         q_to_var=column("q_to"),
         i_to_a=column("i_to"),
-        loading=np.concatenate([t["loading"] for t in tables]) if tables else np.zeros(0),
+        loading=column("loading", (0,)),
     )
     return GridState(
         calculation=calculation,
