@@ -224,17 +224,21 @@ class Estimator:
                 report = check_observability(network, sensors.data)
         if not report.observable:
             raise UnobservableError(f"{network.name}: not observable: {report.summary()}", report)
-        self.sensors = sensors
+        self._sensors = sensors
         self.report = report
         self.solve = _Solver(network, self.symmetric, method, tolerance, max_iterations)
         self.model = solver_model({**self.solve.grid, **sensors.data}, network)
         self.admittance = build_admittance(network)
         self.dof, self.threshold, self.limit = self._limits(sensors)
         self._values = np.array([m.value for m in self.measured + self.pseudo])
-        self._update = _SensorUpdate(sensors)
-        self._weights = ResidualWeights(
-            sensors.data, {(m.kind, m.attribute) for m in sensors.value_maps}
-        )
+        self._snapshot = _Snapshot(sensors)
+        self._weights = ResidualWeights(sensors.data, self._snapshot.columns())
+
+    @property
+    def sensors(self) -> SensorSet:
+        """The solver's sensors, holding the values of the latest snapshot."""
+        self._snapshot.settle()
+        return self._sensors
 
     def run(self, values: ArrayLike | None = None) -> EstimationResult:
         if values is not None:
@@ -242,7 +246,7 @@ class Estimator:
             if fresh.shape != (len(self.measured),):
                 raise ValueError(f"expected {len(self.measured)} values, got shape {fresh.shape}")
             self._values[: len(self.measured)] = fresh
-            self.model.update(update_data=self._update.apply(self._values))
+            self.model.update(update_data=self._snapshot.apply(self._values))
         try:
             output = self.solve.calculate(self.model, self.report)
         except UnobservableError:
@@ -482,29 +486,44 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-class _SensorUpdate:
-    """A new snapshot of values, written into the sensor tables and into the solver's update:
-    arrays allocated once, in the order of the sensor tables (so without ids: the solver
-    matches rows by position), holding the value attributes the snapshot writes; every other
-    attribute stays unset (NaN), which the solver reads as unchanged."""
+class _Snapshot:
+    """The latest values, as the solver's update: arrays allocated once, in the order of the
+    sensor tables (so without ids: the solver matches rows by position), holding the value
+    attributes a snapshot writes; every other attribute stays unset (NaN), which the solver
+    reads as unchanged. The sensor tables take the values when they are next read."""
 
     def __init__(self, sensors: SensorSet) -> None:
         self._sensors = sensors
         self._arrays: dict[str, Table] = {}
+        self._written: list[tuple[str, str]] = []
         for value_map in sensors.value_maps:
             kind, attribute = value_map.kind, value_map.attribute
             table = sensors.data[kind]
             if kind not in self._arrays:
                 self._arrays[kind] = initialize_array(DatasetType.update, kind, len(table))
-            self._arrays[kind][attribute] = table[attribute]
+            if (kind, attribute) not in self._written:
+                self._arrays[kind][attribute] = table[attribute]
+                self._written.append((kind, attribute))
+        self._unsettled = False
+
+    def columns(self) -> dict[tuple[str, str], NDArray[np.float64]]:
+        """The written columns, by (kind, attribute): always the latest values."""
+        return {
+            (kind, attribute): self._arrays[kind][attribute] for kind, attribute in self._written
+        }
 
     def apply(self, values: NDArray[np.float64]) -> dict[str, Table]:
-        data = self._sensors.data
         for value_map in self._sensors.value_maps:
-            cells = value_map.cells(values)
-            value_map.write(data[value_map.kind], cells)
-            value_map.write(self._arrays[value_map.kind], cells)
+            value_map.apply(self._arrays[value_map.kind], values)
+        self._unsettled = True
         return self._arrays
+
+    def settle(self) -> None:
+        """Bring the sensor tables to the latest values."""
+        if self._unsettled:
+            for kind, attribute in self._written:
+                self._sensors.data[kind][attribute] = self._arrays[kind][attribute]
+            self._unsettled = False
 
 
 def _worst_of(analyses: list[Rows], excluded: set[int]) -> tuple[Rows | None, int | None]:

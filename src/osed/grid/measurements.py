@@ -35,6 +35,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -375,18 +376,49 @@ class ValueMap:
     offset: NDArray[np.float64]
 
     def apply(self, table: Table, values: NDArray[np.float64]) -> None:
-        self.write(table, self.cells(values))
+        """Put the cells of ``values`` into ``table`` (a sensor table, or an update array of
+        the same rows)."""
+        single = self._single
+        if single is None:
+            self._write(table, self.matrix @ values + self.offset)
+            return
+        # One term per cell: w·v + offset, bit for bit the product's 0.0 + w·v + offset once a
+        # zero offset is +0.0 (which turns a -0.0 term into +0.0 as the product's sum does).
+        columns, weights = single
+        picked = values[columns]
+        if weights is not None:
+            np.multiply(picked, weights, out=picked)
+        if self.phases[0] < 0 and self._every_row and len(table) == len(self.rows):
+            np.add(picked, self._positive_offset, out=table[self.attribute])
+        else:
+            self._write(table, picked + self._positive_offset)
 
-    def cells(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
-        cells: NDArray[np.float64] = self.matrix @ values + self.offset
-        return cells
-
-    def write(self, table: Table, cells: NDArray[np.float64]) -> None:
-        """Put ``cells`` into ``table`` (a sensor table, or an update array of the same rows)."""
+    def _write(self, table: Table, cells: NDArray[np.float64]) -> None:
         if self.phases[0] < 0:
             table[self.attribute][self.rows] = cells
         else:
             table[self.attribute][self.rows, self.phases] = cells
+
+    @cached_property
+    def _single(self) -> tuple[NDArray[np.int64], NDArray[np.float64] | None] | None:
+        """The measurement of each cell and its weight (None: all 1), when every cell is one
+        weighted measurement."""
+        matrix = self.matrix
+        if not np.array_equal(matrix.indptr, np.arange(matrix.shape[0] + 1)):
+            return None
+        weights = np.asarray(matrix.data, dtype=np.float64)
+        unit = bool(np.all(weights == 1.0))
+        return matrix.indices.astype(np.int64), None if unit else weights.copy()
+
+    @cached_property
+    def _positive_offset(self) -> NDArray[np.float64]:
+        offset: NDArray[np.float64] = self.offset + 0.0  # -0.0 becomes +0.0
+        return offset
+
+    @cached_property
+    def _every_row(self) -> bool:
+        """The cells are the rows of the table in order (a whole symmetric column)."""
+        return bool(np.array_equal(self.rows, np.arange(len(self.rows))))
 
 
 class _SensorTables:

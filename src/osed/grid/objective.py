@@ -8,13 +8,15 @@ sigma; residuals that are not finite are left out.
 
 :class:`ResidualWeights` keeps the sigmas of one sensor set, which new snapshots of values do
 not change, as contiguous arrays: an estimator evaluates the objective of each snapshot
-without going through the sensor tables again.
+without going through the sensor tables again. The measured values it needs (a voltage
+magnitude weighs its angle) are read, at each evaluation, from the arrays the estimator
+writes its snapshots into.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +33,8 @@ class _Angles:
     """What weighs the voltage angle residuals of one voltage sensor kind."""
 
     sigma: Floats  # of the magnitude
-    measured: Floats | None  # u_angle_measured; None: read from the table at each evaluation
-    magnitude: Floats | None  # u_measured; likewise
+    measured: Floats  # u_angle_measured
+    magnitude: Floats  # u_measured
 
 
 @dataclass(frozen=True)
@@ -45,21 +47,23 @@ class _Kind:
 class ResidualWeights:
     """The sigmas behind each residual of one sensor set.
 
-    ``changing`` names the ``(kind, attribute)`` cells that new snapshots rewrite in the
-    tables (the measured values); those are read from the tables at each evaluation,
-    everything else is taken once here.
+    ``current`` holds, by ``(kind, attribute)``, the columns that new snapshots rewrite (the
+    measured values), as arrays of the table's rows that are read at each evaluation;
+    everything else is taken from the tables once, here.
     """
 
     def __init__(
-        self, sensors: Mapping[str, Table], changing: Collection[tuple[str, str]] = ()
+        self,
+        sensors: Mapping[str, Table],
+        current: Mapping[tuple[str, str], Floats] | None = None,
     ) -> None:
-        self._sensors = sensors
+        current = {} if current is None else current
         self._kinds: list[_Kind] = []
         for kind, table in sensors.items():
             if not len(table):
                 continue
             if "voltage" in kind:
-                self._kinds.append(_voltage(kind, table, changing))
+                self._kinds.append(_voltage(kind, table, current))
             elif "power" in kind:
                 self._kinds.append(_power(kind, table))
             else:
@@ -80,12 +84,9 @@ class ResidualWeights:
                 total, largest = _add(total, largest, weighted)
             if spec.angles is not None:
                 angles = spec.angles
-                table = self._sensors[spec.kind]
-                measured = table["u_angle_measured"] if angles.measured is None else angles.measured
-                magnitude = table["u_measured"] if angles.magnitude is None else angles.magnitude
-                relative = _pick(angles.sigma, rows) / _pick(magnitude, rows)
+                relative = _pick(angles.sigma, rows) / _pick(angles.magnitude, rows)
                 weighted = np.where(
-                    np.isnan(_pick(measured, rows)),
+                    np.isnan(_pick(angles.measured, rows)),
                     0.0,
                     _pick(result["u_angle_residual"], rows) / relative,
                 )
@@ -100,22 +101,19 @@ def weighted_residuals(
     return ResidualWeights(sensors).objective(output)
 
 
-def _voltage(kind: str, table: Table, changing: Collection[tuple[str, str]]) -> _Kind:
+def _voltage(kind: str, table: Table, current: Mapping[tuple[str, str], Floats]) -> _Kind:
     sigma = np.ascontiguousarray(table["u_sigma"])
     if table["u_measured"].ndim > 1:
         sigma = sigma[:, None]
-    measured = table["u_angle_measured"]
-    fixed_angles = (kind, "u_angle_measured") not in changing
+    live = current.get((kind, "u_angle_measured"))
+    measured = np.ascontiguousarray(table["u_angle_measured"]) if live is None else live
     angles = None
     # Without any measured angle every angle term is zero: it adds nothing to either figure.
-    if not (fixed_angles and bool(np.isnan(measured).all())):
-        angles = _Angles(
-            sigma,
-            np.ascontiguousarray(measured) if fixed_angles else None,
-            None
-            if (kind, "u_measured") in changing
-            else np.ascontiguousarray(table["u_measured"]),
-        )
+    if live is not None or not bool(np.isnan(measured).all()):
+        magnitude = current.get((kind, "u_measured"))
+        if magnitude is None:
+            magnitude = np.ascontiguousarray(table["u_measured"])
+        angles = _Angles(sigma, measured, magnitude)
     return _Kind(kind, (("u_residual", sigma),), angles)
 
 
@@ -150,7 +148,9 @@ def _add(total: float, largest: float, weighted: np.ndarray[Any, Any]) -> tuple[
     flat = np.ravel(np.asarray(weighted, dtype=np.float64))
     squares = float(np.sum(flat * flat))
     if math.isfinite(squares):  # every residual is finite
-        return total + squares, max(largest, float(np.max(np.abs(flat), initial=0.0)))
+        if not flat.size:
+            return total + squares, largest
+        return total + squares, max(largest, float(flat.max()), -float(flat.min()))
     values = np.abs(flat)
     values = values[np.isfinite(values)]
     return total + float(np.sum(values**2)), max(largest, float(np.max(values, initial=0.0)))

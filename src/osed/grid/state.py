@@ -37,6 +37,9 @@ class BranchState:
 
 @dataclass(frozen=True, eq=False)
 class GridState:
+    """Read only: the arrays are views of the solver's output and the id lists may be the
+    network's own."""
+
     calculation: str  # "power_flow" | "state_estimation"
     symmetric: bool
     node_ids: list[str]
@@ -96,13 +99,16 @@ def _round(value: float) -> float | None:
 
 
 def _ids(network: Network, kinds: list[str], tables: list[Table]) -> list[str]:
-    """External ids of output rows; the solver keeps the input order, checked cheaply."""
+    """External ids of output rows; the solver keeps the input order, checked cheaply. One
+    kind in input order gives the network's own list (read only, like every state field)."""
     found: list[str] = []
     for kind, table in zip(kinds, tables, strict=True):
         known = network.table(kind)["id"]
         if len(known) == len(table) and (
             len(table) == 0 or (known[0] == table["id"][0] and known[-1] == table["id"][-1])
         ):
+            if len(kinds) == 1:
+                return network.ids(kind)
             found += network.ids(kind)
         else:
             found += [network.external_ids[int(i)] for i in table["id"]]
