@@ -259,7 +259,10 @@ class Estimator:
         state = state_from_output(
             self.network, output, calculation="state_estimation", symmetric=self.symmetric
         )
-        objective, largest = self._weights.objective(output)
+        if self.bad_data.enabled:
+            objective, largest = self._weights.objective(output)
+        else:  # the largest residual decides nothing
+            objective, largest = self._weights.total(output), 0.0
         result = EstimationResult(
             state,
             self.report,

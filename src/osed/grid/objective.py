@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,12 @@ class _Kind:
     kind: str
     terms: tuple[tuple[str, Floats], ...]  # (residual attribute, its sigma)
     angles: _Angles | None  # voltage sensors with at least one measured angle
+    shape: tuple[int, ...]  # of a residual column
+
+    @cached_property
+    def scratch(self) -> tuple[Floats, Floats]:
+        """Room for the weighted residuals of a term and their squares, every row energized."""
+        return np.empty(self.shape), np.empty(self.shape)
 
 
 class ResidualWeights:
@@ -71,17 +78,34 @@ class ResidualWeights:
 
     def objective(self, output: Mapping[str, Table]) -> tuple[float, float]:
         """``J`` and the largest weighted residual of the solver's ``output``."""
+        total, largest = self._evaluate(output, 0.0)
+        assert largest is not None
+        return total, largest
+
+    def total(self, output: Mapping[str, Table]) -> float:
+        """``J`` alone, without the pass for the largest residual."""
+        return self._evaluate(output, None)[0]
+
+    def _evaluate(
+        self, output: Mapping[str, Table], largest: float | None
+    ) -> tuple[float, float | None]:
         total = 0.0
-        largest = 0.0
         for spec in self._kinds:
             result = output.get(spec.kind)
             if result is None:
                 continue
-            on = result["energized"].astype(bool)
-            rows = None if on.all() else on  # None: every sensor is energized
-            for attribute, sigma in spec.terms:
-                weighted = _pick(result[attribute], rows) / _pick(sigma, rows)
-                total, largest = _add(total, largest, weighted)
+            energized = result["energized"]
+            if energized.all():
+                weighted, squares = spec.scratch
+                for attribute, sigma in spec.terms:
+                    np.divide(result[attribute], sigma, out=weighted)
+                    total, largest = _add(total, largest, weighted, squares)
+                rows = None
+            else:
+                rows = energized.astype(bool)
+                for attribute, sigma in spec.terms:
+                    weighted = result[attribute][rows] / sigma[rows]
+                    total, largest = _add(total, largest, weighted)
             if spec.angles is not None:
                 angles = spec.angles
                 relative = _pick(angles.sigma, rows) / _pick(angles.magnitude, rows)
@@ -114,7 +138,7 @@ def _voltage(kind: str, table: Table, current: Mapping[tuple[str, str], Floats])
         if magnitude is None:
             magnitude = np.ascontiguousarray(table["u_measured"])
         angles = _Angles(sigma, measured, magnitude)
-    return _Kind(kind, (("u_residual", sigma),), angles)
+    return _Kind(kind, (("u_residual", sigma),), angles, table["u_measured"].shape)
 
 
 def _power(kind: str, table: Table) -> _Kind:
@@ -129,6 +153,7 @@ def _power(kind: str, table: Table) -> _Kind:
             ("q_residual", np.where(np.isnan(q_sigma), fallback, q_sigma)),
         ),
         None,
+        p_sigma.shape,
     )
 
 
@@ -137,20 +162,33 @@ def _current(kind: str, table: Table) -> _Kind:
     a_sigma = np.ascontiguousarray(table["i_angle_sigma"])
     if table["i_measured"].ndim > 1:
         i_sigma, a_sigma = i_sigma[:, None], a_sigma[:, None]
-    return _Kind(kind, (("i_residual", i_sigma), ("i_angle_residual", a_sigma)), None)
+    terms = (("i_residual", i_sigma), ("i_angle_residual", a_sigma))
+    return _Kind(kind, terms, None, table["i_measured"].shape)
 
 
 def _pick(values: np.ndarray[Any, Any], rows: NDArray[np.bool_] | None) -> np.ndarray[Any, Any]:
     return values if rows is None else values[rows]
 
 
-def _add(total: float, largest: float, weighted: np.ndarray[Any, Any]) -> tuple[float, float]:
+def _add(
+    total: float,
+    largest: float | None,
+    weighted: np.ndarray[Any, Any],
+    squares: Floats | None = None,
+) -> tuple[float, float | None]:
+    """``total`` plus the sum of the squares, and the larger of ``largest`` (None: not asked
+    for) and the largest magnitude, of the finite ``weighted`` residuals (``squares``: room
+    for the squares)."""
     flat = np.ravel(np.asarray(weighted, dtype=np.float64))
-    squares = float(np.sum(flat * flat))
-    if math.isfinite(squares):  # every residual is finite
-        if not flat.size:
-            return total + squares, largest
-        return total + squares, max(largest, float(flat.max()), -float(flat.min()))
+    square = np.multiply(flat, flat, out=None if squares is None else np.ravel(squares))
+    summed = float(square.sum())
+    if math.isfinite(summed):  # every residual is finite
+        if largest is None or not flat.size:
+            return total + summed, largest
+        return total + summed, max(largest, float(flat.max()), -float(flat.min()))
     values = np.abs(flat)
     values = values[np.isfinite(values)]
-    return total + float(np.sum(values**2)), max(largest, float(np.max(values, initial=0.0)))
+    summed = float(np.sum(values**2))
+    if largest is None:
+        return total + summed, None
+    return total + summed, max(largest, float(np.max(values, initial=0.0)))

@@ -117,6 +117,8 @@ def _ids(network: Network, kinds: list[str], tables: list[Table]) -> list[str]:
 
 def _repeated(kinds: list[str], tables: list[Table]) -> list[str]:
     """Each kind once per row of its table (list repetition: no Python loop per row)."""
+    if len(kinds) == 1:
+        return [kinds[0]] * len(tables[0])
     found: list[str] = []
     for kind, table in zip(kinds, tables, strict=True):
         found += [kind] * len(table)
