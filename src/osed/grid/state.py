@@ -37,7 +37,7 @@ class BranchState:
 
 @dataclass(frozen=True, eq=False)
 class GridState:
-    """Read only: the arrays are views of the solver's output and the id lists may be the
+    """Read only: arrays may be views of the solver's output (``raw``) and id lists the
     network's own."""
 
     calculation: str  # "power_flow" | "state_estimation"

@@ -68,9 +68,11 @@ def sensor_case(seed: int, symmetric: bool, rows: int) -> tuple[dict[str, Table]
     sensors: dict[str, Table] = {}
     output: dict[str, Table] = {}
 
-    def spoil(values: np.ndarray[Any, Any], share: float) -> np.ndarray[Any, Any]:
+    def spoil(
+        values: np.ndarray[Any, Any], share: float, by: tuple[float, ...] = (np.nan,)
+    ) -> np.ndarray[Any, Any]:
         bad = rng.random(values.shape) < share
-        return np.where(bad, rng.choice([np.nan, np.inf, -np.inf], values.shape), values)
+        return np.where(bad, rng.choice(by, values.shape), values)
 
     for family in KINDS:
         kind = f"{prefix}_{family}_sensor"
@@ -84,7 +86,8 @@ def sensor_case(seed: int, symmetric: bool, rows: int) -> tuple[dict[str, Table]
                 table[name] = rng.normal(1.0, 0.5, table[name].shape)
         for name in result.dtype.names or ():
             if name.endswith("residual"):
-                result[name] = spoil(rng.normal(0.0, 3.0, result[name].shape), 0.05)
+                residual = rng.normal(0.0, 3.0, result[name].shape)
+                result[name] = spoil(residual, 0.05, (np.nan, np.inf, -np.inf))
         if family == "voltage":
             table["u_angle_measured"] = spoil(table["u_angle_measured"], 0.5)
         if family == "power":
