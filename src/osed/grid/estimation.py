@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from power_grid_model import CalculationMethod, DatasetType, PowerGridModel, initialize_array
 from power_grid_model.errors import IterationDiverge, NotObservableError, PowerGridError
 
@@ -32,6 +32,7 @@ from scipy.special import chdtri, ndtri
 from osed.grid.admittance import build_admittance
 from osed.grid.measurements import Measurement, SensorSet, build_sensors
 from osed.grid.network import BRANCHES, SENSORS, Network, Table
+from osed.grid.objective import ResidualWeights, weighted_residuals
 from osed.grid.observability import ObservabilityReport, check_observability
 from osed.grid.powerflow import CalculationError, solver_model
 from osed.grid.residuals import (
@@ -223,14 +224,21 @@ class Estimator:
                 report = check_observability(network, sensors.data)
         if not report.observable:
             raise UnobservableError(f"{network.name}: not observable: {report.summary()}", report)
-        self.sensors = sensors
+        self._sensors = sensors
         self.report = report
         self.solve = _Solver(network, self.symmetric, method, tolerance, max_iterations)
         self.model = solver_model({**self.solve.grid, **sensors.data}, network)
         self.admittance = build_admittance(network)
         self.dof, self.threshold, self.limit = self._limits(sensors)
         self._values = np.array([m.value for m in self.measured + self.pseudo])
-        self._update = _SensorUpdate(sensors)
+        self._snapshot = _Snapshot(sensors)
+        self._weights = ResidualWeights(sensors.data, self._snapshot.columns())
+
+    @property
+    def sensors(self) -> SensorSet:
+        """The solver's sensors, holding the values of the latest snapshot."""
+        self._snapshot.settle()
+        return self._sensors
 
     def run(self, values: ArrayLike | None = None) -> EstimationResult:
         if values is not None:
@@ -238,8 +246,7 @@ class Estimator:
             if fresh.shape != (len(self.measured),):
                 raise ValueError(f"expected {len(self.measured)} values, got shape {fresh.shape}")
             self._values[: len(self.measured)] = fresh
-            self.sensors.update(self._values)
-            self.model.update(update_data=self._update.filled())
+            self.model.update(update_data=self._snapshot.apply(self._values))
         try:
             output = self.solve.calculate(self.model, self.report)
         except UnobservableError:
@@ -252,7 +259,10 @@ class Estimator:
         state = state_from_output(
             self.network, output, calculation="state_estimation", symmetric=self.symmetric
         )
-        objective, largest = weighted_residuals(output, self.sensors.data)
+        if self.bad_data.enabled:
+            objective, largest = self._weights.objective(output)
+        else:  # the largest residual decides nothing
+            objective, largest = self._weights.total(output), 0.0
         result = EstimationResult(
             state,
             self.report,
@@ -479,77 +489,44 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-class _SensorUpdate:
-    """The solver's update of a new snapshot of values: arrays allocated once, holding the
-    sensor ids and the value attributes the snapshot writes; every other attribute stays
-    unset (NaN), which the solver reads as unchanged."""
+class _Snapshot:
+    """The latest values, as the solver's update: arrays allocated once, in the order of the
+    sensor tables (so without ids: the solver matches rows by position), holding the value
+    attributes a snapshot writes; every other attribute stays unset (NaN), which the solver
+    reads as unchanged. The sensor tables take the values when they are next read."""
 
     def __init__(self, sensors: SensorSet) -> None:
         self._sensors = sensors
-        written: dict[str, set[str]] = {}
-        for value_map in sensors.value_maps:
-            written.setdefault(value_map.kind, set()).add(value_map.attribute)
-        self._written = {kind: sorted(attributes) for kind, attributes in written.items()}
         self._arrays: dict[str, Table] = {}
-        for kind in self._written:
+        self._written: list[tuple[str, str]] = []
+        for value_map in sensors.value_maps:
+            kind, attribute = value_map.kind, value_map.attribute
             table = sensors.data[kind]
-            changed = initialize_array(DatasetType.update, kind, len(table))
-            changed["id"] = table["id"]
-            self._arrays[kind] = changed
+            if kind not in self._arrays:
+                self._arrays[kind] = initialize_array(DatasetType.update, kind, len(table))
+            if (kind, attribute) not in self._written:
+                self._arrays[kind][attribute] = table[attribute]
+                self._written.append((kind, attribute))
+        self._unsettled = False
 
-    def filled(self) -> dict[str, Table]:
-        data = self._sensors.data
-        for kind, attributes in self._written.items():
-            changed, table = self._arrays[kind], data[kind]
-            for attribute in attributes:
-                changed[attribute] = table[attribute]
+    def columns(self) -> dict[tuple[str, str], NDArray[np.float64]]:
+        """The written columns, by (kind, attribute): always the latest values."""
+        return {
+            (kind, attribute): self._arrays[kind][attribute] for kind, attribute in self._written
+        }
+
+    def apply(self, values: NDArray[np.float64]) -> dict[str, Table]:
+        for value_map in self._sensors.value_maps:
+            value_map.apply(self._arrays[value_map.kind], values)
+        self._unsettled = True
         return self._arrays
 
-
-def weighted_residuals(
-    output: Mapping[str, Table], sensors: Mapping[str, Table]
-) -> tuple[float, float]:
-    """``J = Σ (r/σ)²`` and the largest ``|r/σ|`` from the solver's per-sensor residuals
-    (appliance sensors of one node share their node's residual in proportion to their
-    variances, so ``J`` equals the objective over the summed injection)."""
-    total = 0.0
-    largest = 0.0
-    for kind, table in sensors.items():
-        result = output.get(kind)
-        if result is None or not len(table):
-            continue
-        on = result["energized"].astype(bool)
-        if "voltage" in kind:
-            sigma = table["u_sigma"][on]
-            if table["u_measured"].ndim > 1:
-                sigma = sigma[:, None]
-            total, largest = _add(total, largest, result["u_residual"][on] / sigma)
-            angle = table["u_angle_measured"][on]
-            relative = sigma / table["u_measured"][on]
-            angles = np.where(np.isnan(angle), 0.0, result["u_angle_residual"][on] / relative)
-            total, largest = _add(total, largest, angles)
-        elif "power" in kind:
-            p_sigma, q_sigma = table["p_sigma"][on], table["q_sigma"][on]
-            fallback = table["power_sigma"][on]
-            if fallback.ndim < p_sigma.ndim:
-                fallback = fallback[:, None]
-            p_sigma = np.where(np.isnan(p_sigma), fallback, p_sigma)
-            q_sigma = np.where(np.isnan(q_sigma), fallback, q_sigma)
-            total, largest = _add(total, largest, result["p_residual"][on] / p_sigma)
-            total, largest = _add(total, largest, result["q_residual"][on] / q_sigma)
-        else:
-            i_sigma, a_sigma = table["i_sigma"][on], table["i_angle_sigma"][on]
-            if table["i_measured"].ndim > 1:
-                i_sigma, a_sigma = i_sigma[:, None], a_sigma[:, None]
-            total, largest = _add(total, largest, result["i_residual"][on] / i_sigma)
-            total, largest = _add(total, largest, result["i_angle_residual"][on] / a_sigma)
-    return total, largest
-
-
-def _add(total: float, largest: float, weighted: np.ndarray[Any, Any]) -> tuple[float, float]:
-    values = np.abs(np.asarray(weighted, dtype=np.float64))
-    values = values[np.isfinite(values)]
-    return total + float(np.sum(values**2)), max(largest, float(np.max(values, initial=0.0)))
+    def settle(self) -> None:
+        """Bring the sensor tables to the latest values."""
+        if self._unsettled:
+            for kind, attribute in self._written:
+                self._sensors.data[kind][attribute] = self._arrays[kind][attribute]
+            self._unsettled = False
 
 
 def _worst_of(analyses: list[Rows], excluded: set[int]) -> tuple[Rows | None, int | None]:

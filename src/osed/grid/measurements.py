@@ -35,6 +35,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -375,11 +376,59 @@ class ValueMap:
     offset: NDArray[np.float64]
 
     def apply(self, table: Table, values: NDArray[np.float64]) -> None:
-        cells = self.matrix @ values + self.offset
+        """Put the cells of ``values`` into ``table`` (a sensor table, or an update array of
+        the same rows)."""
+        single = self._single
+        if single is None:
+            self._write(table, self.matrix @ values + self.offset)
+            return
+        # One term per cell: w·v + offset, bit for bit the product's 0.0 + w·v + offset once a
+        # zero offset is +0.0 (which turns a -0.0 term into +0.0 as the product's sum does).
+        columns, weights = single
+        picked = values[columns]  # a view of ``values`` when ``columns`` is a slice
+        if weights is not None:
+            copied = not isinstance(columns, slice)
+            picked = np.multiply(picked, weights, out=picked if copied else None)
+        if self.phases[0] < 0 and self._every_row and len(table) == len(self.rows):
+            np.add(picked, self._positive_offset, out=table[self.attribute])
+        else:
+            self._write(table, picked + self._positive_offset)
+
+    def _write(self, table: Table, cells: NDArray[np.float64]) -> None:
         if self.phases[0] < 0:
             table[self.attribute][self.rows] = cells
         else:
             table[self.attribute][self.rows, self.phases] = cells
+
+    @cached_property
+    def _single(self) -> tuple[NDArray[np.int64] | slice, NDArray[np.float64] | None] | None:
+        """The measurement of each cell (a slice when they are evenly spaced, as a list in
+        order of measurand or element gives them) and its weight (None: all 1), when every
+        cell is one weighted measurement."""
+        matrix = self.matrix
+        if not np.array_equal(matrix.indptr, np.arange(matrix.shape[0] + 1)):
+            return None
+        weights = np.asarray(matrix.data, dtype=np.float64)
+        unit = bool(np.all(weights == 1.0))
+        indices = matrix.indices.astype(np.int64)
+        columns: NDArray[np.int64] | slice = indices
+        steps = np.diff(indices)
+        if len(steps) and steps[0] > 0 and bool(np.all(steps == steps[0])):
+            first, step = int(indices[0]), int(steps[0])
+            columns = slice(first, first + step * len(steps) + 1, step)
+        return columns, None if unit else weights.copy()
+
+    @cached_property
+    def _positive_offset(self) -> NDArray[np.float64] | float:
+        if not self.offset.any():
+            return 0.0
+        offset: NDArray[np.float64] = self.offset + 0.0  # -0.0 becomes +0.0
+        return offset
+
+    @cached_property
+    def _every_row(self) -> bool:
+        """The cells are the rows of the table in order (a whole symmetric column)."""
+        return bool(np.array_equal(self.rows, np.arange(len(self.rows))))
 
 
 class _SensorTables:

@@ -154,7 +154,8 @@ class Network:
         return KINDS[int(self._kind_of[solver_id])]
 
     def table(self, kind: str) -> Table:
-        return self.data.get(kind, _empty(kind))
+        table = self.data.get(kind)
+        return _empty(kind) if table is None else table
 
     def ids(self, kind: str) -> list[str]:
         """External ids of a component kind, in table order (a shared list: do not modify)."""

@@ -37,6 +37,9 @@ class BranchState:
 
 @dataclass(frozen=True, eq=False)
 class GridState:
+    """Read only: arrays may be views of the solver's output (``raw``) and id lists the
+    network's own."""
+
     calculation: str  # "power_flow" | "state_estimation"
     symmetric: bool
     node_ids: list[str]
@@ -96,13 +99,16 @@ def _round(value: float) -> float | None:
 
 
 def _ids(network: Network, kinds: list[str], tables: list[Table]) -> list[str]:
-    """External ids of output rows; the solver keeps the input order, checked cheaply."""
+    """External ids of output rows; the solver keeps the input order, checked cheaply. One
+    kind in input order gives the network's own list (read only, like every state field)."""
     found: list[str] = []
     for kind, table in zip(kinds, tables, strict=True):
         known = network.table(kind)["id"]
         if len(known) == len(table) and (
             len(table) == 0 or (known[0] == table["id"][0] and known[-1] == table["id"][-1])
         ):
+            if len(kinds) == 1:
+                return network.ids(kind)
             found += network.ids(kind)
         else:
             found += [network.external_ids[int(i)] for i in table["id"]]
@@ -111,6 +117,8 @@ def _ids(network: Network, kinds: list[str], tables: list[Table]) -> list[str]:
 
 def _repeated(kinds: list[str], tables: list[Table]) -> list[str]:
     """Each kind once per row of its table (list repetition: no Python loop per row)."""
+    if len(kinds) == 1:
+        return [kinds[0]] * len(tables[0])
     found: list[str] = []
     for kind, table in zip(kinds, tables, strict=True):
         found += [kind] * len(table)
@@ -126,9 +134,12 @@ def state_from_output(
     branch_kinds = [kind for kind in BRANCHES if kind in output and len(output[kind])]
     tables = [output[kind] for kind in branch_kinds]
 
-    def column(name: str) -> Floats:
+    def column(name: str, empty: tuple[int, ...] = (0,) if symmetric else (0, 3)) -> Floats:
+        if len(tables) == 1:  # a view of the solver's column, like the node quantities
+            only: Floats = tables[0][name]
+            return only
         if not tables:
-            return np.zeros((0,) if symmetric else (0, 3))
+            return np.zeros(empty)
         return np.concatenate([table[name] for table in tables])
 
     branches = BranchState(
@@ -140,7 +151,7 @@ def state_from_output(
         p_to_w=column("p_to"),
         q_to_var=column("q_to"),
         i_to_a=column("i_to"),
-        loading=np.concatenate([t["loading"] for t in tables]) if tables else np.zeros(0),
+        loading=column("loading", (0,)),
     )
     return GridState(
         calculation=calculation,
