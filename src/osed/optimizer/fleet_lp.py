@@ -16,9 +16,49 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from osed.optimizer.fleet_problem import Array, FleetProblem
-from osed.optimizer.highs import colwise_lp
 
 Index = NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnwiseLp:
+    """An LP as the arrays of HiGHS's column-wise ``passModel``: they go to HiGHS as they are,
+    where a ``HighsLp`` would copy them element by element (most of the time of building
+    thousands of small pricing LPs)."""
+
+    cost: Array
+    col_lower: Array
+    col_upper: Array
+    row_lower: Array
+    row_upper: Array
+    starts: NDArray[np.int32]
+    index: NDArray[np.int32]
+    values: Array
+
+    def pass_to(self, highs: highspy.Highs) -> None:
+        def finite(side: Array) -> Array:
+            clipped: Array = np.clip(side, -highspy.kHighsInf, highspy.kHighsInf)
+            return clipped
+
+        status = highs.passModel(
+            self.cost.size,
+            self.row_lower.size,
+            self.values.size,
+            int(highspy.MatrixFormat.kColwise),
+            int(highspy.ObjSense.kMinimize),
+            0.0,
+            self.cost,
+            finite(self.col_lower),
+            finite(self.col_upper),
+            finite(self.row_lower),
+            finite(self.row_upper),
+            self.starts,
+            self.index,
+            self.values,
+            np.zeros(self.cost.size, dtype=np.int32),  # every column continuous
+        )
+        if status == highspy.HighsStatus.kError:
+            raise ValueError("HiGHS rejected the households' LP")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +79,7 @@ class Block:
         return part
 
 
-def household_lp(problem: FleetProblem, households: Index, *, caps: bool) -> highspy.HighsLp:
+def household_lp(problem: FleetProblem, households: Index, *, caps: bool) -> ColumnwiseLp:
     """The LP of these households, with the feeder rows only when ``caps``."""
     n, t, dt = households.size, problem.steps, problem.dt_h
     width = Block(t).width
@@ -92,13 +132,13 @@ def household_lp(problem: FleetProblem, households: Index, *, caps: bool) -> hig
     matrix = sp.csc_matrix((vals, (rows, cols)), shape=(row_count, n * width))
     matrix.sort_indices()
 
-    return colwise_lp(
+    return ColumnwiseLp(
         cost.ravel(),
         lower.ravel(),
         upper.ravel(),
         row_lower,
         row_upper,
-        starts=matrix.indptr,
-        index=matrix.indices,
-        values=matrix.data,
+        matrix.indptr.astype(np.int32),
+        matrix.indices.astype(np.int32),
+        matrix.data,
     )

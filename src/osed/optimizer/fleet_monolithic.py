@@ -30,7 +30,7 @@ def solve_monolithic(
     if time_limit_s is not None:
         highs.setOptionValue("time_limit", float(time_limit_s))
     households = np.arange(problem.households)
-    highs.passModel(household_lp(problem, households, caps=True))
+    household_lp(problem, households, caps=True).pass_to(highs)
     highs.run()
     status = highs.getModelStatus()
     iterations = int(highs.getInfo().simplex_iteration_count)

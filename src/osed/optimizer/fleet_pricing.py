@@ -39,7 +39,7 @@ class _PricingBlock:
         self.households = households
         self.problem = problem
         self.highs = _quiet_highs()
-        self.highs.passModel(household_lp(problem, households, caps=False))
+        household_lp(problem, households, caps=False).pass_to(self.highs)
         self.highs.setBasis(_idle_basis(problem, households))
         n, t, dt = households.size, problem.steps, problem.dt_h
         base = Block(t).width * np.arange(n)[:, None] + np.arange(t)
@@ -67,7 +67,7 @@ class _PricingBlock:
         bad = []
         for i in self.households:
             highs = _quiet_highs()
-            highs.passModel(household_lp(self.problem, np.array([i]), caps=False))
+            household_lp(self.problem, np.array([i]), caps=False).pass_to(highs)
             highs.run()
             if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 bad.append(i)

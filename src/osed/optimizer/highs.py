@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 import highspy
 import numpy as np
@@ -199,36 +198,6 @@ def _pass_model(highs: highspy.Highs, program: LinearProgram) -> bool:
         integrality,
     )
     return bool(status != highspy.HighsStatus.kError)
-
-
-def colwise_lp(
-    cost: Array,
-    col_lower: Array,
-    col_upper: Array,
-    row_lower: Array,
-    row_upper: Array,
-    *,
-    starts: NDArray[np.integer[Any]],
-    index: NDArray[np.integer[Any]],
-    values: Array,
-) -> highspy.HighsLp:
-    """A HiGHS LP from a column-wise matrix (CSC: ``starts`` per column, row ``index`` and
-    ``values`` per entry, rows sorted within each column); ±inf bounds become HiGHS's."""
-    lp = highspy.HighsLp()
-    lp.num_col_ = cost.size
-    lp.num_row_ = row_lower.size
-    lp.col_cost_ = cost
-    lp.col_lower_ = _finite(col_lower)
-    lp.col_upper_ = _finite(col_upper)
-    lp.row_lower_ = _finite(row_lower)
-    lp.row_upper_ = _finite(row_upper)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = starts.astype(np.int32)
-    lp.a_matrix_.index_ = index.astype(np.int32)
-    lp.a_matrix_.value_ = values
-    lp.a_matrix_.num_col_ = cost.size
-    lp.a_matrix_.num_row_ = row_lower.size
-    return lp
 
 
 def _finite(values: Array | list[float]) -> Array:
