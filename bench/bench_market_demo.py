@@ -18,13 +18,22 @@ without snapshots, the ledger verified by a process beside the demo as it grows)
 with the second pass at a load average of 2.2-3.1: second pass wall 12.0 / 15.5 s, CPU
 10.7 / 11.4 s; third pass wall 11.0 / 17.1 s, CPU 10.8 / 11.5 s (both processes: the demo's
 own CPU time fell by 2.4 / 1.8 s, min / median, of it the 1.4 s the verify moved out), same
-results. See docs/market-agent.md.
+results. Fourth pass (no collector pass during the demo, its state freed when it ends; a
+clearing's outcome committed with its entries), alternated with the third at a load average
+of 3.0-3.8: CPU of the demo process itself 9.30 / 10.94 s before, 7.58 / 8.86 s after (its
+verifier 1.45 / 1.61 s), wall 14.9 / 21.7 s before, 14.5 / 18.1 s after, same results. See
+docs/market-agent.md.
+
+Each run reports the CPU time of the demo process apart from that of the processes it waited
+for (the verifier beside it), and ``--src DIR`` runs a copy of our sources, so that editing the
+working tree cannot change a comparison under way.
 
 With ``--baseline-src DIR`` (the ``src`` folder of another OSED version, e.g. unpacked from
 ``git archive``) each repeat runs that version first, then ours; the JSON then also holds the
 baseline's figures, whether both gave the same demo results, and the speed-up of the medians.
 
-    .venv/bin/python bench/bench_market_demo.py [--repeat 3] [--baseline-src DIR] [-- DEMO OPTIONS]
+    .venv/bin/python bench/bench_market_demo.py [--repeat 3] [--baseline-src DIR] [--src DIR]
+        [-- DEMO OPTIONS]
 """
 
 from __future__ import annotations
