@@ -18,13 +18,22 @@ without snapshots, the ledger verified by a process beside the demo as it grows)
 with the second pass at a load average of 2.2-3.1: second pass wall 12.0 / 15.5 s, CPU
 10.7 / 11.4 s; third pass wall 11.0 / 17.1 s, CPU 10.8 / 11.5 s (both processes: the demo's
 own CPU time fell by 2.4 / 1.8 s, min / median, of it the 1.4 s the verify moved out), same
-results. See docs/market-agent.md.
+results. Fourth pass (no collector pass during the demo, its state freed when it ends; a
+clearing's outcome committed with its entries), alternated with the third at a load average
+of 3.0-3.8: CPU of the demo process itself 9.30 / 10.94 s before, 7.58 / 8.86 s after (its
+verifier 1.45 / 1.61 s), wall 14.9 / 21.7 s before, 14.5 / 18.1 s after, same results. See
+docs/market-agent.md.
+
+Each run reports the CPU time of the demo process apart from that of the processes it waited
+for (the verifier beside it), and ``--src DIR`` runs a copy of our sources, so that editing the
+working tree cannot change a comparison under way.
 
 With ``--baseline-src DIR`` (the ``src`` folder of another OSED version, e.g. unpacked from
 ``git archive``) each repeat runs that version first, then ours; the JSON then also holds the
 baseline's figures, whether both gave the same demo results, and the speed-up of the medians.
 
-    .venv/bin/python bench/bench_market_demo.py [--repeat 3] [--baseline-src DIR] [-- DEMO OPTIONS]
+    .venv/bin/python bench/bench_market_demo.py [--repeat 3] [--baseline-src DIR] [--src DIR]
+        [-- DEMO OPTIONS]
 """
 
 from __future__ import annotations
@@ -42,15 +51,26 @@ from pathlib import Path
 
 from _repeat import min_median
 
-OSED = Path(sys.executable).with_name("osed")
+# Runs ``osed`` in the interpreter of this venv and, when it exits, reports to standard error
+# the CPU time of the processes it waited for (the ledger's verifier), so that the demo
+# process's own CPU time is the rest.
+_LAUNCH = """
+import atexit, resource, sys
+from osed.cli import main
+def _children():
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"{MARK} {used.ru_utime + used.ru_stime}", file=sys.stderr)
+atexit.register(_children)
+sys.exit(main())
+"""
+MARK = "bench-children-cpu-s"
 
 
 def run_once(extra: list[str], source: Path | None = None) -> dict[str, object]:
-    """One demo run: of the installed ``osed``, or of the OSED sources under ``source``."""
-    command = [str(OSED)]
+    """One demo run: of the installed OSED, or of the OSED sources under ``source``."""
+    command = [sys.executable, "-c", _LAUNCH.replace("{MARK}", MARK)]
     environment = None
     if source is not None:
-        command = [sys.executable, "-c", "import sys; from osed.cli import main; sys.exit(main())"]
         environment = {**os.environ, "PYTHONPATH": str(source)}
     with tempfile.TemporaryDirectory() as folder:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -66,8 +86,18 @@ def run_once(extra: list[str], source: Path | None = None) -> dict[str, object]:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     summary = json.loads(done.stdout)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    verifier = next(
+        float(line.split()[1]) for line in done.stderr.splitlines() if line.startswith(MARK)
+    )
     tenders = summary["day_ahead"]["tenders"] + summary["real_time"]["tenders"]
-    return {"wall_s": wall, "cpu_s": cpu, "tenders": tenders, "summary": summary}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "demo_cpu_s": cpu - verifier,
+        "verifier_cpu_s": verifier,
+        "tenders": tenders,
+        "summary": summary,
+    }
 
 
 def main() -> None:
@@ -80,6 +110,13 @@ def main() -> None:
         help="the src folder of another OSED version (e.g. from `git archive`): its runs "
         "alternate with ours and the result holds both and their ratio",
     )
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=None,
+        help="run the OSED sources in this src folder instead of the installed ones (e.g. a "
+        "copy, so that editing the working tree does not change a running comparison)",
+    )
     parser.add_argument("demo", nargs="*", help="options passed to `osed market demo`")
     args = parser.parse_args()
     runs: list[dict[str, object]] = []
@@ -87,9 +124,9 @@ def main() -> None:
     for n in range(args.repeat):
         if args.baseline_src is not None:
             baseline.append(run_once(args.demo, args.baseline_src))
-            print(f"run {n + 1}: baseline {baseline[-1]['wall_s']:.2f} s wall", file=sys.stderr)
-        runs.append(run_once(args.demo))
-        print(f"run {n + 1}: {runs[-1]['wall_s']:.2f} s wall", file=sys.stderr)
+            print(f"run {n + 1}: baseline {_figures(baseline[-1])}", file=sys.stderr)
+        runs.append(run_once(args.demo, args.src))
+        print(f"run {n + 1}: {_figures(runs[-1])}", file=sys.stderr)
     result = {
         "benchmark": "market_demo",
         "repeat": args.repeat,
@@ -102,7 +139,7 @@ def main() -> None:
         result["same_results"] = _results(baseline[-1]) == _results(runs[-1])
         result["speedup_median"] = {
             figure: round(before[figure]["median"] / result[figure]["median"], 2)  # type: ignore[index]
-            for figure in ("wall_s", "cpu_s")
+            for figure in ("wall_s", "cpu_s", "demo_cpu_s")
         }
     result["load_average_1m"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result))
@@ -120,12 +157,21 @@ def summarised(runs: list[dict[str, object]]) -> dict[str, object]:
         "verified": summary["verified"],
         "wall_s": min_median(walls, 2),
         "cpu_s": min_median(cpus, 2),
+        "demo_cpu_s": min_median([float(run["demo_cpu_s"]) for run in runs], 2),  # type: ignore[arg-type]
+        "verifier_cpu_s": min_median([float(run["verifier_cpu_s"]) for run in runs], 2),  # type: ignore[arg-type]
         "tenders_per_s": {
             "min": round(tenders / max(walls)),
             "median": round(tenders / statistics.median(walls)),
             "best": round(tenders / min(walls)),
         },
     }
+
+
+def _figures(run: dict[str, object]) -> str:
+    return (
+        f"{run['wall_s']:.2f} s wall, {run['demo_cpu_s']:.2f} s CPU in the demo process, "
+        f"{run['verifier_cpu_s']:.2f} s in its verifier"
+    )
 
 
 def _results(run: dict[str, object]) -> dict[str, object]:

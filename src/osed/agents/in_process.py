@@ -29,6 +29,11 @@ class InProcessMarket:
             raise ConflictError(f"party {user.party_id} is registered already")
         self._users[user.party_id] = user
 
+    def close(self) -> None:
+        """Forget the registered user agents: each holds this market, so until then they and
+        the Market Agent form a reference cycle that only the cyclic collector frees."""
+        self._users.clear()
+
     async def create_tender(self, request: EiCreateTender) -> Reply:
         return self._deliver(await self.requests.handle(request))
 

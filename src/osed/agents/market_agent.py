@@ -743,6 +743,11 @@ class MarketAgent:
         self._writes.trace(message_id, CLEAR_KIND, now, encode_clearing(interval, round_id))
         result = self._book.clear(instrument, now=now)
         trades = self._with_tenders(result.fills)
+        # The outcome is traced before the append, which commits it with the entries: one
+        # (fsynced) commit for both, and the trace rows in the same order as ever. Should the
+        # append fail, the row reaches the disk with the next write, as the clearing's own
+        # does, and the replay then records the append it describes.
+        self._trace_clearing(message_id, result, now)
         notifications, count, duplicate = self._commit(message_id, trades, now)
         for order_id in result.expired:
             self._open.pop(order_id, None)
@@ -751,7 +756,6 @@ class MarketAgent:
             for order_id in self._open.of_instrument(instrument):
                 del self._open[order_id]
         self._cleared.add(instrument)
-        self._trace_clearing(message_id, result, now)
         self._until_sent(message_id, interval, notifications, now)
         return ClearingReport(result, count, duplicate, notifications, message_id)
 

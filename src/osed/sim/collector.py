@@ -22,3 +22,20 @@ def relaxed_collection(threshold: int = RELAXED_THRESHOLD) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+@contextmanager
+def collection_deferred() -> Iterator[None]:
+    """No collector pass inside, one on the way out: for a bounded run whose state is freed
+    by reference counting when it ends (it holds no reference cycle of its own), so that
+    the cycles made meanwhile are few. Even a pass every 100,000 allocations rescans the
+    young objects a run keeps, only to find almost nothing (the market demo: 0.35 s for
+    fewer than a thousand objects)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.collect()

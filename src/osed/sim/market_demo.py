@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -26,7 +27,7 @@ from osed.domain.time import Interval, ManualClock
 from osed.markets.protocol import Market, Outcome
 from osed.ports.ledger import LedgerStore
 from osed.sim import profiles
-from osed.sim.collector import relaxed_collection
+from osed.sim.collector import collection_deferred
 from osed.sim.controllers import (
     PRICE_SCALE,
     QUANTITY_SCALE,
@@ -107,7 +108,9 @@ def run_market_demo(
     ledger: LedgerStore,
     progress: Progress | None = None,
 ) -> DemoSummary:
-    with relaxed_collection():
+    # The run's state is freed when it returns (the venue is closed): no collector pass needs
+    # to rescan it meanwhile, nor at the process's exit.
+    with collection_deferred():
         return asyncio.run(_run(config, market=market, ledger=ledger, progress=progress))
 
 
@@ -132,67 +135,67 @@ async def _run(
         units=units,
         snapshots=SnapshotPolicy(every=None, seal_replies=False),
     )
-    venue = InProcessMarket(agent)
-    controllers = _controllers(config, intervals, rng)
-    users = []
-    for party, controller in controllers.items():
-        user = TransactiveUserAgent(
-            party_id=party,
-            market_party_id=MARKET_PARTY,
-            market=venue,
-            controller=controller,
-            clock=clock,
-            units=units,
+    with closing(InProcessMarket(agent)) as venue:
+        controllers = _controllers(config, intervals, rng)
+        users = []
+        for party, controller in controllers.items():
+            user = TransactiveUserAgent(
+                party_id=party,
+                market_party_id=MARKET_PARTY,
+                market=venue,
+                controller=controller,
+                clock=clock,
+                units=units,
+            )
+            venue.register(user)
+            users.append(user)
+
+        total = 4 * len(users) * len(intervals)
+        done = 0
+        day_ahead = RoundFigures()
+        # The user agents tender at once, as they would over the bus: their requests reach the
+        # Market Agent together and share its durable writes (group commit). A tenth of them at a
+        # time, so that progress moves while the day-ahead round runs.
+        group = max(1, len(users) // 10)
+        for first in range(0, len(users), group):
+            members = users[first : first + group]
+            rounds = await asyncio.gather(*(user.tender(intervals) for user in members))
+            day_ahead.tenders += sum(len(sent.tenders) for sent in rounds)
+            done += len(members) * len(intervals)
+            if progress is not None:
+                progress(done, total)
+        for interval in intervals:
+            _tally(day_ahead, venue, interval, "day-ahead", units)
+            done += len(users)
+            if progress is not None:
+                progress(done, total)
+
+        for controller in controllers.values():
+            if isinstance(controller, HouseholdController):
+                controller.realise(rng, config.forecast_error)
+            elif isinstance(controller, SupplierController):
+                controller.markup = config.real_time_markup
+        real_time = RoundFigures()
+        for interval in intervals:
+            clock.set(interval.start - timedelta(minutes=5))
+            rounds = await asyncio.gather(*(user.tender([interval]) for user in users))
+            real_time.tenders += sum(len(sent.tenders) for sent in rounds)
+            _tally(real_time, venue, interval, "real-time", units)
+            done += 2 * len(users)
+            if progress is not None:
+                progress(done, total)
+
+        imbalance = _max_imbalance(ledger)
+        kinds = Counter(party.rsplit("-", 1)[0] for party in controllers)
+        return DemoSummary(
+            agents=dict(sorted(kinds.items())),
+            intervals=config.intervals,
+            day_ahead=day_ahead,
+            real_time=real_time,
+            ledger_entries=ledger.count(),
+            max_interval_imbalance=imbalance,
+            seconds=time.perf_counter() - started,
         )
-        venue.register(user)
-        users.append(user)
-
-    total = 4 * len(users) * len(intervals)
-    done = 0
-    day_ahead = RoundFigures()
-    # The user agents tender at once, as they would over the bus: their requests reach the
-    # Market Agent together and share its durable writes (group commit). A tenth of them at a
-    # time, so that progress moves while the day-ahead round runs.
-    group = max(1, len(users) // 10)
-    for first in range(0, len(users), group):
-        members = users[first : first + group]
-        rounds = await asyncio.gather(*(user.tender(intervals) for user in members))
-        day_ahead.tenders += sum(len(sent.tenders) for sent in rounds)
-        done += len(members) * len(intervals)
-        if progress is not None:
-            progress(done, total)
-    for interval in intervals:
-        _tally(day_ahead, venue, interval, "day-ahead", units)
-        done += len(users)
-        if progress is not None:
-            progress(done, total)
-
-    for controller in controllers.values():
-        if isinstance(controller, HouseholdController):
-            controller.realise(rng, config.forecast_error)
-        elif isinstance(controller, SupplierController):
-            controller.markup = config.real_time_markup
-    real_time = RoundFigures()
-    for interval in intervals:
-        clock.set(interval.start - timedelta(minutes=5))
-        rounds = await asyncio.gather(*(user.tender([interval]) for user in users))
-        real_time.tenders += sum(len(sent.tenders) for sent in rounds)
-        _tally(real_time, venue, interval, "real-time", units)
-        done += 2 * len(users)
-        if progress is not None:
-            progress(done, total)
-
-    imbalance = _max_imbalance(ledger)
-    kinds = Counter(party.rsplit("-", 1)[0] for party in controllers)
-    return DemoSummary(
-        agents=dict(sorted(kinds.items())),
-        intervals=config.intervals,
-        day_ahead=day_ahead,
-        real_time=real_time,
-        ledger_entries=ledger.count(),
-        max_interval_imbalance=imbalance,
-        seconds=time.perf_counter() - started,
-    )
 
 
 def _tally(

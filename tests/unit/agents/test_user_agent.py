@@ -1,3 +1,5 @@
+import gc
+import weakref
 from collections.abc import Sequence
 
 from osed.agents.in_process import InProcessMarket
@@ -65,3 +67,21 @@ async def test_teua_tenders_only_the_difference_to_its_position(
     less = await home_agent.tender([slot(0)])
     assert less.canceled == 1
     assert [(t.side, t.interval_detail.quantity) for t in less.tenders] == [(Side.SELL, 1_000)]
+
+
+async def test_a_closed_venue_leaves_no_cycle_for_the_collector(
+    auction_agent: MarketAgent, clock: ManualClock
+) -> None:
+    venue = InProcessMarket(auction_agent)
+    home_agent = user("home", venue, FixedNeeds(position=5_000, limit=2_500), clock)
+    await home_agent.tender([slot(0)])
+    gone = weakref.ref(home_agent)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        venue.close()
+        del home_agent
+        assert gone() is None  # freed by reference counting alone
+    finally:
+        if collecting:
+            gc.enable()
