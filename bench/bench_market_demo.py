@@ -28,6 +28,10 @@ Each run reports the CPU time of the demo process apart from that of the process
 for (the verifier beside it), and ``--src DIR`` runs a copy of our sources, so that editing the
 working tree cannot change a comparison under way.
 
+A user's installation holds compiled bytecode (pip compiles what it installs), so every version
+timed here is compiled before its first run and its runs may keep bytecode, even where the
+environment sets ``PYTHONDONTWRITEBYTECODE``: otherwise each run would compile OSED anew.
+
 With ``--baseline-src DIR`` (the ``src`` folder of another OSED version, e.g. unpacked from
 ``git archive``) each repeat runs that version first, then ours; the JSON then also holds the
 baseline's figures, whether both gave the same demo results, and the speed-up of the medians.
@@ -66,12 +70,32 @@ sys.exit(main())
 MARK = "bench-children-cpu-s"
 
 
+def _environment(source: Path | None) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if source is not None:
+        environment["PYTHONPATH"] = str(source)
+    return environment
+
+
+def compile_sources(source: Path | None) -> None:
+    """Compile the OSED package that runs with ``source`` as a user's install would be."""
+    find = "import osed, pathlib; print(pathlib.Path(osed.__file__).parent)"
+    environment = _environment(source)
+    package = subprocess.run(
+        [sys.executable, "-c", find], capture_output=True, text=True, check=True, env=environment
+    ).stdout.strip()
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", package],
+        check=True,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def run_once(extra: list[str], source: Path | None = None) -> dict[str, object]:
     """One demo run: of the installed OSED, or of the OSED sources under ``source``."""
     command = [sys.executable, "-c", _LAUNCH.replace("{MARK}", MARK)]
-    environment = None
-    if source is not None:
-        environment = {**os.environ, "PYTHONPATH": str(source)}
+    environment = _environment(source)
     with tempfile.TemporaryDirectory() as folder:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.perf_counter()
@@ -121,6 +145,9 @@ def main() -> None:
     args = parser.parse_args()
     runs: list[dict[str, object]] = []
     baseline: list[dict[str, object]] = []
+    if args.baseline_src is not None:
+        compile_sources(args.baseline_src)
+    compile_sources(args.src)
     for n in range(args.repeat):
         if args.baseline_src is not None:
             baseline.append(run_once(args.demo, args.baseline_src))
