@@ -320,17 +320,16 @@ def checked_batch(batch: AppendBatch) -> CheckedBatch:
     try:
         counts = list(map(len, groups))
         entries: list[LedgerEntry] = list(chain.from_iterable(groups))
+        plain = _plainly_valid(message_ids, entries)
     except TypeError:
-        counts, entries = [], []
-        message_ids = []  # not sequences of entries: the check per message names them
-    if message_ids and _plainly_valid(message_ids, entries):
-        canonical = list(map(LedgerEntry.canonical, entries))
-        return CheckedBatch(message_ids, counts, entries, canonical)
-    per_message = [canonical_entries(message_id, entries) for message_id, entries in batch]
+        plain = False  # not sequences of entries: the check per message says so
+    if plain:
+        return CheckedBatch(message_ids, counts, entries, list(map(LedgerEntry.canonical, entries)))
+    per_message = [canonical_entries(message_id, group) for message_id, group in batch]
     return CheckedBatch(
-        [message_id for message_id, _ in batch],
+        message_ids,
         list(map(len, per_message)),
-        [entry for _, group in batch for entry in group],
+        [entry for group in groups for entry in group],
         list(chain.from_iterable(per_message)),
     )
 
