@@ -295,6 +295,10 @@ def canonical_entries(message_id: str, entries: Sequence[LedgerEntry]) -> list[b
     return result
 
 
+CHECK_AS_A_WHOLE_FROM = 32
+"""The fewest entries a batch is checked as a whole for (a single clearing message has a few)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CheckedBatch:
     """A batch that passed the input check, laid out flat for the write: the messages' ids and
@@ -313,14 +317,15 @@ def checked_batch(batch: AppendBatch) -> CheckedBatch:
     A batch of plainly valid messages, the usual case, is checked as a whole, each condition
     one pass over all its entries in C (``map``, ``join``, ``set``) rather than a Python call
     per entry; any doubt sends the batch message by message through :func:`canonical_entries`,
-    which decides and names every problem.
+    which decides and names every problem. So does a batch of fewer than
+    :data:`CHECK_AS_A_WHOLE_FROM` entries, for which the passes' fixed cost outweighs their gain.
     """
     message_ids = [message_id for message_id, _ in batch]
     groups = [entries for _, entries in batch]
     try:
         counts = list(map(len, groups))
         entries: list[LedgerEntry] = list(chain.from_iterable(groups))
-        plain = _plainly_valid(message_ids, entries)
+        plain = len(entries) >= CHECK_AS_A_WHOLE_FROM and _plainly_valid(message_ids, entries)
     except TypeError:
         plain = False  # not sequences of entries: the check per message says so
     if plain:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Container, Mapping, Sequence
 from functools import partial
-from itertools import accumulate, chain, repeat
-from operator import attrgetter, mul
+from itertools import accumulate, chain, islice, repeat
+from operator import add, attrgetter, mul
 from typing import Generic, TypeVar
 
 from osed.domain.cts.tenders import Side
@@ -27,6 +27,8 @@ _QUANTITY_SCALE_OF = attrgetter("quantity_scale")
 _QUANTITY_OF = attrgetter("quantity")
 _SIDE_OF = attrgetter("side")
 _SIGN = {Side.BUY: 1, Side.SELL: -1}
+PASSES_FROM = 32
+"""The fewest entries for which position changes are summed by C-level passes."""
 
 
 class LedgerBatchPlan(Generic[StartKey]):
@@ -49,18 +51,18 @@ class LedgerBatchPlan(Generic[StartKey]):
         message_ids, counts, entries, blobs = _new_messages(checked, known)
         first_seq = head.count + 1
         seqs = range(first_seq, first_seq + len(entries))
-        hashes = _chain_hashes(head.last_hash, seqs, message_ids, counts, blobs)
+        hashes = _chain_hashes(head.last_hash, first_seq, message_ids, counts, blobs)
         self.seq = head.count + len(entries)
         self.last_hash = hashes[-1] if hashes else head.last_hash
         entry_message_ids = chain.from_iterable(map(repeat, message_ids, counts))
         self.rows: list[StoredRow] = list(zip(seqs, entry_message_ids, blobs, hashes, strict=True))
         self.entries = entries  # beside ``rows``, for the results
-        firsts = list(accumulate(counts, initial=first_seq))[:-1]
+        # Where each appended message's rows start in ``rows``, and its first seq.
+        starts = list(accumulate(counts, initial=0))[:-1]
+        firsts = map(add, starts, repeat(first_seq))
         self.messages: list[tuple[str, int, int]] = list(
             zip(message_ids, firsts, counts, strict=True)
         )
-        # Where each appended message's rows start in ``rows``, and how many there are.
-        starts = [first - first_seq for first in firsts]
         self.appended: dict[str, tuple[int, int]] = dict(
             zip(message_ids, zip(starts, counts, strict=True), strict=True)
         )
@@ -113,19 +115,20 @@ class LedgerBatchPlan(Generic[StartKey]):
 
 
 def _chain_hashes(
-    last_hash: bytes, seqs: range, message_ids: list[str], counts: list[int], blobs: list[bytes]
+    last_hash: bytes, first_seq: int, message_ids: list[str], counts: list[int], blobs: list[bytes]
 ) -> list[bytes]:
     """Each entry's ``chain_hash(previous, seq, message id, entry)``, chained onto
-    ``last_hash`` (a test pins the two to the same result). The bytes after the previous hash
-    are joined in C; the chain itself is the one Python step per entry."""
-    separated_ids = [message_id.encode() + b"\x00" for message_id in message_ids]
-    ids = chain.from_iterable(map(repeat, separated_ids, counts))
-    seq_bytes = map(int.to_bytes, seqs, repeat(8))  # big-endian, the default since 3.11
+    ``last_hash``, in one call per entry (a test pins the two to the same result)."""
     hashes: list[bytes] = []
-    append, sha256 = hashes.append, _sha256
-    for tail in map(b"".join, zip(seq_bytes, ids, blobs, strict=True)):
-        last_hash = sha256(last_hash + tail).digest()
-        append(last_hash)
+    append, sha256, join = hashes.append, _sha256, b"".join
+    seq = first_seq
+    remaining = iter(blobs)
+    for message_id, count in zip(message_ids, counts, strict=True):
+        id_and_separator = message_id.encode() + b"\x00"
+        for blob in islice(remaining, count):
+            last_hash = sha256(join((last_hash, seq.to_bytes(8), id_and_separator, blob))).digest()
+            append(last_hash)
+            seq += 1
     return hashes
 
 
@@ -160,10 +163,17 @@ def _position_rows(
     """The net position change of every (party, stored interval, quantity scale): buys add,
     sales subtract. Intervals are looked up by identity (entries of one clearing share their
     Interval object; ``entries`` keeps each alive), which spares a dataclass ``__hash__`` per
-    entry; equal intervals that are distinct objects still meet in one key."""
+    entry; equal intervals that are distinct objects still meet in one key.
+
+    The keys and changes are built by C-level passes over all entries; a batch of fewer than
+    :data:`PASSES_FROM` entries (a single clearing message, say) takes the plain loop of
+    :func:`_position_rows_by_loop` instead, for which the passes' fixed cost outweighs their
+    gain. A test checks that both give the same rows."""
+    if len(entries) < PASSES_FROM:
+        return _position_rows_by_loop(entries, interval_key)
     intervals = list(map(_INTERVAL_OF, entries))
     distinct = dict(zip(map(id, intervals), intervals, strict=True))
-    stored = {key: interval_key(interval) for key, interval in distinct.items()}
+    stored = dict(zip(distinct, map(interval_key, distinct.values()), strict=True))
     keys = zip(
         map(_PARTY_OF, entries),
         map(stored.__getitem__, map(id, intervals)),
@@ -179,6 +189,24 @@ def _position_rows(
         (party, start, seconds, scale, quantity)
         for (party, (start, seconds), scale), quantity in deltas.items()
     ]
+
+
+def _position_rows_by_loop(
+    entries: list[LedgerEntry], interval_key: Callable[[Interval], tuple[StartKey, int]]
+) -> list[tuple[str, StartKey, int, int, int]]:
+    """:func:`_position_rows`, one entry after the other."""
+    stored: dict[int, tuple[StartKey, int]] = {}
+    deltas: dict[tuple[str, StartKey, int, int], int] = {}
+    buy = Side.BUY
+    for entry in entries:
+        interval = entry.interval
+        start_and_seconds = stored.get(id(interval))
+        if start_and_seconds is None:
+            start_and_seconds = stored[id(interval)] = interval_key(interval)
+        key = (entry.party, *start_and_seconds, entry.quantity_scale)
+        quantity = entry.quantity if entry.side is buy else -entry.quantity
+        deltas[key] = deltas.get(key, 0) + quantity
+    return [(*key, quantity) for key, quantity in deltas.items()]
 
 
 def stored_entries(

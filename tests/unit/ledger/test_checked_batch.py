@@ -8,6 +8,7 @@ import dataclasses
 from datetime import datetime, timedelta
 from itertools import chain
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from entry_samples import START, entries_strategy, entry
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from osed.domain.errors import ValidationError
 from osed.domain.ledger import LedgerEntry
 from osed.domain.time import Interval
+from osed.ports import ledger as ledger_port
 from osed.ports.ledger import AppendBatch, canonical_entries, checked_batch
 
 # Values that the check rejects, or that only its slow path accepts (text that is not
@@ -99,7 +101,8 @@ def outcome_as_a_batch(batch: AppendBatch) -> tuple[Any, ...]:
 def test_a_batch_is_accepted_or_rejected_exactly_as_message_by_message(
     batch: list[tuple[Any, list[Any]]],
 ) -> None:
-    assert outcome_as_a_batch(batch) == outcome_per_message(batch)
+    with patch.object(ledger_port, "CHECK_AS_A_WHOLE_FROM", 0):  # small batches too
+        assert outcome_as_a_batch(batch) == outcome_per_message(batch)
 
 
 @given(
@@ -108,7 +111,8 @@ def test_a_batch_is_accepted_or_rejected_exactly_as_message_by_message(
 def test_plain_batches_encode_to_each_entry_s_canonical_bytes(
     batch: list[tuple[str, list[LedgerEntry]]],
 ) -> None:
-    checked = checked_batch(batch)
+    with patch.object(ledger_port, "CHECK_AS_A_WHOLE_FROM", 0):
+        checked = checked_batch(batch)
     assert checked.canonical == [entry.canonical() for _, group in batch for entry in group]
     assert checked.counts == [len(group) for _, group in batch]
 
@@ -117,7 +121,10 @@ def test_the_first_bad_message_is_the_one_named() -> None:
     good = entry()
     bad = dataclasses.replace(good, side="SELL", quantity=-1)
     batch = [("clear:1", [good]), ("clear:2", [good, bad]), ("", [bad])]
-    with pytest.raises(ValidationError) as info:
+    with (
+        pytest.raises(ValidationError) as info,
+        patch.object(ledger_port, "CHECK_AS_A_WHOLE_FROM", 0),
+    ):
         checked_batch(batch)
     assert info.value.subject == "ledger message 'clear:2'"
     assert [p.path for p in info.value.problems] == ["$.entries[1].quantity", "$.entries[1].side"]
