@@ -330,11 +330,11 @@ def checked_batch(batch: AppendBatch) -> CheckedBatch:
         plain = False  # not sequences of entries: the check per message says so
     if plain:
         return CheckedBatch(message_ids, counts, entries, list(map(LedgerEntry.canonical, entries)))
-    per_message = [canonical_entries(message_id, group) for message_id, group in batch]
+    per_message = list(map(canonical_entries, message_ids, groups))
     return CheckedBatch(
         message_ids,
         list(map(len, per_message)),
-        [entry for group in groups for entry in group],
+        list(chain.from_iterable(groups)),
         list(chain.from_iterable(per_message)),
     )
 
