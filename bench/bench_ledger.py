@@ -17,6 +17,8 @@ entry.
 Figures (docs/ledger.md): verification reads rows in the blocks SQLite fetches;
 CPU time per entry 3.2 -> 3.1 us on this 2-CPU machine while busy, within the wall-clock noise
 (verify_over_floor 6.8 / 6.3 before, 4.5 / 4.4 after, min / median, under different loads).
+Appends checked and planned per batch, messages keyed by id (schema 5): CPU time per entry
+11.4 / 13.6 -> 8.1 / 9.7 us (min / median, synchronous=FULL, alternated runs, busy machine).
 """
 
 from __future__ import annotations
