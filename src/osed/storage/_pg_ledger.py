@@ -27,8 +27,8 @@ from osed.ports.ledger import (
     SnapshotChunk,
     SnapshotRecord,
     TraceRecord,
-    canonical_entries,
     check_id,
+    checked_batch,
     checked_chunk,
     checked_snapshot,
     snapshot_checksum,
@@ -125,15 +125,12 @@ class PostgresLedgerStore(ClosesOnExit):
 
     def append_many(self, batch: AppendBatch) -> list[AppendResult]:
         # Every message is checked before the transaction starts: a bad one writes nothing.
-        canonical = [canonical_entries(message_id, entries) for message_id, entries in batch]
+        checked = checked_batch(batch)
         with self._write_transaction() as connection:
             head = self._locked_head(connection)
             traced = self._write_pending_traces(connection)
-            known = self._recorded_messages(connection, [message_id for message_id, _ in batch])
-            plan = LedgerBatchPlan(head, _interval_key)
-            for (message_id, entries), blobs in zip(batch, canonical, strict=True):
-                if message_id not in known and message_id not in plan.appended:
-                    plan.add(message_id, entries, blobs)
+            known = self._recorded_messages(connection, checked.message_ids)
+            plan = LedgerBatchPlan(head, _interval_key, checked, known)
             with connection.cursor() as cursor:
                 _copy(cursor, _COPY_ENTRIES, _ENTRY_TYPES, plan.rows)
                 # The primary key on messages, in this same transaction, is what guarantees at
@@ -148,7 +145,9 @@ class PostgresLedgerStore(ClosesOnExit):
                     (plan.seq, plan.last_hash),
                 )
             results = plan.results(
-                batch, known, lambda first, count: self._stored_range(connection, first, count)
+                checked.message_ids,
+                known,
+                lambda first, count: self._stored_range(connection, first, count),
             )
         self._forget_traces(traced)
         return results

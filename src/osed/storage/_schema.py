@@ -90,7 +90,22 @@ _V4 = (
     "CREATE INDEX IF NOT EXISTS snapshot_refs_digest ON snapshot_refs (digest)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+_V5 = (
+    # The idempotency record keyed by the message id itself: one b-tree insert per appended
+    # message, where a rowid table with a UNIQUE index on the id took two. The rows are copied
+    # over in id order, and the new table takes the old one's name.
+    """CREATE TABLE messages_by_id (
+        message_id TEXT NOT NULL PRIMARY KEY,
+        first_seq INTEGER NOT NULL,
+        entry_count INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID""",
+    """INSERT INTO messages_by_id (message_id, first_seq, entry_count)
+        SELECT message_id, first_seq, entry_count FROM messages ORDER BY message_id""",
+    "DROP TABLE messages",
+    "ALTER TABLE messages_by_id RENAME TO messages",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 LEDGER_TABLES = frozenset({"ledger", "messages", "positions", "head", "trace"})
 

@@ -40,8 +40,8 @@ from osed.ports.ledger import (
     SnapshotChunk,
     SnapshotRecord,
     TraceRecord,
-    canonical_entries,
     check_id,
+    checked_batch,
     checked_chunk,
     checked_snapshot,
     snapshot_checksum,
@@ -162,22 +162,19 @@ class SqliteLedgerStore(ClosesOnExit):
 
     def append_many(self, batch: AppendBatch) -> list[AppendResult]:
         # Every message is checked before the transaction starts: a bad one writes nothing.
-        canonical = [canonical_entries(message_id, entries) for message_id, entries in batch]
+        checked = checked_batch(batch)
         with self._write_transaction():
             traced = self._write_pending_traces()
             head = self._checked_head()
-            known = self._recorded_messages({message_id for message_id, _ in batch})
-            plan = LedgerBatchPlan(head, _interval_key)
-            for (message_id, entries), blobs in zip(batch, canonical, strict=True):
-                if message_id not in known and message_id not in plan.appended:
-                    plan.add(message_id, entries, blobs)
+            known = self._recorded_messages(set(checked.message_ids))
+            plan = LedgerBatchPlan(head, _interval_key, checked, known)
             self._db.executemany(_INSERT_ENTRY, plan.rows)
             # The UNIQUE constraint, in this same transaction, is what guarantees at most one
             # transaction per message id even if another writer slipped past the lookup.
             self._db.executemany(_INSERT_MESSAGE, plan.messages)
             self._db.executemany(_UPSERT_POSITION, plan.position_rows())
             self._db.execute(_UPDATE_HEAD, (plan.seq, plan.last_hash))
-            results = plan.results(batch, known, self._stored_range)
+            results = plan.results(checked.message_ids, known, self._stored_range)
         self._forget_traces(traced)
         return results
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from osed.domain.cts.tenders import Side
 from osed.domain.ledger import GENESIS_HASH, LedgerEntry, StoredEntry, chain_hash
 from osed.domain.time import Interval
-from osed.ports.ledger import AppendResult, LedgerHead, canonical_entries
+from osed.ports.ledger import AppendResult, LedgerHead, canonical_entries, checked_batch
 from osed.storage._ledger_plan import LedgerBatchPlan
 from osed.storage.sqlite import _interval_key
 
@@ -65,6 +65,7 @@ HASHES = [
 def test_entries_encode_to_the_released_canonical_bytes() -> None:
     assert [entry.canonical() for entry in ENTRIES] == CANONICAL
     assert canonical_entries(MESSAGE_ID, ENTRIES) == CANONICAL
+    assert checked_batch([(MESSAGE_ID, ENTRIES)]).canonical == CANONICAL
 
 
 def test_the_chain_hashes_are_the_released_ones() -> None:
@@ -73,8 +74,8 @@ def test_the_chain_hashes_are_the_released_ones() -> None:
 
 
 def test_the_batch_plan_writes_the_released_rows() -> None:
-    plan = LedgerBatchPlan(LedgerHead(0, GENESIS_HASH), _interval_key)
-    plan.add(MESSAGE_ID, ENTRIES, CANONICAL)
+    checked = checked_batch([(MESSAGE_ID, ENTRIES)])
+    plan = LedgerBatchPlan(LedgerHead(0, GENESIS_HASH), _interval_key, checked, {})
     assert plan.rows == [
         (1, MESSAGE_ID, CANONICAL[0], HASHES[0]),
         (2, MESSAGE_ID, CANONICAL[1], HASHES[1]),
@@ -83,14 +84,14 @@ def test_the_batch_plan_writes_the_released_rows() -> None:
 
 
 def test_the_batch_results_carry_the_released_entries_whether_new_or_repeated() -> None:
-    plan = LedgerBatchPlan(LedgerHead(0, GENESIS_HASH), _interval_key)
-    plan.add(MESSAGE_ID, ENTRIES, CANONICAL)
+    batch = [(MESSAGE_ID, ENTRIES), (MESSAGE_ID, ENTRIES)]
+    plan = LedgerBatchPlan(LedgerHead(0, GENESIS_HASH), _interval_key, checked_batch(batch), {})
     stored = tuple(
         StoredEntry(seq, MESSAGE_ID, entry, digest)
         for seq, entry, digest in zip((1, 2), ENTRIES, HASHES, strict=True)
     )
-    batch = [(MESSAGE_ID, ENTRIES), (MESSAGE_ID, ENTRIES)]
-    first, repeated = plan.results(batch, {}, stored_range=lambda first, count: ())
+    ids = [MESSAGE_ID, MESSAGE_ID]
+    first, repeated = plan.results(ids, {}, stored_range=lambda first, count: ())
     assert first == AppendResult(stored, duplicate=False)
     assert repeated == AppendResult(stored, duplicate=True)
     assert first.entries is first.entries  # built once, on first access
