@@ -48,7 +48,10 @@ SAMPLE_SHARE = 0.1
 SMALLEST_SAMPLE = 50
 """... when that sample has at least this many households (smaller fleets start at ν = 0)."""
 SAMPLE_TIME_SHARE = 0.25
-"""The sample may use this share of the time budget."""
+"""The sample may use this share of the time budget ..."""
+SAMPLE_GAP_SHARE = 0.2
+"""... and is solved to this share of the fleet's gap: its rounds cost a tenth of the fleet's,
+and multipliers nearer the optimum save the fleet rounds (10,000 households: 6 instead of 8)."""
 
 
 class _Columns:
@@ -88,7 +91,8 @@ def solve_fleet(
     round would not fit in ``time_limit_s`` (status ``time_limit``).
 
     Fleets whose ``sample_share`` has at least ``SMALLEST_SAMPLE`` households start from the
-    multipliers of that sample (solved the same way, recursively); 0 turns this off."""
+    multipliers of that sample (solved the same way to a fifth of ``gap``, without a sample of
+    its own); 0 turns this off."""
     problem.validate()
     schedule, _, _ = _solve(
         problem,
@@ -127,11 +131,11 @@ def _solve(
         sample, multipliers, bases = _solve(
             sampled,
             time_limit_s=SAMPLE_TIME_SHARE * time_limit_s,
-            gap=gap,
+            gap=SAMPLE_GAP_SHARE * gap,
             block_size=block_size,
             workers=workers,
             max_iterations=max_iterations,
-            sample_share=sample_share,
+            sample_share=0.0,
             keep_bases=True,
         )
         # An infeasible sample's multipliers were driven up to prove it: no guide for the fleet.
