@@ -19,7 +19,10 @@ before the sampled start min 21.7 s / median 22.8 s, 15 rounds, gap 0.076 %; aft
 12.4 s / median 13.1 s, 10 rounds, gap 0.047 %. 10,000 households (``--budget 10``, 100 s):
 time_limit at 3.1 % before, 1.2 % after. The master's column pool and the pricing LPs passed
 as arrays: 10,000 households (``--budget 100 --no-uncapped``) CPU min 81.3 s / median
-85.3 s before, 67.7 s / 69.4 s after, 8 rounds either way. See
+85.3 s before, 67.7 s / 69.4 s after, 8 rounds either way. Pricing started from the bases
+of the most alike sample households and a one-level sample at gap/5, against that: 10,000
+households CPU 56.5 s / 59.9 s → 34.3 s / 40.1 s, wall 45.7 s / 56.3 s → 27.0 s / 37.3 s
+(8 → 6 rounds); 1,000 CPU 4.23 s / 4.62 s → 2.69 s / 3.71 s (10 → 7). See
 docs/optimizer-fleet.md.
 """
 

@@ -6,6 +6,9 @@ of its own. Households are solved in blocks (one block-diagonal HiGHS LP each, s
 presolve off) that are kept between calls: only the import and export costs change, so each
 re-solve starts from the previous optimal basis and needs few simplex pivots. Blocks run on a
 small thread pool (HiGHS releases the GIL while it solves).
+
+The first solve starts from a given basis per household (:class:`Bases`, e.g. those of similar
+households in a solved sample) or else from the idle battery's.
 """
 
 from __future__ import annotations
@@ -34,13 +37,35 @@ class Responses:
     """Households without any feasible schedule of their own (then nothing else is valid)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Bases:
+    """Simplex basis statuses (``highspy.HighsBasisStatus`` values) of households' pricing
+    LPs, one row per household: its 5T + 1 columns and its 2T rows."""
+
+    columns: NDArray[np.int8]  # (n, 5T + 1)
+    rows: NDArray[np.int8]  # (n, 2T)
+
+    def of(self, households: Index) -> Bases:
+        return Bases(self.columns[households], self.rows[households])
+
+    def basis(self) -> highspy.HighsBasis:
+        basis = highspy.HighsBasis()
+        basis.col_status = _STATUS[self.columns.ravel()].tolist()
+        basis.row_status = _STATUS[self.rows.ravel()].tolist()
+        basis.valid = True
+        return basis
+
+
+_STATUS = np.array([highspy.HighsBasisStatus(code) for code in range(5)])
+
+
 class _PricingBlock:
-    def __init__(self, problem: FleetProblem, households: Index) -> None:
+    def __init__(self, problem: FleetProblem, households: Index, start: Bases | None) -> None:
         self.households = households
         self.problem = problem
         self.highs = _quiet_highs()
         household_lp(problem, households, caps=False).pass_to(self.highs)
-        self.highs.setBasis(_idle_basis(problem, households))
+        self.highs.setBasis((idle_bases(problem, households) if start is None else start).basis())
         n, t, dt = households.size, problem.steps, problem.dt_h
         base = Block(t).width * np.arange(n)[:, None] + np.arange(t)
         self.columns: NDArray[np.int32] = np.concatenate(
@@ -58,6 +83,10 @@ class _PricingBlock:
         self.highs.changeColsCost(self.columns.size, self.columns, cost)
         self.highs.run()
         if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            # Once more from the idle battery's basis, in case a borrowed one misled HiGHS.
+            self.highs.setBasis(idle_bases(self.problem, self.households).basis())
+            self.highs.run()
+        if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None, np.inf
         x = np.asarray(self.highs.getSolution().col_value)
         return x, float(self.highs.getInfo().objective_function_value)
@@ -73,17 +102,34 @@ class _PricingBlock:
                 bad.append(i)
         return np.array(bad, dtype=np.int64)
 
+    def bases(self) -> Bases:
+        basis = self.highs.getBasis()
+        n = self.households.size
+        columns = np.fromiter(map(int, basis.col_status), dtype=np.int8).reshape(n, -1)
+        rows = np.fromiter(map(int, basis.row_status), dtype=np.int8).reshape(n, -1)
+        return Bases(columns, rows)
+
 
 class Pricer:
-    """Best responses of every household, in ``block_size`` blocks on ``workers`` threads."""
+    """Best responses of every household, in ``block_size`` blocks on ``workers`` threads,
+    the first solve starting from ``start`` (one basis per household) or the idle battery."""
 
-    def __init__(self, problem: FleetProblem, *, block_size: int = 10, workers: int = 2) -> None:
+    def __init__(
+        self,
+        problem: FleetProblem,
+        *,
+        block_size: int = 10,
+        workers: int = 2,
+        start: Bases | None = None,
+    ) -> None:
         self.problem = problem
         everyone = np.arange(problem.households)
-        self.blocks = [
-            _PricingBlock(problem, everyone[i : i + block_size])
-            for i in range(0, problem.households, block_size)
-        ]
+        self.blocks = []
+        for i in range(0, problem.households, block_size):
+            households = everyone[i : i + block_size]
+            self.blocks.append(
+                _PricingBlock(problem, households, None if start is None else start.of(households))
+            )
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers))
         self.block = Block(problem.steps)
 
@@ -105,25 +151,29 @@ class Pricer:
         infeasible = np.concatenate(bad) if bad else np.empty(0, dtype=np.int64)
         return Responses(charge, discharge, value, infeasible)
 
+    def bases(self) -> Bases:
+        """Every household's current basis (after a solve: optimal for the last ν)."""
+        parts = [block.bases() for block in self.blocks]
+        return Bases(
+            np.concatenate([part.columns for part in parts]),
+            np.concatenate([part.rows for part in parts]),
+        )
+
     def close(self) -> None:
         self.pool.shutdown()
 
 
-def _idle_basis(problem: FleetProblem, households: Index) -> highspy.HighsBasis:
+def idle_bases(problem: FleetProblem, households: Index) -> Bases:
     """The basis of the idle battery (c = d = 0, SoC constant, the meter takes the load):
     a cold start from it needs about a sixth of the pivots of a start from the slack basis."""
     n, t = households.size, problem.steps
-    basic = np.zeros((n, Block(t).width), dtype=np.int64)
+    lower, basic = int(highspy.HighsBasisStatus.kLower), int(highspy.HighsBasisStatus.kBasic)
+    columns = np.full((n, Block(t).width), lower, dtype=np.int8)
     importing = problem.net_load_kw[households] >= 0
-    basic[:, 2 * t : 3 * t] = importing
-    basic[:, 3 * t : 4 * t] = ~importing
-    basic[:, 4 * t + 1 :] = 1  # the SoC after each step
-    status = np.array([highspy.HighsBasisStatus.kLower, highspy.HighsBasisStatus.kBasic])
-    basis = highspy.HighsBasis()
-    basis.col_status = status[basic.ravel()].tolist()
-    basis.row_status = [highspy.HighsBasisStatus.kLower] * (2 * t * n)
-    basis.valid = True
-    return basis
+    columns[:, 2 * t : 3 * t] = np.where(importing, basic, lower)
+    columns[:, 3 * t : 4 * t] = np.where(importing, lower, basic)
+    columns[:, 4 * t + 1 :] = basic  # the SoC after each step
+    return Bases(columns, np.full((n, 2 * t), lower, dtype=np.int8))
 
 
 def _quiet_highs() -> highspy.Highs:
