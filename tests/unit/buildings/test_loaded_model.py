@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 
 from osed.buildings.devices_schema import Array, Building, Device, load, pv
 from osed.buildings.mpc import GridRequests, Plan, Planner
+from osed.buildings.soft_limits import BAND_PENALTY
 from osed.edge.building.horizon import from_step
 
 RELATIVE = 1e-6
+FEASIBILITY = 1e-7  # HiGHS's default primal feasibility tolerance
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,11 @@ def _assert_same_plan(changed: Plan, fresh: Plan) -> None:
     assert changed.status == fresh.status
     if fresh.usable:
         expected = _objective(fresh)
-        assert abs(_objective(changed) - expected) <= RELATIVE * max(1.0, abs(expected))
+        # Two optimal vertices may differ by slacks within HiGHS's feasibility tolerance, each
+        # bought at up to the dearest penalty per step (a warm and a cold solve take different
+        # paths); the models themselves are compared exactly by `_assert_same_model`.
+        slack = BAND_PENALTY * FEASIBILITY * fresh.net_kw.size
+        assert abs(_objective(changed) - expected) <= RELATIVE * max(1.0, abs(expected)) + slack
 
 
 def _follow(day: Building, h: float, replans: list[Replan], *, soft: bool) -> None:
