@@ -23,13 +23,13 @@ from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from osed.cli.ledger import check_stored_segment
 from osed.domain.errors import IntegrityError
 from osed.domain.ledger import GENESIS_HASH
 from osed.ledger.verify import (
     Finding,
     SegmentCheck,
     VerifyReport,
-    check_segment_blocks,
     verify_segments,
     with_trace,
 )
@@ -74,10 +74,12 @@ class FollowingVerifier:
     def _check_entries(self, up_to: int | None) -> None:
         if self._entries_failed or (up_to is not None and up_to < self._next_seq):
             return
-        after = None if self._next_seq == 1 else self._next_seq - 1  # None: rows below 1 too
-        blocks = self.store.raw_row_blocks(after_seq=after, up_to_seq=up_to)
-        segment = check_segment_blocks(
-            blocks, first_seq=self._next_seq, previous_hash=self._last_hash, last_seq=up_to
+        segment = check_stored_segment(
+            self.store,
+            first_seq=self._next_seq,
+            last_seq=up_to,
+            packed_to=self.store.head().count if up_to is None else up_to,
+            previous_hash=self._last_hash,
         )
         self._segments.append(segment)
         if segment.failure is not None:

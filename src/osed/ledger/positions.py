@@ -138,7 +138,7 @@ def _decoded_key(raw: RawPositionKey) -> tuple[PositionKey, int]:
         sign = _SIGNS[side]
         interval = Interval(datetime.fromisoformat(start.decode()), timedelta(seconds=int(seconds)))
         return (party.decode(), interval, int(scale)), sign
-    except (KeyError, ValueError, ValidationError) as exc:
+    except (KeyError, ValueError, OverflowError, ValidationError) as exc:
         raise corrupt_entry(f"party, side, interval or scale: {exc!r}") from exc
 
 

@@ -11,13 +11,14 @@ A consistent rewrite of the whole ledger and head is not: that needs a head kept
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import islice
 
 from osed.domain.errors import IntegrityError, ValidationError
 from osed.domain.ledger import GENESIS_HASH
+from osed.ledger.packed import PackedChecker
 from osed.ledger.positions import (
     ENTRY_FIELDS,
     ENTRY_FORMAT,
@@ -26,7 +27,13 @@ from osed.ledger.positions import (
     position_mismatches,
     positions_of_rows,
 )
-from osed.ports.ledger import LedgerHead, LedgerStore, PositionRow, RawLedgerRow
+from osed.ports.ledger import (
+    LedgerHead,
+    LedgerStore,
+    PackedLedgerRows,
+    PositionRow,
+    RawLedgerRow,
+)
 
 
 class Finding(StrEnum):
@@ -141,6 +148,44 @@ def check_segment_blocks(
     check.verified = walk.expected - first_seq
     check.rows_seen = walk.seen
     check.stray = walk.stray
+    return check
+
+
+def check_segment_packed(
+    packed: Iterable[PackedLedgerRows],
+    rows_after: Callable[[int | None], Iterable[Sequence[RawLedgerRow]]],
+    *,
+    first_seq: int = 1,
+    previous_hash: bytes = GENESIS_HASH,
+    last_seq: int | None = None,
+    anchor: LedgerHead | None = None,
+) -> SegmentCheck:
+    """:func:`check_segment_blocks` that takes packed blocks (:class:`PackedChecker`) while they
+    are intact, then the rows from ``rows_after(seq of the last packed row)`` one by one:
+    from the first block it did not accept, and any rows beyond the packed ones. The
+    report is the row-by-row walk's, whichever path checked a row."""
+    tally = PositionTally()
+    checker = PackedChecker(tally)
+    previous, verified = previous_hash, 0
+    for block in packed:
+        if block.after_seq != first_seq - 1 + verified:
+            break
+        last_hash = checker.check(block, previous, anchor)
+        if last_hash is None:
+            break
+        previous, verified = last_hash, verified + block.rows
+    after = first_seq - 1 + verified
+    check = check_segment_blocks(
+        rows_after(None if after == 0 and first_seq == 1 else after),
+        first_seq=after + 1,
+        previous_hash=previous,
+        last_seq=last_seq,
+        anchor=anchor,
+    )
+    check.first_seq = first_seq
+    check.verified += verified
+    check.rows_seen += verified
+    check.tally.merge(tally)
     return check
 
 

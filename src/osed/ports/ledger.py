@@ -29,6 +29,29 @@ from osed.domain.time import Interval
 RawLedgerRow = tuple[int, bytes, bytes, bytes]
 """One ledger row exactly as stored: seq, UTF-8 message id, canonical entry bytes, hash."""
 
+PACKED_SEPARATOR = b"\x1e"
+"""Joins the message ids and the entries of :class:`PackedLedgerRows` (neither holds it when
+valid: message ids and entry fields refuse control characters)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackedLedgerRows:
+    """Ledger rows ``after_seq + 1 .. after_seq + expected`` packed column by column, in seq
+    order: the message ids and the entries joined by :data:`PACKED_SEPARATOR`, the hashes
+    back to back. ``rows`` counts the rows found in that range, ``well_typed`` those with a
+    message id, an entry blob and a 32-byte hash blob. Rows come in seq order: were they not,
+    no row's hash would match the seq it is checked at. A backend joins them in one
+    query, which spares a reader the per-row cost of fetching rows one by one."""
+
+    after_seq: int
+    expected: int
+    rows: int
+    well_typed: int
+    message_ids: bytes
+    entries: bytes
+    hashes: bytes
+
+
 AppendBatch = Sequence[tuple[str, Sequence[LedgerEntry]]]
 """Messages to append in one transaction: ``(message id, entries)`` each."""
 
