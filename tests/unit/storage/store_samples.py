@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from hypothesis import strategies as st
 
 from osed.domain.cts.tenders import Side
 from osed.domain.ledger import LedgerEntry
 from osed.domain.time import Interval
+from osed.storage.sqlite import SqliteLedgerStore
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 PARTIES = ("alice", "bob", "carol", "dave")
@@ -100,3 +103,23 @@ entries_strategy = st.builds(
     quantity_scale=st.sampled_from((0, 3)),
     transaction_id=st.text("abcxyz0123-:", min_size=1, max_size=8),
 )
+
+
+def written_ledger(path: Path, trade_count: int) -> Path:
+    """A ledger file holding ``trade_count`` trades (two entries each)."""
+    with SqliteLedgerStore(path) as store:
+        store.append_many(trades(trade_count))
+    return path
+
+
+def copy_without_triggers(source_path: Path, target_path: Path) -> Path:
+    """A copy to tamper with behind the store's back: without the immutability triggers."""
+    source = sqlite3.connect(source_path)
+    target = sqlite3.connect(target_path)
+    source.backup(target)
+    source.close()
+    target.execute("DROP TRIGGER ledger_no_update")
+    target.execute("DROP TRIGGER ledger_no_delete")
+    target.commit()
+    target.close()
+    return target_path

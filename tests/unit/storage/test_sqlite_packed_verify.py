@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from store_samples import trade, trades
+from store_samples import copy_without_triggers, trade, written_ledger
 
 from osed.cli import ledger as cli_ledger
 from osed.domain.ledger import GENESIS_HASH
@@ -53,10 +53,7 @@ FIELD_VALUES = [
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("pristine") / "ledger.db"
-    with SqliteLedgerStore(path) as store:
-        store.append_many(trades(ENTRIES // 2))
-    return path
+    return written_ledger(tmp_path_factory.mktemp("pristine") / "ledger.db", ENTRIES // 2)
 
 
 @pytest.fixture(autouse=True)
@@ -67,13 +64,7 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def copy_of(pristine: Path, folder: Path) -> Path:
-    path = folder / "ledger.db"
-    source, target = sqlite3.connect(pristine), sqlite3.connect(path)
-    source.backup(target)
-    source.close()
-    target.executescript("DROP TRIGGER ledger_no_update; DROP TRIGGER ledger_no_delete;")
-    target.close()
-    return path
+    return copy_without_triggers(pristine, folder / "ledger.db")
 
 
 def rewrite(

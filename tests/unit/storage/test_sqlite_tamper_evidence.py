@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from store_samples import trades
+from store_samples import copy_without_triggers, trades, written_ledger
 
 from osed.cli import ledger as cli_ledger
 from osed.ledger.positions import net_positions
@@ -21,16 +21,13 @@ ENTRIES = 40  # 20 trades
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("pristine") / "ledger.db"
-    with SqliteLedgerStore(path) as store:
-        store.append_many(trades(ENTRIES // 2))
-    return path
+    return written_ledger(tmp_path_factory.mktemp("pristine") / "ledger.db", ENTRIES // 2)
 
 
 @pytest.fixture
 def ledger(pristine: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "ledger.db"
-    _copy_without_triggers(pristine, copy)
+    copy_without_triggers(pristine, copy)
     return copy
 
 
@@ -83,7 +80,7 @@ def test_one_flipped_byte_in_any_column_of_any_row_names_that_row(
 ) -> None:
     seq, column, index, bit = flip_at
     path = tmp_path_factory.mktemp("flip") / "ledger.db"
-    _copy_without_triggers(pristine, path)
+    copy_without_triggers(pristine, path)
     connection = sqlite3.connect(path)
     (value,) = connection.execute(
         f"SELECT CAST({column} AS BLOB) FROM ledger WHERE seq = ?", (seq,)
@@ -220,18 +217,6 @@ def test_a_wrongly_typed_column_is_a_malformed_row(ledger: Path) -> None:
     tamper(ledger, "UPDATE ledger SET entry = 7 WHERE seq = 3")
     for report in both_reports(ledger):
         assert (report.problem, report.first_bad_seq) == (Finding.MALFORMED_ROW, 3)
-
-
-def _copy_without_triggers(source_path: Path, target_path: Path) -> None:
-    # Tampering happens behind the store's back: drop the immutability triggers first.
-    source = sqlite3.connect(source_path)
-    target = sqlite3.connect(target_path)
-    source.backup(target)
-    source.close()
-    target.execute("DROP TRIGGER ledger_no_update")
-    target.execute("DROP TRIGGER ledger_no_delete")
-    target.commit()
-    target.close()
 
 
 def _recompute_positions(path: Path) -> None:
