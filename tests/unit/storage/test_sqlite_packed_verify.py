@@ -213,3 +213,36 @@ def test_an_anchor_inside_a_packed_block_is_checked(pristine: Path, tmp_path: Pa
     row_by_row, packed = reports(path, wrong)
     assert packed == row_by_row
     assert (packed.problem, packed.first_bad_seq) == (Finding.ANCHOR_MISMATCH, 10)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        (7, b"9" * 19, Finding.UNDECODABLE_ENTRY),  # seconds beyond any interval
+        (5, b"HOLD", Finding.UNDECODABLE_ENTRY),
+        (0, b"osed-ledger-v2", Finding.UNDECODABLE_ENTRY),
+        (10, b"12a", Finding.UNDECODABLE_ENTRY),
+        (10, b"+5", Finding.POSITION_MISMATCH),  # int() reads it: a valid, other quantity
+        (10, b"9" * 19, Finding.POSITION_MISMATCH),  # beyond the packed tally: row by row
+    ],
+)
+def test_named_rewrites_get_the_row_by_row_report(
+    pristine: Path, tmp_path: Path, field: int, value: bytes, problem: Finding
+) -> None:
+    path = copy_of(pristine, tmp_path)
+    fields = entry_of(path, 11).split(b"\x1f")
+    fields[field] = value
+    rewrite(path, 11, entry=b"\x1f".join(fields))
+    row_by_row, packed = reports(path)
+    assert packed == row_by_row
+    assert packed.problem is problem
+
+
+def test_a_quantity_with_leading_zeros_sums_as_its_value(pristine: Path, tmp_path: Path) -> None:
+    path = copy_of(pristine, tmp_path)
+    fields = entry_of(path, 11).split(b"\x1f")
+    fields[10] = b"000" + fields[10]
+    rewrite(path, 11, entry=b"\x1f".join(fields))
+    row_by_row, packed = reports(path)
+    assert packed == row_by_row
+    assert packed.ok
