@@ -91,11 +91,8 @@ class FollowingVerifier:
     def _check_trace(self) -> None:
         if self._trace_damage is not None:
             return
-        try:
-            for record in self.store.traces(after_seq=self._trace_seq):
-                self._trace_seq = record.seq
-        except IntegrityError as exc:
-            self._trace_damage = str(exc)
+        checked = self.store.check_trace(after_seq=self._trace_seq)
+        self._trace_seq, self._trace_damage = checked.last_seq, checked.damage
 
 
 class FollowingProcess:

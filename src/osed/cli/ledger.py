@@ -25,11 +25,10 @@ from osed.ledger.verify import (
     SegmentCheck,
     VerifyReport,
     check_segment_packed,
-    first_trace_damage,
     verify_segments,
     with_trace,
 )
-from osed.ports.ledger import LedgerHead
+from osed.ports.ledger import LedgerHead, TraceCheck
 from osed.sim.collector import collection_deferred
 from osed.storage.sqlite import SqliteLedgerStore
 
@@ -37,6 +36,9 @@ EXIT_INTACT = 0
 EXIT_ALTERED = 1
 EXIT_NOT_A_LEDGER = 2
 _ROWS_PER_PROCESS = 250_000  # below this, another process costs more than it saves
+# A trace range sends back only its verdict (an entry segment, its whole position tally), so
+# a smaller one is worth a process of its own.
+_TRACE_ROWS_PER_PROCESS = 50_000
 
 
 def register(groups: Any) -> None:
@@ -77,16 +79,24 @@ def verify_ledger_file(
     last segment and the positions are read in one snapshot."""
     try:
         with SqliteLedgerStore.open_existing(path) as store:
-            planned = store.head().count
-        ranges = _segment_ranges(planned, workers or os.cpu_count() or 1)
+            planned, planned_trace = store.head().count, store.last_trace_seq()
+        processes = workers or os.cpu_count() or 1
+        ranges = _segment_ranges(planned, processes)
+        trace_ranges = _segment_ranges(planned_trace, processes, _TRACE_ROWS_PER_PROCESS)
         with ExitStack() as stack:
             pool = None
-            if len(ranges) > 1:
+            if max(len(ranges), len(trace_ranges)) > 1:
                 context = multiprocessing.get_context("fork")
-                pool = stack.enter_context(ProcessPoolExecutor(len(ranges) - 1, context))
+                helpers = max(len(ranges), len(trace_ranges)) - 1
+                pool = stack.enter_context(ProcessPoolExecutor(helpers, context))
             earlier = [
                 pool.submit(_check_range, path, first, last, anchor, planned)
                 for first, last in ranges[:-1]
+                if pool is not None
+            ]
+            earlier_trace = [
+                pool.submit(_check_trace_range, path, first, last)
+                for first, last in trace_ranges[:-1]
                 if pool is not None
             ]
             store = stack.enter_context(SqliteLedgerStore.open_existing(path))
@@ -94,12 +104,14 @@ def verify_ledger_file(
                 head = store.head()
                 last = _check_range(path, ranges[-1][0], None, anchor, planned, store=store)
                 recorded = store.all_positions()
-                trace_damage = first_trace_damage(store)
+                last_trace = _check_trace_range(path, trace_ranges[-1][0], None, store=store)
             segments = [future.result() for future in earlier] + [last]
+            traces = [future.result() for future in earlier_trace] + [last_trace]
     except IntegrityError as exc:  # no readable head, or SQLite could not read a page
         return VerifyReport(0, Finding.UNREADABLE, None, str(exc))
     report = verify_segments(segments, head=head, recorded=recorded, anchor=anchor)
-    return with_trace(report, trace_damage)
+    # Each trace range is checked from the stored hash before it; the first damage counts.
+    return with_trace(report, next((t.damage for t in traces if t.damage is not None), None))
 
 
 def _check_range(
@@ -132,6 +144,16 @@ def _check_range(
         )
 
 
+def _check_trace_range(
+    path: str, first_seq: int, last_seq: int | None, *, store: SqliteLedgerStore | None = None
+) -> TraceCheck:
+    with ExitStack() as stack:
+        stack.enter_context(collection_deferred())
+        if store is None:
+            store = stack.enter_context(SqliteLedgerStore.open_existing(path))
+        return store.check_trace(after_seq=first_seq - 1, up_to_seq=last_seq)
+
+
 def check_stored_segment(
     store: SqliteLedgerStore,
     *,
@@ -156,9 +178,11 @@ def check_stored_segment(
     )
 
 
-def _segment_ranges(count: int, workers: int) -> list[tuple[int, int | None]]:
+def _segment_ranges(
+    count: int, workers: int, rows_per_process: int | None = None
+) -> list[tuple[int, int | None]]:
     """Consecutive seq ranges; the last is open so rows beyond the head are seen too."""
-    parts = max(1, min(workers, count // _ROWS_PER_PROCESS))
+    parts = max(1, min(workers, count // (rows_per_process or _ROWS_PER_PROCESS)))
     size = -(-count // parts) if count else 0
     ranges: list[tuple[int, int | None]] = [
         (1 + k * size, (k + 1) * size) for k in range(parts - 1)

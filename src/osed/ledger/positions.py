@@ -73,11 +73,16 @@ def position_mismatches(
     expected: Mapping[PositionKey, int], recorded: Mapping[PositionKey, int]
 ) -> list[PositionMismatch]:
     """Every key whose recorded position differs from the ledger sum, in key order."""
-    keys = sorted(expected.keys() | recorded.keys(), key=_sort_key)
+    if expected == recorded:  # the usual verdict, in one C-level comparison
+        return []
+    differing = [
+        key
+        for key in expected.keys() | recorded.keys()
+        if expected.get(key, 0) != recorded.get(key, 0) or (key in expected) != (key in recorded)
+    ]
     return [
         PositionMismatch(key, expected.get(key, 0), recorded.get(key, 0))
-        for key in keys
-        if expected.get(key, 0) != recorded.get(key, 0) or (key in expected) != (key in recorded)
+        for key in sorted(differing, key=_sort_key)
     ]
 
 
@@ -90,11 +95,13 @@ class PositionTally:
     verification, and an entry that is not structurally an entry still fails here.
     """
 
-    __slots__ = ("_keys", "raw")
+    __slots__ = ("_intervals", "_keys", "raw")
 
     def __init__(self) -> None:
         self.raw: dict[RawPositionKey, int] = {}
         self._keys: dict[RawPositionKey, tuple[PositionKey, int]] = {}  # -> key, sign
+        # A ledger has far fewer intervals than keys: each is parsed once.
+        self._intervals: dict[tuple[bytes, bytes], Interval] = {}
 
     def add(self, canonical: bytes) -> None:
         """Add one entry; raises :class:`ValidationError` if the bytes are not an entry."""
@@ -116,7 +123,7 @@ class PositionTally:
 
     def admit(self, key: RawPositionKey) -> None:
         """Check a raw key the first time it is seen; raises :class:`ValidationError`."""
-        self._keys[key] = _decoded_key(key)
+        self._keys[key] = _decoded_key(key, self._intervals)
 
     def merge(self, other: PositionTally) -> None:
         """Add another tally's entries (e.g. of another segment of the same ledger)."""
@@ -132,11 +139,19 @@ class PositionTally:
         return result
 
 
-def _decoded_key(raw: RawPositionKey) -> tuple[PositionKey, int]:
+def _decoded_key(
+    raw: RawPositionKey, intervals: dict[tuple[bytes, bytes], Interval]
+) -> tuple[PositionKey, int]:
+    """The key and sign of a raw key; ``intervals`` holds the intervals parsed so far."""
     party, side, start, seconds, scale = raw
     try:
         sign = _SIGNS[side]
-        interval = Interval(datetime.fromisoformat(start.decode()), timedelta(seconds=int(seconds)))
+        interval = intervals.get((start, seconds))
+        if interval is None:
+            interval = Interval(
+                datetime.fromisoformat(start.decode()), timedelta(seconds=int(seconds))
+            )
+            intervals[start, seconds] = interval
         return (party.decode(), interval, int(scale)), sign
     except (KeyError, ValueError, OverflowError, ValidationError) as exc:
         raise corrupt_entry(f"party, side, interval or scale: {exc!r}") from exc

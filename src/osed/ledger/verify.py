@@ -33,6 +33,7 @@ from osed.ports.ledger import (
     PackedLedgerRows,
     PositionRow,
     RawLedgerRow,
+    TraceChainSource,
 )
 
 
@@ -391,6 +392,8 @@ def verify_store(store: LedgerStore, *, anchor: LedgerHead | None = None) -> Ver
 def first_trace_damage(store: LedgerStore) -> str | None:
     """What is wrong with the first trace row that breaks the trace's hash chain (the store
     checks the chain as it reads), or None."""
+    if isinstance(store, TraceChainSource):
+        return store.check_trace().damage
     try:
         for _ in store.traces():
             pass

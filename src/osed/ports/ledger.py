@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
 from operator import attrgetter
-from typing import Protocol, Self, TypeVar
+from typing import Protocol, Self, TypeVar, runtime_checkable
 
 from osed.domain.cts.tenders import Side
 from osed.domain.errors import Problem, ValidationError
@@ -129,6 +129,23 @@ class TraceRecord:
     kind: str
     received_at: datetime
     body: str
+
+
+@dataclass(frozen=True, slots=True)
+class TraceCheck:
+    """The trace's hash chain checked over rows ``after_seq + 1 ..``: ``last_seq`` is the last
+    row read, ``damage`` what is wrong with the first row that breaks the chain (as
+    :meth:`LedgerStore.traces` would refuse it), or None."""
+
+    last_seq: int
+    damage: str | None = None
+
+
+@runtime_checkable
+class TraceChainSource(Protocol):
+    """A store that checks its trace's chain without building records (the verifier's path)."""
+
+    def check_trace(self, *, after_seq: int = 0, up_to_seq: int | None = None) -> TraceCheck: ...
 
 
 @dataclass(frozen=True, slots=True)

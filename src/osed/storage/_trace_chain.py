@@ -8,7 +8,8 @@ have no hash; they may only come before the first hashed row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 from osed.domain.errors import IntegrityError
@@ -17,6 +18,11 @@ from osed.ports.ledger import TraceRecord
 
 PendingTrace = tuple[str, str, datetime, str]
 """A buffered trace row: message id, kind, instant, body."""
+
+RawTraceRow = tuple[int, object, object, object, object]
+"""A trace row as the verifier reads it: seq, ``received_at`` as stored, the hashed text
+(message id, kind and body in UTF-8, joined by 0x00), the stored hash, and whether the
+message id, kind and body are all text."""
 
 
 class DamagedTraceError(IntegrityError):
@@ -80,3 +86,38 @@ def verified(
                 )
             last = expected
         yield TraceRecord(seq, message_id, kind, received_at, body)
+
+
+def first_damage(
+    rows: Iterable[RawTraceRow],
+    previous: bytes | None,
+    instant_of: Callable[[int, object], datetime],
+) -> tuple[int | None, DamagedTraceError | None]:
+    """The rows :func:`verified` would read, checked the same way without building records:
+    the seq of the last row read (None if none) and the first row's damage, or None.
+    ``instant_of`` parses a stored ``received_at`` (raising DamagedTraceError)."""
+    sha256 = hashlib.sha256
+    last = previous
+    seen: object = None
+    instant = b""
+    seq = None
+    for seq, received_at, text, stored, textual in rows:
+        if seen is None or received_at != seen:  # rows written together share their text
+            try:
+                instant = trace_instant(instant_of(seq, received_at))
+            except DamagedTraceError as exc:
+                return seq, exc
+            seen = received_at
+        if not textual:
+            return seq, DamagedTraceError(seq, "a column has the wrong type")
+        if stored is None:
+            if last is not None:
+                return seq, DamagedTraceError(seq, "its hash was removed")
+            continue
+        expected = sha256((last or GENESIS_HASH) + instant + text).digest()  # type: ignore[operator]
+        if stored != expected:
+            return seq, DamagedTraceError(
+                seq, "its hash does not match (altered, moved or removed rows)"
+            )
+        last = expected
+    return seq, None

@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -40,6 +41,7 @@ from osed.ports.ledger import (
     RawLedgerRow,
     SnapshotChunk,
     SnapshotRecord,
+    TraceCheck,
     TraceRecord,
     check_id,
     checked_batch,
@@ -61,6 +63,7 @@ from osed.storage._trace_chain import (
     DamagedTraceError,
     PendingTrace,
     chained,
+    first_damage,
     stored_instants,
     verified,
 )
@@ -404,9 +407,36 @@ class SqliteLedgerStore(ClosesOnExit):
         return self._positions("", ())
 
     def traces(self, *, after_seq: int = 0) -> Iterator[TraceRecord]:
+        digest, before = self._trace_start(after_seq)
+        rows = self._fetch(
+            f"SELECT seq, message_id, kind, received_at, body, {digest} FROM trace"
+            " WHERE seq > ? ORDER BY seq",
+            (after_seq,),
+        )
+        yield from verified(_with_instants(rows), before)
+
+    def check_trace(self, *, after_seq: int = 0, up_to_seq: int | None = None) -> TraceCheck:
+        """The trace's chain over rows ``after_seq + 1 .. up_to_seq`` (to the end when None),
+        checked as :meth:`traces` checks it, with the hashed text joined by SQLite and no
+        record built: the verifier's path."""
+        digest, before = self._trace_start(after_seq)
+        upper = "" if up_to_seq is None else f" AND seq <= {int(up_to_seq)}"
+        blocks = self._fetch_blocks(
+            "SELECT seq, received_at,"
+            f" CAST(message_id || x'00' || kind || x'00' || body AS BLOB), {digest},"
+            " typeof(message_id) = 'text' AND typeof(kind) = 'text' AND typeof(body) = 'text'"
+            f" FROM trace WHERE seq > ?{upper} ORDER BY seq",
+            (after_seq,),
+        )
+        last, damage = first_damage(chain.from_iterable(blocks), before, _instant_of_text)
+        seen = after_seq if last is None else last
+        return TraceCheck(seen, None if damage is None else str(damage))
+
+    def _trace_start(self, after_seq: int) -> tuple[str, bytes | None]:
+        """The hash column to read (NULL in files from before the chain, whose rows are read
+        as unhashed) and the stored hash of the row just before ``after_seq + 1``."""
         if not self.read_only:
             self.flush()
-        # Older files (before the chain) are read as unhashed rows.
         hashed = schema_version(self._db) >= _TRACE_CHAIN_SINCE_VERSION
         digest = "hash" if hashed else "NULL"
         with translated("ledger"):
@@ -414,12 +444,16 @@ class SqliteLedgerStore(ClosesOnExit):
                 f"SELECT {digest} FROM trace WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
                 (after_seq,),
             ).fetchone()
-        rows = self._fetch(
-            f"SELECT seq, message_id, kind, received_at, body, {digest} FROM trace"
-            " WHERE seq > ? ORDER BY seq",
-            (after_seq,),
-        )
-        yield from verified(_with_instants(rows), before[0] if before else None)
+        previous = before[0] if before else None
+        if previous is not None and not isinstance(previous, bytes):
+            previous = b""  # a hash of another type chains nothing: the next row will not match
+        return digest, previous
+
+    def last_trace_seq(self) -> int:
+        """The highest trace seq stored (0 when there is none)."""
+        with translated("ledger"):
+            (last,) = self._db.execute("SELECT max(seq) FROM trace").fetchone()
+        return last if isinstance(last, int) else 0
 
     def snapshots(self, format: str) -> Iterator[SnapshotRecord]:
         if schema_version(self._db) < _SNAPSHOTS_SINCE_VERSION:
