@@ -29,7 +29,7 @@ from osed.ledger.verify import (
     with_trace,
 )
 from osed.ports.ledger import LedgerHead, TraceCheck
-from osed.sim.collector import collection_deferred
+from osed.sim.collector import collection_paused
 from osed.storage.sqlite import SqliteLedgerStore
 
 EXIT_INTACT = 0
@@ -126,7 +126,7 @@ def _check_range(
     with ExitStack() as stack:
         # The rows of a check are freed by reference counting; collector passes over the
         # blocks in flight would only rescan them (about a tenth of a check's time).
-        stack.enter_context(collection_deferred())
+        stack.enter_context(collection_paused())
         if store is None:
             store = stack.enter_context(SqliteLedgerStore.open_existing(path))
         previous = GENESIS_HASH
@@ -148,7 +148,7 @@ def _check_trace_range(
     path: str, first_seq: int, last_seq: int | None, *, store: SqliteLedgerStore | None = None
 ) -> TraceCheck:
     with ExitStack() as stack:
-        stack.enter_context(collection_deferred())
+        stack.enter_context(collection_paused())
         if store is None:
             store = stack.enter_context(SqliteLedgerStore.open_existing(path))
         return store.check_trace(after_seq=first_seq - 1, up_to_seq=last_seq)
