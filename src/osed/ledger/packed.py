@@ -152,7 +152,7 @@ def tally_entries(
         return None  # two keys mixed to one value: rare, and left to the row-by-row walk
     sums = np.bincount(group, weights=quantities, minlength=len(first))
     # Each group's key words as bytes (with the layout, which varies by block): exact names.
-    layout = bytes(np.diff([0, *np.cumsum(widths)]).astype(np.uint8))
+    layout = bytes(widths)
     named = np.ascontiguousarray(key[first]).view(f"V{8 * key.shape[1]}").ravel().tolist()
     result: dict[RawPositionKey, int] = {}
     for words_of_key, row, total in zip(named, first.tolist(), sums.tolist(), strict=True):

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from osed.optimizer.fleet_pricing import Pricer
+from osed.optimizer.fleet_problem import FleetProblem
 from osed.optimizer.fleet_sample import most_alike, sample_fleet
 from tests.unit.optimizer.fleet_scenarios import fleet
 
@@ -38,11 +39,7 @@ def test_borrowed_bases_cut_the_pivots_not_the_value() -> None:
     problem = fleet(300, seed=5)
     sample = sample_fleet(problem, 30)
     nu = np.where(np.arange(96) % 7 == 0, 0.01, 0.0)
-    lender = Pricer(sample, workers=1)
-    lender.respond(nu)
-    bases = lender.bases().of(most_alike(problem, sample))
-    lender.close()
-    borrowed, idle = Pricer(problem, workers=1, start=bases), Pricer(problem, workers=1)
+    borrowed, idle = _borrowing_and_idle(problem, sample, nu)
     try:
         first, second = borrowed.respond(nu), idle.respond(nu)
         assert abs(first.value - second.value) <= 1e-7 * abs(second.value)
@@ -59,11 +56,7 @@ def test_bases_borrowed_across_other_targets_and_meter_limits_still_price_exactl
         meter_import_max_kw=np.full(40, 5.0),
     )
     nu = np.linspace(-0.02, 0.03, 24)
-    lender = Pricer(lender_fleet, workers=1)
-    lender.respond(nu)
-    bases = lender.bases().of(most_alike(problem, lender_fleet))
-    lender.close()
-    borrowed, idle = Pricer(problem, workers=1, start=bases), Pricer(problem, workers=1)
+    borrowed, idle = _borrowing_and_idle(problem, lender_fleet, nu)
     try:
         first, second = borrowed.respond(nu), idle.respond(nu)
         assert first.infeasible.size == second.infeasible.size == 0
@@ -71,3 +64,15 @@ def test_bases_borrowed_across_other_targets_and_meter_limits_still_price_exactl
     finally:
         borrowed.close()
         idle.close()
+
+
+def _borrowing_and_idle(
+    problem: FleetProblem, lender_fleet: FleetProblem, nu: np.ndarray
+) -> tuple[Pricer, Pricer]:
+    """A pricer of ``problem`` starting from the bases ``lender_fleet``'s pricer ended with at
+    ``nu`` (each household from its most alike lender), and one starting idle."""
+    lender = Pricer(lender_fleet, workers=1)
+    lender.respond(nu)
+    bases = lender.bases().of(most_alike(problem, lender_fleet))
+    lender.close()
+    return Pricer(problem, workers=1, start=bases), Pricer(problem, workers=1)
